@@ -1,0 +1,155 @@
+"""Deadlines of a discharge case (process.md section 3) and its payment liability (section 4), live.
+
+Every deadline has a due time, the time it was met (if it was) and a state: `ok`, `at_risk` (little time
+left) or `overdue` (passed without being met, or met late). Deadlines that do not apply are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from domain.discharge_case import CaseState, DischargeCase
+from domain.payment import (
+    LiabilityConditions,
+    PaymentLiability,
+    PaymentPolicy,
+    first_liable_date,
+    individual_liability,
+)
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+class DeadlineKind(StrEnum):
+    ADMISSION_NOTICE = "admission_notice"
+    NAMED_CARE_CONTACT = "named_care_contact"
+    SIP_INVITATION = "sip_invitation"
+    DISCHARGE_INFORMATION = "discharge_information"
+    PAYMENT_LIABILITY = "payment_liability"
+
+
+class DeadlineState(StrEnum):
+    OK = "ok"
+    AT_RISK = "at_risk"
+    OVERDUE = "overdue"
+
+    @property
+    def severity(self) -> int:
+        return {"ok": 0, "at_risk": 1, "overdue": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class DeadlineRules:
+    """How long before a deadline it counts as at risk."""
+
+    admission_notice_window: timedelta = timedelta(hours=24)
+    sip_invitation_window: timedelta = timedelta(days=3)
+    admission_notice_at_risk: timedelta = timedelta(hours=6)
+    named_care_contact_at_risk: timedelta = timedelta(hours=24)
+    sip_invitation_at_risk: timedelta = timedelta(hours=24)
+    discharge_information_at_risk: timedelta = timedelta(hours=6)
+    payment_liability_at_risk: timedelta = timedelta(hours=24)
+
+
+DEFAULT_RULES = DeadlineRules()
+
+
+@dataclass(frozen=True)
+class Deadline:
+    kind: DeadlineKind
+    due_at: datetime
+    met_at: datetime | None
+    state: DeadlineState
+
+    @property
+    def open(self) -> bool:
+        return self.met_at is None
+
+
+def evaluate(due_at: datetime, met_at: datetime | None, now: datetime, at_risk: timedelta) -> DeadlineState:
+    if met_at is not None:
+        return DeadlineState.OK if met_at <= due_at else DeadlineState.OVERDUE
+    if now > due_at:
+        return DeadlineState.OVERDUE
+    return DeadlineState.AT_RISK if due_at - now <= at_risk else DeadlineState.OK
+
+
+def admission_notice_due(case: DischargeCase, rules: DeadlineRules = DEFAULT_RULES) -> datetime:
+    start = max(case.admitted_at, case.needs_identified_at or case.admitted_at)
+    return start + rules.admission_notice_window
+
+
+def case_deadlines(case: DischargeCase, policy: PaymentPolicy, now: datetime,
+                   rules: DeadlineRules = DEFAULT_RULES) -> tuple[Deadline, ...]:
+    """The deadlines that apply to the case now. A cancelled case has none."""
+    if case.state is CaseState.CANCELLED:
+        return ()
+    closed = not case.state.is_open and case.state is not CaseState.DISCHARGED
+    result: list[Deadline] = []
+
+    def add(kind: DeadlineKind, due: datetime, met: datetime | None, at_risk: timedelta) -> None:
+        if met is None and closed:
+            return  # an interrupted or closed case leaves unmet deadlines behind, not overdue
+        result.append(Deadline(kind, due, met, evaluate(due, met, now, at_risk)))
+
+    add(DeadlineKind.ADMISSION_NOTICE, admission_notice_due(case, rules), case.admission_notice_sent_at,
+        rules.admission_notice_at_risk)
+    if case.admission_notice_sent_at is not None and case.estimated_discharge_at is not None:
+        due = case.discharged_at or case.estimated_discharge_at
+        met = case.named_care_contact.appointed_at if case.named_care_contact else None
+        add(DeadlineKind.NAMED_CARE_CONTACT, due, met, rules.named_care_contact_at_risk)
+    first_ready = case.ready_periods[0].ready_at if case.ready_periods else None
+    latest_ready = case.ready_periods[-1].ready_at if case.ready_periods else None
+    if case.sip_applies and first_ready is not None:
+        # The invitation answers the first ready notice; a withdrawn-and-resent notice does not restart it.
+        add(DeadlineKind.SIP_INVITATION, first_ready + rules.sip_invitation_window, case.sip_invitation_sent_at,
+            rules.sip_invitation_at_risk)
+    discharge_day = case.discharged_at or (case.estimated_discharge_at if latest_ready else None)
+    if discharge_day is not None:
+        add(DeadlineKind.DISCHARGE_INFORMATION, _end_of_day(discharge_day), case.discharge_notice_sent_at,
+            rules.discharge_information_at_risk)
+    period = case.current_ready_period
+    if period is not None:
+        starts = datetime.combine(first_liable_date(period.ready_at, case.care_type, policy), time(0),
+                                  tzinfo=ZoneInfo(policy.timezone))
+        state = DeadlineState.OVERDUE if now >= starts else evaluate(starts, None, now,
+                                                                     rules.payment_liability_at_risk)
+        result.append(Deadline(DeadlineKind.PAYMENT_LIABILITY, starts, None, state))
+    return tuple(result)
+
+
+def worst_open_state(deadlines: tuple[Deadline, ...]) -> DeadlineState | None:
+    """The most urgent state among deadlines not yet met (None when nothing is open)."""
+    states = [d.state for d in deadlines if d.open]
+    return max(states, key=lambda s: s.severity) if states else None
+
+
+def liability_conditions(case: DischargeCase, rules: DeadlineRules = DEFAULT_RULES) -> LiabilityConditions:
+    sent = case.admission_notice_sent_at
+    sip_due = case.ready_periods[0].ready_at + rules.sip_invitation_window if case.ready_periods else None
+    sip_sent = case.sip_invitation_sent_at
+    return LiabilityConditions(
+        admission_notice_in_time=sent is not None and sent <= admission_notice_due(case, rules),
+        ready_notice_sent=bool(case.ready_periods),
+        patient_refused_services=case.patient_refused_services,
+        sip_invitation_required=case.sip_applies,
+        sip_invitation_sent=sip_sent is not None and sip_due is not None and sip_sent <= sip_due,
+        outpatient_services_missing=case.outpatient_services_missing,
+    )
+
+
+def case_liability(case: DischargeCase, policy: PaymentPolicy, amounts: Mapping[int, int],
+                   now: datetime) -> PaymentLiability:
+    """Payment liability under the individual rule of `policy` (for the average model: per-patient figures)."""
+    return individual_liability(case.ready_periods, case.care_type, policy, liability_conditions(case),
+                                amounts, now)
+
+
+def _end_of_day(moment: datetime) -> datetime:
+    local = moment.astimezone(STOCKHOLM)
+    return datetime.combine(local.date(), time(0), tzinfo=STOCKHOLM) + timedelta(days=1) - timedelta(
+        microseconds=1)

@@ -1,0 +1,514 @@
+"""The discharge case (utskrivningsärende): the aggregate every notice and action of the process acts on.
+
+Each public method checks the acting unit's part and the current state, changes the case and records
+past-tense events in `pending_events`. The repository bumps `version` once per saved change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from domain import events as ev
+from domain.care import CareType
+from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart
+from domain.payment import ReadyPeriod
+from domain.planning import HomeReadiness, PlanningForm
+
+
+class CaseState(StrEnum):
+    ADMITTED = "admitted"  # registered at the ward; no admission notice yet
+    PLANNING = "planning"  # admission notice sent; the parties plan
+    READY = "ready_for_discharge"
+    DISCHARGED = "discharged"
+    CLOSED = "closed"
+    INTERRUPTED = "interrupted"  # avbrott: died, moved to another hospital, compulsory outpatient care...
+    CANCELLED = "cancelled"  # felsänt: sent by mistake
+
+    @property
+    def is_open(self) -> bool:
+        return self in (CaseState.ADMITTED, CaseState.PLANNING, CaseState.READY)
+
+
+class Part(StrEnum):
+    """The part a unit takes in a case; it decides which actions the unit may take."""
+
+    WARD = "inpatient_unit"
+    PRIMARY_CARE = "primary_care_unit"
+    MUNICIPAL = "municipal_unit"
+
+
+class ParticipantStatus(StrEnum):
+    ACTIVE = "active"
+    FORWARDED = "forwarded"
+    REJECTED = "rejected"
+    REMOVED = "removed"
+
+
+class NoticeKind(StrEnum):
+    ADMISSION = "admission_notice"
+    ESTIMATE_CHANGED = "estimated_discharge_changed"
+    READY = "ready_for_discharge"
+    READY_WITHDRAWN = "ready_for_discharge_withdrawn"
+    SIP_INVITATION = "sip_invitation"
+    DISCHARGE = "discharge_notice"
+
+
+class InterruptionReason(StrEnum):
+    DIED = "died"
+    MOVED_TO_OTHER_HOSPITAL = "moved_to_other_hospital"
+    COMPULSORY_OUTPATIENT_CARE = "compulsory_outpatient_care"  # ÖPT/ÖRV: leaves the normal track
+    NO_NEEDS = "no_needs"
+    OTHER = "other"
+
+
+class RejectionReason(StrEnum):
+    WRONG_MUNICIPALITY = "wrong_municipality"
+    NOT_LISTED_HERE = "not_listed_here"
+    UNKNOWN_PATIENT = "unknown_patient"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the user and the unit they act for."""
+
+    user_id: str
+    unit_id: str
+
+
+@dataclass(frozen=True)
+class Participant:
+    unit_id: str
+    part: Part
+    added_at: datetime
+    status: ParticipantStatus = ParticipantStatus.ACTIVE
+    reason: str | None = None
+    forwarded_to: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status is ParticipantStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    user_id: str
+    at: datetime
+
+
+@dataclass
+class Notice:
+    id: str
+    kind: NoticeKind
+    sent_at: datetime
+    sent_by_user_id: str
+    sent_by_unit_id: str
+    recipient_unit_ids: list[str]
+    acknowledgements: dict[str, Acknowledgement] = field(default_factory=dict)
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class NamedCareContact:
+    user_id: str
+    unit_id: str
+    appointed_at: datetime
+    appointed_by_user_id: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    action: str
+    user_id: str
+    unit_id: str
+    detail: str | None = None
+
+
+RECEIVING_PARTS = (Part.PRIMARY_CARE, Part.MUNICIPAL)
+
+
+@dataclass
+class DischargeCase:
+    id: str
+    patient_id: str
+    care_type: CareType
+    admitted_at: datetime
+    participants: list[Participant]
+    state: CaseState = CaseState.ADMITTED
+    version: int = 0
+    needs_identified_at: datetime | None = None
+    estimated_discharge_at: datetime | None = None
+    admission_notice_sent_at: datetime | None = None
+    notices: list[Notice] = field(default_factory=list)
+    ready_periods: list[ReadyPeriod] = field(default_factory=list)
+    named_care_contact: NamedCareContact | None = None
+    sip_applies: bool = False
+    sip_invitation_sent_at: datetime | None = None
+    discharged_at: datetime | None = None
+    discharge_notice_sent_at: datetime | None = None
+    patient_refused_services: bool = False
+    outpatient_services_missing: bool = False
+    on_leave: bool = False
+    home_readiness: HomeReadiness = field(default_factory=HomeReadiness)
+    planning: dict[str, PlanningForm] = field(default_factory=dict)
+    interruption_reason: InterruptionReason | None = None
+    closed_at: datetime | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.pending_events: list[ev.CaseEvent] = []
+
+    # ----- registration -----------------------------------------------------------------------------------
+
+    @classmethod
+    def register(cls, *, patient_id: str, care_type: CareType, admitted_at: datetime, actor: Actor,
+                 receiving: list[tuple[str, Part]], now: datetime,
+                 estimated_discharge_at: datetime | None = None,
+                 needs_identified_at: datetime | None = None, case_id: str | None = None) -> DischargeCase:
+        """A ward registers an admission, with the receivers chosen by routing (or by hand)."""
+        _require_aware(admitted_at, "admitted_at")
+        if admitted_at > now:
+            raise InvalidValue("admission time is in the future", field="admitted_at")
+        participants = [Participant(actor.unit_id, Part.WARD, now)]
+        for unit_id, part in receiving:
+            if part not in RECEIVING_PARTS:
+                raise InvalidValue(f"a receiving unit cannot take the part {part}", field="receiving")
+            if any(p.unit_id == unit_id for p in participants):
+                raise InvalidValue("a unit takes part only once", field="receiving")
+            participants.append(Participant(unit_id, part, now))
+        case = cls(id=case_id or str(uuid.uuid4()), patient_id=patient_id, care_type=care_type,
+                   admitted_at=admitted_at, participants=participants)
+        case._set_needs_identified(needs_identified_at)
+        if estimated_discharge_at is not None:
+            case._check_estimate(estimated_discharge_at)
+            case.estimated_discharge_at = estimated_discharge_at
+        case._record(ev.CaseRegistered, actor, now, "registered", care_type=str(care_type))
+        return case
+
+    # ----- queries ----------------------------------------------------------------------------------------
+
+    @property
+    def ward_unit_id(self) -> str:
+        return next(p.unit_id for p in self.participants if p.part is Part.WARD)
+
+    def active_unit_ids(self) -> tuple[str, ...]:
+        return tuple(p.unit_id for p in self.participants if p.active)
+
+    def visible_unit_ids(self) -> tuple[str, ...]:
+        """Receiving units see the case from the admission notice on; before that it is the ward's draft."""
+        if self.state is CaseState.ADMITTED:
+            return (self.ward_unit_id,)
+        if self.state is CaseState.CANCELLED and self.admission_notice_sent_at is None:
+            return (self.ward_unit_id,)
+        return self.active_unit_ids()
+
+    def is_visible_to(self, unit_id: str) -> bool:
+        return unit_id in self.visible_unit_ids()
+
+    def receiving_unit_ids(self) -> tuple[str, ...]:
+        return tuple(p.unit_id for p in self.participants if p.active and p.part in RECEIVING_PARTS)
+
+    def part_of(self, unit_id: str) -> Part | None:
+        return next((p.part for p in self.participants if p.unit_id == unit_id and p.active), None)
+
+    @property
+    def current_ready_period(self) -> ReadyPeriod | None:
+        if self.ready_periods and self.ready_periods[-1].ended_at is None:
+            return self.ready_periods[-1]
+        return None
+
+    @property
+    def ready_for_discharge_at(self) -> datetime | None:
+        period = self.current_ready_period
+        return period.ready_at if period else None
+
+    def unacknowledged(self, unit_id: str) -> list[Notice]:
+        return [n for n in self.notices
+                if unit_id in n.recipient_unit_ids and unit_id not in n.acknowledgements and not n.cancelled]
+
+    # ----- the process, step by step ---------------------------------------------------------------------
+
+    def send_admission_notice(self, actor: Actor, now: datetime) -> None:
+        self._require_part(actor, Part.WARD, "send the admission notice")
+        self._require_state("send the admission notice", CaseState.ADMITTED)
+        if not self.receiving_unit_ids():
+            raise InvalidTransition("the admission notice needs at least one receiving unit")
+        notice = self._add_notice(NoticeKind.ADMISSION, actor, now)
+        self.admission_notice_sent_at = now
+        self.state = CaseState.PLANNING
+        self._record(ev.AdmissionNoticeSent, actor, now, "admission_notice_sent", notice_id=notice.id,
+                     recipient_unit_ids=tuple(notice.recipient_unit_ids))
+
+    def record_needs_identified(self, actor: Actor, at: datetime, now: datetime) -> None:
+        """The doctor judged later that needs may arise: the 24-hour notice clock starts from here."""
+        self._require_part(actor, Part.WARD, "record when needs were identified")
+        self._require_state("record when needs were identified", CaseState.ADMITTED)
+        if at > now:
+            raise InvalidValue("the time is in the future", field="needs_identified_at")
+        self._set_needs_identified(at)
+        self._record(ev.LiabilityFactsChanged, actor, now, "needs_identified")
+
+    def acknowledge(self, actor: Actor, now: datetime, notice_ids: list[str] | None = None) -> list[str]:
+        """A receiving unit acknowledges notices (kvittens): the given ones, or all it has not seen."""
+        self._require_part(actor, RECEIVING_PARTS, "acknowledge notices")
+        pending = {n.id: n for n in self.unacknowledged(actor.unit_id)}
+        if notice_ids is None:
+            chosen = list(pending)
+        else:
+            known = {n.id for n in self.notices if actor.unit_id in n.recipient_unit_ids}
+            unknown = [i for i in notice_ids if i not in known]
+            if unknown:
+                raise InvalidValue("no such notice for this unit", field="notice_ids")
+            chosen = [i for i in notice_ids if i in pending]
+        if not chosen:
+            return []
+        for notice_id in chosen:
+            pending[notice_id].acknowledgements[actor.unit_id] = Acknowledgement(actor.user_id, now)
+        self._record(ev.NoticeAcknowledged, actor, now, "acknowledged", notice_ids=tuple(chosen))
+        return chosen
+
+    def forward(self, actor: Actor, to_unit_id: str, now: datetime) -> None:
+        """A receiving unit hands its part to another unit (its own organisation, or the right municipality)."""
+        part = self._require_part(actor, RECEIVING_PARTS, "forward the case")
+        self._require_open("forward the case")
+        if to_unit_id == actor.unit_id or self.part_of(to_unit_id) is not None:
+            raise InvalidValue("the unit already takes part in the case", field="to_unit_id")
+        self._replace_participant(actor.unit_id, status=ParticipantStatus.FORWARDED, forwarded_to=to_unit_id)
+        self.participants.append(Participant(to_unit_id, part, now))
+        for notice in self.notices:
+            if actor.unit_id in notice.recipient_unit_ids and not notice.cancelled:
+                notice.recipient_unit_ids.append(to_unit_id)
+        self._record(ev.CaseForwarded, actor, now, "forwarded", extra_units=(actor.unit_id,),
+                     from_unit_id=actor.unit_id, to_unit_id=to_unit_id)
+
+    def reject(self, actor: Actor, reason: RejectionReason, now: datetime) -> None:
+        """A receiving unit answers that the case is not theirs; the ward must route it elsewhere."""
+        self._require_part(actor, RECEIVING_PARTS, "answer that the case is not theirs")
+        self._require_open("answer that the case is not theirs")
+        self._replace_participant(actor.unit_id, status=ParticipantStatus.REJECTED, reason=str(reason))
+        self._record(ev.CaseRejected, actor, now, "rejected", extra_units=(actor.unit_id,),
+                     detail=str(reason), unit_id=actor.unit_id, reason_code=str(reason))
+
+    def add_participant(self, actor: Actor, unit_id: str, part: Part, now: datetime) -> None:
+        self._require_part(actor, Part.WARD, "add a participating unit")
+        self._require_open("add a participating unit")
+        if part not in RECEIVING_PARTS:
+            raise InvalidValue("only a primary care or municipal unit can be added", field="part")
+        if self.part_of(unit_id) is not None:
+            raise InvalidValue("the unit already takes part in the case", field="unit_id")
+        self.participants = [p for p in self.participants if p.unit_id != unit_id]
+        self.participants.append(Participant(unit_id, part, now))
+        for notice in self.notices:
+            if not notice.cancelled and notice.kind is not NoticeKind.DISCHARGE:
+                notice.recipient_unit_ids.append(unit_id)
+        self._record(ev.ParticipantAdded, actor, now, "participant_added", unit_id=unit_id, part=str(part))
+
+    def remove_participant(self, actor: Actor, unit_id: str, now: datetime) -> None:
+        self._require_part(actor, Part.WARD, "remove a participating unit")
+        self._require_open("remove a participating unit")
+        if self.part_of(unit_id) not in RECEIVING_PARTS:
+            raise InvalidValue("the unit is not a receiving participant", field="unit_id")
+        self._replace_participant(unit_id, status=ParticipantStatus.REMOVED)
+        self._record(ev.ParticipantRemoved, actor, now, "participant_removed", extra_units=(unit_id,),
+                     unit_id=unit_id)
+
+    def appoint_named_care_contact(self, actor: Actor, contact_user_id: str, now: datetime) -> None:
+        """The head of the primary care unit appoints the named care contact (fast vårdkontakt)."""
+        self._require_part(actor, Part.PRIMARY_CARE, "appoint the named care contact")
+        self._require_state("appoint the named care contact", CaseState.PLANNING, CaseState.READY,
+                            CaseState.DISCHARGED)
+        self.named_care_contact = NamedCareContact(contact_user_id, actor.unit_id, now, actor.user_id)
+        self._record(ev.NamedCareContactAppointed, actor, now, "named_care_contact_appointed",
+                     contact_user_id=contact_user_id)
+
+    def change_estimated_discharge(self, actor: Actor, estimated: datetime, now: datetime) -> None:
+        self._require_part(actor, Part.WARD, "change the estimated discharge time")
+        self._require_open("change the estimated discharge time")
+        self._check_estimate(estimated)
+        self.estimated_discharge_at = estimated
+        notice_id = None
+        if self.state is not CaseState.ADMITTED:  # before the admission notice nobody is told yet
+            notice_id = self._add_notice(NoticeKind.ESTIMATE_CHANGED, actor, now).id
+        self._record(ev.EstimatedDischargeChanged, actor, now, "estimated_discharge_changed",
+                     detail=estimated.isoformat(), notice_id=notice_id, estimated_discharge_at=estimated)
+
+    def update_planning(self, actor: Actor, form: PlanningForm, now: datetime) -> None:
+        self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "update the planning")
+        self._require_state("update the planning", CaseState.PLANNING, CaseState.READY)
+        self.planning[actor.unit_id] = replace(form, updated_at=now, updated_by_user_id=actor.user_id)
+        self._record(ev.PlanningUpdated, actor, now, "planning_updated", unit_id=actor.unit_id)
+
+    def mark_ready_for_discharge(self, actor: Actor, now: datetime) -> None:
+        """The treating doctor judged the patient ready; the time it is sent starts the payment clock."""
+        self._require_part(actor, Part.WARD, "mark the patient ready for discharge")
+        self._require_state("mark the patient ready for discharge", CaseState.PLANNING)
+        notice = self._add_notice(NoticeKind.READY, actor, now)
+        self.ready_periods.append(ReadyPeriod(ready_at=now))
+        self.state = CaseState.READY
+        self._record(ev.ReadyForDischargeSent, actor, now, "ready_for_discharge", notice_id=notice.id)
+
+    def withdraw_ready_for_discharge(self, actor: Actor, now: datetime) -> None:
+        """No longer ready: the clock stops; a later ready notice starts a new day 0."""
+        self._require_part(actor, Part.WARD, "withdraw ready for discharge")
+        self._require_state("withdraw ready for discharge", CaseState.READY)
+        self._end_ready_period(now, by_discharge=False)
+        notice = self._add_notice(NoticeKind.READY_WITHDRAWN, actor, now)
+        self.state = CaseState.PLANNING
+        self._record(ev.ReadyForDischargeWithdrawn, actor, now, "ready_for_discharge_withdrawn",
+                     notice_id=notice.id)
+
+    def set_sip_applies(self, actor: Actor, applies: bool, now: datetime) -> None:
+        """The patient needs services from both principals and consents to a SIP (or no longer)."""
+        self._require_part(actor, (Part.WARD, Part.PRIMARY_CARE), "decide whether a SIP applies")
+        self._require_open("decide whether a SIP applies")
+        self.sip_applies = applies
+        self._record(ev.SipApplicabilityChanged, actor, now, "sip_applies" if applies else "sip_not_applies",
+                     sip_applies=applies)
+
+    def send_sip_invitation(self, actor: Actor, now: datetime) -> None:
+        self._require_part(actor, Part.PRIMARY_CARE, "send the SIP invitation")
+        self._require_state("send the SIP invitation", CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)
+        if self.sip_invitation_sent_at is not None:
+            raise InvalidTransition("the SIP invitation has already been sent")
+        notice = self._add_notice(NoticeKind.SIP_INVITATION, actor, now)
+        self.sip_applies = True
+        self.sip_invitation_sent_at = now
+        self._record(ev.SipInvitationSent, actor, now, "sip_invitation_sent", notice_id=notice.id)
+
+    def set_liability_facts(self, actor: Actor, now: datetime, *, patient_refused_services: bool,
+                            outpatient_services_missing: bool) -> None:
+        self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "record payment-liability facts")
+        self._require_open("record payment-liability facts")
+        self.patient_refused_services = patient_refused_services
+        self.outpatient_services_missing = outpatient_services_missing
+        self._record(ev.LiabilityFactsChanged, actor, now, "liability_facts_changed")
+
+    def update_home_readiness(self, actor: Actor, readiness: HomeReadiness, now: datetime) -> None:
+        self._require_part(actor, Part.WARD, "update the home-ready checklist")
+        self._require_open("update the home-ready checklist")
+        self.home_readiness = readiness
+        self._record(ev.HomeReadinessUpdated, actor, now, "home_readiness_updated",
+                     home_ready=readiness.complete)
+
+    def start_leave(self, actor: Actor, now: datetime) -> None:
+        self._require_part(actor, Part.WARD, "start a leave")
+        self._require_open("start a leave")
+        if self.on_leave:
+            raise InvalidTransition("the patient is already on leave")
+        self.on_leave = True
+        self._record(ev.LeaveStarted, actor, now, "leave_started")
+
+    def end_leave(self, actor: Actor, now: datetime) -> None:
+        self._require_part(actor, Part.WARD, "end a leave")
+        if not self.on_leave:
+            raise InvalidTransition("the patient is not on leave")
+        self.on_leave = False
+        self._record(ev.LeaveEnded, actor, now, "leave_ended")
+
+    def send_discharge_notice(self, actor: Actor, discharged_at: datetime, now: datetime) -> None:
+        """Discharge notice / information transfer: due no later than the day of discharge."""
+        self._require_part(actor, Part.WARD, "send the discharge notice")
+        self._require_state("send the discharge notice", CaseState.PLANNING, CaseState.READY)
+        _require_aware(discharged_at, "discharged_at")
+        if discharged_at < self.admitted_at:
+            raise InvalidValue("the discharge time is before the admission", field="discharged_at")
+        if self.current_ready_period is not None:
+            if discharged_at < self.current_ready_period.ready_at:
+                raise InvalidValue("the discharge time is before the ready-for-discharge notice",
+                                   field="discharged_at")
+            self._end_ready_period(discharged_at, by_discharge=True)
+        notice = self._add_notice(NoticeKind.DISCHARGE, actor, now)
+        self.discharged_at = discharged_at
+        self.discharge_notice_sent_at = now
+        self.on_leave = False
+        self.state = CaseState.DISCHARGED
+        self._record(ev.DischargeNoticeSent, actor, now, "discharge_notice_sent", notice_id=notice.id,
+                     discharged_at=discharged_at)
+
+    def interrupt(self, actor: Actor, reason: InterruptionReason, now: datetime) -> None:
+        """Avbrott: the process stops (the patient died, moved, or left the normal track under LPT/LRV)."""
+        self._require_part(actor, Part.WARD, "interrupt the case")
+        self._require_open("interrupt the case")
+        if self.current_ready_period is not None:
+            self._end_ready_period(now, by_discharge=False)
+        self.interruption_reason = reason
+        self.state = CaseState.INTERRUPTED
+        self._record(ev.CaseInterrupted, actor, now, "interrupted", detail=str(reason), reason_code=str(reason))
+
+    def cancel(self, actor: Actor, now: datetime) -> None:
+        """Felsänt meddelande: the case was sent by mistake; every notice on it is void."""
+        self._require_part(actor, Part.WARD, "cancel a wrongly sent case")
+        self._require_open("cancel a wrongly sent case")
+        for notice in self.notices:
+            notice.cancelled = True
+        self.ready_periods.clear()
+        self.state = CaseState.CANCELLED
+        self._record(ev.CaseCancelled, actor, now, "cancelled")
+
+    def close(self, actor: Actor, now: datetime) -> None:
+        self._require_part(actor, Part.WARD, "close the case")
+        self._require_state("close the case", CaseState.DISCHARGED, CaseState.INTERRUPTED)
+        self.closed_at = now
+        self.state = CaseState.CLOSED
+        self._record(ev.CaseClosed, actor, now, "closed")
+
+    # ----- helpers -------------------------------------------------------------------------------------------
+
+    def _require_part(self, actor: Actor, allowed: Part | tuple[Part, ...], what: str) -> Part:
+        allowed_parts = (allowed,) if isinstance(allowed, Part) else allowed
+        part = self.part_of(actor.unit_id)
+        if part is None or part not in allowed_parts or not self.is_visible_to(actor.unit_id):
+            names = " or ".join(str(p) for p in allowed_parts)
+            raise NotAllowedForPart(f"only the {names} may {what}")
+        return part
+
+    def _require_state(self, what: str, *states: CaseState) -> None:
+        if self.state not in states:
+            raise InvalidTransition(f"cannot {what} when the case is {self.state}")
+
+    def _require_open(self, what: str) -> None:
+        if not self.state.is_open:
+            raise InvalidTransition(f"cannot {what} when the case is {self.state}")
+
+    def _set_needs_identified(self, at: datetime | None) -> None:
+        if at is None:
+            return
+        _require_aware(at, "needs_identified_at")
+        if at < self.admitted_at:
+            raise InvalidValue("needs cannot be identified before the admission", field="needs_identified_at")
+        self.needs_identified_at = at
+
+    def _check_estimate(self, estimated: datetime) -> None:
+        _require_aware(estimated, "estimated_discharge_at")
+        if estimated < self.admitted_at:
+            raise InvalidValue("the estimated discharge is before the admission", field="estimated_discharge_at")
+
+    def _replace_participant(self, unit_id: str, **changes: object) -> None:
+        self.participants = [replace(p, **changes) if p.unit_id == unit_id and p.active else p  # type: ignore[arg-type]
+                             for p in self.participants]
+
+    def _end_ready_period(self, at: datetime, *, by_discharge: bool) -> None:
+        period = self.ready_periods[-1]
+        self.ready_periods[-1] = replace(period, ended_at=max(at, period.ready_at), ended_by_discharge=by_discharge)
+
+    def _add_notice(self, kind: NoticeKind, actor: Actor, now: datetime) -> Notice:
+        notice = Notice(str(uuid.uuid4()), kind, now, actor.user_id, actor.unit_id, list(self.receiving_unit_ids()))
+        self.notices.append(notice)
+        return notice
+
+    def _record(self, event_type: type[ev.CaseEvent], actor: Actor, now: datetime, action: str, *,
+                detail: str | None = None, extra_units: tuple[str, ...] = (), **fields: object) -> None:
+        units = tuple(dict.fromkeys((*self.visible_unit_ids(), *extra_units)))
+        event = event_type(case_id=self.id, occurred_at=now, actor_user_id=actor.user_id,
+                           actor_unit_id=actor.unit_id, unit_ids=units, **fields)
+        self.pending_events.append(event)
+        self.timeline.append(TimelineEntry(now, action, actor.user_id, actor.unit_id, detail))
+
+
+def _require_aware(value: datetime, field_name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue("the time must include a time zone", field=field_name)

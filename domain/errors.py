@@ -1,0 +1,38 @@
+"""Domain errors: every refusal of the domain carries a clear, machine-readable reason."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of all domain errors. `code` is stable for clients; `field` names the offending input."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidTransition(DomainError):
+    """The action is not allowed in the case's current state."""
+
+    code = "invalid_transition"
+
+
+class NotAllowedForPart(DomainError):
+    """The acting unit's part in the case does not allow this action."""
+
+    code = "not_allowed_for_part"
+
+
+class InvalidValue(DomainError):
+    """A value breaks a domain rule (e.g. a discharge time before admission)."""
+
+    code = "invalid_value"
+
+
+class NotFound(DomainError):
+    """A referenced thing does not exist (or is not visible)."""
+
+    code = "not_found"

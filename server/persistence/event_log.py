@@ -1,0 +1,91 @@
+"""Appending events to the log and to the feeds of the units concerned, in the caller's transaction.
+
+A feed's head row is updated (and so locked until commit) to take the next position: positions are
+gapless, and a feed's entries become visible in position order, so "everything after N" never skips an
+event that committed late. Feeds are locked in sorted order, so two writers cannot deadlock on them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.events import CaseEvent
+from realtime.envelope import Envelope
+from realtime.feeds import unit_feed
+from server.persistence.models import EventRow, FeedEntryRow, FeedRow
+
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    pk: int
+    envelopes: tuple[Envelope, ...]
+
+
+def event_data(event: CaseEvent) -> dict[str, object]:
+    data: dict[str, object] = msgspec.to_builtins(event)
+    for name in ("case_id", "occurred_at", "unit_ids"):
+        data.pop(name, None)
+    return data
+
+
+async def ensure_feed(session: AsyncSession, feed: str) -> None:
+    exists = await session.scalar(select(FeedRow.feed).where(FeedRow.feed == feed))
+    if exists is None:
+        await session.execute(insert(FeedRow).values(feed=feed, last_position=0))
+
+
+async def append(session: AsyncSession, events: Sequence[CaseEvent], aggregate_version: int,
+                 aggregate_type: str = "discharge_case") -> list[StoredEvent]:
+    stored: list[StoredEvent] = []
+    for event in events:
+        event_id = str(uuid.uuid4())
+        data = event_data(event)
+        pk = await session.scalar(insert(EventRow).values(
+            event_id=event_id, type=event.type, aggregate_type=aggregate_type, aggregate_id=event.case_id,
+            aggregate_version=aggregate_version, occurred_at=event.occurred_at,
+            payload={"unit_ids": list(event.unit_ids), "data": data}, published_at=None,
+        ).returning(EventRow.id))
+        assert pk is not None
+        envelopes = []
+        for feed in sorted({unit_feed(u) for u in event.unit_ids}):
+            position = await _next_position(session, feed)
+            await session.execute(insert(FeedEntryRow).values(feed=feed, position=position, event_pk=pk))
+            envelopes.append(Envelope(
+                event_id=event_id, type=event.type, feed=feed, position=position, aggregate_type=aggregate_type,
+                aggregate_id=event.case_id, aggregate_version=aggregate_version, occurred_at=event.occurred_at,
+                unit_ids=event.unit_ids, data=data))
+        stored.append(StoredEvent(pk, tuple(envelopes)))
+    return stored
+
+
+async def _next_position(session: AsyncSession, feed: str) -> int:
+    position = await session.scalar(
+        update(FeedRow).where(FeedRow.feed == feed).values(last_position=FeedRow.last_position + 1)
+        .returning(FeedRow.last_position))
+    if position is None:  # a feed not created with its unit: create it now
+        await session.execute(insert(FeedRow).values(feed=feed, last_position=1))
+        return 1
+    return int(position)
+
+
+async def read_feed(session: AsyncSession, feed: str, after: int, limit: int = 500) -> list[Envelope]:
+    """Entries of one feed after a position, in order (for resume and for the feed endpoint)."""
+    rows = await session.execute(
+        select(FeedEntryRow.position, EventRow).join(EventRow, EventRow.id == FeedEntryRow.event_pk)
+        .where(FeedEntryRow.feed == feed, FeedEntryRow.position > after)
+        .order_by(FeedEntryRow.position).limit(limit))
+    return [Envelope(event_id=e.event_id, type=e.type, feed=feed, position=pos, aggregate_type=e.aggregate_type,
+                     aggregate_id=e.aggregate_id, aggregate_version=e.aggregate_version, occurred_at=e.occurred_at,
+                     unit_ids=tuple(e.payload["unit_ids"]), data=e.payload["data"])
+            for pos, e in rows.tuples()]
+
+
+async def feed_head(session: AsyncSession, feed: str) -> int:
+    return int(await session.scalar(select(FeedRow.last_position).where(FeedRow.feed == feed)) or 0)

@@ -1,0 +1,191 @@
+"""SQLAlchemy tables. Aggregates are stored as a versioned JSON document plus the columns queries need."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Id = String(36)
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only INTEGER PRIMARY KEY
+Moment = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: Moment}
+
+
+class PrincipalRow(Base):
+    __tablename__ = "principals"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    municipality_code: Mapped[str | None] = mapped_column(String(4))
+
+
+class OrganisationRow(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    has_local_administration: Mapped[bool] = mapped_column(Boolean, default=False)
+    care_agreement: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UnitRow(Base):
+    __tablename__ = "units"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    hsa_id: Mapped[str] = mapped_column(String(64), unique=True)
+    municipality_code: Mapped[str | None] = mapped_column(String(4), index=True)
+    district: Mapped[str | None] = mapped_column(String(100))
+    routing_role: Mapped[str | None] = mapped_column(String(30))  # "intake": receives the municipality's notices
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    hsa_id: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(100), default="")
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AssignmentRow(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("user_id", "unit_id", "role", name="uq_assignments_user_unit_role"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+
+
+class PatientRow(Base):
+    __tablename__ = "patients"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    identity_kind: Mapped[str] = mapped_column(String(20))
+    identity_value: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    municipality_code: Mapped[str] = mapped_column(String(4))
+    listed_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
+    protected_identity: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Moment)
+
+
+class CaseRow(Base):
+    __tablename__ = "discharge_cases"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    ward_unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    state: Mapped[str] = mapped_column(String(30), index=True)
+    care_type: Mapped[str] = mapped_column(String(20))
+    admitted_at: Mapped[datetime] = mapped_column(Moment)
+    updated_at: Mapped[datetime] = mapped_column(Moment)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CaseParticipantRow(Base):
+    """Which units see a case: kept in step with the document on every save, for listing and access checks."""
+
+    __tablename__ = "case_participants"
+    case_id: Mapped[str] = mapped_column(ForeignKey("discharge_cases.id"), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
+    part: Mapped[str] = mapped_column(String(30))
+
+
+class EventRow(Base):
+    """The event log and outbox: one row per event; `published_at` is set once the broker has it."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(Id, unique=True)
+    type: Mapped[str] = mapped_column(String(60))
+    aggregate_type: Mapped[str] = mapped_column(String(30))
+    aggregate_id: Mapped[str] = mapped_column(Id, index=True)
+    aggregate_version: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime] = mapped_column(Moment)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime | None] = mapped_column(Moment, index=True)
+
+
+class FeedRow(Base):
+    """The head of one feed. Its row lock, held to commit, makes positions gapless and commit-ordered."""
+
+    __tablename__ = "feeds"
+    feed: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last_position: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FeedEntryRow(Base):
+    __tablename__ = "feed_entries"
+    feed: Mapped[str] = mapped_column(String(80), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+
+
+class AccessLogRow(Base):
+    """Åtkomstlogg (HSLF-FS 2016:40 4 kap. 9 §): append-only, one row per read or write of patient data."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_patient_at", "patient_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(Moment, index=True)
+    user_id: Mapped[str] = mapped_column(Id, index=True)
+    user_hsa_id: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[str | None] = mapped_column(Id, index=True)
+    patient_id: Mapped[str] = mapped_column(Id)
+    case_id: Mapped[str | None] = mapped_column(Id)
+    action: Mapped[str] = mapped_column(String(60))
+    purpose: Mapped[str] = mapped_column(String(60))
+
+
+class IdempotencyRow(Base):
+    __tablename__ = "idempotency_keys"
+    user_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Moment, index=True)
+
+
+class PaymentAmountRow(Base):
+    """Socialstyrelsen's national amount per day of care, per year, entered by an administrator."""
+
+    __tablename__ = "payment_amounts"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount_sek: Mapped[int] = mapped_column(Integer)
+    entered_by_user_id: Mapped[str] = mapped_column(Id)
+    entered_at: Mapped[datetime] = mapped_column(Moment)

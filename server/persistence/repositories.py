@@ -1,0 +1,163 @@
+"""Repositories: load and store aggregates and reference data. SQLAlchemy stays behind these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.discharge_case import CaseState, DischargeCase
+from server.persistence.case_documents import from_document, to_document
+from server.persistence.models import (
+    AssignmentRow,
+    CaseParticipantRow,
+    CaseRow,
+    OrganisationRow,
+    PatientRow,
+    PaymentAmountRow,
+    UnitRow,
+    UserRow,
+)
+
+
+class ConcurrencyConflict(Exception):
+    """The aggregate changed since it was read."""
+
+
+class CaseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, case_id: str, *, for_update: bool = False) -> DischargeCase | None:
+        query = select(CaseRow).where(CaseRow.id == case_id)
+        if for_update and self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = await self.session.scalar(query)
+        return from_document(row.document, row.version) if row else None
+
+    async def add(self, case: DischargeCase, patient_id: str, now: datetime) -> int:
+        case.version = 1
+        await self.session.execute(insert(CaseRow).values(
+            id=case.id, patient_id=patient_id, ward_unit_id=case.ward_unit_id, state=str(case.state),
+            care_type=str(case.care_type), admitted_at=case.admitted_at, updated_at=now, version=1,
+            document=to_document(case)))
+        await self._sync_participants(case, fresh=True)
+        return 1
+
+    async def save(self, case: DischargeCase, now: datetime) -> int:
+        """Store the changed case if nobody changed it since it was read; returns the new version."""
+        result = await self.session.execute(
+            update(CaseRow).where(CaseRow.id == case.id, CaseRow.version == case.version)
+            .values(state=str(case.state), updated_at=now, version=case.version + 1, document=to_document(case)))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrencyConflict(case.id)
+        case.version += 1
+        await self._sync_participants(case)
+        return case.version
+
+    async def _sync_participants(self, case: DischargeCase, *, fresh: bool = False) -> None:
+        if not fresh:
+            await self.session.execute(delete(CaseParticipantRow).where(CaseParticipantRow.case_id == case.id))
+        rows = [{"case_id": case.id, "unit_id": u, "part": str(case.part_of(u))} for u in case.visible_unit_ids()]
+        if rows:
+            await self.session.execute(insert(CaseParticipantRow), rows)
+
+    async def ids_for_units(self, unit_ids: Iterable[str], states: Sequence[CaseState] | None = None) -> list[str]:
+        query = (select(CaseRow.id).join(CaseParticipantRow, CaseParticipantRow.case_id == CaseRow.id)
+                 .where(CaseParticipantRow.unit_id.in_(list(unit_ids))).distinct())
+        if states:
+            query = query.where(CaseRow.state.in_([str(s) for s in states]))
+        return list(await self.session.scalars(query))
+
+    async def get_many(self, case_ids: Sequence[str]) -> list[tuple[DischargeCase, str]]:
+        """Cases with their patient ids, oldest admission first."""
+        if not case_ids:
+            return []
+        rows = await self.session.scalars(
+            select(CaseRow).where(CaseRow.id.in_(list(case_ids))).order_by(CaseRow.admitted_at, CaseRow.id))
+        return [(from_document(r.document, r.version), r.patient_id) for r in rows]
+
+    async def patient_id_of(self, case_id: str) -> str | None:
+        return await self.session.scalar(select(CaseRow.patient_id).where(CaseRow.id == case_id))
+
+    async def open_case_at_ward(self, patient_id: str, ward_unit_id: str) -> str | None:
+        open_states = [str(s) for s in CaseState if s.is_open]
+        return await self.session.scalar(select(CaseRow.id).where(
+            CaseRow.patient_id == patient_id, CaseRow.ward_unit_id == ward_unit_id, CaseRow.state.in_(open_states)))
+
+
+class PatientRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, patient_id: str) -> PatientRow | None:
+        return await self.session.get(PatientRow, patient_id)
+
+    async def get_many(self, patient_ids: Iterable[str]) -> dict[str, PatientRow]:
+        rows = await self.session.scalars(select(PatientRow).where(PatientRow.id.in_(list(set(patient_ids)))))
+        return {r.id: r for r in rows}
+
+    async def by_identity(self, value: str) -> PatientRow | None:
+        return await self.session.scalar(select(PatientRow).where(PatientRow.identity_value == value))
+
+    def add(self, row: PatientRow) -> None:
+        self.session.add(row)
+
+
+class DirectoryRepository:
+    """Organisations, units, users and assignments (read side; administration comes with its own issue)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def unit(self, unit_id: str) -> UnitRow | None:
+        return await self.session.get(UnitRow, unit_id)
+
+    async def units(self, unit_ids: Iterable[str]) -> dict[str, UnitRow]:
+        rows = await self.session.scalars(select(UnitRow).where(UnitRow.id.in_(list(set(unit_ids)))))
+        return {r.id: r for r in rows}
+
+    async def list_units(self, *, kind: str | None = None, municipality_code: str | None = None,
+                         organisation_id: str | None = None, limit: int = 100, offset: int = 0) -> list[UnitRow]:
+        query = select(UnitRow).where(UnitRow.active.is_(True)).order_by(UnitRow.name, UnitRow.id)
+        if kind:
+            query = query.where(UnitRow.kind == kind)
+        if municipality_code:
+            query = query.where(UnitRow.municipality_code == municipality_code)
+        if organisation_id:
+            query = query.where(UnitRow.organisation_id == organisation_id)
+        return list(await self.session.scalars(query.limit(limit).offset(offset)))
+
+    async def organisation(self, organisation_id: str) -> OrganisationRow | None:
+        return await self.session.get(OrganisationRow, organisation_id)
+
+    async def municipal_intake_unit(self, municipality_code: str, district: str | None) -> UnitRow | None:
+        """Routing: the municipality's intake unit for the district, else its central intake unit."""
+        intake = list(await self.session.scalars(select(UnitRow).where(
+            UnitRow.kind == "municipal", UnitRow.municipality_code == municipality_code, UnitRow.active.is_(True),
+            UnitRow.routing_role == "intake").order_by(UnitRow.id)))
+        if district:
+            match = [r for r in intake if r.district and r.district.lower() == district.lower()]
+            if match:
+                return match[0]
+        central = [r for r in intake if r.district is None]
+        return central[0] if central else None
+
+    async def user_by_claim(self, claim: str, value: str) -> UserRow | None:
+        column = UserRow.hsa_id if claim == "hsa_id" else UserRow.username
+        return await self.session.scalar(select(UserRow).where(column == value, UserRow.active.is_(True)))
+
+    async def user(self, user_id: str) -> UserRow | None:
+        return await self.session.get(UserRow, user_id)
+
+    async def assignments(self, user_id: str) -> list[AssignmentRow]:
+        return list(await self.session.scalars(select(AssignmentRow).where(AssignmentRow.user_id == user_id)))
+
+    async def users(self) -> list[UserRow]:
+        return list(await self.session.scalars(select(UserRow).order_by(UserRow.username)))
+
+    async def payment_amounts(self) -> dict[int, int]:
+        rows = await self.session.scalars(select(PaymentAmountRow))
+        return {r.year: r.amount_sek for r in rows}

@@ -1,0 +1,52 @@
+"""Unit of work: one transaction for the new state, its events and the access-log rows.
+
+Envelopes of the events written in the transaction are handed to the publisher only after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.discharge_case import DischargeCase
+from realtime.envelope import Envelope
+from server.persistence import event_log
+from server.persistence.repositories import CaseRepository, DirectoryRepository, PatientRepository
+
+Publisher = Callable[[Sequence[Envelope]], Awaitable[None]]
+
+
+class UnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], publisher: Publisher | None = None) -> None:
+        self._sessions = sessions
+        self._publisher = publisher
+        self._outbox: list[Envelope] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        await self.session.begin()
+        self.cases = CaseRepository(self.session)
+        self.patients = PatientRepository(self.session)
+        self.directory = DirectoryRepository(self.session)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self.session.in_transaction():
+            await self.session.rollback()
+        await self.session.close()
+
+    async def record_events(self, case: DischargeCase) -> None:
+        """Append the case's pending events at its (new) version to the log and the feeds."""
+        stored = await event_log.append(self.session, case.pending_events, case.version)
+        case.pending_events.clear()
+        for item in stored:
+            self._outbox.extend(item.envelopes)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        envelopes, self._outbox = self._outbox, []
+        if envelopes and self._publisher is not None:
+            await self._publisher(envelopes)

@@ -1,0 +1,60 @@
+"""Settings of the API process, read once from the environment (documented in `.env.example`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _flag(name: str, default: bool) -> bool:
+    return _env(name, "1" if default else "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the API needs from outside. Development mode enables the built-in token issuer."""
+
+    data_dir: Path = field(default_factory=lambda: Path(_env("SAMPLAN_DATA_DIR", ".samplan")))
+    database_url: str = ""
+    dev_mode: bool = field(default_factory=lambda: _flag("SAMPLAN_DEV_MODE", False))
+    oidc_issuer: str = field(default_factory=lambda: _env("OIDC_ISSUER", "http://127.0.0.1:8000/dev-idp"))
+    oidc_audience: str = field(default_factory=lambda: _env("OIDC_AUDIENCE", "samplan"))
+    oidc_jwks_url: str = field(default_factory=lambda: _env("OIDC_JWKS_URL", ""))
+    oidc_algorithms: tuple[str, ...] = field(
+        default_factory=lambda: tuple(a.strip() for a in _env("OIDC_ALGORITHMS", "RS256,ES256").split(",") if a))
+    user_claim: str = field(default_factory=lambda: _env("OIDC_USER_CLAIM", "hsa_id"))
+    payment_policy: str = field(default_factory=lambda: _env("SAMPLAN_PAYMENT_POLICY", "stockholm_2020"))
+    api_host: str = field(default_factory=lambda: _env("SAMPLAN_API_HOST", "127.0.0.1"))
+    api_port: int = field(default_factory=lambda: int(_env("SAMPLAN_API_PORT", "8000")))
+    ui_host: str = field(default_factory=lambda: _env("SAMPLAN_UI_HOST", "127.0.0.1"))
+    ui_port: int = field(default_factory=lambda: int(_env("SAMPLAN_UI_PORT", "8080")))
+    idempotency_ttl_hours: int = field(default_factory=lambda: int(_env("SAMPLAN_IDEMPOTENCY_TTL_HOURS", "24")))
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            url = _env("DATABASE_URL", f"sqlite+aiosqlite:///{self.data_dir / 'samplan.db'}")
+            object.__setattr__(self, "database_url", normalise_database_url(url))
+
+    @property
+    def dev_key_path(self) -> Path:
+        return self.data_dir / "dev-signing-key.json"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual `postgresql://` and `sqlite://` forms and pick the async drivers."""
+    for prefix, driver in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://"),
+                           ("sqlite://", "sqlite+aiosqlite://")):
+        if url.startswith(prefix):
+            return driver + url[len(prefix):]
+    return url
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.discharge_case import Actor, DischargeCase, InterruptionReason, Part, RejectionReason
+from domain.errors import InvalidValue
 from domain.planning import HomeReadiness, PlanningForm
 
 
@@ -67,9 +68,11 @@ class Reject(CaseCommand):
 @dataclass(frozen=True, kw_only=True)
 class AddParticipant(CaseCommand):
     unit_id: str
-    part: Part
+    part: Part | None = None  # decided from the unit's kind by the application when not given
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
+        if self.part is None:
+            raise InvalidValue("the part of the added unit is not known", field="part")
         case.add_participant(actor, self.unit_id, self.part, now)
 
 

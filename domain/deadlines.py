@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -71,8 +71,10 @@ class Deadline:
 
 
 def evaluate(due_at: datetime, met_at: datetime | None, now: datetime, at_risk: timedelta) -> DeadlineState:
+    # In UTC: aware datetimes that share a tzinfo compare and subtract by wall clock (wrong across DST).
+    due_at, now = due_at.astimezone(UTC), now.astimezone(UTC)
     if met_at is not None:
-        return DeadlineState.OK if met_at <= due_at else DeadlineState.OVERDUE
+        return DeadlineState.OK if met_at.astimezone(UTC) <= due_at else DeadlineState.OVERDUE
     if now > due_at:
         return DeadlineState.OVERDUE
     return DeadlineState.AT_RISK if due_at - now <= at_risk else DeadlineState.OK
@@ -80,7 +82,8 @@ def evaluate(due_at: datetime, met_at: datetime | None, now: datetime, at_risk: 
 
 def admission_notice_due(case: DischargeCase, rules: DeadlineRules = DEFAULT_RULES) -> datetime:
     start = max(case.admitted_at, case.needs_identified_at or case.admitted_at)
-    return start + rules.admission_notice_window
+    # Elapsed hours (24 h is 24 h across a DST change), shown in the start's own time zone.
+    return (start.astimezone(UTC) + rules.admission_notice_window).astimezone(start.tzinfo)
 
 
 def case_deadlines(case: DischargeCase, policy: PaymentPolicy, now: datetime,
@@ -133,7 +136,7 @@ def liability_conditions(case: DischargeCase, rules: DeadlineRules = DEFAULT_RUL
     sip_due = case.ready_periods[0].ready_at + rules.sip_invitation_window if case.ready_periods else None
     sip_sent = case.sip_invitation_sent_at
     return LiabilityConditions(
-        admission_notice_in_time=sent is not None and sent <= admission_notice_due(case, rules),
+        admission_notice_in_time=sent is not None and sent.astimezone(UTC) <= admission_notice_due(case, rules),
         ready_notice_sent=bool(case.ready_periods),
         patient_refused_services=case.patient_refused_services,
         sip_invitation_required=case.sip_applies,

@@ -182,7 +182,7 @@ class DischargeCase:
             participants.append(Participant(unit_id, part, now))
         case = cls(id=case_id or str(uuid.uuid4()), patient_id=patient_id, care_type=care_type,
                    admitted_at=admitted_at, participants=participants)
-        case._set_needs_identified(needs_identified_at)
+        case._set_needs_identified(needs_identified_at, now)
         if estimated_discharge_at is not None:
             case._check_estimate(estimated_discharge_at)
             case.estimated_discharge_at = estimated_discharge_at
@@ -200,9 +200,7 @@ class DischargeCase:
 
     def visible_unit_ids(self) -> tuple[str, ...]:
         """Receiving units see the case from the admission notice on; before that it is the ward's draft."""
-        if self.state is CaseState.ADMITTED:
-            return (self.ward_unit_id,)
-        if self.state is CaseState.CANCELLED and self.admission_notice_sent_at is None:
+        if self.admission_notice_sent_at is None:  # admitted, or cancelled/interrupted/closed as a draft
             return (self.ward_unit_id,)
         return self.active_unit_ids()
 
@@ -247,9 +245,7 @@ class DischargeCase:
         """The doctor judged later that needs may arise: the 24-hour notice clock starts from here."""
         self._require_part(actor, Part.WARD, "record when needs were identified")
         self._require_state("record when needs were identified", CaseState.ADMITTED)
-        if at > now:
-            raise InvalidValue("the time is in the future", field="needs_identified_at")
-        self._set_needs_identified(at)
+        self._set_needs_identified(at, now)
         self._record(ev.LiabilityFactsChanged, actor, now, "needs_identified")
 
     def acknowledge(self, actor: Actor, now: datetime, notice_ids: list[str] | None = None) -> list[str]:
@@ -263,7 +259,7 @@ class DischargeCase:
             unknown = [i for i in notice_ids if i not in known]
             if unknown:
                 raise InvalidValue("no such notice for this unit", field="notice_ids")
-            chosen = [i for i in notice_ids if i in pending]
+            chosen = [i for i in dict.fromkeys(notice_ids) if i in pending]
         if not chosen:
             return []
         for notice_id in chosen:
@@ -280,7 +276,8 @@ class DischargeCase:
         self._replace_participant(actor.unit_id, status=ParticipantStatus.FORWARDED, forwarded_to=to_unit_id)
         self.participants.append(Participant(to_unit_id, part, now))
         for notice in self.notices:
-            if actor.unit_id in notice.recipient_unit_ids and not notice.cancelled:
+            if (actor.unit_id in notice.recipient_unit_ids and not notice.cancelled
+                    and to_unit_id not in notice.recipient_unit_ids):
                 notice.recipient_unit_ids.append(to_unit_id)
         self._record(ev.CaseForwarded, actor, now, "forwarded", extra_units=(actor.unit_id,),
                      from_unit_id=actor.unit_id, to_unit_id=to_unit_id)
@@ -303,7 +300,8 @@ class DischargeCase:
         self.participants = [p for p in self.participants if p.unit_id != unit_id]
         self.participants.append(Participant(unit_id, part, now))
         for notice in self.notices:
-            if not notice.cancelled and notice.kind is not NoticeKind.DISCHARGE:
+            if (not notice.cancelled and notice.kind is not NoticeKind.DISCHARGE
+                    and unit_id not in notice.recipient_unit_ids):
                 notice.recipient_unit_ids.append(unit_id)
         self._record(ev.ParticipantAdded, actor, now, "participant_added", unit_id=unit_id, part=str(part))
 
@@ -312,8 +310,9 @@ class DischargeCase:
         self._require_open("remove a participating unit")
         if self.part_of(unit_id) not in RECEIVING_PARTS:
             raise InvalidValue("the unit is not a receiving participant", field="unit_id")
+        told = (unit_id,) if self.is_visible_to(unit_id) else ()  # a draft's receivers never saw it
         self._replace_participant(unit_id, status=ParticipantStatus.REMOVED)
-        self._record(ev.ParticipantRemoved, actor, now, "participant_removed", extra_units=(unit_id,),
+        self._record(ev.ParticipantRemoved, actor, now, "participant_removed", extra_units=told,
                      unit_id=unit_id)
 
     def appoint_named_care_contact(self, actor: Actor, contact_user_id: str, now: datetime) -> None:
@@ -404,6 +403,7 @@ class DischargeCase:
 
     def end_leave(self, actor: Actor, now: datetime) -> None:
         self._require_part(actor, Part.WARD, "end a leave")
+        self._require_open("end a leave")
         if not self.on_leave:
             raise InvalidTransition("the patient is not on leave")
         self.on_leave = False
@@ -436,6 +436,7 @@ class DischargeCase:
         if self.current_ready_period is not None:
             self._end_ready_period(now, by_discharge=False)
         self.interruption_reason = reason
+        self.on_leave = False
         self.state = CaseState.INTERRUPTED
         self._record(ev.CaseInterrupted, actor, now, "interrupted", detail=str(reason), reason_code=str(reason))
 
@@ -446,6 +447,7 @@ class DischargeCase:
         for notice in self.notices:
             notice.cancelled = True
         self.ready_periods.clear()
+        self.on_leave = False
         self.state = CaseState.CANCELLED
         self._record(ev.CaseCancelled, actor, now, "cancelled")
 
@@ -474,10 +476,12 @@ class DischargeCase:
         if not self.state.is_open:
             raise InvalidTransition(f"cannot {what} when the case is {self.state}")
 
-    def _set_needs_identified(self, at: datetime | None) -> None:
+    def _set_needs_identified(self, at: datetime | None, now: datetime) -> None:
         if at is None:
             return
         _require_aware(at, "needs_identified_at")
+        if at > now:
+            raise InvalidValue("the time is in the future", field="needs_identified_at")
         if at < self.admitted_at:
             raise InvalidValue("needs cannot be identified before the admission", field="needs_identified_at")
         self.needs_identified_at = at
@@ -496,7 +500,8 @@ class DischargeCase:
         self.ready_periods[-1] = replace(period, ended_at=max(at, period.ready_at), ended_by_discharge=by_discharge)
 
     def _add_notice(self, kind: NoticeKind, actor: Actor, now: datetime) -> Notice:
-        notice = Notice(str(uuid.uuid4()), kind, now, actor.user_id, actor.unit_id, list(self.receiving_unit_ids()))
+        recipients = [u for u in self.receiving_unit_ids() if u != actor.unit_id]
+        notice = Notice(str(uuid.uuid4()), kind, now, actor.user_id, actor.unit_id, recipients)
         self.notices.append(notice)
         return notice
 

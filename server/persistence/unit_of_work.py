@@ -34,9 +34,9 @@ class UnitOfWork:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self.session.in_transaction():
+        if exc_type is not None and self.session.in_transaction():
             await self.session.rollback()
-        await self.session.close()
+        await self.session.close()  # ends an uncommitted read-only transaction; loaded rows stay readable
 
     async def record_events(self, case: DischargeCase) -> None:
         """Append the case's pending events at its (new) version to the log and the feeds."""

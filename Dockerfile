@@ -1,0 +1,54 @@
+# syntax=docker/dockerfile:1
+# Samplan image: one image, two processes. `samplan api` (default, port 8000) or `samplan ui` (port 8080).
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- builder: build a wheel and install it with its dependencies into /opt/venv ------------------------
+FROM ${PYTHON_IMAGE} AS builder
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY domain ./domain
+COPY server ./server
+COPY realtime ./realtime
+COPY ui ./ui
+
+RUN pip wheel --no-deps --wheel-dir /dist . \
+ && pip install /dist/samplan-*.whl \
+ && pip check
+
+# --- runtime ------------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    SAMPLAN_DATA_DIR=/var/lib/samplan \
+    SAMPLAN_API_HOST=0.0.0.0 \
+    SAMPLAN_UI_HOST=0.0.0.0
+
+RUN groupadd --system --gid 10001 samplan \
+ && useradd --system --uid 10001 --gid samplan --home-dir /var/lib/samplan --no-create-home \
+            --shell /usr/sbin/nologin samplan \
+ && mkdir -p /var/lib/samplan /app \
+ && chown samplan:samplan /var/lib/samplan
+
+COPY --from=builder /opt/venv /opt/venv
+
+WORKDIR /app
+USER samplan:samplan
+
+EXPOSE 8000 8080
+
+# Checks the API. compose.yaml overrides it for the UI containers (port 8080).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status == 200 else 1)"]
+
+CMD ["samplan", "api"]

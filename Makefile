@@ -1,0 +1,91 @@
+# Samplan developer commands. `make run` starts the whole thing on embedded defaults; `make test` is CI.
+# GNU make. Recipes are indented with tabs.
+
+PYTHON ?= python3
+VENV = .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+PIP_FLAGS ?= --disable-pip-version-check
+PYTEST_ARGS ?=
+IMAGE ?= samplan:latest
+CHROMIUM = /usr/bin/chromium
+
+# The test fixtures run the persistence tests against SQLite and against this PostgreSQL database.
+SAMPLAN_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export SAMPLAN_TEST_POSTGRES_URL
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint bench migrate seed clean docker check-python chromium-hint
+
+help: ## Show this list
+	@echo "Samplan make targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables: PYTHON=$(PYTHON) (3.11+), PYTEST_ARGS='...', IMAGE=$(IMAGE)"
+
+define CHECK_PYTHON
+@$(PYTHON) -c 'import sys; raise SystemExit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
+  echo "error: Samplan needs Python 3.11 or newer, but '$(PYTHON)' is: $$($(PYTHON) -c 'import sys; print("Python " + sys.version.split()[0])' 2>/dev/null || echo 'not found')." >&2; \
+  echo "       Run for example: make PYTHON=python3.11 $(or $(MAKECMDGOALS),install)" >&2; \
+  exit 1; }
+endef
+
+check-python:
+	$(CHECK_PYTHON)
+
+$(BIN)/python:
+	$(CHECK_PYTHON)
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## Create .venv and install Samplan with its dev tools (only when pyproject.toml changed)
+
+run: install ## Start API and UI on embedded defaults (SQLite, in-memory broker, dev identity provider, demo data)
+	$(BIN)/samplan dev
+
+define CHROMIUM_HINT
+@test -x $(CHROMIUM) || { \
+  echo "note: $(CHROMIUM) is missing; the browser tests need it." >&2; \
+  echo "      Install it with: apt-get install -y chromium chromium-driver   (.ci/run does this)" >&2; }
+endef
+
+chromium-hint:
+	$(CHROMIUM_HINT)
+
+test: install chromium-hint ## ruff, mypy, import-linter, then pytest (SQLite and PostgreSQL)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	@echo "pytest (PostgreSQL: $(SAMPLAN_TEST_POSTGRES_URL))"
+	@$(BIN)/pytest $(PYTEST_ARGS) || { status=$$?; \
+	  test -x $(CHROMIUM) || echo "note: $(CHROMIUM) is missing; browser-test failures may come from that (apt-get install -y chromium chromium-driver)." >&2; \
+	  exit $$status; }
+
+lint: install ## ruff, mypy and import-linter only
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install ## Run every bench/*.py (each prints JSON lines)
+	@set -e; found=0; for f in bench/*.py; do \
+	  [ -e "$$f" ] || continue; \
+	  case "$$(basename "$$f")" in _*) continue ;; esac; \
+	  found=1; echo "== $$f" >&2; $(BIN)/python "$$f"; \
+	done; [ "$$found" = 1 ] || echo "no benchmarks in bench/" >&2
+
+migrate: install ## Apply database migrations (DATABASE_URL, default SQLite in .samplan/)
+	$(BIN)/samplan migrate
+
+seed: install ## Load the demo world into the database
+	$(BIN)/samplan seed
+
+clean: ## Remove .venv, .samplan (local data!) and caches
+	rm -rf $(VENV) .samplan .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist test-results bench/results
+	rm -rf *.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+docker: ## Build the container image (IMAGE=samplan:latest)
+	docker build -t $(IMAGE) .

@@ -1,0 +1,67 @@
+"""The Litestar application: `/api/v1` (authenticated), `/health`, `/ready` and the OpenAPI document."""
+
+from __future__ import annotations
+
+from litestar import Litestar, MediaType, Router, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
+from sqlalchemy import text
+
+from server.api.cases import CASE_ROUTES
+from server.api.dependencies import provide_current_user, provide_runtime
+from server.api.directory import DIRECTORY_ROUTES
+from server.api.feeds import FEED_ROUTES
+from server.api.openapi import openapi_config
+from server.api.payment import PAYMENT_ROUTES
+from server.api.problems import EXCEPTION_HANDLERS, problem
+from server.api.schemas import Health, Problem
+from server.runtime import Runtime, build_runtime
+from server.settings import Settings, get_settings
+
+
+@get("/health", operation_id="health", summary="Liveness", tags=["operations"], media_type=MediaType.JSON,
+     description="The process is up.")
+async def health() -> Health:
+    return Health("ok")
+
+
+@get("/ready", operation_id="ready", summary="Readiness", tags=["operations"],
+     description="The process can serve: the database answers. 503 otherwise.",
+     responses={503: ResponseSpec(data_container=Problem, description="The database does not answer.",
+                                  media_type="application/problem+json")})
+async def ready(state: State) -> Health:
+    runtime: Runtime = state.runtime
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        raise ServiceUnavailable from None
+    return Health("ready")
+
+
+class ServiceUnavailable(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Litestar:
+    settings = settings or get_settings()
+
+    async def start(app: Litestar) -> None:
+        app.state.runtime = runtime or build_runtime(settings)
+
+    async def stop(app: Litestar) -> None:
+        if runtime is None:
+            await app.state.runtime.close()
+
+    api = Router("/api/v1", route_handlers=[*CASE_ROUTES, *DIRECTORY_ROUTES, *FEED_ROUTES, *PAYMENT_ROUTES],
+                 dependencies={"current_user": Provide(provide_current_user),
+                               "runtime": Provide(provide_runtime, sync_to_thread=False)},
+                 security=[{"BearerAuth": []}])
+    return Litestar(
+        route_handlers=[api, health, ready], openapi_config=openapi_config(),
+        exception_handlers={**EXCEPTION_HANDLERS,
+                            ServiceUnavailable: lambda _r, _e: problem(503, "the database does not answer",
+                                                                       "not_ready")},
+        on_startup=[start], on_shutdown=[stop], debug=False,
+    )

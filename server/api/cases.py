@@ -1,0 +1,199 @@
+"""Routes of discharge cases: list, register, read, and one POST per notice or action of the process.
+
+Controllers only parse, call one use case and return its answer. (No `from __future__ import annotations`
+here: the command routes are built by a factory and Litestar reads their annotations at runtime.)
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import Parameter
+
+from domain import commands as cmd
+from domain.deadlines import DeadlineState
+from domain.discharge_case import CaseState
+from domain.planning import HomeReadiness, PlanningForm
+from server.api import schemas as s
+from server.api.openapi import PROBLEMS
+from server.idempotency import IdempotencyKey
+from server.principal import CurrentUser
+from server.runtime import Runtime
+from server.services.cases import CommandResult
+
+IdempotencyHeader = Annotated[str | None, Parameter(
+    header="Idempotency-Key", required=False, max_length=200,
+    description="Any unique string; a retried request with the same key gets the first answer.")]
+ActingUnitHeader = Annotated[str | None, Parameter(
+    header="X-Acting-Unit", required=False, max_length=64,
+    description="The unit you act for, when you take part in the case through several units.")]
+CaseId = Annotated[str, Parameter(max_length=64, description="The case id.")]
+
+
+def _json(result: CommandResult) -> Response[s.CaseDetail]:
+    return Response(result.body, status_code=result.status, media_type="application/json")  # type: ignore[arg-type]
+
+
+@get("/cases", operation_id="listCases", summary="List cases of my units",
+     description="The cases of the units you work at (or one of them), with live deadlines. Filter by state and "
+                 "by the most urgent open deadline state; page with limit and offset.",
+     responses=PROBLEMS, tags=["cases"])
+async def list_cases(
+    current_user: CurrentUser, runtime: Runtime,
+    unit_id: Annotated[str | None, Parameter(query="unit_id", required=False, max_length=64)] = None,
+    states: Annotated[list[CaseState] | None, Parameter(query="state", required=False)] = None,
+    deadline_state: Annotated[DeadlineState | None, Parameter(query="deadline_state", required=False)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
+) -> s.CasePage:
+    return await runtime.cases.list(current_user, unit_id=unit_id, states=states, deadline_state=deadline_state,
+                                    limit=limit, offset=offset)
+
+
+@post("/cases", operation_id="registerCase", summary="Register an admission",
+      description="A ward registers an admitted patient. The receiving municipal unit follows the patient's "
+                  "registered municipality (and district); the primary care unit follows the listing, unless "
+                  "receiving_unit_ids are given. The admission notice is sent with its own action.",
+      status_code=201, responses=PROBLEMS, tags=["cases"])
+async def register_case(current_user: CurrentUser, runtime: Runtime, data: s.RegisterCase,
+                        request: Request[Any, Any, Any],
+                        idempotency_key: IdempotencyHeader = None) -> Response[s.CaseDetail]:
+    idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
+    return _json(await runtime.cases.register(current_user, data, idem))
+
+
+@get("/cases/{case_id:str}", operation_id="getCase", summary="Read one case",
+     description="The whole case: participants, notices with acknowledgements, deadlines, payment liability, "
+                 "planning and timeline. Every read is written to the access log.",
+     responses=PROBLEMS, tags=["cases"])
+async def get_case(current_user: CurrentUser, runtime: Runtime, case_id: CaseId,
+                   acting_unit: ActingUnitHeader = None) -> s.CaseDetail:
+    return await runtime.cases.get(current_user, case_id, acting_unit)
+
+
+def command_route(path: str, body: type[s.VersionOnly], build: Callable[[str, Any], cmd.CaseCommand], *,
+                  operation_id: str, summary: str, description: str) -> HTTPRouteHandler:
+    """One POST route that turns its body into a command and runs it; answers with the changed case."""
+
+    async def handler(current_user: CurrentUser, runtime: Runtime, case_id: CaseId, data: Any,
+                      request: Request[Any, Any, Any], idempotency_key: IdempotencyHeader = None,
+                      acting_unit: ActingUnitHeader = None) -> Response[s.CaseDetail]:
+        idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
+        return _json(await runtime.cases.execute(current_user, build(case_id, data), acting_unit, idem))
+
+    handler.__annotations__["data"] = body
+    handler.__name__ = operation_id
+    return post(f"/cases/{{case_id:str}}/{path}", operation_id=operation_id, summary=summary,
+                description=description, status_code=200, responses=PROBLEMS, tags=["case actions"])(handler)
+
+
+def _v(data: s.VersionOnly) -> int:
+    return data.expected_version
+
+
+COMMAND_ROUTES = [
+    command_route("admission-notice", s.VersionOnly,
+                  lambda c, d: cmd.SendAdmissionNotice(case_id=c, expected_version=_v(d)),
+                  operation_id="sendAdmissionNotice", summary="Send the admission notice",
+                  description="The ward sends the admission notice (inskrivningsmeddelande) to the receiving units. "
+                              "Due within 24 hours of admission or of the judgement that needs may arise."),
+    command_route("needs-identified", s.NeedsIdentifiedInput,
+                  lambda c, d: cmd.RecordNeedsIdentified(case_id=c, expected_version=_v(d), at=d.at),
+                  operation_id="recordNeedsIdentified", summary="Record when needs were identified",
+                  description="The doctor judged later that needs may arise: the admission-notice deadline counts "
+                              "from this time."),
+    command_route("acknowledgements", s.AcknowledgeInput,
+                  lambda c, d: cmd.Acknowledge(case_id=c, expected_version=_v(d),
+                                               notice_ids=tuple(d.notice_ids) if d.notice_ids is not None else None),
+                  operation_id="acknowledgeNotices", summary="Acknowledge notices",
+                  description="A receiving unit acknowledges (kvitterar) the given notices, or all it has not yet "
+                              "acknowledged."),
+    command_route("forwarding", s.ForwardInput,
+                  lambda c, d: cmd.Forward(case_id=c, expected_version=_v(d), to_unit_id=d.to_unit_id),
+                  operation_id="forwardCase", summary="Forward the case to another unit",
+                  description="A receiving unit hands its part to another unit of the same kind."),
+    command_route("rejection", s.RejectInput,
+                  lambda c, d: cmd.Reject(case_id=c, expected_version=_v(d), reason=d.reason),
+                  operation_id="rejectCase", summary="Answer that the case is not ours",
+                  description="A receiving unit answers that the case is not theirs (e.g. wrong municipality)."),
+    command_route("participants", s.AddParticipantInput,
+                  lambda c, d: cmd.AddParticipant(case_id=c, expected_version=_v(d), unit_id=d.unit_id),
+                  operation_id="addParticipant", summary="Add a participating unit",
+                  description="The ward adds a municipal or primary care unit; it receives the notices so far."),
+    command_route("participant-removal", s.RemoveParticipantInput,
+                  lambda c, d: cmd.RemoveParticipant(case_id=c, expected_version=_v(d), unit_id=d.unit_id),
+                  operation_id="removeParticipant", summary="Remove a participating unit",
+                  description="The ward removes a receiving unit from the case."),
+    command_route("named-care-contact", s.NamedCareContactInput,
+                  lambda c, d: cmd.AppointNamedCareContact(case_id=c, expected_version=_v(d),
+                                                           contact_user_id=d.contact_user_id),
+                  operation_id="appointNamedCareContact", summary="Appoint the named care contact",
+                  description="The primary care unit appoints the named care contact (fast vårdkontakt)."),
+    command_route("estimated-discharge", s.EstimatedDischargeInput,
+                  lambda c, d: cmd.ChangeEstimatedDischarge(case_id=c, expected_version=_v(d),
+                                                            estimated_discharge_at=d.estimated_discharge_at),
+                  operation_id="changeEstimatedDischarge", summary="Change the estimated discharge time",
+                  description="The ward changes the estimated discharge time; receivers get a notice."),
+    command_route("planning", s.PlanningInput,
+                  lambda c, d: cmd.UpdatePlanning(case_id=c, expected_version=_v(d), form=PlanningForm(
+                      current_services=d.current_services, expected_needs=tuple(d.expected_needs), aids=d.aids,
+                      medication_handover=d.medication_handover, adl=d.adl, notes=d.notes)),
+                  operation_id="updatePlanning", summary="Update my unit's planning form",
+                  description="Each participating unit keeps its own structured planning form on the case."),
+    command_route("ready-for-discharge", s.VersionOnly,
+                  lambda c, d: cmd.MarkReadyForDischarge(case_id=c, expected_version=_v(d)),
+                  operation_id="markReadyForDischarge", summary="Mark the patient ready for discharge",
+                  description="The ward sends the ready-for-discharge notice (utskrivningsklar). The time it is "
+                              "sent starts the payment-liability clock."),
+    command_route("ready-for-discharge-withdrawal", s.VersionOnly,
+                  lambda c, d: cmd.WithdrawReadyForDischarge(case_id=c, expected_version=_v(d)),
+                  operation_id="withdrawReadyForDischarge", summary="Withdraw ready for discharge",
+                  description="The patient is no longer ready; the clock stops and a later notice starts anew."),
+    command_route("sip-applicability", s.SipAppliesInput,
+                  lambda c, d: cmd.SetSipApplies(case_id=c, expected_version=_v(d), applies=d.applies),
+                  operation_id="setSipApplies", summary="Decide whether a SIP applies",
+                  description="The patient needs services from both principals and consents to a SIP."),
+    command_route("sip-invitation", s.VersionOnly,
+                  lambda c, d: cmd.SendSipInvitation(case_id=c, expected_version=_v(d)),
+                  operation_id="sendSipInvitation", summary="Send the SIP invitation",
+                  description="The named care contact's unit calls the SIP meeting; due within 3 days of the "
+                              "ready-for-discharge notice."),
+    command_route("liability-facts", s.LiabilityFactsInput,
+                  lambda c, d: cmd.SetLiabilityFacts(case_id=c, expected_version=_v(d),
+                                                     patient_refused_services=d.patient_refused_services,
+                                                     outpatient_services_missing=d.outpatient_services_missing),
+                  operation_id="setLiabilityFacts", summary="Record payment-liability facts",
+                  description="Whether the patient refused the offered services, or region-funded outpatient "
+                              "services are missing; both stop the municipality's liability."),
+    command_route("home-readiness", s.HomeReadinessInput,
+                  lambda c, d: cmd.UpdateHomeReadiness(case_id=c, expected_version=_v(d), readiness=HomeReadiness(
+                      medicines_secured=d.medicines_secured, aids_in_place=d.aids_in_place,
+                      patient_informed=d.patient_informed, next_provider_informed=d.next_provider_informed)),
+                  operation_id="updateHomeReadiness", summary="Update the home-ready checklist",
+                  description="Medicines secured, aids in place, patient informed, next provider informed."),
+    command_route("leave", s.VersionOnly, lambda c, d: cmd.StartLeave(case_id=c, expected_version=_v(d)),
+                  operation_id="startLeave", summary="Start a leave",
+                  description="The patient is on leave (permission) from the ward."),
+    command_route("leave-end", s.VersionOnly, lambda c, d: cmd.EndLeave(case_id=c, expected_version=_v(d)),
+                  operation_id="endLeave", summary="End a leave", description="The patient is back from leave."),
+    command_route("discharge-notice", s.DischargeNoticeInput,
+                  lambda c, d: cmd.SendDischargeNotice(case_id=c, expected_version=_v(d),
+                                                       discharged_at=d.discharged_at),
+                  operation_id="sendDischargeNotice", summary="Send the discharge notice",
+                  description="The ward sends the discharge notice with the discharge time; due no later than "
+                              "the day of discharge."),
+    command_route("interruption", s.InterruptInput,
+                  lambda c, d: cmd.Interrupt(case_id=c, expected_version=_v(d), reason=d.reason),
+                  operation_id="interruptCase", summary="Interrupt the process",
+                  description="Avbrott: the patient died, moved to another hospital, moved to compulsory "
+                              "outpatient care (leaves the normal track) or has no needs after all."),
+    command_route("cancellation", s.VersionOnly, lambda c, d: cmd.Cancel(case_id=c, expected_version=_v(d)),
+                  operation_id="cancelCase", summary="Cancel a wrongly sent case",
+                  description="Felsänt meddelande: every notice on the case is void."),
+    command_route("closure", s.VersionOnly, lambda c, d: cmd.Close(case_id=c, expected_version=_v(d)),
+                  operation_id="closeCase", summary="Close the case",
+                  description="The ward closes a discharged or interrupted case."),
+]
+
+CASE_ROUTES = [list_cases, register_case, get_case, *COMMAND_ROUTES]

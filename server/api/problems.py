@@ -1,0 +1,85 @@
+"""Every error as RFC 9457 problem details (application/problem+json), with the failing field named."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from domain.errors import DomainError, NotAllowedForPart, NotFound
+from server.api.schemas import FieldError, Problem
+from server.errors import ApplicationError, VersionConflict
+
+log = logging.getLogger("samplan.api")
+MEDIA_TYPE = "application/problem+json"
+TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+          409: "Conflict", 413: "Request too large", 415: "Unsupported media type", 422: "Unprocessable content",
+          429: "Too many requests", 500: "Internal server error", 503: "Service unavailable"}
+
+
+def problem(status: int, detail: str, code: str, errors: list[FieldError] | None = None,
+            extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Response[bytes]:
+    body = msgspec.to_builtins(Problem(title=TITLES.get(status, "Error"), status=status, detail=detail, code=code,
+                                       errors=errors or []))
+    if extra:
+        body.update(extra)
+    return Response(msgspec.json.encode(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _field_errors(field: str | None, message: str) -> list[FieldError]:
+    return [FieldError(field, message)] if field else []
+
+
+def application_error(_: Request[Any, Any, Any], exc: ApplicationError) -> Response[bytes]:
+    extra = None
+    if isinstance(exc, VersionConflict):
+        extra = {"current": msgspec.to_builtins(exc.current)}
+    headers = {"WWW-Authenticate": 'Bearer realm="samplan"'} if exc.status == 401 else None
+    return problem(exc.status, exc.message, exc.code, _field_errors(exc.field, exc.message), extra, headers)
+
+
+def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    status = 403 if isinstance(exc, NotAllowedForPart) else 404 if isinstance(exc, NotFound) else 422
+    return problem(status, exc.message, exc.code, _field_errors(exc.field, exc.message))
+
+
+_AT = re.compile(r" - at `\$\.?([^`]*)`")
+
+
+def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid value"))
+        key = item.get("key")
+        match = _AT.search(message)
+        field = match.group(1) if match else (str(key) if key else "body")
+        errors.append(FieldError(field or "body", _AT.sub("", message)))
+    detail = errors[0].message if len(errors) == 1 else "the request is not valid"
+    if not errors:
+        detail = str(exc.detail)
+    return problem(400, detail, "validation_failed", errors)
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    return problem(exc.status_code, str(exc.detail), "http_error", headers=exc.headers)
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.error("unhandled error on %s %s: %s", request.method, request.scope.get("route_handler").__class__.__name__,
+              type(exc).__name__, exc_info=exc)
+    return problem(500, "something went wrong on our side; nothing was changed", "internal_error")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    ApplicationError: application_error,
+    DomainError: domain_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

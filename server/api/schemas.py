@@ -1,0 +1,331 @@
+"""Request and response bodies of the REST API (msgspec: validation and OpenAPI in one place)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from domain.discharge_case import InterruptionReason, Part, RejectionReason
+from domain.planning import Need
+
+Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
+FreeText = Annotated[str, Meta(max_length=4000)]
+Id = Annotated[str, Meta(min_length=1, max_length=64)]
+Version = Annotated[int, Meta(ge=1, le=2_147_483_647, description="The version of the case you last read.")]
+AwareTime = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a time-zone offset.")]
+MunicipalityCode = Annotated[str, Meta(pattern=r"^[0-9]{4}$", description="Kommunkod, four digits.")]
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details. `errors` names each failing field."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError] = []
+
+
+class FieldError(msgspec.Struct):
+    field: str
+    message: str
+
+
+# ----- requests ---------------------------------------------------------------------------------------------
+
+class PatientInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    identity: Annotated[str, Meta(min_length=10, max_length=13, description="Personnummer, samordningsnummer "
+                                  "or Region Stockholm reservnummer.")]
+    name: Text200
+    address: Annotated[str, Meta(max_length=300)] = ""
+    municipality_code: MunicipalityCode
+    district: Annotated[str, Meta(max_length=100)] | None = None
+    listed_unit_id: Id | None = None
+    protected_identity: bool = False
+
+
+class RegisterCase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    ward_unit_id: Id
+    patient: PatientInput
+    admitted_at: AwareTime
+    needs_identified_at: AwareTime | None = None
+    estimated_discharge_at: AwareTime | None = None
+    receiving_unit_ids: Annotated[list[Id], Meta(max_length=10)] | None = None
+
+
+class VersionOnly(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    expected_version: Version
+
+
+class NeedsIdentifiedInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    at: AwareTime
+
+
+class AcknowledgeInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    notice_ids: Annotated[list[Id], Meta(max_length=100)] | None = None
+
+
+class ForwardInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    to_unit_id: Id
+
+
+class RejectInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    reason: RejectionReason
+
+
+class AddParticipantInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    unit_id: Id
+
+
+class RemoveParticipantInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    unit_id: Id
+
+
+class NamedCareContactInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    contact_user_id: Id
+
+
+class EstimatedDischargeInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    estimated_discharge_at: AwareTime
+
+
+class PlanningInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    current_services: FreeText = ""
+    expected_needs: Annotated[list[Need], Meta(max_length=20)] = []
+    aids: FreeText = ""
+    medication_handover: FreeText = ""
+    adl: FreeText = ""
+    notes: FreeText = ""
+
+
+class SipAppliesInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    applies: bool
+
+
+class LiabilityFactsInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    patient_refused_services: bool
+    outpatient_services_missing: bool
+
+
+class HomeReadinessInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    medicines_secured: bool = False
+    aids_in_place: bool = False
+    patient_informed: bool = False
+    next_provider_informed: bool = False
+
+
+class DischargeNoticeInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    discharged_at: AwareTime
+
+
+class InterruptInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    reason: InterruptionReason
+
+
+class PaymentAmountInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    amount_sek: Annotated[int, Meta(ge=1, le=1_000_000)]
+
+
+# ----- responses --------------------------------------------------------------------------------------------
+
+class UnitOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    kind: str
+    hsa_id: str
+    organisation_id: str
+    municipality_code: str | None
+    district: str | None
+    routing_role: str | None
+
+
+class AssignmentOut(msgspec.Struct, kw_only=True):
+    unit_id: str
+    unit_name: str
+    role: str
+
+
+class MeOut(msgspec.Struct, kw_only=True):
+    id: str
+    username: str
+    hsa_id: str
+    display_name: str
+    organisation_id: str
+    assignments: list[AssignmentOut]
+
+
+class PatientOut(msgspec.Struct, kw_only=True):
+    id: str
+    identity_kind: str
+    identity: str
+    name: str
+    address: str
+    municipality_code: str
+    protected_identity: bool
+    birth_date: date | None
+
+
+class ParticipantOut(msgspec.Struct, kw_only=True):
+    unit_id: str
+    unit_name: str
+    part: Part
+    status: str
+    added_at: datetime
+    forwarded_to: str | None
+
+
+class AcknowledgementOut(msgspec.Struct, kw_only=True):
+    unit_id: str
+    user_id: str
+    at: datetime
+
+
+class NoticeOut(msgspec.Struct, kw_only=True):
+    id: str
+    kind: str
+    sent_at: datetime
+    sent_by_user_id: str
+    sent_by_unit_id: str
+    recipient_unit_ids: list[str]
+    acknowledgements: list[AcknowledgementOut]
+    cancelled: bool
+
+
+class DeadlineOut(msgspec.Struct, kw_only=True):
+    kind: str
+    due_at: datetime
+    met_at: datetime | None
+    state: str
+
+
+class PaymentOut(msgspec.Struct, kw_only=True):
+    policy: str
+    liable: bool
+    reasons_not_liable: list[str]
+    day_zero: date | None
+    liability_starts_on: date | None
+    days_ready: int
+    liable_days: int
+    amount_sek: int | None
+    missing_amount_years: list[int]
+
+
+class TimelineOut(msgspec.Struct, kw_only=True):
+    at: datetime
+    action: str
+    user_id: str
+    unit_id: str
+    detail: str | None
+
+
+class PlanningOut(msgspec.Struct, kw_only=True):
+    unit_id: str
+    current_services: str
+    expected_needs: list[str]
+    aids: str
+    medication_handover: str
+    adl: str
+    notes: str
+    updated_at: datetime | None
+    updated_by_user_id: str | None
+
+
+class AckStatusOut(msgspec.Struct, kw_only=True):
+    unit_id: str
+    unacknowledged: int
+
+
+class CaseSummary(msgspec.Struct, kw_only=True):
+    """One row of a board or inbox."""
+
+    id: str
+    version: int
+    state: str
+    care_type: str
+    patient: PatientOut
+    ward_unit_id: str
+    admitted_at: datetime
+    estimated_discharge_at: datetime | None
+    ready_for_discharge_at: datetime | None
+    deadlines: list[DeadlineOut]
+    deadline_state: str | None
+    acknowledgement_status: list[AckStatusOut]
+    on_leave: bool
+
+
+class CaseDetail(CaseSummary, kw_only=True):
+    participants: list[ParticipantOut]
+    notices: list[NoticeOut]
+    needs_identified_at: datetime | None
+    admission_notice_sent_at: datetime | None
+    named_care_contact_user_id: str | None
+    sip_applies: bool
+    sip_invitation_sent_at: datetime | None
+    discharged_at: datetime | None
+    discharge_notice_sent_at: datetime | None
+    patient_refused_services: bool
+    outpatient_services_missing: bool
+    home_readiness: dict[str, bool]
+    interruption_reason: str | None
+    closed_at: datetime | None
+    planning: list[PlanningOut]
+    timeline: list[TimelineOut]
+    payment: PaymentOut
+
+
+class CasePage(msgspec.Struct, kw_only=True):
+    items: list[CaseSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class UnitPage(msgspec.Struct, kw_only=True):
+    items: list[UnitOut]
+    limit: int
+    offset: int
+
+
+class EventOut(msgspec.Struct, kw_only=True):
+    event_id: str
+    type: str
+    feed: str
+    position: int
+    aggregate_type: str
+    aggregate_id: str
+    aggregate_version: int
+    occurred_at: datetime
+    unit_ids: list[str]
+    data: dict[str, Any]
+
+
+class EventPage(msgspec.Struct, kw_only=True):
+    feed: str
+    head: int
+    items: list[EventOut]
+
+
+class PaymentAmountOut(msgspec.Struct, kw_only=True):
+    year: int
+    amount_sek: int
+
+
+class PaymentPolicyOut(msgspec.Struct, kw_only=True):
+    name: str
+    model: str
+    first_liable_day_somatic: int
+    first_liable_day_psychiatric: int
+    day0_cutoff_hour: int
+    day_counting: str
+    discharge_day_charged: bool
+    average_threshold_days: float | None
+    switch_to_individual_after_days: int | None
+    amounts: list[PaymentAmountOut]
+
+
+class Health(msgspec.Struct):
+    status: str

@@ -1,0 +1,98 @@
+"""Read models of a discharge case: what the API shows, with deadlines and payment computed live."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime
+
+from domain.deadlines import case_deadlines, case_liability, worst_open_state
+from domain.discharge_case import DischargeCase
+from domain.identity import parse_patient_identity
+from domain.payment import PaymentPolicy
+from server.api.schemas import (
+    AcknowledgementOut,
+    AckStatusOut,
+    CaseDetail,
+    CaseSummary,
+    DeadlineOut,
+    NoticeOut,
+    ParticipantOut,
+    PatientOut,
+    PaymentOut,
+    PlanningOut,
+    TimelineOut,
+)
+from server.persistence.models import PatientRow, UnitRow
+
+PROTECTED_NAME = "Skyddad identitet"
+
+
+def patient_out(row: PatientRow) -> PatientOut:
+    """Protected identity: name and address are masked (the identity number stays, it is needed for care)."""
+    identity = parse_patient_identity(row.identity_value)
+    protected = row.protected_identity
+    return PatientOut(
+        id=row.id, identity_kind=row.identity_kind,
+        identity=identity.formatted,
+        name=PROTECTED_NAME if protected else row.name, address="" if protected else row.address,
+        municipality_code=row.municipality_code, protected_identity=protected,
+        birth_date=identity.birth_date)
+
+
+def summary(case: DischargeCase, patient: PatientRow, policy: PaymentPolicy, now: datetime) -> CaseSummary:
+    deadlines = case_deadlines(case, policy, now)
+    worst = worst_open_state(deadlines)
+    return CaseSummary(
+        id=case.id, version=case.version, state=str(case.state), care_type=str(case.care_type),
+        patient=patient_out(patient), ward_unit_id=case.ward_unit_id, admitted_at=case.admitted_at,
+        estimated_discharge_at=case.estimated_discharge_at, ready_for_discharge_at=case.ready_for_discharge_at,
+        deadlines=[DeadlineOut(kind=str(d.kind), due_at=d.due_at, met_at=d.met_at, state=str(d.state))
+                   for d in deadlines],
+        deadline_state=str(worst) if worst else None,
+        acknowledgement_status=[AckStatusOut(unit_id=u, unacknowledged=len(case.unacknowledged(u)))
+                                for u in case.receiving_unit_ids()],
+        on_leave=case.on_leave)
+
+
+def detail(case: DischargeCase, patient: PatientRow, units: Mapping[str, UnitRow], policy: PaymentPolicy,
+           amounts: Mapping[int, int], now: datetime) -> CaseDetail:
+    base = summary(case, patient, policy, now)
+    liability = case_liability(case, policy, amounts, now)
+    return CaseDetail(
+        **{f: getattr(base, f) for f in base.__struct_fields__},
+        participants=[ParticipantOut(unit_id=p.unit_id, unit_name=_unit_name(units, p.unit_id), part=p.part,
+                                     status=str(p.status), added_at=p.added_at, forwarded_to=p.forwarded_to)
+                      for p in case.participants],
+        notices=[NoticeOut(id=n.id, kind=str(n.kind), sent_at=n.sent_at, sent_by_user_id=n.sent_by_user_id,
+                           sent_by_unit_id=n.sent_by_unit_id, recipient_unit_ids=list(n.recipient_unit_ids),
+                           acknowledgements=[AcknowledgementOut(unit_id=u, user_id=a.user_id, at=a.at)
+                                             for u, a in n.acknowledgements.items()],
+                           cancelled=n.cancelled)
+                 for n in case.notices],
+        needs_identified_at=case.needs_identified_at, admission_notice_sent_at=case.admission_notice_sent_at,
+        named_care_contact_user_id=case.named_care_contact.user_id if case.named_care_contact else None,
+        sip_applies=case.sip_applies, sip_invitation_sent_at=case.sip_invitation_sent_at,
+        discharged_at=case.discharged_at, discharge_notice_sent_at=case.discharge_notice_sent_at,
+        patient_refused_services=case.patient_refused_services,
+        outpatient_services_missing=case.outpatient_services_missing,
+        home_readiness={k: bool(v) for k, v in asdict(case.home_readiness).items()},
+        interruption_reason=str(case.interruption_reason) if case.interruption_reason else None,
+        closed_at=case.closed_at,
+        planning=[PlanningOut(unit_id=u, current_services=f.current_services,
+                              expected_needs=[str(n) for n in f.expected_needs], aids=f.aids,
+                              medication_handover=f.medication_handover, adl=f.adl, notes=f.notes,
+                              updated_at=f.updated_at, updated_by_user_id=f.updated_by_user_id)
+                  for u, f in case.planning.items()],
+        timeline=[TimelineOut(at=t.at, action=t.action, user_id=t.user_id, unit_id=t.unit_id, detail=t.detail)
+                  for t in case.timeline],
+        payment=PaymentOut(policy=liability.policy_name, liable=liability.liable,
+                           reasons_not_liable=list(liability.reasons_not_liable), day_zero=liability.day_zero,
+                           liability_starts_on=liability.liability_starts_on, days_ready=liability.days_ready,
+                           liable_days=liability.liable_days, amount_sek=liability.amount_sek,
+                           missing_amount_years=list(liability.missing_amount_years)))
+
+
+def _unit_name(units: Mapping[str, UnitRow], unit_id: str) -> str:
+    unit = units.get(unit_id)
+    return unit.name if unit else unit_id

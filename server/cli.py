@@ -1,0 +1,165 @@
+"""The `samplan` command: run the processes, migrate, seed, and (in development) hand out demo tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+from server.settings import Settings, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="samplan", description="Samplan: coordinated discharge and SIP.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="API and UI on embedded defaults with demo data (development mode)")
+    sub.add_parser("api", help="run the API (Litestar under uvicorn)")
+    sub.add_parser("ui", help="run the UI (NiceGUI)")
+    sub.add_parser("migrate", help="migrate the database to the newest schema")
+    sub.add_parser("seed", help="migrate, then create the demo world if the database is empty")
+    token = sub.add_parser("token", help="print a bearer token for a demo user (development mode only)")
+    token.add_argument("username")
+    sub.add_parser("users", help="list the demo users with their units and roles")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    handlers = {"dev": lambda: dev(settings), "api": lambda: api(settings), "ui": ui, "migrate": lambda: migrate(settings),
+                "seed": lambda: seed(settings), "token": lambda: print_token(settings, args.username),
+                "users": lambda: list_users(settings)}
+    return handlers[args.command]()
+
+
+def migrate(settings: Settings) -> int:
+    from server.persistence.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    return 0
+
+
+def seed(settings: Settings) -> int:
+    migrate(settings)
+    created = asyncio.run(_seed(settings))
+    print("demo world created" if created else "the database already has data; nothing seeded")
+    return 0
+
+
+async def _seed(settings: Settings) -> bool:
+    from server.demo.seed import seed as seed_world
+    from server.persistence.database import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            return await seed_world(session, now=datetime.now(UTC))
+    finally:
+        await engine.dispose()
+
+
+def api(settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run("server.api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
+                timeout_graceful_shutdown=5, log_level="info", access_log=False)
+    return 0
+
+
+def ui() -> int:
+    from ui.app import run
+
+    run()
+    return 0
+
+
+def dev(settings: Settings) -> int:
+    """Both processes on embedded defaults. Ctrl-C stops both."""
+    if not settings.dev_mode:
+        print("samplan dev needs development mode (unset OIDC_JWKS_URL or set SAMPLAN_DEV_MODE=1)", file=sys.stderr)
+        return 2
+    seed(settings)
+    env = {**os.environ, "SAMPLAN_DEV_MODE": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "server.cli", name], env=env) for name in ("api", "ui")]
+    print(f"Samplan API: http://{settings.api_host}:{settings.api_port}/schema  "
+          f"UI: http://{settings.ui_host}:{settings.ui_port}  (Ctrl-C stops)")
+    print("Demo users: samplan users; a token: samplan token ward.nurse")
+    try:
+        while all(p.poll() is None for p in procs):
+            try:
+                procs[0].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                continue
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return max((p.returncode or 0) for p in procs)
+
+
+def print_token(settings: Settings, username: str) -> int:
+    if not settings.dev_mode:
+        print("tokens are issued only in development mode", file=sys.stderr)
+        return 2
+    user = asyncio.run(_user(settings, username))
+    if user is None:
+        print(f"no such user: {username} (see: samplan users)", file=sys.stderr)
+        return 1
+    from server.auth.tokens import DevSigningKey
+
+    key = DevSigningKey.load_or_create(settings.dev_key_path)
+    print(key.issue(subject=user[0], issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+                    claims={"hsa_id": user[1], "preferred_username": username}))
+    return 0
+
+
+async def _user(settings: Settings, username: str) -> tuple[str, str] | None:
+    from sqlalchemy import select
+
+    from server.persistence.database import create_engine, session_factory
+    from server.persistence.models import UserRow
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            row = (await session.execute(select(UserRow.id, UserRow.hsa_id).where(UserRow.username == username))).first()
+            return (row[0], row[1]) if row else None
+    finally:
+        await engine.dispose()
+
+
+def list_users(settings: Settings) -> int:
+    for line in asyncio.run(_users(settings)):
+        print(line)
+    return 0
+
+
+async def _users(settings: Settings) -> list[str]:
+    from server.persistence.database import create_engine, session_factory
+    from server.persistence.repositories import DirectoryRepository
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            directory = DirectoryRepository(session)
+            lines = []
+            for user in await directory.users():
+                assignments = await directory.assignments(user.id)
+                units = await directory.units(a.unit_id for a in assignments)
+                roles = ", ".join(f"{units[a.unit_id].name} ({a.role})" for a in assignments)
+                lines.append(f"{user.username:20} {user.display_name:18} {user.title:40} {roles}")
+            return lines
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

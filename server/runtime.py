@@ -1,0 +1,70 @@
+"""Composition root of the API process: builds the engine, the token verifier and the services once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from domain.payment import PRESETS, PaymentPolicy
+from realtime.envelope import Envelope
+from server.auth.tokens import DevSigningKey, TokenVerifier
+from server.persistence.database import create_engine, session_factory
+from server.persistence.unit_of_work import Publisher, UnitOfWork
+from server.services.cases import CaseService
+from server.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _no_publisher(_: Sequence[Envelope]) -> None:
+    """Until the live pipeline is wired, committed events wait in the log (the relay publishes them)."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    verifier: TokenVerifier
+    policy: PaymentPolicy
+    cases: CaseService
+    publisher: Publisher
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.publisher)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def payment_policy(name: str) -> PaymentPolicy:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown SAMPLAN_PAYMENT_POLICY {name!r}; known: {', '.join(sorted(PRESETS))}") from None
+
+
+def token_verifier(settings: Settings) -> TokenVerifier:
+    if settings.oidc_jwks_url:
+        return TokenVerifier(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+                             algorithms=settings.oidc_algorithms, jwks_url=settings.oidc_jwks_url)
+    if not settings.dev_mode:
+        raise ValueError("OIDC_JWKS_URL must be set outside development mode")
+    key = DevSigningKey.load_or_create(settings.dev_key_path)
+    return TokenVerifier(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+                         algorithms=settings.oidc_algorithms, jwks=key.jwks())
+
+
+def build_runtime(settings: Settings, publisher: Publisher | None = None) -> Runtime:
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    policy = payment_policy(settings.payment_policy)
+    runtime = Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
+                      policy=policy, cases=None, publisher=publisher or _no_publisher)  # type: ignore[arg-type]
+    runtime.cases = CaseService(runtime.uow, policy, utc_now)
+    return runtime

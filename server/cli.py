@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from server.settings import Settings, get_settings
@@ -26,9 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("users", help="list the demo users with their units and roles")
     args = parser.parse_args(argv)
     settings = get_settings()
-    handlers = {"dev": lambda: dev(settings), "api": lambda: api(settings), "ui": ui, "migrate": lambda: migrate(settings),
-                "seed": lambda: seed(settings), "token": lambda: print_token(settings, args.username),
-                "users": lambda: list_users(settings)}
+    handlers: dict[str, Callable[[], int]] = {
+        "dev": lambda: dev(settings), "api": lambda: api(settings), "ui": ui, "migrate": lambda: migrate(settings),
+        "seed": lambda: seed(settings), "token": lambda: print_token(settings, args.username),
+        "users": lambda: list_users(settings)}
     return handlers[args.command]()
 
 
@@ -81,7 +83,8 @@ def dev(settings: Settings) -> int:
         return 2
     seed(settings)
     env = {**os.environ, "SAMPLAN_DEV_MODE": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "server.cli", name], env=env) for name in ("api", "ui")]
+    procs = [subprocess.Popen([sys.executable, "-m", "server.cli", name], env=env)  # noqa: S603 - our own command
+             for name in ("api", "ui")]
     print(f"Samplan API: http://{settings.api_host}:{settings.api_port}/schema  "
           f"UI: http://{settings.ui_host}:{settings.ui_port}  (Ctrl-C stops)")
     print("Demo users: samplan users; a token: samplan token ward.nurse")
@@ -130,7 +133,8 @@ async def _user(settings: Settings, username: str) -> tuple[str, str] | None:
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
-            row = (await session.execute(select(UserRow.id, UserRow.hsa_id).where(UserRow.username == username))).first()
+            query = select(UserRow.id, UserRow.hsa_id).where(UserRow.username == username)
+            row = (await session.execute(query)).first()
             return (row[0], row[1]) if row else None
     finally:
         await engine.dispose()

@@ -35,7 +35,7 @@ async def ready(state: State) -> Health:
     try:
         async with runtime.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure means not ready
+    except Exception:
         raise ServiceUnavailable from None
     return Health("ready")
 

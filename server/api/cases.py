@@ -47,7 +47,7 @@ async def list_cases(
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> s.CasePage:
-    return await runtime.cases.list(current_user, unit_id=unit_id, states=states, deadline_state=deadline_state,
+    return await runtime.cases.list_cases(current_user, unit_id=unit_id, states=states, deadline_state=deadline_state,
                                     limit=limit, offset=offset)
 
 

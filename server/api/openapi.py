@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.openapi.datastructures import ResponseSpec
 
 from server.api.schemas import Problem
 

@@ -92,7 +92,8 @@ LAST_NAMES = ("Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Lars
 STREETS = ("Exempelvägen", "Provgatan", "Testgränd", "Demostigen", "Påhittade allén", "Fiktiva torget")
 
 
-async def seed(session: AsyncSession, *, now: datetime, cases_on_main_ward: int = 60, rng_seed: int = 20261125) -> bool:
+async def seed(session: AsyncSession, *, now: datetime, cases_on_main_ward: int = 60, with_cases: bool = True,
+               rng_seed: int = 20261125) -> bool:
     """Create the demo world in an empty database. Returns False (and does nothing) if it is already there."""
     if await session.scalar(select(func.count()).select_from(UnitRow)):
         return False
@@ -101,7 +102,8 @@ async def seed(session: AsyncSession, *, now: datetime, cases_on_main_ward: int 
     for year, amount in PUBLISHED_AMOUNTS.items():
         await session.execute(insert(PaymentAmountRow).values(
             year=year, amount_sek=amount, entered_by_user_id=stable_id("user", "central.admin"), entered_at=now))
-    await _seed_cases(session, now, cases_on_main_ward, random.Random(rng_seed))
+    if with_cases:
+        await _seed_cases(session, now, cases_on_main_ward, random.Random(rng_seed))
     return True
 
 
@@ -183,7 +185,8 @@ def _listing_unit(municipality: str, rng: random.Random) -> world.DemoUnit | Non
     return rng.choice(units) if units else None
 
 
-def _build_case(rng: random.Random, now: datetime, ward_key: str, patient: PatientRow, target: CaseState) -> DischargeCase:
+def _build_case(rng: random.Random, now: datetime, ward_key: str, patient: PatientRow,
+                target: CaseState) -> DischargeCase:
     ward_id = stable_id("unit", ward_key)
     nurse = Actor(stable_id("user", "ward.nurse"), ward_id)
     ward_kind = UnitKind(world.unit_by_key(ward_key).kind)

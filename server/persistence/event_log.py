@@ -21,7 +21,6 @@ from realtime.feeds import unit_feed
 from server.persistence.models import EventRow, FeedEntryRow, FeedRow
 
 
-
 @dataclass(frozen=True)
 class StoredEvent:
     pk: int

@@ -32,7 +32,7 @@ class CaseRepository:
 
     async def get(self, case_id: str, *, for_update: bool = False) -> DischargeCase | None:
         query = select(CaseRow).where(CaseRow.id == case_id)
-        if for_update and self.session.bind.dialect.name == "postgresql":
+        if for_update and self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         row = await self.session.scalar(query)
         return from_document(row.document, row.version) if row else None

@@ -145,7 +145,7 @@ class CaseService:
             await uow.commit()
             return view
 
-    async def list(self, user: CurrentUser, *, unit_id: str | None, states: list[CaseState] | None,
+    async def list_cases(self, user: CurrentUser, *, unit_id: str | None, states: list[CaseState] | None,
                    deadline_state: DeadlineState | None, limit: int, offset: int) -> CasePage:
         units = self._case_units(user)
         if unit_id is not None:

@@ -376,7 +376,8 @@ async def test_es256_key(main_key: RSAKey) -> None:
 async def test_critical_header_rejected(verifier: TokenVerifier, main_key: RSAKey) -> None:
     private = main_key.private_key
     assert isinstance(private, rsa.RSAPrivateKey)
-    signing_input = f"{b64json({'alg': 'RS256', 'kid': KID, 'crit': ['x-policy'], 'x-policy': 1})}.{b64json(std_claims())}"
+    header = {"alg": "RS256", "kid": KID, "crit": ["x-policy"], "x-policy": 1}
+    signing_input = f"{b64json(header)}.{b64json(std_claims())}"
     signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     token = f"{signing_input}.{b64(signature)}"
     assert await reason(verifier, token) == "unsupported token header"
@@ -569,3 +570,11 @@ async def test_jwks_url_bad_token_does_not_fetch(jwks_server: JwksServer) -> Non
     assert await reason(verifier, "abc") == "malformed token"
     assert await reason(verifier, f"{b64json({'alg': 'none'})}.{b64json(std_claims())}.") == "algorithm not allowed"
     assert jwks_server.requests == 0
+
+
+async def test_jwks_refresh_failure_keeps_previous_keys(jwks_server: JwksServer, main_key: RSAKey) -> None:
+    verifier = url_verifier(jwks_server.url, cache_seconds=0)  # every call wants a fresh key set
+    await verifier.verify(sign(std_claims(), main_key))
+    jwks_server.status = 503
+    await verifier.verify(sign(std_claims(), main_key))  # refresh fails; the previous keys are still used
+    assert jwks_server.requests == 2

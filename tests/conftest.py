@@ -1,0 +1,96 @@
+"""Shared fixtures: a real database per backend (SQLite file and PostgreSQL), migrated and seeded once.
+
+Every test that uses `backend` runs twice, once per database. PostgreSQL comes from
+SAMPLAN_TEST_POSTGRES_URL (default: the local server); each run gets its own fresh database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from server.demo.seed import seed
+from server.persistence.database import create_engine, session_factory
+from server.persistence.migrate import upgrade
+from server.persistence.models import (
+    AccessLogRow,
+    CaseParticipantRow,
+    CaseRow,
+    EventRow,
+    FeedEntryRow,
+    FeedRow,
+    IdempotencyRow,
+    PatientRow,
+)
+from server.settings import normalise_database_url
+
+POSTGRES_URL = os.environ.get("SAMPLAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    url: str
+    data_dir: Path
+
+
+def _admin_url(url: str) -> str:
+    return normalise_database_url(url.rsplit("/", 1)[0] + "/postgres")
+
+
+async def _create_pg_database(name: str) -> str:
+    engine = create_async_engine(_admin_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    await engine.dispose()
+    return normalise_database_url(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
+
+
+async def _drop_pg_database(name: str) -> None:
+    engine = create_async_engine(_admin_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await engine.dispose()
+
+
+async def _seed(url: str) -> None:
+    engine = create_engine(url)
+    async with session_factory(engine)() as session, session.begin():
+        await seed(session, now=datetime.now(UTC), with_cases=False)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    data_dir = tmp_path_factory.mktemp(f"samplan-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{data_dir / 'samplan.db'}"
+        name = None
+    else:
+        name = f"samplan_test_{uuid.uuid4().hex[:12]}"
+        url = asyncio.run(_create_pg_database(name))
+    upgrade(url)
+    asyncio.run(_seed(url))
+    yield Backend(request.param, url, data_dir)
+    if name:
+        asyncio.run(_drop_pg_database(name))
+
+
+@pytest.fixture
+async def clean_cases(backend: Backend) -> None:
+    """Remove every case, patient, event and log row, so each test starts from the seeded tree and users."""
+    engine = create_engine(backend.url)
+    async with session_factory(engine)() as session, session.begin():
+        for table in (AccessLogRow, IdempotencyRow, FeedEntryRow, EventRow, CaseParticipantRow, CaseRow, PatientRow):
+            await session.execute(delete(table))
+        await session.execute(update(FeedRow).values(last_position=0))
+    await engine.dispose()

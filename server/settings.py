@@ -9,7 +9,8 @@ from pathlib import Path
 
 
 def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+    """An environment variable; set-but-empty counts as unset."""
+    return os.environ.get(name) or default
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -23,7 +24,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(_env("SAMPLAN_DATA_DIR", ".samplan")))
     database_url: str = ""
     # Development mode (built-in token issuer, demo users) is on unless an external identity provider is set.
-    dev_mode: bool = field(default_factory=lambda: _flag("SAMPLAN_DEV_MODE", not os.environ.get("OIDC_JWKS_URL")))
+    dev_mode: bool = field(default_factory=lambda: _flag("SAMPLAN_DEV_MODE", not _env("OIDC_JWKS_URL", "")))
     oidc_issuer: str = field(default_factory=lambda: _env("OIDC_ISSUER", "http://127.0.0.1:8000/dev-idp"))
     oidc_audience: str = field(default_factory=lambda: _env("OIDC_AUDIENCE", "samplan"))
     oidc_jwks_url: str = field(default_factory=lambda: _env("OIDC_JWKS_URL", ""))

@@ -361,8 +361,10 @@ class DischargeCase:
                      notice_id=notice.id)
 
     def set_sip_applies(self, actor: Actor, applies: bool, now: datetime) -> None:
-        """The patient needs services from both principals and consents to a SIP (or no longer)."""
-        self._require_part(actor, (Part.WARD, Part.PRIMARY_CARE), "decide whether a SIP applies")
+        """The patient needs services from both principals and consents to a SIP (or no longer).
+
+        Either principal's judgement binds both (HSL 16 kap. 4 §, SoL 2 kap. 7 §), so every part may decide."""
+        self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "decide whether a SIP applies")
         self._require_open("decide whether a SIP applies")
         self.sip_applies = applies
         self._record(ev.SipApplicabilityChanged, actor, now, "sip_applies" if applies else "sip_not_applies",

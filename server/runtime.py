@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.payment import PRESETS, PaymentPolicy
-from realtime.envelope import Envelope
 from server.auth.tokens import DevSigningKey, TokenVerifier
+from server.live import LivePipeline
 from server.persistence.database import create_engine, session_factory
-from server.persistence.unit_of_work import Publisher, UnitOfWork
+from server.persistence.unit_of_work import UnitOfWork
 from server.services.cases import CaseService
 from server.settings import Settings
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _no_publisher(_: Sequence[Envelope]) -> None:
-    """Until the live pipeline is wired, committed events wait in the log (the relay publishes them)."""
 
 
 @dataclass
@@ -33,12 +28,16 @@ class Runtime:
     verifier: TokenVerifier
     policy: PaymentPolicy
     cases: CaseService
-    publisher: Publisher
+    live: LivePipeline
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.publisher)
+        return UnitOfWork(self.sessions, self.live.publish)
+
+    async def start(self) -> None:
+        await self.live.start()
 
     async def close(self) -> None:
+        await self.live.stop()
         await self.engine.dispose()
 
 
@@ -60,11 +59,13 @@ def token_verifier(settings: Settings) -> TokenVerifier:
                          algorithms=settings.oidc_algorithms, jwks=key.jwks())
 
 
-def build_runtime(settings: Settings, publisher: Publisher | None = None) -> Runtime:
+def build_runtime(settings: Settings) -> Runtime:
+    """Everything of one API process; `start()` connects the live pipeline (broker, relay)."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     policy = payment_policy(settings.payment_policy)
+    live = LivePipeline(settings, sessions)
     runtime = Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
-                      policy=policy, cases=None, publisher=publisher or _no_publisher)  # type: ignore[arg-type]
+                      policy=policy, cases=None, live=live)  # type: ignore[arg-type]
     runtime.cases = CaseService(runtime.uow, policy, utc_now)
     return runtime

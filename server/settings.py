@@ -36,6 +36,12 @@ class Settings:
     api_port: int = field(default_factory=lambda: int(_env("SAMPLAN_API_PORT", "8000")))
     ui_host: str = field(default_factory=lambda: _env("SAMPLAN_UI_HOST", "127.0.0.1"))
     ui_port: int = field(default_factory=lambda: int(_env("SAMPLAN_UI_PORT", "8080")))
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
+    stream_queue_size: int = field(default_factory=lambda: int(_env("SAMPLAN_STREAM_QUEUE_SIZE", "1000")))
+    stream_max_replay: int = field(default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_REPLAY", "10000")))
+    heartbeat_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_HEARTBEAT_SECONDS", "15")))
+    presence_ttl_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_PRESENCE_TTL_SECONDS", "30")))
+    relay_interval_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_RELAY_INTERVAL_SECONDS", "1")))
     idempotency_ttl_hours: int = field(default_factory=lambda: int(_env("SAMPLAN_IDEMPOTENCY_TTL_HOURS", "24")))
 
     def __post_init__(self) -> None:

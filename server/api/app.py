@@ -6,6 +6,7 @@ from litestar import Litestar, MediaType, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.datastructures import ResponseSpec
+from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from server.api.cases import CASE_ROUTES
@@ -16,6 +17,7 @@ from server.api.openapi import openapi_config
 from server.api.payment import PAYMENT_ROUTES
 from server.api.problems import EXCEPTION_HANDLERS, problem
 from server.api.schemas import Health, Problem
+from server.api.stream import event_stream
 from server.runtime import Runtime, build_runtime
 from server.settings import Settings, get_settings
 
@@ -40,6 +42,12 @@ async def ready(state: State) -> Health:
     return Health("ready")
 
 
+@get("/metrics", operation_id="metrics", summary="Prometheus metrics", tags=["operations"],
+     media_type="text/plain; version=0.0.4", include_in_schema=False)
+async def metrics() -> bytes:
+    return generate_latest()
+
+
 class ServiceUnavailable(Exception):
     pass
 
@@ -49,17 +57,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     async def start(app: Litestar) -> None:
         app.state.runtime = runtime or build_runtime(settings)
+        if runtime is None:
+            await app.state.runtime.start()
 
     async def stop(app: Litestar) -> None:
         if runtime is None:
             await app.state.runtime.close()
 
-    api = Router("/api/v1", route_handlers=[*CASE_ROUTES, *DIRECTORY_ROUTES, *FEED_ROUTES, *PAYMENT_ROUTES],
+    api = Router("/api/v1", route_handlers=[*CASE_ROUTES, *DIRECTORY_ROUTES, *FEED_ROUTES, *PAYMENT_ROUTES,
+                                            event_stream],
                  dependencies={"current_user": Provide(provide_current_user),
                                "runtime": Provide(provide_runtime, sync_to_thread=False)},
                  security=[{"BearerAuth": []}])
     return Litestar(
-        route_handlers=[api, health, ready], openapi_config=openapi_config(),
+        route_handlers=[api, health, ready, metrics], openapi_config=openapi_config(),
         exception_handlers={**EXCEPTION_HANDLERS,
                             ServiceUnavailable: lambda _r, _e: problem(503, "the database does not answer",
                                                                        "not_ready")},

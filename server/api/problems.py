@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
 from domain.errors import DomainError, NotAllowedForPart, NotFound
 from server.api.schemas import FieldError, Problem
@@ -48,9 +48,21 @@ def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]
 
 
 _AT = re.compile(r" - at `\$\.?([^`]*)`")
+# msgspec names a missing or unknown field in the message, at the path of the object that holds it.
+_NAMED_FIELD = re.compile(r"(?:missing required field|unknown field) `([^`]+)`")
 
 
-def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+def _sent_name(request: Request[Any, Any, Any], key: str) -> str:
+    """A handler parameter as the client names it: its query, header or cookie key (`states` is sent as `state`)."""
+    signature = getattr(request.scope.get("route_handler"), "parsed_fn_signature", None)
+    parameter = signature.parameters.get(key) if signature is not None else None
+    definition = getattr(parameter, "kwarg_definition", None)
+    alias = next((getattr(definition, a, None) for a in ("query", "header", "cookie") if getattr(definition, a, None)),
+                 None)
+    return str(alias) if alias else key
+
+
+def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
@@ -58,7 +70,15 @@ def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Res
         message = str(item.get("message", "invalid value"))
         key = item.get("key")
         match = _AT.search(message)
-        field = match.group(1) if match else (str(key) if key else "body")
+        field = match.group(1) if match else (str(key) if key else "")
+        if key and message == repr(key):  # Litestar reports a missing body or parameter as its KeyError
+            message = "a JSON body is required" if key == "data" else "this field is required"
+        if field and item.get("source") != "body":
+            field = _sent_name(request, field)
+        if field == "data":  # the request body as a whole
+            field = ""
+        if named := _NAMED_FIELD.search(message):
+            field = f"{field}.{named.group(1)}" if field else named.group(1)
         errors.append(FieldError(field or "body", _AT.sub("", message)))
     detail = errors[0].message if len(errors) == 1 else "the request is not valid"
     if not errors:
@@ -67,6 +87,8 @@ def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Res
 
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):  # the body is not JSON
+        return problem(400, str(exc.detail), "validation_failed", [FieldError("body", str(exc.detail))])
     return problem(exc.status_code, str(exc.detail), "http_error", headers=exc.headers)
 
 

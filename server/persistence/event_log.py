@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import insert, select, update
@@ -80,10 +81,26 @@ async def read_feed(session: AsyncSession, feed: str, after: int, limit: int = 5
         select(FeedEntryRow.position, EventRow).join(EventRow, EventRow.id == FeedEntryRow.event_pk)
         .where(FeedEntryRow.feed == feed, FeedEntryRow.position > after)
         .order_by(FeedEntryRow.position).limit(limit))
-    return [Envelope(event_id=e.event_id, type=e.type, feed=feed, position=pos, aggregate_type=e.aggregate_type,
-                     aggregate_id=e.aggregate_id, aggregate_version=e.aggregate_version, occurred_at=e.occurred_at,
-                     unit_ids=tuple(e.payload["unit_ids"]), data=e.payload["data"])
-            for pos, e in rows.tuples()]
+    return [_envelope(feed, pos, e) for pos, e in rows.tuples()]
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives DateTime(timezone=True) values back naive; events are stamped in UTC, so say so."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+async def envelopes_of(session: AsyncSession, event_pk: int) -> list[Envelope]:
+    """The envelopes of one stored event, one per feed it was appended to."""
+    rows = await session.execute(
+        select(FeedEntryRow.feed, FeedEntryRow.position, EventRow).join(EventRow, EventRow.id == FeedEntryRow.event_pk)
+        .where(FeedEntryRow.event_pk == event_pk).order_by(FeedEntryRow.feed))
+    return [_envelope(feed, position, e) for feed, position, e in rows.tuples()]
+
+
+def _envelope(feed: str, position: int, e: EventRow) -> Envelope:
+    return Envelope(event_id=e.event_id, type=e.type, feed=feed, position=position, aggregate_type=e.aggregate_type,
+                    aggregate_id=e.aggregate_id, aggregate_version=e.aggregate_version,
+                    occurred_at=_utc(e.occurred_at), unit_ids=tuple(e.payload["unit_ids"]), data=e.payload["data"])
 
 
 async def feed_head(session: AsyncSession, feed: str) -> int:

@@ -1,6 +1,6 @@
 """Unit of work: one transaction for the new state, its events and the access-log rows.
 
-Envelopes of the events written in the transaction are handed to the publisher only after commit.
+The events written in the transaction are handed to the publisher only after commit.
 """
 
 from __future__ import annotations
@@ -11,18 +11,17 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.discharge_case import DischargeCase
-from realtime.envelope import Envelope
 from server.persistence import event_log
 from server.persistence.repositories import CaseRepository, DirectoryRepository, PatientRepository
 
-Publisher = Callable[[Sequence[Envelope]], Awaitable[None]]
+Publisher = Callable[[Sequence[event_log.StoredEvent]], Awaitable[None]]
 
 
 class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], publisher: Publisher | None = None) -> None:
         self._sessions = sessions
         self._publisher = publisher
-        self._outbox: list[Envelope] = []
+        self._outbox: list[event_log.StoredEvent] = []
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
@@ -40,13 +39,11 @@ class UnitOfWork:
 
     async def record_events(self, case: DischargeCase) -> None:
         """Append the case's pending events at its (new) version to the log and the feeds."""
-        stored = await event_log.append(self.session, case.pending_events, case.version)
+        self._outbox.extend(await event_log.append(self.session, case.pending_events, case.version))
         case.pending_events.clear()
-        for item in stored:
-            self._outbox.extend(item.envelopes)
 
     async def commit(self) -> None:
         await self.session.commit()
-        envelopes, self._outbox = self._outbox, []
-        if envelopes and self._publisher is not None:
-            await self._publisher(envelopes)
+        stored, self._outbox = self._outbox, []
+        if stored and self._publisher is not None:
+            await self._publisher(stored)

@@ -137,6 +137,14 @@ def test_commands_are_keyword_only() -> None:
         cmd.Forward(case_id=CASE_ID, expected_version=0)  # type: ignore[call-arg]
 
 
+def test_add_participant_without_a_part_is_refused_before_the_case_is_touched() -> None:
+    fake = RecordingCase()
+    with pytest.raises(InvalidValue) as info:
+        cmd.AddParticipant(**base(unit_id=OTHER_PRIMARY)).apply_to(cast(DischargeCase, fake), WARD_USER, NOW)
+    assert info.value.field == "part"
+    assert fake.calls == []
+
+
 def test_acknowledge_does_not_share_its_ids_with_the_case() -> None:
     fake = RecordingCase()
     command = cmd.Acknowledge(**base(notice_ids=("n1",)))

@@ -135,7 +135,7 @@ ACTIONS = (
     Action("withdraw_ready_for_discharge", WARD_USER, lambda c, a, n: c.withdraw_ready_for_discharge(a, n),
            frozenset({CaseState.READY}), WARD_ONLY, ev.ReadyForDischargeWithdrawn, CaseState.PLANNING),
     Action("set_sip_applies", WARD_USER, lambda c, a, n: c.set_sip_applies(a, True, n),
-           OPEN_STATES, frozenset({Part.WARD, Part.PRIMARY_CARE}), ev.SipApplicabilityChanged),
+           OPEN_STATES, frozenset({Part.WARD, Part.PRIMARY_CARE, Part.MUNICIPAL}), ev.SipApplicabilityChanged),
     Action("send_sip_invitation", PRIMARY_USER, lambda c, a, n: c.send_sip_invitation(a, n),
            frozenset({CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED}),
            frozenset({Part.PRIMARY_CARE}), ev.SipInvitationSent),
@@ -277,8 +277,8 @@ def test_allowed_parts_may_update_planning_and_liability_facts(part: Part) -> No
     assert case.outpatient_services_missing
 
 
-@pytest.mark.parametrize("actor", [WARD_USER, PRIMARY_USER], ids=lambda a: a.unit_id)
-def test_ward_and_primary_care_decide_whether_a_sip_applies(actor: Actor) -> None:
+@pytest.mark.parametrize("actor", [WARD_USER, PRIMARY_USER, MUNICIPAL_USER], ids=lambda a: a.unit_id)
+def test_every_part_may_decide_whether_a_sip_applies(actor: Actor) -> None:
     case = build_case(CaseState.PLANNING)
     case.set_sip_applies(actor, True, ACT_AT)
     assert case.sip_applies
@@ -1024,7 +1024,6 @@ def test_planning_text_stays_on_the_case() -> None:
 
 
 def test_events_are_told_to_the_units_concerned() -> None:
-    case = build_case(CaseState.PLANNING)
     for action in ACTIONS:
         if CaseState.PLANNING not in action.states or action.leads_to is not None:
             continue
@@ -1040,4 +1039,3 @@ def test_events_are_told_to_the_units_concerned() -> None:
         }.get(action.name, set(ALL_UNITS))
         assert set(event.unit_ids) == expected, action.name
         assert len(event.unit_ids) == len(set(event.unit_ids))
-    assert case.pending_events == []

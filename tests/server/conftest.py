@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from domain.identity import generate_test_personnummer
 from server.api.app import create_app
@@ -54,14 +53,23 @@ def signing_key(backend: Backend) -> DevSigningKey:
 @pytest.fixture(scope="session")
 async def app(backend: Backend, signing_key: DevSigningKey) -> AsyncIterator[Litestar]:
     runtime = build_runtime(test_settings(backend))
-    yield create_app(test_settings(backend), runtime)
+    application = create_app(test_settings(backend), runtime)
+    application.state.runtime = runtime  # what the startup hook does; the client below runs no lifespan
+    await runtime.start()
+    yield application
     await runtime.close()
 
 
 @pytest.fixture
-async def client(app: Litestar, clean_cases: None) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as test_client:
-        yield test_client
+async def client(app: Litestar, clean_cases: None) -> AsyncIterator[httpx.AsyncClient]:
+    """The app called in the test's own event loop (the session loop, where the runtime's engine lives).
+
+    Not Litestar's AsyncTestClient: it runs the app in a new event loop per client, which strands the session
+    engine's pooled PostgreSQL connections in a closed loop, and it blocks on each request, so requests
+    started together with asyncio.gather would not overlap.
+    """
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local") as c:
+        yield c
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +114,7 @@ def patient(identity: str, municipality_code: str = "0184", listed_unit_id: str 
             "municipality_code": municipality_code, "listed_unit_id": listed_unit_id, **extra}
 
 
-async def register(client: httpx.AsyncClient | AsyncTestClient[Litestar], headers: dict[str, str],
+async def register(client: httpx.AsyncClient, headers: dict[str, str],
                    identity: str | None = None, **body: Any) -> dict[str, Any]:
     payload = {"ward_unit_id": WARD, "patient": patient(identity or new_identity()),
                "admitted_at": iso(now_utc() - timedelta(hours=2)), **body}

@@ -1,0 +1,269 @@
+"""The per-process hub: forwards each broker message to the local subscribers of its feed, exactly once, in order.
+
+Every subscriber (one websocket) has a bounded queue and a writer task. The writer keeps the last position it
+sent per feed: an older or equal position is a duplicate and is dropped; a jump ahead means events of the feed
+were committed but not (yet) received live, so the writer reads them from the event log first. Positions are
+gapless and commit-ordered (see docs/adr/0001-feed-positions.md), so "read the log after N" never misses one.
+On subscribe the subscriber is registered before the log is read (Zulip's order), so nothing falls between
+replay and live. A full queue makes the writer tell the client to resync instead of dropping silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import msgspec
+
+from realtime import protocol
+from realtime.envelope import Envelope
+from realtime.metrics import METRICS
+
+log = logging.getLogger("samplan.realtime.hub")
+Send = Callable[[bytes], Awaitable[None]]
+REPLAY_BATCH = 500
+
+
+class EventSource(Protocol):
+    """Read access to the event log (implemented by the server on its database)."""
+
+    async def read_feed(self, feed: str, after: int, limit: int) -> list[Envelope]: ...
+
+    async def feed_head(self, feed: str) -> int: ...
+
+    async def oldest_position(self, feed: str) -> int: ...
+
+
+class _Probe(msgspec.Struct):
+    op: str
+
+
+class _FeedOf(msgspec.Struct):
+    feed: str
+    position: int
+
+
+class _EventProbe(msgspec.Struct):
+    event: _FeedOf
+
+
+class Routed(msgspec.Struct, tag_field="op", tag="routed"):
+    """A non-event frame (e.g. presence) for the followers of some feeds, on every instance."""
+
+    feeds: list[str]
+    frame: msgspec.Raw
+
+
+_probe = msgspec.json.Decoder(_Probe)
+_routed = msgspec.json.Decoder(Routed)
+_event_probe = msgspec.json.Decoder(_EventProbe)
+
+
+@dataclass(frozen=True)
+class _CatchUp:
+    feed: str
+
+
+@dataclass(frozen=True)
+class _Close:
+    frame: bytes
+    close: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Live:
+    feed: str
+    position: int
+    frame: bytes
+
+
+class Subscriber:
+    """One connected client: what it follows, what it was sent, and its writer."""
+
+    def __init__(self, send: Send, source: EventSource, *, queue_size: int, max_replay: int) -> None:
+        self._send = send
+        self._source = source
+        self._queue: asyncio.Queue[_CatchUp | _Live | _Close | bytes] = asyncio.Queue(maxsize=queue_size)
+        self._max_replay = max_replay
+        self.sent: dict[str, int] = {}  # feed -> last position sent
+        self.overflowed = False
+        self._writer: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_forever(), name="stream-writer")
+
+    def offer_close(self, frame: bytes, close: Callable[[], Awaitable[None]]) -> None:
+        """Send a last frame after everything queued, then close the connection."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(_Close(frame, close))
+
+    def offer(self, item: _CatchUp | _Live | bytes) -> None:
+        if self.overflowed:
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            while not self._queue.empty():  # drop the backlog: the client is told to resync
+                self._queue.get_nowait()
+            self._queue.put_nowait(b"")  # wake the writer
+            METRICS.overflows.inc()
+
+    async def _write_forever(self) -> None:
+        try:
+            while True:
+                item = await self._queue.get()
+                if self.overflowed:
+                    await self._resync_all("overflow")
+                    continue
+                if isinstance(item, _CatchUp):
+                    await self._fill(item.feed, upto=None)
+                elif isinstance(item, _Live):
+                    await self._deliver(item)
+                elif isinstance(item, _Close):
+                    await self._send(item.frame)
+                    await item.close()
+                    return
+                elif item:
+                    await self._send(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a broken socket ends this subscriber, never the hub
+            log.info("stream writer ended: %s", type(exc).__name__)
+        finally:
+            self.closed.set()
+
+    async def _deliver(self, item: _Live) -> None:
+        last = self.sent.get(item.feed)
+        if last is None:
+            return  # not (or no longer) subscribed
+        if item.position <= last:
+            METRICS.duplicates_dropped.inc()
+            return
+        if item.position > last + 1:
+            await self._fill(item.feed, upto=item.position - 1)
+        if self.sent.get(item.feed, item.position) >= item.position:
+            return
+        await self._send(item.frame)
+        self.sent[item.feed] = item.position
+        METRICS.delivered.inc()
+
+    async def _fill(self, feed: str, upto: int | None) -> None:
+        """Send what the log holds after the last position sent (up to `upto`), in order."""
+        while feed in self.sent:
+            last = self.sent[feed]
+            if upto is not None and last >= upto:
+                return
+            batch = await self._source.read_feed(feed, last, REPLAY_BATCH)
+            for envelope in batch:
+                if upto is not None and envelope.position > upto:
+                    return
+                await self._send(protocol.encode(protocol.EventMessage(envelope)))
+                self.sent[feed] = envelope.position
+                METRICS.delivered.inc()
+                METRICS.replayed.inc()
+            if len(batch) < REPLAY_BATCH:
+                return
+
+    async def start_feed(self, feed: str, after: int | None) -> tuple[int, bool]:
+        """Follow a feed from a position (None: from now). Returns the head and whether to replay."""
+        head = await self._source.feed_head(feed)
+        if after is None or after >= head:
+            self.sent[feed] = head
+            return head, False
+        oldest = await self._source.oldest_position(feed)
+        if after < oldest - 1 or head - after > self._max_replay:
+            self.sent[feed] = head
+            self.offer(protocol.encode(protocol.Resync(feed=feed, reason="too_old", head=head)))
+            METRICS.resyncs.labels("too_old").inc()
+            return head, False
+        self.sent[feed] = after
+        return head, True
+
+    def stop_feed(self, feed: str) -> None:
+        self.sent.pop(feed, None)
+
+    async def _resync_all(self, reason: str) -> None:
+        self.overflowed = False
+        for feed in list(self.sent):
+            head = await self._source.feed_head(feed)
+            self.sent[feed] = head
+            await self._send(protocol.encode(protocol.Resync(feed=feed, reason="overflow", head=head)))
+            METRICS.resyncs.labels(reason).inc()
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+
+class Hub:
+    """Subscribers of this process by feed; fed by the broker."""
+
+    def __init__(self, source: EventSource, *, queue_size: int = 1000, max_replay: int = 10_000) -> None:
+        self.source = source
+        self.queue_size = queue_size
+        self.max_replay = max_replay
+        self._by_feed: dict[str, set[Subscriber]] = {}
+
+    def new_subscriber(self, send: Send) -> Subscriber:
+        subscriber = Subscriber(send, self.source, queue_size=self.queue_size, max_replay=self.max_replay)
+        subscriber.start()
+        METRICS.subscribers.inc()
+        return subscriber
+
+    async def subscribe(self, subscriber: Subscriber, feeds: dict[str, int | None]) -> None:
+        """Register first, then read the log: the `subscribed` frame, then replay, then live, in that order."""
+        heads, replay = {}, []
+        for feed, after in feeds.items():
+            self._by_feed.setdefault(feed, set()).add(subscriber)
+            heads[feed], needs_replay = await subscriber.start_feed(feed, after)
+            if needs_replay:
+                replay.append(feed)
+        subscriber.offer(protocol.encode(protocol.Subscribed(feeds=heads)))
+        for feed in replay:
+            subscriber.offer(_CatchUp(feed))
+
+    def unsubscribe(self, subscriber: Subscriber, feeds: Iterable[str]) -> None:
+        for feed in feeds:
+            subscriber.stop_feed(feed)
+            followers = self._by_feed.get(feed)
+            if followers is not None:
+                followers.discard(subscriber)
+                if not followers:
+                    del self._by_feed[feed]
+
+    async def remove(self, subscriber: Subscriber) -> None:
+        self.unsubscribe(subscriber, list(subscriber.sent))
+        await subscriber.stop()
+        METRICS.subscribers.dec()
+
+    def dispatch(self, message: bytes) -> None:
+        """A message from the broker: an event frame for its feed, or a frame routed to some feeds' followers."""
+        op = _probe.decode(message).op
+        if op == "event":
+            probe = _event_probe.decode(message).event
+            item = _Live(probe.feed, probe.position, message)
+            for subscriber in self._by_feed.get(probe.feed, ()):
+                subscriber.offer(item)
+        elif op == "routed":
+            routed = _routed.decode(message)
+            frame = msgspec.json.encode(routed.frame)
+            for subscriber in {s for feed in routed.feeds for s in self._by_feed.get(feed, ())}:
+                subscriber.offer(frame)
+
+    async def catch_up(self) -> None:
+        """After a broker outage: every subscriber reads from the log what it may have missed."""
+        everyone = {s for subscribers in self._by_feed.values() for s in subscribers}
+        for subscriber in everyone:
+            for feed in list(subscriber.sent):
+                subscriber.offer(_CatchUp(feed))
+
+    def subscribers_of(self, feed: str) -> int:
+        return len(self._by_feed.get(feed, ()))

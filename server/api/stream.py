@@ -1,0 +1,144 @@
+"""The event stream at `/api/v1/events` (protocol: `realtime/protocol.py`, docs: docs/events.md).
+
+The first frame authenticates (the token never travels in the URL, so it never reaches access logs). A user
+may follow the feeds of the units they work at with patient cases; each feed holds only events of cases that
+unit takes part in, so per-event authorisation is the same rule as REST. Presence needs access to the case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from realtime import protocol
+from realtime.feeds import unit_feed
+from realtime.hub import Routed, Subscriber
+from server.auth.users import Authenticated, authenticate
+from server.errors import ApplicationError
+from server.runtime import Runtime
+
+log = logging.getLogger("samplan.stream")
+AUTH_TIMEOUT = 10.0
+CLOSE_POLICY = 4401  # authentication failed or expired
+CLOSE_PROTOCOL = 4400
+
+
+@websocket("/events", name="event_stream")
+async def event_stream(socket: WebSocket[Any, Any, Any]) -> None:
+    runtime: Runtime = socket.app.state.runtime
+    await socket.accept()
+    session = await _authenticate(socket, runtime)
+    if session is None:
+        return
+    await _serve(socket, runtime, session)
+
+
+async def _authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Authenticated | None:
+    try:
+        raw = await asyncio.wait_for(socket.receive_text(), AUTH_TIMEOUT)
+        message = protocol.decode_client(raw)
+        if not isinstance(message, protocol.Auth):
+            raise ApplicationError("the first frame must be auth")
+        return await authenticate(message.token, runtime.verifier, runtime.uow(), runtime.settings.user_claim)
+    except (TimeoutError, msgspec.ValidationError, msgspec.DecodeError, ApplicationError) as exc:
+        detail = exc.message if isinstance(exc, ApplicationError) else "authenticate with an auth frame first"
+        with contextlib.suppress(Exception):
+            await socket.send_text(protocol.encode(protocol.Error(code="unauthenticated", detail=detail)))
+            await socket.close(code=CLOSE_POLICY, reason="unauthenticated")
+        return None
+    except WebSocketDisconnect:
+        return None
+
+
+async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, session: Authenticated) -> None:
+    live = runtime.live
+    allowed = {unit_feed(u): u for u in session.user.case_units()}
+    connection_id = str(uuid.uuid4())
+    presence_cases: dict[str, list[str]] = {}  # case -> feeds of the units that see it
+
+    async def send(frame: bytes) -> None:
+        await socket.send_text(frame)
+
+    subscriber = live.hub.new_subscriber(send)
+    subscriber.offer(protocol.encode(protocol.Authenticated(user_id=session.user.id, feeds=sorted(allowed))))
+    heartbeat = asyncio.create_task(_heartbeat(socket, subscriber, runtime.settings.heartbeat_seconds,
+                                               session.expires_at))
+    try:
+        while not subscriber.closed.is_set():
+            raw = await socket.receive_text()
+            try:
+                message = protocol.decode_client(raw)
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                subscriber.offer(protocol.encode(protocol.Error(code="bad_frame", detail=str(exc)[:200])))
+                continue
+            if isinstance(message, protocol.Subscribe):
+                wanted = {f: p for f, p in message.feeds.items() if f in allowed}
+                for feed in sorted(set(message.feeds) - set(wanted)):
+                    subscriber.offer(protocol.encode(protocol.Error(
+                        code="forbidden_feed", detail=f"you may not follow {feed[:100]}")))
+                await live.hub.subscribe(subscriber, wanted)
+            elif isinstance(message, protocol.Unsubscribe):
+                live.hub.unsubscribe(subscriber, message.feeds)
+            elif isinstance(message, protocol.PresenceUpdate):
+                await _presence(runtime, session, subscriber, connection_id, message, presence_cases)
+            elif isinstance(message, protocol.Ping):
+                subscriber.offer(protocol.encode(protocol.Pong()))
+            else:
+                subscriber.offer(protocol.encode(protocol.Error(code="bad_frame", detail="already authenticated")))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        heartbeat.cancel()
+        await live.hub.remove(subscriber)
+        for case_id, feeds in presence_cases.items():
+            with contextlib.suppress(Exception):
+                await _publish_presence(runtime, case_id, feeds,
+                                        await live.presence.update(case_id, connection_id, None))
+
+
+async def _presence(runtime: Runtime, session: Authenticated, subscriber: Subscriber, connection_id: str,
+                    message: protocol.PresenceUpdate, presence_cases: dict[str, list[str]]) -> None:
+    feeds = presence_cases.get(message.case_id)
+    if feeds is None:
+        async with runtime.uow() as uow:
+            case = await uow.cases.get(message.case_id)
+        visible = set(case.visible_unit_ids()) if case else set()
+        mine = sorted(visible & session.user.case_units())
+        if not mine:
+            subscriber.offer(protocol.encode(protocol.Error(code="not_found", detail="no such case")))
+            return
+        feeds = [unit_feed(u) for u in sorted(visible)]
+        presence_cases[message.case_id] = feeds
+        unit_id = mine[0]
+    else:
+        unit_id = sorted(session.user.case_units() & {f.split(":", 1)[1] for f in feeds})[0]
+    viewer = None if message.state == "left" else protocol.Viewer(
+        user_id=session.user.id, unit_id=unit_id, state=message.state, field=message.field)
+    viewers = await runtime.live.presence.update(message.case_id, connection_id, viewer)
+    if viewer is None:
+        presence_cases.pop(message.case_id, None)
+    await _publish_presence(runtime, message.case_id, feeds, viewers)
+
+
+async def _publish_presence(runtime: Runtime, case_id: str, feeds: list[str], viewers: list[protocol.Viewer]) -> None:
+    frame = protocol.encode(protocol.Presence(case_id=case_id, viewers=viewers))
+    await runtime.live.broker.publish([msgspec.json.encode(Routed(feeds=feeds, frame=msgspec.Raw(frame)))])
+
+
+async def _heartbeat(socket: WebSocket[Any, Any, Any], subscriber: Subscriber, every: float,
+                     expires_at: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        if expires_at and time.time() > expires_at:
+            subscriber.offer_close(protocol.encode(protocol.Error(code="token_expired", detail="authenticate again")),
+                                   lambda: socket.close(code=CLOSE_POLICY, reason="token expired"))
+            return
+        subscriber.offer(protocol.encode(protocol.Heartbeat(at=time.time())))

@@ -1,0 +1,60 @@
+"""The live pipeline of one API process: publish after commit, the relay, the broker and the stream hub."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from realtime import protocol
+from realtime.broker import Broker, InMemoryBroker, RedisBroker
+from realtime.envelope import encode
+from realtime.hub import Hub
+from realtime.metrics import METRICS
+from realtime.presence import InMemoryPresence, PresenceStore, RedisPresence
+from realtime.relay import Relay
+from server.persistence.event_log import StoredEvent
+from server.persistence.outbox import LogEventSource, LogOutbox
+from server.settings import Settings
+
+log = logging.getLogger("samplan.live")
+
+
+class LivePipeline:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else InMemoryBroker()
+        self.presence: PresenceStore = (RedisPresence(settings.redis_url, ttl=settings.presence_ttl_seconds)
+                                        if settings.redis_url else InMemoryPresence(ttl=settings.presence_ttl_seconds))
+        self.outbox = LogOutbox(sessions)
+        self.hub = Hub(LogEventSource(sessions), queue_size=settings.stream_queue_size,
+                       max_replay=settings.stream_max_replay)
+        self.relay = Relay(self.outbox, self.broker, interval=settings.relay_interval_seconds)
+        self._marking: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self.broker.start(self.hub.dispatch, self.hub.catch_up)
+        self.relay.start()
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        if self._marking:
+            await asyncio.gather(*self._marking, return_exceptions=True)
+        await self.broker.stop()
+        await self.presence.close()
+
+    async def publish(self, stored: Sequence[StoredEvent]) -> None:
+        """After commit: hand the frames to the broker. A failure loses nothing: the relay publishes later."""
+        frames = [protocol.event_frame(encode(e)) for item in stored for e in item.envelopes]
+        try:
+            await self.broker.publish(frames)
+        except Exception as exc:
+            METRICS.publish_failures.inc()
+            log.warning("publish after commit failed (%s); the relay will publish", type(exc).__name__)
+            return
+        METRICS.published.inc(len(frames))
+        task = asyncio.create_task(self.outbox.mark_published([item.pk for item in stored], datetime.now(UTC)))
+        self._marking.add(task)
+        task.add_done_callback(self._marking.discard)

@@ -64,8 +64,10 @@ async def _seed(settings: Settings) -> bool:
 def api(settings: Settings) -> int:
     import uvicorn
 
+    from server.logs import log_config
+
     uvicorn.run("server.api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                timeout_graceful_shutdown=5, log_level="info", access_log=False)
+                timeout_graceful_shutdown=5, log_config=log_config(), access_log=False)
     return 0
 
 

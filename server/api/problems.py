@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
 
 import msgspec
@@ -93,8 +94,10 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]
 
 
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    log.error("unhandled error on %s %s: %s", request.method, request.scope.get("route_handler").__class__.__name__,
-              type(exc).__name__, exc_info=exc)
+    # The exception's message is left out: database errors quote the statement's parameters (personal data).
+    handler = getattr(request.scope.get("route_handler"), "operation_id", None) or "unknown"
+    log.error("unhandled error in %s: %s", handler, type(exc).__name__,
+              extra={"traceback": "".join(traceback.format_tb(exc.__traceback__))})
     return problem(500, "something went wrong on our side; nothing was changed", "internal_error")
 
 

@@ -6,6 +6,12 @@ were committed but not (yet) received live, so the writer reads them from the ev
 gapless and commit-ordered (see docs/adr/0001-feed-positions.md), so "read the log after N" never misses one.
 On subscribe the subscriber is registered before the log is read (Zulip's order), so nothing falls between
 replay and live. A full queue makes the writer tell the client to resync instead of dropping silently.
+
+The live fast path: when a subscriber's writer is idle and an event is the next position of its feed, the hub's
+dispatch sends it right away (`Subscriber.send_now`) instead of queueing it and waking the writer task. With
+hundreds of subscribers per event, a task switch per subscriber cost more than the send itself (bench/fanout.py).
+A send that cannot complete at once (the client's socket buffer is full) is finished by a task, and everything
+after it goes through the writer, in order.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -24,7 +31,7 @@ from realtime.envelope import Envelope
 from realtime.metrics import METRICS
 
 log = logging.getLogger("samplan.realtime.hub")
-Send = Callable[[bytes], Awaitable[None]]
+Send = Callable[[bytes], Coroutine[Any, Any, None]]  # an `async def`: the fast path drives its first step
 REPLAY_BATCH = 500
 
 
@@ -81,6 +88,32 @@ class _Live:
     frame: bytes
 
 
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], waiting_for: Any) -> Generator[Any, Any, None]:
+    """The rest of a coroutine whose first step ran synchronously and suspended on `waiting_for`: gives what it
+    waits on to the task running this, and passes the task's wake-ups and exceptions (cancellation) back in."""
+    while True:
+        try:
+            value = yield waiting_for
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                waiting_for = coro.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_for = coro.send(value)
+            except StopIteration:
+                return
+
+
+async def _finish(coro: Coroutine[Any, Any, None], waiting_for: Any) -> None:
+    await _resume(coro, waiting_for)
+
+
 class Subscriber:
     """One connected client: what it follows, what it was sent, and its writer."""
 
@@ -93,6 +126,8 @@ class Subscriber:
         self.overflowed = False
         self._writer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
+        self._idle = False  # the writer waits for an item (its queue is empty)
+        self._in_flight: asyncio.Future[None] | None = None  # a fast-path send that had to wait
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_forever(), name="stream-writer")
@@ -114,10 +149,53 @@ class Subscriber:
             self._queue.put_nowait(b"")  # wake the writer
             METRICS.overflows.inc()
 
+    def send_now(self, item: _Live) -> bool | None:
+        """The live fast path (see the module's doc): send `item` now if the writer is idle and it is the feed's
+        next position. None: not taken, queue it for the writer. True: sent (or finishing in a task). False:
+        the send failed; the writer ends this subscriber."""
+        if not self._idle or self._in_flight is not None or self.overflowed or not self._queue.empty():
+            return None
+        last = self.sent.get(item.feed)
+        if last is None or item.position != last + 1:
+            return None  # not followed (yet), a duplicate or a gap: the writer's rules apply
+        coro = self._send(item.frame)
+        self.sent[item.feed] = item.position  # before the first step: if it waits, the frame is on its way
+        try:
+            waiting_for = coro.send(None)
+        except StopIteration:
+            return True
+        except Exception as exc:  # a broken socket: the writer ends this subscriber, as if it had sent
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            self._in_flight = failed
+            self._wake_writer()
+            return False
+        task = asyncio.ensure_future(_finish(coro, waiting_for))
+        self._in_flight = task
+        task.add_done_callback(self._in_flight_done)
+        return True
+
+    def _in_flight_done(self, task: asyncio.Future[None]) -> None:
+        if self._in_flight is not task:
+            return  # the writer has taken it over
+        if task.cancelled() or task.exception() is not None:
+            self._wake_writer()  # it awaits the send and ends this subscriber
+        else:
+            self._in_flight = None
+
+    def _wake_writer(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(b"")
+
     async def _write_forever(self) -> None:
         try:
             while True:
+                self._idle = True
                 item = await self._queue.get()
+                self._idle = False
+                if self._in_flight is not None:  # a fast-path send still under way goes first
+                    in_flight, self._in_flight = self._in_flight, None
+                    await in_flight
                 if self.overflowed:
                     await self._resync_all("overflow")
                     continue
@@ -136,6 +214,7 @@ class Subscriber:
         except Exception as exc:  # a broken socket ends this subscriber, never the hub
             log.info("stream writer ended: %s", type(exc).__name__)
         finally:
+            self._idle = False
             self.closed.set()
 
     async def _deliver(self, item: _Live) -> None:
@@ -201,6 +280,11 @@ class Subscriber:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.cancel()
+            with contextlib.suppress(BaseException):  # cancelled, or the socket's error: the client is gone
+                await in_flight
 
 
 class Hub:
@@ -220,14 +304,14 @@ class Hub:
 
     async def subscribe(self, subscriber: Subscriber, feeds: dict[str, int | None]) -> None:
         """Register first, then read the log: the `subscribed` frame, then replay, then live, in that order."""
-        heads, replay = {}, []
+        heads = {}
         for feed, after in feeds.items():
             self._by_feed.setdefault(feed, set()).add(subscriber)
-            heads[feed], needs_replay = await subscriber.start_feed(feed, after)
-            if needs_replay:
-                replay.append(feed)
+            heads[feed], _ = await subscriber.start_feed(feed, after)
         subscriber.offer(protocol.encode(protocol.Subscribed(feeds=heads)))
-        for feed in replay:
+        # Every feed, not only those that replay: a live event that arrived while `start_feed` was reading the
+        # head was dropped (the feed had not started); reading the log after the head finds it.
+        for feed in heads:
             subscriber.offer(_CatchUp(feed))
 
     def unsubscribe(self, subscriber: Subscriber, feeds: Iterable[str]) -> None:
@@ -250,8 +334,15 @@ class Hub:
         if op == "event":
             probe = _event_probe.decode(message).event
             item = _Live(probe.feed, probe.position, message)
+            sent = 0
             for subscriber in self._by_feed.get(probe.feed, ()):
-                subscriber.offer(item)
+                done = subscriber.send_now(item)
+                if done is None:
+                    subscriber.offer(item)
+                elif done:
+                    sent += 1
+            if sent:
+                METRICS.delivered.inc(sent)
         elif op == "routed":
             routed = _routed.decode(message)
             frame = msgspec.json.encode(routed.frame)

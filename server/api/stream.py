@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -29,6 +30,7 @@ log = logging.getLogger("samplan.stream")
 AUTH_TIMEOUT = 10.0
 CLOSE_POLICY = 4401  # authentication failed or expired
 CLOSE_PROTOCOL = 4400
+CLOSE_WRITER_ENDED = 1011  # internal error: reconnect and resume from the last positions
 
 
 @websocket("/events", name="event_stream")
@@ -63,14 +65,20 @@ async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, session: Au
     allowed = {unit_feed(u): u for u in session.user.case_units()}
     connection_id = str(uuid.uuid4())
     presence_cases: dict[str, list[str]] = {}  # case -> feeds of the units that see it
+    presence_mine: dict[str, protocol.Viewer] = {}  # case -> this connection's entry, refreshed every heartbeat
 
     async def send(frame: bytes) -> None:
         await socket.send_text(frame)
 
+    async def refresh_presence() -> None:
+        for case_id, viewer in list(presence_mine.items()):
+            await live.presence.update(case_id, connection_id, viewer)
+
     subscriber = live.hub.new_subscriber(send)
     subscriber.offer(protocol.encode(protocol.Authenticated(user_id=session.user.id, feeds=sorted(allowed))))
     heartbeat = asyncio.create_task(_heartbeat(socket, subscriber, runtime.settings.heartbeat_seconds,
-                                               session.expires_at))
+                                               session.expires_at, refresh_presence))
+    writer_ended = asyncio.create_task(_close_when_writer_ends(socket, subscriber))
     try:
         while not subscriber.closed.is_set():
             raw = await socket.receive_text()
@@ -88,7 +96,8 @@ async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, session: Au
             elif isinstance(message, protocol.Unsubscribe):
                 live.hub.unsubscribe(subscriber, message.feeds)
             elif isinstance(message, protocol.PresenceUpdate):
-                await _presence(runtime, session, subscriber, connection_id, message, presence_cases)
+                await _presence(runtime, session, subscriber, connection_id, message, presence_cases,
+                                presence_mine)
             elif isinstance(message, protocol.Ping):
                 subscriber.offer(protocol.encode(protocol.Pong()))
             else:
@@ -97,6 +106,7 @@ async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, session: Au
         pass
     finally:
         heartbeat.cancel()
+        writer_ended.cancel()
         await live.hub.remove(subscriber)
         for case_id, feeds in presence_cases.items():
             with contextlib.suppress(Exception):
@@ -105,7 +115,8 @@ async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, session: Au
 
 
 async def _presence(runtime: Runtime, session: Authenticated, subscriber: Subscriber, connection_id: str,
-                    message: protocol.PresenceUpdate, presence_cases: dict[str, list[str]]) -> None:
+                    message: protocol.PresenceUpdate, presence_cases: dict[str, list[str]],
+                    presence_mine: dict[str, protocol.Viewer]) -> None:
     feeds = presence_cases.get(message.case_id)
     if feeds is None:
         async with runtime.uow() as uow:
@@ -125,6 +136,9 @@ async def _presence(runtime: Runtime, session: Authenticated, subscriber: Subscr
     viewers = await runtime.live.presence.update(message.case_id, connection_id, viewer)
     if viewer is None:
         presence_cases.pop(message.case_id, None)
+        presence_mine.pop(message.case_id, None)
+    else:
+        presence_mine[message.case_id] = viewer
     await _publish_presence(runtime, message.case_id, feeds, viewers)
 
 
@@ -133,8 +147,17 @@ async def _publish_presence(runtime: Runtime, case_id: str, feeds: list[str], vi
     await runtime.live.broker.publish([msgspec.json.encode(Routed(feeds=feeds, frame=msgspec.Raw(frame)))])
 
 
+async def _close_when_writer_ends(socket: WebSocket[Any, Any, Any], subscriber: Subscriber) -> None:
+    """The writer ends on a broken socket or on an error reading the event log (database away). Close the
+    connection then, so the client resumes (elsewhere) instead of waiting on a stream that sends nothing more."""
+    await subscriber.closed.wait()
+    with contextlib.suppress(Exception):
+        await socket.close(code=CLOSE_WRITER_ENDED, reason="stream ended; resume")
+
+
 async def _heartbeat(socket: WebSocket[Any, Any, Any], subscriber: Subscriber, every: float,
-                     expires_at: float) -> None:
+                     expires_at: float, refresh_presence: Callable[[], Awaitable[None]]) -> None:
+    """Every `every` seconds: a heartbeat frame, and this connection's presence entries kept alive (TTL)."""
     while True:
         await asyncio.sleep(every)
         if expires_at and time.time() > expires_at:
@@ -142,3 +165,7 @@ async def _heartbeat(socket: WebSocket[Any, Any, Any], subscriber: Subscriber, e
                                    lambda: socket.close(code=CLOSE_POLICY, reason="token expired"))
             return
         subscriber.offer(protocol.encode(protocol.Heartbeat(at=time.time())))
+        try:
+            await refresh_presence()
+        except Exception as exc:  # the presence store is away: entries lapse, the stream goes on
+            log.info("presence refresh failed: %s", type(exc).__name__)

@@ -84,7 +84,7 @@ async def read_feed(session: AsyncSession, feed: str, after: int, limit: int = 5
     return [_envelope(feed, pos, e) for pos, e in rows.tuples()]
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """SQLite gives DateTime(timezone=True) values back naive; events are stamped in UTC, so say so."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
@@ -100,7 +100,7 @@ async def envelopes_of(session: AsyncSession, event_pk: int) -> list[Envelope]:
 def _envelope(feed: str, position: int, e: EventRow) -> Envelope:
     return Envelope(event_id=e.event_id, type=e.type, feed=feed, position=position, aggregate_type=e.aggregate_type,
                     aggregate_id=e.aggregate_id, aggregate_version=e.aggregate_version,
-                    occurred_at=_utc(e.occurred_at), unit_ids=tuple(e.payload["unit_ids"]), data=e.payload["data"])
+                    occurred_at=as_utc(e.occurred_at), unit_ids=tuple(e.payload["unit_ids"]), data=e.payload["data"])
 
 
 async def feed_head(session: AsyncSession, feed: str) -> int:

@@ -50,7 +50,8 @@ class LogOutbox:
 
     async def oldest_unpublished(self) -> datetime | None:
         async with self._sessions() as session:
-            return await session.scalar(select(func.min(EventRow.occurred_at)).where(EventRow.published_at.is_(None)))
+            oldest = await session.scalar(select(func.min(EventRow.occurred_at)).where(EventRow.published_at.is_(None)))
+            return event_log.as_utc(oldest) if oldest else None  # SQLite gives it back naive
 
     async def mark_published(self, pks: Sequence[int], at: datetime) -> None:
         if not pks:

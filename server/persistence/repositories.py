@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +41,7 @@ class CaseRepository:
         case.version = 1
         await self.session.execute(insert(CaseRow).values(
             id=case.id, patient_id=patient_id, ward_unit_id=case.ward_unit_id, state=str(case.state),
-            care_type=str(case.care_type), admitted_at=case.admitted_at, updated_at=now, version=1,
+            care_type=str(case.care_type), admitted_at=case.admitted_at.astimezone(UTC), updated_at=now, version=1,
             document=to_document(case)))
         await self._sync_participants(case, fresh=True)
         return 1

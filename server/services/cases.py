@@ -57,10 +57,13 @@ class CaseService:
 
     async def _once(self, user: CurrentUser, idem: IdempotencyKey | None,
                     run: Callable[[], Awaitable[CommandResult]]) -> CommandResult:
-        """Run a command; if a concurrent retry with the same key committed first, answer with its response."""
+        """Run a command; if a concurrent retry with the same key committed first, answer with its response.
+
+        The retry notices the first one as a unique-key violation, or as the conflict the first one's change
+        causes (e.g. the patient's open case it registered)."""
         try:
             return await run()
-        except IntegrityError:
+        except (IntegrityError, Conflict):
             if idem is None:
                 raise
             async with self._uow() as uow:
@@ -101,22 +104,29 @@ class CaseService:
     async def _execute(self, user: CurrentUser, command: CaseCommand, acting_unit: str | None,
                        idem: IdempotencyKey | None) -> CommandResult:
         async with self._uow() as uow:
+            # Look for the key once the case is locked: a retry that waited for the lock then sees the first
+            # request's committed answer instead of a version conflict.
+            case = await uow.cases.get(command.case_id, for_update=True)
             if idem and (replay := await replay_or_none(uow.session, user, idem)):
                 return CommandResult(replay[0], replay[1])
             now = self._clock()
-            case = await uow.cases.get(command.case_id, for_update=True)
             unit_id = self._acting_unit(user, case, acting_unit)
             assert case is not None
             patient = await uow.patients.get(await uow.cases.patient_id_of(case.id) or "")
             assert patient is not None
             if command.expected_version != case.version:
                 current = await self._detail(uow, case, patient, now)
+                # The answer shows the current case: a read of patient data, so it is logged (and only that).
+                await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
+                                        case_ids=[case.id], action="read_case", at=now)
+                await uow.commit()
                 raise VersionConflict(f"the case has changed (version {case.version}, "
                                       f"you sent {command.expected_version})", current)
             command = await self._complete(uow, command, unit_id)
             command.apply_to(case, Actor(user.id, unit_id), now)
             try:
-                await uow.cases.save(case, now)
+                if case.pending_events:  # nothing changed (e.g. acknowledging twice): no new version without an event
+                    await uow.cases.save(case, now)
             except ConcurrencyConflict:
                 raise Conflict("the case was changed at the same moment; read it again",
                                field="expected_version") from None

@@ -21,4 +21,5 @@ def test_paths_named_in_docs_exist(doc: Path) -> None:
 def test_readme_starts_with_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     quick_start = text.split("## Quick start", 1)[1].split("##", 1)[0]
-    assert "make run" in quick_start and "make test" in quick_start
+    assert "make run" in quick_start
+    assert "make test" in quick_start

@@ -273,11 +273,9 @@ class StreamClient:
             if sent is None:
                 self.positions.setdefault(feed, head)  # "from now": a resume continues from here
             elif head < sent:
-                # The feed is behind what we saw (a restored or reset database): what we hold is not its
-                # history. Start again from its head, and tell the consumer to refetch, as for a resync.
-                log.warning("event stream: %s is at %d, behind the %d seen; resync", feed, head, sent)
-                self.positions[feed] = head
-                await self._buffer.put(protocol.Resync(feed=feed, reason="too_old", head=head))
+                # The feed is behind what we saw (a restored or reset database). The server follows with
+                # `resync` `ahead`, which moves the position back to the head and tells the consumer to refetch.
+                log.warning("event stream: %s is at %d, behind the %d seen", feed, head, sent)
         self._attempt = 0
         self.connected.set()
         async with self._presence_lock:

@@ -249,20 +249,21 @@ class Subscriber:
             if len(batch) < REPLAY_BATCH:
                 return
 
-    async def start_feed(self, feed: str, after: int | None) -> tuple[int, bool]:
-        """Follow a feed from a position (None: from now). Returns the head and whether to replay."""
+    async def plan_feed(self, feed: str, after: int | None) -> tuple[int, int, protocol.ResyncReason | None]:
+        """Where to follow a feed from (None: from now), read from the log without starting it yet.
+
+        Returns the head, the position to continue after, and a resync reason when `after` cannot be
+        replayed: older than the log keeps or too far behind ("too_old"), or ahead of the head ("ahead": the
+        client saw positions this log never had, e.g. after a database restore)."""
         head = await self._source.feed_head(feed)
-        if after is None or after >= head:
-            self.sent[feed] = head
-            return head, False
+        if after is None or after == head:
+            return head, head, None
+        if after > head:
+            return head, head, "ahead"
         oldest = await self._source.oldest_position(feed)
         if after < oldest - 1 or head - after > self._max_replay:
-            self.sent[feed] = head
-            self.offer(protocol.encode(protocol.Resync(feed=feed, reason="too_old", head=head)))
-            METRICS.resyncs.labels("too_old").inc()
-            return head, False
-        self.sent[feed] = after
-        return head, True
+            return head, head, "too_old"
+        return head, after, None
 
     def stop_feed(self, feed: str) -> None:
         self.sent.pop(feed, None)
@@ -303,15 +304,24 @@ class Hub:
         return subscriber
 
     async def subscribe(self, subscriber: Subscriber, feeds: dict[str, int | None]) -> None:
-        """Register first, then read the log: the `subscribed` frame, then replay, then live, in that order."""
-        heads = {}
+        """Register first, then read the log: the `subscribed` frame, then resyncs, replay and live, in order.
+
+        The heads are read before any feed starts, and the feeds start together without an await in between:
+        no live event of these feeds can reach the client before `subscribed`."""
+        plans = {}
         for feed, after in feeds.items():
             self._by_feed.setdefault(feed, set()).add(subscriber)
-            heads[feed], _ = await subscriber.start_feed(feed, after)
-        subscriber.offer(protocol.encode(protocol.Subscribed(feeds=heads)))
-        # Every feed, not only those that replay: a live event that arrived while `start_feed` was reading the
-        # head was dropped (the feed had not started); reading the log after the head finds it.
-        for feed in heads:
+            plans[feed] = await subscriber.plan_feed(feed, after)
+        for feed, (_head, start, _reason) in plans.items():
+            subscriber.sent[feed] = start
+        subscriber.offer(protocol.encode(protocol.Subscribed(feeds={f: p[0] for f, p in plans.items()})))
+        for feed, (head, _start, reason) in plans.items():
+            if reason is not None:
+                subscriber.offer(protocol.encode(protocol.Resync(feed=feed, reason=reason, head=head)))
+                METRICS.resyncs.labels(reason).inc()
+        # Every feed, not only those that replay: a live event that arrived while the heads were read was
+        # dropped (the feed had not started); reading the log after the start position finds it.
+        for feed in plans:
             subscriber.offer(_CatchUp(feed))
 
     def unsubscribe(self, subscriber: Subscriber, feeds: Iterable[str]) -> None:

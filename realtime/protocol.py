@@ -57,9 +57,12 @@ class EventMessage(msgspec.Struct, tag_field="op", tag="event"):
     event: Envelope
 
 
+ResyncReason = Literal["too_old", "overflow", "not_allowed", "ahead"]
+
+
 class Resync(msgspec.Struct, tag_field="op", tag="resync"):
     feed: str
-    reason: Literal["too_old", "overflow", "not_allowed"]
+    reason: ResyncReason
     head: int
 
 

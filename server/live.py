@@ -33,6 +33,7 @@ class LivePipeline:
                        max_replay=settings.stream_max_replay)
         self.relay = Relay(self.outbox, self.broker, interval=settings.relay_interval_seconds)
         self._marking: set[asyncio.Task[None]] = set()
+        self._publish_timeout = settings.publish_timeout_seconds
 
     async def start(self) -> None:
         await self.broker.start(self.hub.dispatch, self.hub.catch_up)
@@ -46,10 +47,13 @@ class LivePipeline:
         await self.presence.close()
 
     async def publish(self, stored: Sequence[StoredEvent]) -> None:
-        """After commit: hand the frames to the broker. A failure loses nothing: the relay publishes later."""
+        """After commit: hand the frames to the broker. A failure loses nothing: the relay publishes later.
+
+        Bounded in time: a broker that hangs (not refusing, just silent) must not hold up the request that
+        committed. After the time limit the events stay unpublished and the relay takes them."""
         frames = [protocol.event_frame(encode(e)) for item in stored for e in item.envelopes]
         try:
-            await self.broker.publish(frames)
+            await asyncio.wait_for(self.broker.publish(frames), self._publish_timeout)
         except Exception as exc:
             METRICS.publish_failures.inc()
             log.warning("publish after commit failed (%s); the relay will publish", type(exc).__name__)

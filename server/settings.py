@@ -41,6 +41,8 @@ class Settings:
     stream_max_replay: int = field(default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_REPLAY", "10000")))
     heartbeat_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_HEARTBEAT_SECONDS", "15")))
     presence_ttl_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_PRESENCE_TTL_SECONDS", "30")))
+    publish_timeout_seconds: float = field(
+        default_factory=lambda: float(_env("SAMPLAN_PUBLISH_TIMEOUT_SECONDS", "0.5")))
     relay_interval_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_RELAY_INTERVAL_SECONDS", "1")))
     idempotency_ttl_hours: int = field(default_factory=lambda: int(_env("SAMPLAN_IDEMPOTENCY_TTL_HOURS", "24")))
 

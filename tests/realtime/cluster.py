@@ -85,6 +85,16 @@ class RedisServer:
                 stdout=log, stderr=subprocess.STDOUT)
         wait_until(lambda: _port_open(self.port), 10, f"redis on port {self.port}")
 
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections stay open and nothing answers, as with a hung server or network."""
+        assert self.proc is not None, "redis was never started"
+        assert self.proc.poll() is None, "redis is not running"
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Kill it (no goodbye to the clients: what an outage looks like) and wait until the port is closed."""
         if self.proc is not None and self.proc.poll() is None:

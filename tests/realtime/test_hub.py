@@ -237,6 +237,48 @@ async def test_resume_from_a_position_too_old_is_told_to_resync(log: FakeLog) ->
     await hub.remove(recent)
 
 
+async def test_resume_from_beyond_the_head_is_told_to_resync_ahead(hub: Hub, log: FakeLog) -> None:
+    """The client saw positions this log never had (e.g. the database was restored from a backup)."""
+    for _ in range(3):
+        log.append()
+    subscriber, socket = await connect(hub, {FEED: 7})
+    await settle(subscriber, socket)
+    assert socket.frames == [{"op": "subscribed", "feeds": {FEED: 3}},
+                             {"op": "resync", "feed": FEED, "reason": "ahead", "head": 3}]
+    hub.dispatch(live(log.append()))  # the feed goes on after the head
+    await socket.until(lambda: socket.positions() == [4])
+    await hub.remove(subscriber)
+
+
+class OtherHeadHeld(FakeLog):
+    """Holds only the read of OTHER's head, so a subscribe naming FEED and OTHER stops between the two."""
+
+    async def feed_head(self, feed: str) -> int:
+        head = len(self.feeds.get(feed, []))
+        if feed == OTHER:
+            await self.head_gate.passing()
+        return head
+
+
+async def test_subscribed_comes_before_every_event_of_the_feeds_it_names() -> None:
+    log = OtherHeadHeld()
+    hub = Hub(log, queue_size=50, max_replay=100)
+    log.append()
+    socket = Socket()
+    subscriber = hub.new_subscriber(socket.send)
+    log.head_gate.hold()
+    subscribing = asyncio.create_task(hub.subscribe(subscriber, {FEED: None, OTHER: 0}))
+    await asyncio.wait_for(log.head_gate.waiting.wait(), 2)  # FEED's head is read, OTHER's is on its way
+    hub.dispatch(live(log.append()))  # FEED position 2, live, while the subscribe is unfinished
+    log.head_gate.release()
+    await subscribing
+    await socket.until(lambda: 2 in socket.positions())
+    await settle(subscriber, socket)
+    assert socket.ops() == ["subscribed", "event"]
+    assert socket.frames[0] == {"op": "subscribed", "feeds": {FEED: 1, OTHER: 0}}
+    await hub.remove(subscriber)
+
+
 # ----- slow consumers ---------------------------------------------------------------------------------------
 
 

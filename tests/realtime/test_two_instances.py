@@ -243,6 +243,32 @@ async def test_a_redis_outage_during_writes_loses_nothing_and_fails_no_request(
     await all_delivered("after the relay")
 
 
+async def test_a_hung_redis_holds_up_no_write_and_loses_nothing(
+        cluster: Cluster, http: dict[str, httpx.AsyncClient], streams: Callable[..., Awaitable[Stream]]) -> None:
+    """Redis that hangs (frozen, connections open, no answers) instead of refusing: the publish after commit
+    gives up after SAMPLAN_PUBLISH_TIMEOUT_SECONDS (0.5 s) and leaves the events to the relay. Without that
+    limit each write waits for the client's 5 s socket timeout."""
+    nurse = cluster.headers("ward.nurse")
+    subscribers: list[tuple[Stream, int]] = []
+    for api in (cluster.a, cluster.b):
+        stream = await streams(api, "ward.nurse")
+        subscribers.append((stream, (await stream.subscribe({WARD_FEED: None}))[WARD_FEED]))
+    case = await planning_case(http["a"], nurse)
+    cluster.redis.pause()
+    try:
+        for i in range(4):
+            case = await asyncio.wait_for(act(http["ab"[i % 2]], nurse, case, "planning", notes=f"hung {i}"), 2.5)
+    finally:
+        cluster.redis.resume()
+    final = await head(http["a"], nurse, WARD)
+    for stream, _start in subscribers:
+        await stream.wait_position(WARD_FEED, final, within=20)
+    await cluster.until_all_published(within=20)
+    for stream, start in subscribers:
+        await stream.ping()
+        assert_gapless(stream.positions(WARD_FEED), start + 1, final, stream.label)
+
+
 # ----- 5. concurrent writers on both instances, resume in the middle ----------------------------------------
 
 

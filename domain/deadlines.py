@@ -30,6 +30,7 @@ class DeadlineKind(StrEnum):
     SIP_INVITATION = "sip_invitation"
     DISCHARGE_INFORMATION = "discharge_information"
     PAYMENT_LIABILITY = "payment_liability"
+    SIP_FOLLOW_UP = "sip_follow_up"  # of a SIP plan: `domain.sip.deadlines.plan_deadlines`
 
 
 class DeadlineState(StrEnum):
@@ -53,6 +54,7 @@ class DeadlineRules:
     sip_invitation_at_risk: timedelta = timedelta(hours=24)
     discharge_information_at_risk: timedelta = timedelta(hours=6)
     payment_liability_at_risk: timedelta = timedelta(hours=24)
+    sip_follow_up_at_risk: timedelta = timedelta(days=7)
 
 
 DEFAULT_RULES = DeadlineRules()

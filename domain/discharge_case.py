@@ -148,6 +148,7 @@ class DischargeCase:
     named_care_contact: NamedCareContact | None = None
     sip_applies: bool = False
     sip_invitation_sent_at: datetime | None = None
+    sip_plan_id: str | None = None  # the SIP plan whose first meeting invitation was the SIP invitation
     discharged_at: datetime | None = None
     discharge_notice_sent_at: datetime | None = None
     patient_refused_services: bool = False
@@ -370,7 +371,8 @@ class DischargeCase:
         self._record(ev.SipApplicabilityChanged, actor, now, "sip_applies" if applies else "sip_not_applies",
                      sip_applies=applies)
 
-    def send_sip_invitation(self, actor: Actor, now: datetime) -> None:
+    def send_sip_invitation(self, actor: Actor, now: datetime, *, sip_plan_id: str | None = None) -> None:
+        """Kallelse till SIP. Sent from a SIP plan (`domain.sip.case_link`), it names the plan."""
         self._require_part(actor, Part.PRIMARY_CARE, "send the SIP invitation")
         self._require_state("send the SIP invitation", CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)
         if self.sip_invitation_sent_at is not None:
@@ -378,6 +380,7 @@ class DischargeCase:
         notice = self._add_notice(NoticeKind.SIP_INVITATION, actor, now)
         self.sip_applies = True
         self.sip_invitation_sent_at = now
+        self.sip_plan_id = sip_plan_id
         self._record(ev.SipInvitationSent, actor, now, "sip_invitation_sent", notice_id=notice.id)
 
     def set_liability_facts(self, actor: Actor, now: datetime, *, patient_refused_services: bool,

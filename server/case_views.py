@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 
+import msgspec
+
 from domain.deadlines import case_deadlines, case_liability, worst_open_state
-from domain.discharge_case import DischargeCase
+from domain.discharge_case import RECEIVING_PARTS, DischargeCase
 from domain.identity import parse_patient_identity
 from domain.payment import PaymentPolicy
 from server.api.schemas import (
@@ -96,3 +98,59 @@ def detail(case: DischargeCase, patient: PatientRow, units: Mapping[str, UnitRow
 def _unit_name(units: Mapping[str, UnitRow], unit_id: str) -> str:
     unit = units.get(unit_id)
     return unit.name if unit else unit_id
+
+
+# ----- inbox of a receiving unit (municipal or primary care) --------------------------------------------------
+
+
+class InboxNoticeOut(msgspec.Struct, kw_only=True):
+    id: str
+    kind: str
+    sent_at: datetime
+
+
+class InboxItemOut(msgspec.Struct, kw_only=True):
+    """One case in a receiving unit's inbox, with the notices that unit has not acknowledged yet."""
+
+    case: CaseSummary
+    part: str
+    unacknowledged: list[InboxNoticeOut]
+
+
+class InboxOut(msgspec.Struct, kw_only=True):
+    unit_id: str
+    unread: int  # notices not yet acknowledged by the unit, over all its cases (the badge)
+    items: list[InboxItemOut]  # cases with unread notices first, newest notice first
+
+
+class PersonOut(msgspec.Struct, kw_only=True):
+    """A member of staff (no patient data): for names in timelines, presence and the named-care-contact choice."""
+
+    id: str
+    display_name: str
+    title: str
+
+
+def in_inbox(case: DischargeCase, unit_id: str) -> bool:
+    """The unit receives notices on the case now (an active receiving participant of a case past the draft)."""
+    participant = next((p for p in case.participants if p.unit_id == unit_id), None)
+    return (participant is not None and participant.active and participant.part in RECEIVING_PARTS
+            and case.admission_notice_sent_at is not None)
+
+
+def inbox_item(case: DischargeCase, patient: PatientRow, unit_id: str, policy: PaymentPolicy,
+               now: datetime) -> InboxItemOut:
+    part = case.part_of(unit_id)
+    return InboxItemOut(
+        case=summary(case, patient, policy, now), part=str(part) if part else "",
+        unacknowledged=[InboxNoticeOut(id=n.id, kind=str(n.kind), sent_at=n.sent_at)
+                        for n in sorted(case.unacknowledged(unit_id), key=lambda n: n.sent_at, reverse=True)])
+
+
+def inbox(unit_id: str, items: list[InboxItemOut]) -> InboxOut:
+    def order(item: InboxItemOut) -> tuple[int, float]:
+        latest = item.unacknowledged[0].sent_at.timestamp() if item.unacknowledged else 0.0
+        return (0 if item.unacknowledged else 1, -latest)
+
+    ordered = sorted(items, key=order)
+    return InboxOut(unit_id=unit_id, unread=sum(len(i.unacknowledged) for i in ordered), items=ordered)

@@ -8,10 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from server.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,12 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="print a bearer token for a demo user (development mode only)")
     token.add_argument("username")
     sub.add_parser("users", help="list the demo users with their units and roles")
+    sub.add_parser("verify-access-log", help="check the access log's hash chain; exit 1 if it is broken")
+    purge = sub.add_parser("purge-access-log",
+                           help="remove access-log rows older than the retention (at least 5 years)")
+    purge.add_argument("--retention-days", type=int, default=None,
+                       help="override SAMPLAN_ACCESS_LOG_RETENTION_DAYS (never below 5 years)")
     args = parser.parse_args(argv)
     settings = get_settings()
     handlers: dict[str, Callable[[], int]] = {
         "dev": lambda: dev(settings), "api": lambda: api(settings), "ui": ui, "migrate": lambda: migrate(settings),
         "seed": lambda: seed(settings), "token": lambda: print_token(settings, args.username),
-        "users": lambda: list_users(settings)}
+        "users": lambda: list_users(settings), "verify-access-log": lambda: verify_access_log(settings),
+        "purge-access-log": lambda: purge_access_log(settings, getattr(args, "retention_days", None))}
     return handlers[args.command]()
 
 
@@ -85,6 +94,12 @@ def dev(settings: Settings) -> int:
         return 2
     seed(settings)
     env = {**os.environ, "SAMPLAN_DEV_MODE": "1"}
+    # Both processes must agree on where the API (and its development identity provider) is, also on other ports.
+    api_host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host  # noqa: S104
+    env["SAMPLAN_API_URL"] = env.get("SAMPLAN_API_URL") or f"http://{api_host}:{settings.api_port}"
+    env["OIDC_ISSUER"] = env.get("OIDC_ISSUER") or f"{env['SAMPLAN_API_URL']}/dev-idp"
+    # The UI keeps signed-in sessions (tokens) in files: in the data folder, not in the working directory.
+    env["NICEGUI_STORAGE_PATH"] = env.get("NICEGUI_STORAGE_PATH") or str((settings.data_dir / "ui").resolve())
     procs = [subprocess.Popen([sys.executable, "-m", "server.cli", name], env=env)  # noqa: S603 - our own command
              for name in ("api", "ui")]
     print(f"Samplan API: http://{settings.api_host}:{settings.api_port}/schema  "
@@ -163,6 +178,59 @@ async def _users(settings: Settings) -> list[str]:
                 roles = ", ".join(f"{units[a.unit_id].name} ({a.role})" for a in assignments)
                 lines.append(f"{user.username:20} {user.display_name:18} {user.title:40} {roles}")
             return lines
+    finally:
+        await engine.dispose()
+
+
+def verify_access_log(settings: Settings) -> int:
+    from server import access_log
+
+    result = asyncio.run(_in_session(settings, access_log.verify))
+    for seq, problem in result.problems:
+        print(f"row {seq}: {problem}")
+    print(f"access log {'intact' if result.ok else 'BROKEN'}: {result.rows_checked} rows checked"
+          + (f" (from checkpoint at {result.checkpoint_seq})" if result.checkpoint_seq else ""))
+    return 0 if result.ok else 1
+
+
+def purge_access_log(settings: Settings, retention_days: int | None) -> int:
+    """Purge only an intact log: rows are removed behind a checkpoint, so verification goes on working."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from domain.administration import check_retention
+    from domain.errors import InvalidValue
+    from server import access_log
+
+    days = retention_days if retention_days is not None else settings.access_log_retention_days
+    try:
+        check_retention(days)
+    except InvalidValue as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+
+    async def run(session: AsyncSession) -> access_log.Purge | None:
+        if not (await access_log.verify(session)).ok:
+            return None
+        return await access_log.purge(session, now=datetime.now(UTC), retention_days=days)
+
+    result = asyncio.run(_in_session(settings, run, write=True))
+    if result is None:
+        print("the access log does not verify; nothing purged (see: samplan verify-access-log)", file=sys.stderr)
+        return 1
+    print(f"purged {result.rows_purged} access-log rows older than {result.cutoff.isoformat()}")
+    return 0
+
+
+async def _in_session(settings: Settings, work: Callable[[Any], Awaitable[T]], write: bool = False) -> T:
+    from server.persistence.database import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            result = await work(session)
+            if write:
+                await session.commit()
+            return result
     finally:
         await engine.dispose()
 

@@ -45,6 +45,23 @@ class Settings:
         default_factory=lambda: float(_env("SAMPLAN_PUBLISH_TIMEOUT_SECONDS", "0.5")))
     relay_interval_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_RELAY_INTERVAL_SECONDS", "1")))
     idempotency_ttl_hours: int = field(default_factory=lambda: int(_env("SAMPLAN_IDEMPOTENCY_TTL_HOURS", "24")))
+    # API requests per user (or client address) and window, e.g. 6000/minute; 0 = no limit.
+    rate_limit: str = field(default_factory=lambda: _env("SAMPLAN_RATE_LIMIT", "6000/minute"))
+    # Strict-Transport-Security max-age sent on HTTPS responses; 0 = no HSTS header.
+    hsts_seconds: int = field(default_factory=lambda: int(_env("SAMPLAN_HSTS_SECONDS", "31536000")))
+    # Days the access log is kept before `samplan purge-access-log` may remove rows; at least 5 years.
+    access_log_retention_days: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_ACCESS_LOG_RETENTION_DAYS", "1827")))
+    # Public address of the UI (the development identity provider registers its redirect URIs there).
+    ui_base_url: str = field(default_factory=lambda: _env("SAMPLAN_UI_BASE_URL", ""))
+    # The development identity provider's one client (the UI) and its token lifetimes.
+    dev_client_id: str = field(default_factory=lambda: _env("OIDC_CLIENT_ID", "samplan-ui"))
+    dev_client_secret: str = field(default_factory=lambda: _env(
+        "SAMPLAN_DEV_OIDC_CLIENT_SECRET", _env("OIDC_CLIENT_SECRET", "samplan-dev-client-secret")))
+    dev_access_token_seconds: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_DEV_OIDC_ACCESS_TOKEN_SECONDS", "900")))
+    dev_refresh_token_hours: float = field(
+        default_factory=lambda: float(_env("SAMPLAN_DEV_OIDC_REFRESH_TOKEN_HOURS", "12")))
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -54,6 +71,11 @@ class Settings:
     @property
     def dev_key_path(self) -> Path:
         return self.data_dir / "dev-signing-key.json"
+
+    @property
+    def ui_public_url(self) -> str:
+        """The UI's public base URL without a trailing slash (SAMPLAN_UI_BASE_URL, else its host and port)."""
+        return (self.ui_base_url or f"http://{self.ui_host}:{self.ui_port}").rstrip("/")
 
 
 def normalise_database_url(url: str) -> str:

@@ -22,7 +22,6 @@ from server.demo.seed import seed
 from server.persistence.database import create_engine, session_factory
 from server.persistence.migrate import upgrade
 from server.persistence.models import (
-    AccessLogRow,
     CaseParticipantRow,
     CaseRow,
     EventRow,
@@ -87,10 +86,12 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture
 async def clean_cases(backend: Backend) -> None:
-    """Remove every case, patient, event and log row, so each test starts from the seeded tree and users."""
+    """Remove every case, patient and event, so each test starts from the seeded tree and users.
+
+    The access log stays: the database refuses to delete its rows (append-only); tests find theirs by ids."""
     engine = create_engine(backend.url)
     async with session_factory(engine)() as session, session.begin():
-        for table in (AccessLogRow, IdempotencyRow, FeedEntryRow, EventRow, CaseParticipantRow, CaseRow, PatientRow):
+        for table in (IdempotencyRow, FeedEntryRow, EventRow, CaseParticipantRow, CaseRow, PatientRow):
             await session.execute(delete(table))
         await session.execute(update(FeedRow).values(last_position=0))
     await engine.dispose()

@@ -1,21 +1,42 @@
-"""The NiceGUI process (its own process; a client of the API). A placeholder start page until the UI issue."""
+"""The NiceGUI process (its own process; a client of the API over HTTP and of the event stream).
+
+`build(settings)` registers the login (`ui/auth.py`), the shared services (API client, live-event hub,
+countdown ticker) and one route per page module (`ui/pages/`). `run()` starts it: `samplan ui`.
+"""
 
 from __future__ import annotations
 
 from nicegui import app, ui
 
+from ui.api_client import ApiClient
+from ui.components.countdown import TICKER
+from ui.live import LiveHub
+from ui.services import Services, install, services
 from ui.settings import UiSettings
+
+RESPONSE_TIMEOUT = 15.0  # seconds a page may take to build from the API before NiceGUI gives up
 
 
 def build(settings: UiSettings) -> None:
-    @ui.page("/")
-    def index() -> None:
-        ui.page_title("Samplan")
-        with ui.column().classes("max-w-2xl mx-auto p-8 gap-4"):
-            ui.label("Samplan").classes("text-3xl font-bold")
-            ui.label("Samordnad utskrivning och SIP i realtid.").classes("text-lg")
-            ui.label("Utskrivningstavlan, inkorgen och ärendevyn kommer här. Under tiden finns API:t:")
-            ui.link("API-dokumentation", f"{settings.api_url}/schema", new_tab=True)
+    from ui import auth; auth.install(settings)  # noqa: E702, I001 - the login (ui/auth.py): /login, /auth/callback, /logout
+    from ui.pages.board import board_page
+    from ui.pages.case import case_page
+    from ui.pages.home import home_page
+    from ui.pages.inbox import inbox_page
+
+    api = ApiClient(settings.api_url)
+    install(Services(settings=settings, api=api, hub=LiveHub(api, settings.api_url)))
+    TICKER.start()
+
+    async def shutdown() -> None:
+        await services().hub.close()
+        await services().api.close()
+
+    app.on_shutdown(shutdown)
+    ui.page("/", response_timeout=RESPONSE_TIMEOUT)(home_page)
+    ui.page("/tavla", response_timeout=RESPONSE_TIMEOUT)(board_page)
+    ui.page("/inkorg", response_timeout=RESPONSE_TIMEOUT)(inbox_page)
+    ui.page("/arende/{case_id}", response_timeout=RESPONSE_TIMEOUT)(case_page)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -26,4 +47,4 @@ def run() -> None:
     settings = UiSettings()
     build(settings)
     ui.run(host=settings.host, port=settings.port, title="Samplan", language="sv", reload=False, show=False,
-           storage_secret=settings.storage_secret, uvicorn_logging_level="warning")
+           storage_secret=settings.storage_secret, uvicorn_logging_level="warning", reconnect_timeout=10.0)

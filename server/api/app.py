@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar, MediaType, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -9,10 +11,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import generate_latest
 from sqlalchemy import text
 
+from server.api.admin import ADMIN_ROUTES
 from server.api.cases import CASE_ROUTES
 from server.api.dependencies import provide_current_user, provide_runtime
 from server.api.directory import DIRECTORY_ROUTES
 from server.api.feeds import FEED_ROUTES
+from server.api.hardening import rate_limit, security_headers
+from server.api.log_review import LOG_REVIEW_ROUTES
 from server.api.openapi import openapi_config
 from server.api.payment import PAYMENT_ROUTES
 from server.api.problems import EXCEPTION_HANDLERS, problem
@@ -65,14 +70,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await app.state.runtime.close()
 
     api = Router("/api/v1", route_handlers=[*CASE_ROUTES, *DIRECTORY_ROUTES, *FEED_ROUTES, *PAYMENT_ROUTES,
+                                            *ADMIN_ROUTES, *LOG_REVIEW_ROUTES,
                                             event_stream],
                  dependencies={"current_user": Provide(provide_current_user),
                                "runtime": Provide(provide_runtime, sync_to_thread=False)},
                  security=[{"BearerAuth": []}])
+    handlers: list[Router | Any] = [api, health, ready, metrics]
+    if settings.dev_mode:  # the development identity provider exists only in development mode
+        from server.auth.dev_idp_routes import dev_idp_router
+
+        handlers.append(dev_idp_router(settings))
     return Litestar(
-        route_handlers=[api, health, ready, metrics], openapi_config=openapi_config(),
+        route_handlers=handlers, openapi_config=openapi_config(),
         exception_handlers={**EXCEPTION_HANDLERS,
                             ServiceUnavailable: lambda _r, _e: problem(503, "the database does not answer",
                                                                        "not_ready")},
         on_startup=[start], on_shutdown=[stop], debug=False,
+        before_send=[security_headers(settings.hsts_seconds)],
+        middleware=[limiter.middleware] if (limiter := rate_limit(settings.rate_limit)) else [],
     )

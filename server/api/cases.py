@@ -10,16 +10,21 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
+from sqlalchemy import select
 
 from domain import commands as cmd
 from domain.deadlines import DeadlineState
 from domain.discharge_case import CaseState
 from domain.planning import HomeReadiness, PlanningForm
+from server import access_log
 from server.api import schemas as s
 from server.api.openapi import PROBLEMS
+from server.case_views import InboxOut, PersonOut, in_inbox, inbox, inbox_item
+from server.errors import Forbidden
 from server.idempotency import IdempotencyKey
+from server.persistence.models import AssignmentRow, UserRow
 from server.principal import CurrentUser
-from server.runtime import Runtime
+from server.runtime import Runtime, utc_now
 from server.services.cases import CommandResult
 
 IdempotencyHeader = Annotated[str | None, Parameter(
@@ -196,4 +201,53 @@ COMMAND_ROUTES = [
                   description="The ward closes a discharged or interrupted case."),
 ]
 
-CASE_ROUTES = [list_cases, register_case, get_case, *COMMAND_ROUTES]
+INBOX_STATES = [str(s) for s in (CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)]
+
+
+@get("/units/{unit_id:str}/inbox", operation_id="getInbox", summary="The inbox of a receiving unit",
+     description="The cases a municipal or primary care unit receives notices on (planning, ready for discharge, "
+                 "discharged), each with the notices the unit has not acknowledged yet; `unread` counts them. Cases "
+                 "with unread notices come first, newest notice first.",
+     responses=PROBLEMS, tags=["cases"])
+async def get_inbox(current_user: CurrentUser, runtime: Runtime,
+                    unit_id: Annotated[str, Parameter(max_length=64)]) -> InboxOut:
+    if unit_id not in current_user.case_units():
+        raise Forbidden("you do not work at this unit", field="unit_id")
+    async with runtime.uow() as uow:
+        now = utc_now()
+        ids = await uow.cases.ids_for_units([unit_id], [CaseState(s) for s in INBOX_STATES])
+        cases = [(c, p) for c, p in await uow.cases.get_many(ids) if in_inbox(c, unit_id)]
+        patients = await uow.patients.get_many(p for _, p in cases)
+        items = [inbox_item(c, patients[p], unit_id, runtime.policy, now) for c, p in cases]
+        await access_log.record(uow.session, current_user, unit_id=unit_id, patient_ids=[p for _, p in cases],
+                                case_ids=[c.id for c, _ in cases], action="list_inbox", at=now)
+        await uow.commit()
+    return inbox(unit_id, items)
+
+
+@get("/units/{unit_id:str}/staff", operation_id="listUnitStaff", summary="Staff of my unit",
+     description="The users who work with cases at one of your units: for appointing the named care contact.",
+     responses=PROBLEMS, tags=["directory"])
+async def list_unit_staff(current_user: CurrentUser, runtime: Runtime,
+                          unit_id: Annotated[str, Parameter(max_length=64)]) -> list[PersonOut]:
+    if unit_id not in current_user.case_units():
+        raise Forbidden("you do not work at this unit", field="unit_id")
+    query = (select(UserRow).join(AssignmentRow, AssignmentRow.user_id == UserRow.id)
+             .where(AssignmentRow.unit_id == unit_id, AssignmentRow.role.in_(["user", "super_user"]),
+                    UserRow.active.is_(True)).distinct().order_by(UserRow.display_name))
+    async with runtime.uow() as uow:
+        rows = list(await uow.session.scalars(query))
+    return [PersonOut(id=r.id, display_name=r.display_name, title=r.title) for r in rows]
+
+
+@get("/people", operation_id="listPeople", summary="Names of staff",
+     description="Display names and titles of the given users (staff, never patients): for timelines and presence.",
+     responses=PROBLEMS, tags=["directory"])
+async def list_people(current_user: CurrentUser, runtime: Runtime,
+                      ids: Annotated[list[str], Parameter(query="id", max_items=200)]) -> list[PersonOut]:
+    async with runtime.uow() as uow:
+        rows = list(await uow.session.scalars(select(UserRow).where(UserRow.id.in_(ids))))
+    return [PersonOut(id=r.id, display_name=r.display_name, title=r.title) for r in rows]
+
+
+CASE_ROUTES = [list_cases, register_case, get_case, *COMMAND_ROUTES, get_inbox, list_unit_staff, list_people]

@@ -8,9 +8,9 @@ from litestar import get
 from litestar.params import Parameter
 
 from realtime.feeds import unit_feed
+from server import authorization
 from server.api.openapi import PROBLEMS
 from server.api.schemas import EventOut, EventPage
-from server.errors import Forbidden
 from server.persistence import event_log
 from server.principal import CurrentUser
 from server.runtime import Runtime
@@ -25,8 +25,7 @@ async def list_unit_events(
     after: Annotated[int, Parameter(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 500,
 ) -> EventPage:
-    if unit_id not in current_user.case_units():
-        raise Forbidden("you do not work at this unit", field="unit_id")
+    authorization.require_unit_access(current_user, unit_id)
     feed = unit_feed(unit_id)
     async with runtime.uow() as uow:
         head = await event_log.feed_head(uow.session, feed)

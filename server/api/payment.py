@@ -8,10 +8,9 @@ from litestar import get, put
 from litestar.params import Parameter
 from sqlalchemy import delete, insert
 
-from domain.organisation import Role
+from server import authorization
 from server.api.openapi import PROBLEMS
 from server.api.schemas import PaymentAmountInput, PaymentAmountOut, PaymentPolicyOut
-from server.errors import Forbidden
 from server.persistence.models import PaymentAmountRow
 from server.principal import CurrentUser
 from server.runtime import Runtime, utc_now
@@ -39,8 +38,7 @@ async def get_payment_policy(current_user: CurrentUser, runtime: Runtime) -> Pay
 async def set_payment_amount(current_user: CurrentUser, runtime: Runtime,
                              year: Annotated[int, Parameter(ge=2018, le=2100)],
                              data: PaymentAmountInput) -> PaymentAmountOut:
-    if not current_user.has_role(Role.CENTRAL_ADMINISTRATOR):
-        raise Forbidden("only a central administrator enters payment amounts")
+    authorization.require_central(current_user, "enters payment amounts")
     async with runtime.uow() as uow:
         await uow.session.execute(delete(PaymentAmountRow).where(PaymentAmountRow.year == year))
         await uow.session.execute(insert(PaymentAmountRow).values(

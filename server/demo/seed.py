@@ -20,6 +20,7 @@ from domain.identity import generate_test_personnummer
 from domain.organisation import Role, UnitKind
 from domain.planning import HomeReadiness, Need, PlanningForm
 from realtime.feeds import unit_feed
+from server import access_log
 from server.demo import world
 from server.persistence import event_log
 from server.persistence.models import (
@@ -164,6 +165,22 @@ async def _seed_cases(session: AsyncSession, now: datetime, count: int, rng: ran
         await repo.add(case, patient.id, now)
         await event_log.append(session, case.pending_events, case.version)
         case.pending_events.clear()
+        await access_log.append(session, _demo_accesses(case, patient.id))
+
+
+def _demo_accesses(case: DischargeCase, patient_id: str) -> list[dict[str, object]]:
+    """The access log of a demo case: who registered, read and acted on it (for the auditors' log review)."""
+    by_id = {u.id: u for u in DEMO_USERS}
+    rows: list[dict[str, object]] = []
+    for entry in case.timeline:
+        user = by_id.get(entry.user_id)
+        if user is None:
+            continue
+        action = "register_case" if not rows else entry.action
+        rows.append({"at": entry.at, "user_id": user.id, "user_hsa_id": user.hsa_id, "unit_id": entry.unit_id,
+                     "patient_id": patient_id, "case_id": case.id, "action": action[:60],
+                     "purpose": "care_coordination"})
+    return rows
 
 
 def _patient(rng: random.Random, municipality: str, serial: int, index: int, now: datetime) -> PatientRow:

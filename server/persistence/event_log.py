@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events import CaseEvent
+from domain.sip.events import SipEvent
 from realtime.envelope import Envelope
 from realtime.feeds import unit_feed
 from server.persistence.models import EventRow, FeedEntryRow, FeedRow
@@ -28,9 +29,17 @@ class StoredEvent:
     envelopes: tuple[Envelope, ...]
 
 
-def event_data(event: CaseEvent) -> dict[str, object]:
+LoggedEvent = CaseEvent | SipEvent  # a discharge case's or a SIP plan's (aggregate_type "sip_plan")
+
+
+def aggregate_id(event: LoggedEvent) -> str:
+    return event.plan_id if isinstance(event, SipEvent) else event.case_id
+
+
+def event_data(event: LoggedEvent) -> dict[str, object]:
     data: dict[str, object] = msgspec.to_builtins(event)
-    for name in ("case_id", "occurred_at", "unit_ids"):
+    own_id = "plan_id" if isinstance(event, SipEvent) else "case_id"  # SipPlanCreated's case_id stays in data
+    for name in (own_id, "occurred_at", "unit_ids"):
         data.pop(name, None)
     return data
 
@@ -41,14 +50,14 @@ async def ensure_feed(session: AsyncSession, feed: str) -> None:
         await session.execute(insert(FeedRow).values(feed=feed, last_position=0))
 
 
-async def append(session: AsyncSession, events: Sequence[CaseEvent], aggregate_version: int,
+async def append(session: AsyncSession, events: Sequence[LoggedEvent], aggregate_version: int,
                  aggregate_type: str = "discharge_case") -> list[StoredEvent]:
     stored: list[StoredEvent] = []
     for event in events:
         event_id = str(uuid.uuid4())
         data = event_data(event)
         pk = await session.scalar(insert(EventRow).values(
-            event_id=event_id, type=event.type, aggregate_type=aggregate_type, aggregate_id=event.case_id,
+            event_id=event_id, type=event.type, aggregate_type=aggregate_type, aggregate_id=aggregate_id(event),
             aggregate_version=aggregate_version, occurred_at=event.occurred_at,
             payload={"unit_ids": list(event.unit_ids), "data": data}, published_at=None,
         ).returning(EventRow.id))
@@ -59,7 +68,7 @@ async def append(session: AsyncSession, events: Sequence[CaseEvent], aggregate_v
             await session.execute(insert(FeedEntryRow).values(feed=feed, position=position, event_pk=pk))
             envelopes.append(Envelope(
                 event_id=event_id, type=event.type, feed=feed, position=position, aggregate_type=aggregate_type,
-                aggregate_id=event.case_id, aggregate_version=aggregate_version, occurred_at=event.occurred_at,
+                aggregate_id=aggregate_id(event), aggregate_version=aggregate_version, occurred_at=event.occurred_at,
                 unit_ids=event.unit_ids, data=data))
         stored.append(StoredEvent(pk, tuple(envelopes)))
     return stored

@@ -68,6 +68,8 @@ class UnitRow(Base):
     district: Mapped[str | None] = mapped_column(String(100))
     routing_role: Mapped[str | None] = mapped_column(String(30))  # "intake": receives the municipality's notices
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    parent_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
+    deactivated_at: Mapped[datetime | None] = mapped_column(Moment)
 
 
 class UserRow(Base):
@@ -156,11 +158,19 @@ class FeedEntryRow(Base):
 
 
 class AccessLogRow(Base):
-    """Åtkomstlogg (HSLF-FS 2016:40 4 kap. 9 §): append-only, one row per read or write of patient data."""
+    """Åtkomstlogg (HSLF-FS 2016:40 4 kap. 9 §): append-only, one row per read or write of patient data.
+
+    Rows form a hash chain in `seq` order: `row_hash` covers the row's content and `prev_hash` (the row
+    before's `row_hash`), so a changed or removed row shows. Database triggers refuse UPDATE, and DELETE
+    except of rows older than 5 years that a purge checkpoint covers (migration 0002)."""
 
     __tablename__ = "access_log"
-    __table_args__ = (Index("ix_access_log_patient_at", "patient_id", "at"),)
+    __table_args__ = (Index("ix_access_log_patient_at", "patient_id", "at"),
+                      Index("ix_access_log_unit_at", "unit_id", "at"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(Moment, index=True)
     user_id: Mapped[str] = mapped_column(Id, index=True)
     user_hsa_id: Mapped[str] = mapped_column(String(64))
@@ -169,6 +179,60 @@ class AccessLogRow(Base):
     case_id: Mapped[str | None] = mapped_column(Id)
     action: Mapped[str] = mapped_column(String(60))
     purpose: Mapped[str] = mapped_column(String(60))
+
+
+class AccessLogChainRow(Base):
+    """The head of the access log's hash chain (one row). Its row lock, held to commit, serialises appends."""
+
+    __tablename__ = "access_log_chain"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessLogCheckpointRow(Base):
+    """A purge of the access log: rows before `next_seq` are gone; `anchor_hash` is the last one's row_hash."""
+
+    __tablename__ = "access_log_checkpoints"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(Moment)
+    cutoff: Mapped[datetime] = mapped_column(Moment)
+    retention_days: Mapped[int] = mapped_column(Integer)
+    next_seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    anchor_hash: Mapped[str] = mapped_column(String(64))
+    rows_purged: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogReviewRow(Base):
+    """A log review (loggkontroll): a random sample of a unit's access log for a period, and its outcome."""
+
+    __tablename__ = "log_reviews"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    period_from: Mapped[datetime] = mapped_column(Moment)
+    period_to: Mapped[datetime] = mapped_column(Moment)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    sample_size: Mapped[int] = mapped_column(Integer)
+    population: Mapped[int] = mapped_column(Integer)
+    created_by_user_id: Mapped[str] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(Moment)
+    finding: Mapped[str | None] = mapped_column(String(30))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    concluded_by_user_id: Mapped[str | None] = mapped_column(Id)
+    concluded_at: Mapped[datetime | None] = mapped_column(Moment)
+
+
+class LogReviewEntryRow(Base):
+    """One sampled access-log entry of a review, with its own documented outcome."""
+
+    __tablename__ = "log_review_entries"
+    review_id: Mapped[str] = mapped_column(ForeignKey("log_reviews.id"), primary_key=True)
+    log_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    finding: Mapped[str | None] = mapped_column(String(30))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by_user_id: Mapped[str | None] = mapped_column(Id)
+    reviewed_at: Mapped[datetime | None] = mapped_column(Moment)
 
 
 class IdempotencyRow(Base):
@@ -189,3 +253,6 @@ class PaymentAmountRow(Base):
     amount_sek: Mapped[int] = mapped_column(Integer)
     entered_by_user_id: Mapped[str] = mapped_column(Id)
     entered_at: Mapped[datetime] = mapped_column(Moment)
+
+
+from server.persistence import sip_models  # noqa: E402, F401  (SIP tables on the same metadata, for Alembic)

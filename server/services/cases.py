@@ -19,7 +19,7 @@ from domain.discharge_case import Actor, CaseState, DischargeCase, Part
 from domain.identity import InvalidIdentity, parse_patient_identity
 from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
-from server import access_log
+from server import access_log, authorization
 from server.api.schemas import CaseDetail, CasePage, RegisterCase
 from server.case_views import detail, summary
 from server.errors import Conflict, Forbidden, Invalid, NotVisible, VersionConflict
@@ -68,15 +68,31 @@ class CaseService:
                 raise
             async with self._uow() as uow:
                 replay = await replay_or_none(uow.session, user, idem)
-            if replay is None:
-                raise
+                if replay is None:
+                    raise
+                await self._log_replay(uow, user, replay[1])
+                await uow.commit()
             return CommandResult(*replay)
 
+    async def _log_replay(self, uow: UnitOfWork, user: CurrentUser, body: bytes,
+                          unit_id: str | None = None) -> None:
+        """A replayed answer shows the case again: a read of patient data, logged like any other."""
+        shown = msgspec.json.decode(body)
+        case_id, patient_id = shown["id"], shown["patient"]["id"]
+        if unit_id is None:
+            visible = {p["unit_id"] for p in shown.get("participants", [])} | {shown["ward_unit_id"]}
+            mine = sorted(authorization.case_units(user) & visible)
+            unit_id = mine[0] if mine else None
+        await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient_id], case_ids=[case_id],
+                                action="replay_response", at=self._clock())
+
     async def _register(self, user: CurrentUser, request: RegisterCase, idem: IdempotencyKey | None) -> CommandResult:
-        if request.ward_unit_id not in user.case_units():
+        if request.ward_unit_id not in authorization.case_units(user):
             raise Forbidden("you do not work at this ward", field="ward_unit_id")
         async with self._uow() as uow:
             if idem and (replay := await replay_or_none(uow.session, user, idem)):
+                await self._log_replay(uow, user, replay[1], request.ward_unit_id)
+                await uow.commit()
                 return CommandResult(replay[0], replay[1])
             now = self._clock()
             ward = await uow.directory.unit(request.ward_unit_id)
@@ -108,6 +124,8 @@ class CaseService:
             # request's committed answer instead of a version conflict.
             case = await uow.cases.get(command.case_id, for_update=True)
             if idem and (replay := await replay_or_none(uow.session, user, idem)):
+                await self._log_replay(uow, user, replay[1], acting_unit)
+                await uow.commit()
                 return CommandResult(replay[0], replay[1])
             now = self._clock()
             unit_id = self._acting_unit(user, case, acting_unit)
@@ -171,8 +189,11 @@ class CaseService:
             page = rows[offset:offset + limit]
             patients = await uow.patients.get_many(p for _, p, _ in page)
             items = [summary(c, patients[p], self._policy, now) for c, p, _ in page]
-            await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[p for _, p, _ in page],
-                                    case_ids=[c.id for c, _, _ in page], action="list_cases", at=now)
+            # Each row names the unit through which the user sees that case (one of theirs that takes part).
+            await access_log.append(uow.session, [
+                {"at": now, "user_id": user.id, "user_hsa_id": user.hsa_id, "patient_id": p, "case_id": c.id,
+                 "unit_id": unit_id or min(units & set(c.visible_unit_ids())), "action": "list_cases",
+                 "purpose": "care_coordination"} for c, p, _ in page])
             await uow.commit()
             return CasePage(items=items, total=len(rows), limit=limit, offset=offset)
 
@@ -180,10 +201,7 @@ class CaseService:
 
     @staticmethod
     def _case_units(user: CurrentUser) -> frozenset[str]:
-        units = user.case_units()
-        if not units:
-            raise Forbidden("your roles do not give access to patient cases")
-        return units
+        return authorization.require_case_units(user)
 
     def _acting_unit(self, user: CurrentUser, case: DischargeCase | None, requested: str | None) -> str:
         """The unit the user acts for: one of theirs that can see the case (404 if none can)."""

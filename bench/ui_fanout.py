@@ -1,0 +1,272 @@
+"""UI fan-out: one UI process, V simulated browser tabs on the same ward board, W changes through the API.
+
+Starts `samplan api` and `samplan ui` on embedded defaults (SQLite, in-memory broker, the development identity
+provider, the demo world with 60 cases on the main ward), signs in once as `ward.nurse` through the real OIDC
+login (so all tabs share one browser session: one user, one stream in the UI process), then opens V tabs: each
+loads `/tavla` over HTTP and connects NiceGUI's socket.io (Engine.IO v4 over a websocket, spoken here directly,
+as a browser would). Then W times: an action on a case through the API (leave / back from leave, which changes
+the row's state cell), and for every tab the time from sending the command until that tab received the update
+of that case's state cell. Prints JSON lines: latencies (p50, p95, p99, max over all tabs and changes), the UI
+process's resident memory per tab, and how many case fetches the UI made per change (the coalescing).
+
+    .venv/bin/python bench/ui_fanout.py --tabs 300 --changes 30
+
+Target (issue 5): V = 300, p99 <= 150 ms, <= 2 MB per tab. The latency is measured from *before* the POST is
+sent (an upper bound of "from the API commit").
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    api_port: int = field(default_factory=free_port)
+    ui_port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def api(self) -> str:
+        return f"http://{HOST}:{self.api_port}"
+
+    @property
+    def ui(self) -> str:
+        return f"http://{HOST}:{self.ui_port}"
+
+    def env(self) -> dict[str, str]:
+        secret = secrets.token_urlsafe(16)
+        keep = {k: v for k, v in os.environ.items()
+                if not k.startswith(("SAMPLAN_", "OIDC_", "NICEGUI_")) and k not in ("DATABASE_URL", "REDIS_URL")}
+        return {**keep, "SAMPLAN_DEV_MODE": "1", "SAMPLAN_DATA_DIR": str(self.data_dir),
+                "SAMPLAN_API_HOST": HOST, "SAMPLAN_API_PORT": str(self.api_port), "SAMPLAN_API_URL": self.api,
+                "SAMPLAN_UI_HOST": HOST, "SAMPLAN_UI_PORT": str(self.ui_port), "SAMPLAN_UI_BASE_URL": self.ui,
+                "OIDC_ISSUER": f"{self.api}/dev-idp", "OIDC_CLIENT_SECRET": secret,
+                "SAMPLAN_DEV_OIDC_CLIENT_SECRET": secret, "NICEGUI_STORAGE_PATH": str(self.data_dir / "nicegui"),
+                "PYTHONUNBUFFERED": "1"}
+
+    def start(self) -> None:
+        env = self.env()
+        subprocess.run([sys.executable, "-m", "server.cli", "seed"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        for name in ("api", "ui"):
+            log = (self.data_dir / f"{name}.log").open("wb")
+            profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] \
+                if name == "ui" and os.environ.get("BENCH_PROFILE") else []
+            self.procs[name] = subprocess.Popen([sys.executable, *profile, "-m", "server.cli", name], cwd=ROOT,
+                                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        for url in (f"{self.api}/ready", f"{self.ui}/health"):
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(url, timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{url} did not come up; see {self.data_dir}")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGINT)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def sign_in(stack: Stack, username: str) -> httpx.Cookies:
+    """The real login: UI /login -> the development identity provider's page -> pick the user -> back to the UI."""
+    with httpx.Client(follow_redirects=True, timeout=30) as client:
+        page = client.get(f"{stack.ui}/login?next=/tavla")
+        done = client.post(str(page.url), data={"user": username})
+        if not str(done.url).endswith("/tavla"):
+            raise SystemExit(f"login failed: ended at {done.url}")
+        return client.cookies
+
+
+class Tab:
+    """One simulated browser tab: the page's HTML over HTTP, then NiceGUI's socket.io over a websocket."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.state_cells: dict[str, str] = {}  # element id of each case's state cell -> case id
+        self.waiting: dict[str, float] = {}  # case id -> t0 of the change awaited
+        self.latencies: list[float] = []
+        self.got: dict[str, asyncio.Event] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self, http: httpx.AsyncClient, ui: str) -> None:
+        page = await http.get(f"{ui}/tavla")
+        page.raise_for_status()
+        elements = json.loads(re.search(r"parseElements\(String\.raw`(.*?)`\)", page.text, re.S).group(1))  # type: ignore[union-attr]
+        for element in elements.values():
+            case_id = element.get("props", {}).get("data-case")
+            if case_id and element.get("children"):
+                self.state_cells[str(element["children"][1])] = case_id
+        query = ast.literal_eval(re.search(r"query: (\{.*?\}),\n", page.text).group(1))  # type: ignore[union-attr]
+        params = {"EIO": "4", "transport": "websocket", "client_id": query["client_id"],
+                  "next_message_id": str(query["next_message_id"]), "implicit_handshake": "true",
+                  "tab_id": str(uuid.uuid4()), "document_id": str(uuid.uuid4())}
+        url = ui.replace("http", "ws", 1) + "/_nicegui_ws/socket.io/?" + str(httpx.QueryParams(params))
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+        ws = await websockets.connect(url, additional_headers={"Cookie": cookie}, max_size=2**24,
+                                      ping_interval=None)
+        opened = await ws.recv()
+        assert str(opened).startswith("0"), opened
+        await ws.send("40")
+        self._task = asyncio.create_task(self._read(ws))
+
+    async def _read(self, ws: Any) -> None:
+        async for raw in ws:
+            now = time.perf_counter()
+            text = raw if isinstance(raw, str) else raw.decode()
+            if text == "2":
+                await ws.send("3")
+            elif text.startswith("42"):
+                event, data = json.loads(text[2:])[:2]
+                if event == "update":
+                    for element in data.values():  # rows that arrive after the page (an async page streams them)
+                        if isinstance(element, dict) and element.get("props", {}).get("data-case") and \
+                                element.get("children"):
+                            self.state_cells[str(element["children"][1])] = element["props"]["data-case"]
+                    for element_id in data:
+                        case_id = self.state_cells.get(element_id)
+                        if case_id is not None and case_id in self.waiting:
+                            self.latencies.append(now - self.waiting.pop(case_id))
+                            self.got[case_id].set()
+
+    def expect(self, case_id: str, t0: float) -> asyncio.Event:
+        self.waiting[case_id] = t0
+        self.got[case_id] = asyncio.Event()
+        return self.got[case_id]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+async def run(stack: Stack, tabs: int, changes: int) -> None:
+    cookies = sign_in(stack, "ward.nurse")
+    ui_pid = stack.procs["ui"].pid
+    key = subprocess.run([sys.executable, "-m", "server.cli", "token", "ward.nurse"], cwd=ROOT, env=stack.env(),
+                         capture_output=True, text=True, check=True).stdout.strip()
+    api = httpx.AsyncClient(base_url=stack.api, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    async with httpx.AsyncClient(cookies=cookies, timeout=60, limits=httpx.Limits(max_connections=20)) as http:
+        warm = Tab(-1)
+        await warm.open(http, stack.ui)  # the user's stream and the caches exist before we measure memory
+        await asyncio.sleep(1.0)  # let the first page settle (not a synchronisation: memory baseline only)
+        before = rss_kib(ui_pid)
+        opened: list[Tab] = []
+        started = time.perf_counter()
+        for start in range(0, tabs, 10):
+            batch = [Tab(i) for i in range(start, min(tabs, start + 10))]
+            await asyncio.gather(*(t.open(http, stack.ui) for t in batch))
+            opened += batch
+        open_seconds = time.perf_counter() - started
+        after = rss_kib(ui_pid)
+        print(json.dumps({"bench": "ui_fanout", "phase": "open", "tabs": tabs, "seconds": round(open_seconds, 1),
+                          "ui_rss_mib_before": round(before / 1024, 1), "ui_rss_mib_after": round(after / 1024, 1),
+                          "mib_per_tab": round((after - before) / 1024 / tabs, 3)}), flush=True)
+
+        deadline = time.monotonic() + 60
+        while any(len(t.state_cells) < 40 for t in opened):  # every tab has its 40 open cases' rows
+            if time.monotonic() > deadline:
+                raise SystemExit("tabs did not get their rows")
+            await asyncio.sleep(0.05)
+        planning = (await api.get("/api/v1/cases", params={"state": "planning", "limit": 500})).json()["items"]
+        versions = {c["id"]: (c["version"], c["on_leave"]) for c in planning}
+        targets = [c["id"] for c in planning if c["id"] in opened[0].state_cells.values()]
+        if not targets:
+            raise SystemExit(f"no planning case on the board: {len(planning)} planning, {len(opened[0].state_cells)} rows")
+        latencies: list[float] = []
+        misses = 0
+        for i in range(changes):
+            case_id = targets[i % len(targets)]
+            version, on_leave = versions[case_id]
+            t0 = time.perf_counter()
+            events = [t.expect(case_id, t0) for t in opened]
+            response = await api.post(f"/api/v1/cases/{case_id}/{'leave-end' if on_leave else 'leave'}",
+                                      json={"expected_version": version})
+            response.raise_for_status()
+            body = response.json()
+            versions[case_id] = (body["version"], body["on_leave"])
+            try:
+                async with asyncio.timeout(10):
+                    await asyncio.gather(*(e.wait() for e in events))
+            except TimeoutError:
+                misses += sum(1 for e in events if not e.is_set())
+                for tab in opened:
+                    tab.waiting.pop(case_id, None)
+        for tab in opened:
+            latencies += tab.latencies
+        print(json.dumps({"bench": "ui_fanout", "phase": "changes", "tabs": tabs, "changes": changes,
+                          "updates": len(latencies), "missed": misses,
+                          "p50_ms": round(pct(latencies, 50), 1), "p95_ms": round(pct(latencies, 95), 1),
+                          "p99_ms": round(pct(latencies, 99), 1), "max_ms": round(max(latencies) * 1000, 1),
+                          "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+                          "ui_rss_mib": round(rss_kib(ui_pid) / 1024, 1)}), flush=True)
+    await api.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tabs", type=int, default=300)
+    parser.add_argument("--changes", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="samplan-ui-fanout-") as tmp:
+        stack = Stack(Path(tmp))
+        stack.start()
+        try:
+            asyncio.run(run(stack, args.tabs, args.changes))
+        finally:
+            stack.stop()
+            if os.environ.get("BENCH_LOG_DIR"):  # keep the processes' logs
+                for name in ("api", "ui"):
+                    shutil.copy(Path(tmp) / f"{name}.log", Path(os.environ["BENCH_LOG_DIR"]) / f"{name}.log")
+
+
+if __name__ == "__main__":
+    main()

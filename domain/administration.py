@@ -1,0 +1,184 @@
+"""Who may administer what: organisations, units, users and assignments, and who may read the access log.
+
+Pure policies over a user's grants (role, unit, the unit's organisation). The server resolves the grants
+and enforces these rules in one place (`server/authorization.py`) for every route and for the event stream.
+
+The rules (process.md section 6):
+- An organisation connects only with a care agreement with the region; central administration connects it.
+- A local access administrator (*lokal behörighetsadministratör*) manages users and assignments inside their
+  own organisation only; a central administrator manages them everywhere (and is who does it for
+  organisations without local administration).
+- The unit tree is kept by central administration, and inside an organisation by its local object
+  specialist (*lokal objektspecialist*).
+- The access log of an organisation's units is read (searched, sampled, reviewed) by its auditors and its
+  local access administrators. Only auditors and central administration check the log's integrity.
+- Nobody grants a role they could not themselves be granted by: only central administrators grant the
+  central-administrator role, and assignments are only made at units of the user's own organisation.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from domain.errors import InvalidValue
+from domain.organisation import Role, UnitKind
+
+MIN_LOG_RETENTION_DAYS = 5 * 365 + 2  # "at least 5 years" (HSLF-FS 2016:40), leap days included
+ROUTING_ROLES = ("intake",)  # a municipal unit that receives the municipality's (or a district's) notices
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One assignment of the acting user, with the organisation its unit belongs to."""
+
+    role: Role
+    unit_id: str
+    organisation_id: str
+
+
+@dataclass(frozen=True)
+class Grants:
+    items: tuple[Grant, ...]
+
+    def organisations(self, *roles: Role) -> frozenset[str]:
+        return frozenset(g.organisation_id for g in self.items if g.role in roles)
+
+    def units(self, *roles: Role) -> frozenset[str]:
+        return frozenset(g.unit_id for g in self.items if g.role in roles)
+
+    def has(self, role: Role) -> bool:
+        return any(g.role is role for g in self.items)
+
+    @property
+    def is_central(self) -> bool:
+        return self.has(Role.CENTRAL_ADMINISTRATOR)
+
+
+# ----- who may do what -----------------------------------------------------------------------------------------
+
+def may_connect_organisations(grants: Grants) -> bool:
+    return grants.is_central
+
+
+def may_manage_units(grants: Grants, organisation_id: str) -> bool:
+    return grants.is_central or organisation_id in grants.organisations(Role.LOCAL_OBJECT_SPECIALIST)
+
+
+def may_manage_users(grants: Grants, organisation_id: str) -> bool:
+    return grants.is_central or organisation_id in grants.organisations(Role.LOCAL_ACCESS_ADMINISTRATOR)
+
+
+def user_admin_organisations(grants: Grants) -> frozenset[str] | None:
+    """Organisations whose users the actor manages; None means every organisation."""
+    return None if grants.is_central else grants.organisations(Role.LOCAL_ACCESS_ADMINISTRATOR)
+
+
+def may_administer_anything(grants: Grants) -> bool:
+    return grants.is_central or bool(grants.organisations(Role.LOCAL_ACCESS_ADMINISTRATOR,
+                                                          Role.LOCAL_OBJECT_SPECIALIST))
+
+
+def log_reader_organisations(grants: Grants) -> frozenset[str]:
+    """Organisations whose access log the actor may search, sample and review."""
+    return grants.organisations(Role.AUDITOR, Role.LOCAL_ACCESS_ADMINISTRATOR)
+
+
+def may_verify_log(grants: Grants) -> bool:
+    return grants.is_central or grants.has(Role.AUDITOR)
+
+
+def assignment_refusal(grants: Grants, *, user_organisation_id: str, unit_organisation_id: str,
+                       role: Role) -> str | None:
+    """Why the actor may not give (or take away) this assignment, or None if they may."""
+    if not may_manage_users(grants, user_organisation_id):
+        return "you do not administer this user's organisation"
+    if unit_organisation_id != user_organisation_id:
+        return "assignments are made only at units of the user's own organisation"
+    if role is Role.CENTRAL_ADMINISTRATOR and not grants.is_central:
+        return "only a central administrator grants the central administrator role"
+    return None
+
+
+# ----- the tree ------------------------------------------------------------------------------------------------
+
+def check_connection(*, care_agreement: bool) -> None:
+    """An organisation connects only with a care agreement with the region."""
+    if not care_agreement:
+        raise InvalidValue("an organisation connects only with a care agreement with Region Stockholm",
+                           field="care_agreement")
+
+
+def check_unit(*, kind: UnitKind, routing_role: str | None, district: str | None,
+               municipality_code: str | None) -> None:
+    """Routing rules: only municipal units take notices as an intake unit, and they need a municipality."""
+    if routing_role is not None and routing_role not in ROUTING_ROLES:
+        raise InvalidValue(f"unknown routing role {routing_role!r}", field="routing_role")
+    if routing_role == "intake" and kind is not UnitKind.MUNICIPAL:
+        raise InvalidValue("only a municipal unit can be an intake unit", field="routing_role")
+    if routing_role == "intake" and not municipality_code:
+        raise InvalidValue("an intake unit needs the municipality whose notices it takes", field="municipality_code")
+    if district is not None and routing_role != "intake":
+        raise InvalidValue("a routing district belongs to a municipal intake unit", field="district")
+    if kind is UnitKind.MUNICIPAL and not municipality_code:
+        raise InvalidValue("a municipal unit needs its municipality code", field="municipality_code")
+
+
+def check_parent(unit_id: str, parent_id: str | None, parents: dict[str, str | None]) -> None:
+    """The unit tree stays a tree: a unit cannot sit under itself or under one of its own sub-units."""
+    seen = {unit_id}
+    current = parent_id
+    while current is not None:
+        if current in seen:
+            raise InvalidValue("a unit cannot be placed under itself or one of its sub-units", field="parent_unit_id")
+        seen.add(current)
+        current = parents.get(current)
+
+
+def deactivation_refusal(open_case_count: int) -> str | None:
+    """A unit closes only once its open cases are forwarded: a deactivated unit gets no new notices."""
+    if open_case_count:
+        return f"the unit takes part in {open_case_count} open case(s); forward or close them first"
+    return None
+
+
+# ----- the access log -------------------------------------------------------------------------------------------
+
+def check_retention(days: int) -> int:
+    if days < MIN_LOG_RETENTION_DAYS:
+        raise InvalidValue(f"the access log is kept at least 5 years ({MIN_LOG_RETENTION_DAYS} days)",
+                           field="retention_days")
+    return days
+
+
+def purge_cutoff(now: datetime, retention_days: int) -> datetime:
+    return now - timedelta(days=check_retention(retention_days))
+
+
+def draw_sample(population: Sequence[T], size: int, seed: int) -> list[T]:
+    """A reproducible random sample (*stickprov*): the same population and seed give the same entries."""
+    if size < 1:
+        raise InvalidValue("a sample has at least one entry", field="size")
+    rng = random.Random(seed)  # noqa: S311 - reproducibility, not secrecy, is the point
+    chosen = sorted(rng.sample(range(len(population)), min(size, len(population))))
+    return [population[i] for i in chosen]
+
+
+FINDINGS = ("no_remark", "justified", "unjustified", "needs_follow_up")
+
+
+def check_finding(finding: str, field: str = "finding") -> str:
+    if finding not in FINDINGS:
+        raise InvalidValue(f"finding must be one of {', '.join(FINDINGS)}", field=field)
+    return finding
+
+
+def summarise(findings: Iterable[str | None]) -> dict[str, int]:
+    counts = dict.fromkeys((*FINDINGS, "unreviewed"), 0)
+    for f in findings:
+        counts[f or "unreviewed"] += 1
+    return counts

@@ -1,0 +1,149 @@
+"""Routes of administration under /admin: organisations, the unit tree, users and their assignments.
+
+Who may call what is decided in `server/authorization.py` (central administrators everywhere; local access
+administrators for users in their own organisation; local object specialists for their organisation's units).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import delete, get, patch, post
+from litestar.params import Parameter
+
+from server.api.admin_schemas import (
+    AdminUnitOut,
+    AdminUserOut,
+    ChangeOrganisation,
+    ChangeUnit,
+    ChangeUser,
+    ConnectOrganisation,
+    NewAssignment,
+    NewUnit,
+    NewUser,
+    OrganisationOut,
+)
+from server.api.openapi import PROBLEMS
+from server.principal import CurrentUser
+from server.runtime import Runtime, utc_now
+from server.services.admin import AdminService
+
+OrganisationId = Annotated[str, Parameter(max_length=64, description="The organisation id.")]
+UnitId = Annotated[str, Parameter(max_length=64, description="The unit id.")]
+UserId = Annotated[str, Parameter(max_length=64, description="The user id.")]
+TAGS = ["administration"]
+
+
+def _service(runtime: Runtime) -> AdminService:
+    return AdminService(runtime.uow, utc_now)
+
+
+@get("/admin/organisations", operation_id="adminListOrganisations", summary="Organisations I administer",
+     description="Every organisation for central administrators; your own for local administrators.",
+     responses=PROBLEMS, tags=TAGS)
+async def list_organisations(current_user: CurrentUser, runtime: Runtime) -> list[OrganisationOut]:
+    return await _service(runtime).list_organisations(current_user)
+
+
+@post("/admin/organisations", operation_id="adminConnectOrganisation", summary="Connect an organisation",
+      description="Central administrators connect a care provider or municipal organisation. Only with a care "
+                  "agreement with Region Stockholm (`care_agreement: true`); refused otherwise (422, field "
+                  "`care_agreement`).", status_code=201, responses=PROBLEMS, tags=TAGS)
+async def connect_organisation(current_user: CurrentUser, runtime: Runtime,
+                               data: ConnectOrganisation) -> OrganisationOut:
+    return await _service(runtime).connect(current_user, data)
+
+
+@get("/admin/organisations/{organisation_id:str}", operation_id="adminGetOrganisation",
+     summary="Read one organisation", description="For its administrators.", responses=PROBLEMS, tags=TAGS)
+async def get_organisation(current_user: CurrentUser, runtime: Runtime,
+                           organisation_id: OrganisationId) -> OrganisationOut:
+    return await _service(runtime).organisation(current_user, organisation_id)
+
+
+@patch("/admin/organisations/{organisation_id:str}", operation_id="adminChangeOrganisation",
+       summary="Change an organisation", description="Central administrators: name, local administration.",
+       responses=PROBLEMS, tags=TAGS)
+async def change_organisation(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
+                              data: ChangeOrganisation) -> OrganisationOut:
+    return await _service(runtime).change_organisation(current_user, organisation_id, data)
+
+
+@get("/admin/organisations/{organisation_id:str}/units", operation_id="adminListUnits",
+     summary="The organisation's unit tree", description="Every unit of the organisation, deactivated ones too.",
+     responses=PROBLEMS, tags=TAGS)
+async def list_units(current_user: CurrentUser, runtime: Runtime,
+                     organisation_id: OrganisationId) -> list[AdminUnitOut]:
+    return await _service(runtime).list_units(current_user, organisation_id)
+
+
+@post("/admin/organisations/{organisation_id:str}/units", operation_id="adminCreateUnit", summary="Add a unit",
+      description="A unit with its kind, HSA-id and place in the tree. A municipal unit with `routing_role: "
+                  "intake` receives the municipality's notices (for its `district`, or all without one).",
+      status_code=201, responses=PROBLEMS, tags=TAGS)
+async def create_unit(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
+                      data: NewUnit) -> AdminUnitOut:
+    return await _service(runtime).create_unit(current_user, organisation_id, data)
+
+
+@patch("/admin/units/{unit_id:str}", operation_id="adminChangeUnit", summary="Change a unit",
+       description="Name, parent, municipality, routing district and role. Fields left out stay as they are.",
+       responses=PROBLEMS, tags=TAGS)
+async def change_unit(current_user: CurrentUser, runtime: Runtime, unit_id: UnitId, data: ChangeUnit) -> AdminUnitOut:
+    return await _service(runtime).change_unit(current_user, unit_id, data)
+
+
+@post("/admin/units/{unit_id:str}/deactivation", operation_id="adminDeactivateUnit", summary="Deactivate a unit",
+      description="The unit keeps its cases and log rows but receives no new notices and takes no new "
+                  "assignments. Refused (409) while it takes part in open cases or has active sub-units.",
+      status_code=200, responses=PROBLEMS, tags=TAGS)
+async def deactivate_unit(current_user: CurrentUser, runtime: Runtime, unit_id: UnitId) -> AdminUnitOut:
+    return await _service(runtime).deactivate_unit(current_user, unit_id)
+
+
+@get("/admin/organisations/{organisation_id:str}/users", operation_id="adminListUsers",
+     summary="The organisation's users", description="Users with their assignments.", responses=PROBLEMS, tags=TAGS)
+async def list_users(current_user: CurrentUser, runtime: Runtime,
+                     organisation_id: OrganisationId) -> list[AdminUserOut]:
+    return await _service(runtime).list_users(current_user, organisation_id)
+
+
+@post("/admin/organisations/{organisation_id:str}/users", operation_id="adminCreateUser", summary="Add a user",
+      description="A user of the organisation, identified at login by the HSA-id.", status_code=201,
+      responses=PROBLEMS, tags=TAGS)
+async def create_user(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
+                      data: NewUser) -> AdminUserOut:
+    return await _service(runtime).create_user(current_user, organisation_id, data)
+
+
+@get("/admin/users/{user_id:str}", operation_id="adminGetUser", summary="Read one user",
+     description="The user with their assignments.", responses=PROBLEMS, tags=TAGS)
+async def get_user(current_user: CurrentUser, runtime: Runtime, user_id: UserId) -> AdminUserOut:
+    return await _service(runtime).user(current_user, user_id)
+
+
+@patch("/admin/users/{user_id:str}", operation_id="adminChangeUser", summary="Change a user",
+       description="Name, title; `active: false` ends the user's access (they can no longer sign in).",
+       responses=PROBLEMS, tags=TAGS)
+async def change_user(current_user: CurrentUser, runtime: Runtime, user_id: UserId, data: ChangeUser) -> AdminUserOut:
+    return await _service(runtime).change_user(current_user, user_id, data)
+
+
+@post("/admin/users/{user_id:str}/assignments", operation_id="adminAddAssignment", summary="Give an assignment",
+      description="A role at a unit of the user's organisation.", status_code=201, responses=PROBLEMS, tags=TAGS)
+async def add_assignment(current_user: CurrentUser, runtime: Runtime, user_id: UserId,
+                         data: NewAssignment) -> AdminUserOut:
+    return await _service(runtime).add_assignment(current_user, user_id, data)
+
+
+@delete("/admin/users/{user_id:str}/assignments/{assignment_id:int}", operation_id="adminRemoveAssignment",
+        summary="Take an assignment away", description="Answers with the user's remaining assignments.",
+        status_code=200, responses=PROBLEMS, tags=TAGS)
+async def remove_assignment(current_user: CurrentUser, runtime: Runtime, user_id: UserId,
+                            assignment_id: Annotated[int, Parameter(ge=1, le=2**53)]) -> AdminUserOut:
+    return await _service(runtime).remove_assignment(current_user, user_id, assignment_id)
+
+
+ADMIN_ROUTES = [list_organisations, connect_organisation, get_organisation, change_organisation, list_units,
+                create_unit, change_unit, deactivate_unit, list_users, create_user, get_user, change_user,
+                add_assignment, remove_assignment]

@@ -1,0 +1,209 @@
+"""Bodies of the administration and log-review routes (msgspec: validation and OpenAPI in one place)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from domain.organisation import Role, UnitKind
+
+Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
+Id = Annotated[str, Meta(min_length=1, max_length=64)]
+HsaId = Annotated[str, Meta(pattern=r"^SE[0-9]{10}-[A-Za-z0-9]{1,40}$", description="HSA-id, e.g. SE2321000016-ABC1")]
+MunicipalityCode = Annotated[str, Meta(pattern=r"^[0-9]{4}$", description="Kommunkod, four digits.")]
+AwareTime = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a time-zone offset.")]
+Comment = Annotated[str, Meta(max_length=4000)]
+Finding = Literal["no_remark", "justified", "unjustified", "needs_follow_up"]
+OrganisationKind = Literal["hospital", "care_provider", "municipality", "federation"]
+RoutingRole = Literal["intake"]
+
+
+# ----- organisations and units ------------------------------------------------------------------------------
+
+class ConnectOrganisation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    principal_id: Id
+    name: Text200
+    kind: OrganisationKind
+    care_agreement: bool
+    has_local_administration: bool = False
+
+
+class ChangeOrganisation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Text200 | None = None
+    has_local_administration: bool | None = None
+
+
+class OrganisationOut(msgspec.Struct, kw_only=True):
+    id: str
+    principal_id: str
+    name: str
+    kind: str
+    care_agreement: bool
+    has_local_administration: bool
+    active: bool
+
+
+class NewUnit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Text200
+    kind: UnitKind
+    hsa_id: HsaId
+    parent_unit_id: Id | None = None
+    municipality_code: MunicipalityCode | None = None
+    district: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
+    routing_role: RoutingRole | None = None
+
+
+class ChangeUnit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Only the fields sent change; send `null` to clear parent, district or routing role."""
+
+    name: Text200 | None = None
+    parent_unit_id: Id | msgspec.UnsetType | None = msgspec.UNSET
+    municipality_code: MunicipalityCode | msgspec.UnsetType | None = msgspec.UNSET
+    district: Annotated[str, Meta(min_length=1, max_length=100)] | msgspec.UnsetType | None = msgspec.UNSET
+    routing_role: RoutingRole | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class AdminUnitOut(msgspec.Struct, kw_only=True):
+    id: str
+    organisation_id: str
+    name: str
+    kind: str
+    hsa_id: str
+    parent_unit_id: str | None
+    municipality_code: str | None
+    district: str | None
+    routing_role: str | None
+    active: bool
+    deactivated_at: datetime | None
+
+
+# ----- users and assignments ----------------------------------------------------------------------------------
+
+class NewUser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    username: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9._-]{1,99}$")]
+    hsa_id: HsaId
+    display_name: Text200
+    title: Annotated[str, Meta(max_length=100)] = ""
+
+
+class ChangeUser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    display_name: Text200 | None = None
+    title: Annotated[str, Meta(max_length=100)] | None = None
+    active: bool | None = None
+
+
+class NewAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    unit_id: Id
+    role: Role
+
+
+class AdminAssignmentOut(msgspec.Struct, kw_only=True):
+    id: int
+    unit_id: str
+    role: str
+
+
+class AdminUserOut(msgspec.Struct, kw_only=True):
+    id: str
+    username: str
+    hsa_id: str
+    display_name: str
+    title: str
+    organisation_id: str
+    active: bool
+    assignments: list[AdminAssignmentOut]
+
+
+# ----- the access log and log review --------------------------------------------------------------------------
+
+class AccessLogEntryOut(msgspec.Struct, kw_only=True):
+    seq: int
+    at: datetime
+    action: str
+    purpose: str
+    user_id: str
+    user_hsa_id: str
+    unit_id: str | None
+    patient_id: str
+    case_id: str | None
+
+
+class AccessLogPage(msgspec.Struct, kw_only=True):
+    items: list[AccessLogEntryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ChainProblemOut(msgspec.Struct, kw_only=True):
+    seq: int | None
+    problem: str
+
+
+class VerificationOut(msgspec.Struct, kw_only=True):
+    ok: bool
+    rows_checked: int
+    first_seq: int | None
+    last_seq: int | None
+    checkpoint_seq: int | None
+    problems: list[ChainProblemOut]
+
+
+class NewReview(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    unit_id: Id
+    period_from: AwareTime
+    period_to: AwareTime
+    sample_size: Annotated[int, Meta(ge=1, le=500)] = 20
+    seed: Annotated[int, Meta(ge=0, le=2**53)] | None = None
+
+
+class Outcome(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    finding: Finding
+    comment: Comment = ""
+
+
+class ReviewEntryOut(msgspec.Struct, kw_only=True):
+    entry: AccessLogEntryOut | None  # None once the row is past retention and purged
+    seq: int
+    finding: str | None
+    comment: str
+    reviewed_by_user_id: str | None
+    reviewed_at: datetime | None
+
+
+class ReviewOut(msgspec.Struct, kw_only=True):
+    id: str
+    organisation_id: str
+    unit_id: str
+    period_from: datetime
+    period_to: datetime
+    seed: int
+    sample_size: int
+    population: int
+    created_by_user_id: str
+    created_at: datetime
+    finding: str | None
+    comment: str
+    concluded_by_user_id: str | None
+    concluded_at: datetime | None
+    summary: dict[str, int]
+    entries: list[ReviewEntryOut]
+
+
+class ReviewSummaryOut(msgspec.Struct, kw_only=True):
+    id: str
+    unit_id: str
+    period_from: datetime
+    period_to: datetime
+    sample_size: int
+    created_at: datetime
+    finding: str | None
+
+
+class ReviewPage(msgspec.Struct, kw_only=True):
+    items: list[ReviewSummaryOut]
+    limit: int
+    offset: int

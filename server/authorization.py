@@ -1,0 +1,126 @@
+"""Authorisation: the one place that decides what a user may see and do, for every route and the event stream.
+
+Patient data: a user sees a case through a unit that takes part in it where they hold a case role (user,
+super user). Administration and the access log: the policies of `domain/administration.py`, applied to the
+user's grants (each assignment with its unit's organisation). Refusals are 403 problems; things the user may
+not even know about are 404 (`NotVisible`), decided by the callers that look them up.
+"""
+
+from __future__ import annotations
+
+from domain.administration import (
+    Grant,
+    Grants,
+    assignment_refusal,
+    log_reader_organisations,
+    may_administer_anything,
+    may_connect_organisations,
+    may_manage_units,
+    may_manage_users,
+    may_verify_log,
+)
+from domain.organisation import Role
+from realtime.feeds import unit_feed
+from server.errors import Forbidden
+from server.persistence.repositories import DirectoryRepository
+from server.principal import CurrentUser
+
+# ----- patient data ---------------------------------------------------------------------------------------------
+
+
+def case_units(user: CurrentUser) -> frozenset[str]:
+    """Units through which the user works with patient cases (REST and the event stream alike)."""
+    return frozenset(a.unit_id for a in user.assignments if a.role.works_with_cases)
+
+
+def require_case_units(user: CurrentUser) -> frozenset[str]:
+    units = case_units(user)
+    if not units:
+        raise Forbidden("your roles do not give access to patient cases")
+    return units
+
+
+def require_unit_access(user: CurrentUser, unit_id: str) -> None:
+    if unit_id not in require_case_units(user):
+        raise Forbidden("you do not work at this unit", field="unit_id")
+
+
+def stream_feeds(user: CurrentUser) -> dict[str, str]:
+    """The feeds the user may follow on the event stream: those of their case units (feed -> unit)."""
+    return {unit_feed(u): u for u in case_units(user)}
+
+
+def presence_units(user: CurrentUser, visible_unit_ids: set[str] | frozenset[str]) -> list[str]:
+    """The user's units that see a case (presence on a case needs access to it)."""
+    return sorted(set(visible_unit_ids) & case_units(user))
+
+
+# ----- administration -------------------------------------------------------------------------------------------
+
+
+async def grants(directory: DirectoryRepository, user: CurrentUser) -> Grants:
+    units = await directory.units(a.unit_id for a in user.assignments)
+    return Grants(tuple(Grant(a.role, a.unit_id, units[a.unit_id].organisation_id)
+                        for a in user.assignments if a.unit_id in units))
+
+
+def require_central(user: CurrentUser, what: str) -> None:
+    if not user.has_role(Role.CENTRAL_ADMINISTRATOR):
+        raise Forbidden(f"only a central administrator {what}")
+
+
+def require_administrator(g: Grants) -> None:
+    if not may_administer_anything(g):
+        raise Forbidden("your roles do not include administration")
+
+
+def require_connect(g: Grants) -> None:
+    if not may_connect_organisations(g):
+        raise Forbidden("only a central administrator connects and changes organisations")
+
+
+def require_unit_admin(g: Grants, organisation_id: str) -> None:
+    if not may_manage_units(g, organisation_id):
+        raise Forbidden("you do not maintain this organisation's units")
+
+
+def require_user_admin(g: Grants, organisation_id: str) -> None:
+    if not may_manage_users(g, organisation_id):
+        raise Forbidden("you do not administer this organisation's users")
+
+
+def may_see_organisation(g: Grants, organisation_id: str) -> bool:
+    return may_manage_users(g, organisation_id) or may_manage_units(g, organisation_id)
+
+
+def require_assignment(g: Grants, *, user_organisation_id: str, unit_organisation_id: str, role: Role) -> None:
+    reason = assignment_refusal(g, user_organisation_id=user_organisation_id,
+                                unit_organisation_id=unit_organisation_id, role=role)
+    if reason:
+        raise Forbidden(reason, field="unit_id" if "unit" in reason else "role")
+
+
+# ----- the access log -------------------------------------------------------------------------------------------
+
+
+def log_organisations(g: Grants) -> frozenset[str]:
+    orgs = log_reader_organisations(g)
+    if not orgs:
+        raise Forbidden("only auditors and local access administrators read the access log")
+    return orgs
+
+
+def require_log_reader(g: Grants, organisation_id: str) -> None:
+    if organisation_id not in log_organisations(g):
+        raise Forbidden("you do not review this organisation's access log", field="unit_id")
+
+
+def require_log_verifier(g: Grants) -> None:
+    if not may_verify_log(g):
+        raise Forbidden("only auditors and central administrators check the access log's integrity")
+
+
+def log_unit(g: Grants) -> str:
+    """The unit an auditor's reading of the log is recorded under (their own first log-reading assignment)."""
+    units = sorted(x.unit_id for x in g.items if x.role in (Role.AUDITOR, Role.LOCAL_ACCESS_ADMINISTRATOR))
+    return units[0] if units else sorted(x.unit_id for x in g.items)[0]

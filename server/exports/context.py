@@ -1,0 +1,32 @@
+"""What an export of one agreed SIP version is rendered from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.sip import AgreedVersion, SipPlan
+from server.persistence.models import PatientRow, PrincipalRow, UnitRow
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    plan: SipPlan
+    version: AgreedVersion
+    patient: PatientRow
+    units: Mapping[str, UnitRow]  # every unit taking part or named in a service
+    principals: Mapping[str, PrincipalRow]
+    now: datetime
+
+    def unit_name(self, unit_id: str | None) -> str:
+        if unit_id is None:
+            return ""
+        unit = self.units.get(unit_id)
+        return unit.name if unit else unit_id
+
+    def principal_name(self, principal_id: str | None) -> str:
+        if principal_id is None:
+            return ""
+        principal = self.principals.get(principal_id)
+        return principal.name if principal else principal_id

@@ -1,0 +1,124 @@
+"""Storing SIP plans (like `CaseRepository`), and the unit of work that also records a plan's events.
+
+`SipUnitOfWork` is the `UnitOfWork` plus the plan repository: plan state, plan events (aggregate_type
+"sip_plan"), a touched discharge case and its events, and the access-log rows commit together; the events go
+to the publisher after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from domain.sip import PlanState, SipPlan
+from realtime.feeds import unit_feed
+from server.persistence import event_log
+from server.persistence.models import FeedRow
+from server.persistence.repositories import ConcurrencyConflict
+from server.persistence.sip_documents import from_document, to_document
+from server.persistence.sip_models import SipPlanRow, SipPlanUnitRow
+from server.persistence.unit_of_work import UnitOfWork
+
+SIP_AGGREGATE = "sip_plan"
+
+
+def listing_follow_up(plan: SipPlan) -> date | None:
+    """The follow-up date that applies now (the version in force's while it awaits follow-up, else the working
+    contents' date); None once closed."""
+    if not plan.state.is_open:
+        return None
+    due = plan.next_follow_up_due()
+    return due if due is not None else plan.contents.next_follow_up_on.value
+
+
+class SipPlanRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, plan_id: str, *, for_update: bool = False) -> SipPlan | None:
+        query = select(SipPlanRow).where(SipPlanRow.id == plan_id)
+        if for_update and self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = await self.session.scalar(query)
+        return from_document(row.document, row.version) if row else None
+
+    async def patient_id_of(self, plan_id: str) -> str | None:
+        return await self.session.scalar(select(SipPlanRow.patient_id).where(SipPlanRow.id == plan_id))
+
+    async def exists(self, plan_id: str) -> bool:
+        return await self.session.scalar(select(SipPlanRow.id).where(SipPlanRow.id == plan_id)) is not None
+
+    async def add(self, plan: SipPlan, patient_id: str, now: datetime) -> int:
+        plan.version = 1
+        await self.session.execute(insert(SipPlanRow).values(
+            id=plan.id, patient_id=patient_id, case_id=plan.case_id, owner_unit_id=plan.owner_unit_id,
+            state=str(plan.state), next_follow_up_on=listing_follow_up(plan), created_at=plan.created_at,
+            updated_at=now, version=1, document=to_document(plan)))
+        await self._sync_units(plan, fresh=True)
+        return 1
+
+    async def save(self, plan: SipPlan, now: datetime) -> int:
+        """Store the changed plan if nobody changed it since it was read; returns the new version."""
+        result = await self.session.execute(
+            update(SipPlanRow).where(SipPlanRow.id == plan.id, SipPlanRow.version == plan.version)
+            .values(state=str(plan.state), next_follow_up_on=listing_follow_up(plan), updated_at=now,
+                    version=plan.version + 1, document=to_document(plan)))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrencyConflict(plan.id)
+        plan.version += 1
+        await self._sync_units(plan)
+        return plan.version
+
+    async def _sync_units(self, plan: SipPlan, *, fresh: bool = False) -> None:
+        visible = set(plan.visible_unit_ids())
+        if not fresh:
+            stored = set(await self.session.scalars(
+                select(SipPlanUnitRow.unit_id).where(SipPlanUnitRow.plan_id == plan.id)))
+            if stored == visible:
+                return
+            await self.session.execute(delete(SipPlanUnitRow).where(SipPlanUnitRow.plan_id == plan.id))
+        if visible:
+            await self.session.execute(insert(SipPlanUnitRow), [{"plan_id": plan.id, "unit_id": u}
+                                                                for u in sorted(visible)])
+
+    async def page_for_units(self, unit_ids: Iterable[str], *, states: Sequence[PlanState] | None,
+                             follow_up_before: date | None, limit: int,
+                             offset: int) -> tuple[int, list[tuple[SipPlan, str]]]:
+        """Plans seen by any of the units (with their patient ids), soonest follow-up first (none last)."""
+        seen = select(SipPlanUnitRow.plan_id).where(SipPlanUnitRow.unit_id.in_(list(unit_ids)))
+        where: list[ColumnElement[bool]] = [SipPlanRow.id.in_(seen)]
+        if states:
+            where.append(SipPlanRow.state.in_([str(s) for s in states]))
+        if follow_up_before is not None:
+            where.append(SipPlanRow.next_follow_up_on <= follow_up_before)
+        total = int(await self.session.scalar(select(func.count()).select_from(SipPlanRow).where(*where)) or 0)
+        rows = await self.session.scalars(
+            select(SipPlanRow).where(*where)
+            .order_by(SipPlanRow.next_follow_up_on.is_(None), SipPlanRow.next_follow_up_on,
+                      SipPlanRow.created_at, SipPlanRow.id)
+            .limit(limit).offset(offset))
+        return total, [(from_document(r.document, r.version), r.patient_id) for r in rows]
+
+
+class SipUnitOfWork(UnitOfWork):
+    async def __aenter__(self) -> SipUnitOfWork:
+        await super().__aenter__()
+        self.sip_plans = SipPlanRepository(self.session)
+        return self
+
+    async def lock_feeds(self, unit_ids: Iterable[str]) -> None:
+        """Lock the feeds of every unit concerned, in sorted order, before appending events of two aggregates
+        (a plan and its case) in one transaction: the feed locks are then taken in one global order."""
+        feeds = sorted({unit_feed(u) for u in unit_ids})
+        if feeds and self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(select(FeedRow.feed).where(FeedRow.feed.in_(feeds))
+                                       .order_by(FeedRow.feed).with_for_update())
+
+    async def record_plan_events(self, plan: SipPlan) -> None:
+        """Append the plan's pending events at its (new) version to the log and the feeds."""
+        self._outbox.extend(await event_log.append(self.session, plan.pending_events, plan.version, SIP_AGGREGATE))
+        plan.pending_events.clear()

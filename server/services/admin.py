@@ -1,0 +1,300 @@
+"""Use cases of administration: connect organisations, keep the unit tree, manage users and their assignments.
+
+Who may do what is decided by `server/authorization.py` (policies in `domain/administration.py`). Units are
+never deleted: a deactivated unit keeps its id, its cases and its log rows, and receives no new notices
+(routing, forwarding and adding participants only pick active units; a unit with open cases cannot close).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import delete, func, insert, select
+
+from domain.administration import check_connection, check_parent, check_unit, deactivation_refusal
+from domain.discharge_case import CaseState
+from domain.organisation import Role, UnitKind
+from realtime.feeds import unit_feed
+from server import authorization as authz
+from server.api.admin_schemas import (
+    AdminAssignmentOut,
+    AdminUnitOut,
+    AdminUserOut,
+    ChangeOrganisation,
+    ChangeUnit,
+    ChangeUser,
+    ConnectOrganisation,
+    NewAssignment,
+    NewUnit,
+    NewUser,
+    OrganisationOut,
+)
+from server.errors import Conflict, Invalid, NotVisible
+from server.persistence import event_log
+from server.persistence.models import AssignmentRow, CaseRow, OrganisationRow, PrincipalRow, UnitRow, UserRow
+from server.persistence.unit_of_work import UnitOfWork
+from server.principal import CurrentUser
+
+
+def organisation_out(row: OrganisationRow) -> OrganisationOut:
+    return OrganisationOut(id=row.id, principal_id=row.principal_id, name=row.name, kind=row.kind,
+                           care_agreement=row.care_agreement, has_local_administration=row.has_local_administration,
+                           active=row.active)
+
+
+def unit_out(row: UnitRow) -> AdminUnitOut:
+    return AdminUnitOut(id=row.id, organisation_id=row.organisation_id, name=row.name, kind=row.kind,
+                        hsa_id=row.hsa_id, parent_unit_id=row.parent_unit_id, municipality_code=row.municipality_code,
+                        district=row.district, routing_role=row.routing_role, active=row.active,
+                        deactivated_at=event_log.as_utc(row.deactivated_at) if row.deactivated_at else None)
+
+
+def user_out(row: UserRow, assignments: list[AssignmentRow]) -> AdminUserOut:
+    return AdminUserOut(id=row.id, username=row.username, hsa_id=row.hsa_id, display_name=row.display_name,
+                        title=row.title, organisation_id=row.organisation_id, active=row.active,
+                        assignments=[AdminAssignmentOut(id=a.id, unit_id=a.unit_id, role=a.role)
+                                     for a in sorted(assignments, key=lambda a: a.id)])
+
+
+class AdminService:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    # ----- organisations ----------------------------------------------------------------------------------------
+
+    async def list_organisations(self, user: CurrentUser) -> list[OrganisationOut]:
+        async with self._uow() as uow:
+            g = await authz.grants(uow.directory, user)
+            authz.require_administrator(g)
+            rows = await uow.session.scalars(select(OrganisationRow).order_by(OrganisationRow.name))
+            return [organisation_out(r) for r in rows if authz.may_see_organisation(g, r.id)]
+
+    async def connect(self, user: CurrentUser, data: ConnectOrganisation) -> OrganisationOut:
+        async with self._uow() as uow:
+            authz.require_connect(await authz.grants(uow.directory, user))
+            check_connection(care_agreement=data.care_agreement)
+            if await uow.session.get(PrincipalRow, data.principal_id) is None:
+                raise Invalid("no such principal (huvudman)", field="principal_id")
+            row = OrganisationRow(id=str(uuid.uuid4()), principal_id=data.principal_id, name=data.name,
+                                  kind=data.kind, has_local_administration=data.has_local_administration,
+                                  care_agreement=True, active=True)
+            uow.session.add(row)
+            await uow.commit()
+            return organisation_out(row)
+
+    async def organisation(self, user: CurrentUser, organisation_id: str) -> OrganisationOut:
+        async with self._uow() as uow:
+            row = await self._organisation(uow, organisation_id)
+            g = await authz.grants(uow.directory, user)
+            if not authz.may_see_organisation(g, row.id):
+                authz.require_user_admin(g, row.id)
+            return organisation_out(row)
+
+    async def change_organisation(self, user: CurrentUser, organisation_id: str,
+                                  data: ChangeOrganisation) -> OrganisationOut:
+        async with self._uow() as uow:
+            row = await self._organisation(uow, organisation_id)
+            authz.require_connect(await authz.grants(uow.directory, user))
+            if data.name is not None:
+                row.name = data.name
+            if data.has_local_administration is not None:
+                row.has_local_administration = data.has_local_administration
+            await uow.commit()
+            return organisation_out(row)
+
+    # ----- units ------------------------------------------------------------------------------------------------
+
+    async def list_units(self, user: CurrentUser, organisation_id: str) -> list[AdminUnitOut]:
+        async with self._uow() as uow:
+            await self._organisation(uow, organisation_id)
+            g = await authz.grants(uow.directory, user)
+            if not authz.may_see_organisation(g, organisation_id):
+                authz.require_unit_admin(g, organisation_id)
+            rows = await uow.session.scalars(select(UnitRow).where(UnitRow.organisation_id == organisation_id)
+                                             .order_by(UnitRow.name, UnitRow.id))
+            return [unit_out(r) for r in rows]
+
+    async def create_unit(self, user: CurrentUser, organisation_id: str, data: NewUnit) -> AdminUnitOut:
+        async with self._uow() as uow:
+            org = await self._organisation(uow, organisation_id)
+            authz.require_unit_admin(await authz.grants(uow.directory, user), org.id)
+            if not org.active:
+                raise Invalid("the organisation is not active", field="organisation_id")
+            check_unit(kind=data.kind, routing_role=data.routing_role, district=data.district,
+                       municipality_code=data.municipality_code)
+            await self._check_hsa_free(uow, data.hsa_id)
+            unit_id = str(uuid.uuid4())
+            if data.parent_unit_id is not None:
+                await self._check_parent(uow, unit_id, data.parent_unit_id, org.id)
+            row = UnitRow(id=unit_id, organisation_id=org.id, name=data.name, kind=str(data.kind),
+                          hsa_id=data.hsa_id, municipality_code=data.municipality_code, district=data.district,
+                          routing_role=data.routing_role, active=True, parent_unit_id=data.parent_unit_id)
+            uow.session.add(row)
+            await uow.session.flush()
+            await event_log.ensure_feed(uow.session, unit_feed(unit_id))
+            await uow.commit()
+            return unit_out(row)
+
+    async def change_unit(self, user: CurrentUser, unit_id: str, data: ChangeUnit) -> AdminUnitOut:
+        async with self._uow() as uow:
+            row = await self._unit(uow, unit_id)
+            authz.require_unit_admin(await authz.grants(uow.directory, user), row.organisation_id)
+            changes = {f: getattr(data, f) for f in ("parent_unit_id", "municipality_code", "district",
+                                                      "routing_role") if getattr(data, f) is not msgspec.UNSET}
+            merged = {f: changes.get(f, getattr(row, f)) for f in ("municipality_code", "district", "routing_role")}
+            check_unit(kind=UnitKind(row.kind), **merged)
+            if changes.get("parent_unit_id") is not None:
+                await self._check_parent(uow, row.id, changes["parent_unit_id"], row.organisation_id)
+            if data.name is not None:
+                row.name = data.name
+            for name, value in changes.items():
+                setattr(row, name, value)
+            await uow.commit()
+            return unit_out(row)
+
+    async def deactivate_unit(self, user: CurrentUser, unit_id: str) -> AdminUnitOut:
+        async with self._uow() as uow:
+            row = await self._unit(uow, unit_id)
+            authz.require_unit_admin(await authz.grants(uow.directory, user), row.organisation_id)
+            if row.active:
+                open_states = [s for s in CaseState if s.is_open]
+                # Cases the unit sees, and drafts (admitted, notice not yet sent) whose receivers don't see them yet.
+                drafts = list(await uow.session.scalars(select(CaseRow.id).where(
+                    CaseRow.state == str(CaseState.ADMITTED))))
+                ids = set(await uow.cases.ids_for_units([unit_id], open_states)) | set(drafts)
+                cases = await uow.cases.get_many(sorted(ids))
+                taking_part = sum(1 for c, _ in cases if c.ward_unit_id == unit_id or any(
+                    p.unit_id == unit_id and p.active for p in c.participants))
+                if reason := deactivation_refusal(taking_part):
+                    raise Conflict(reason, field="unit_id")
+                children = await uow.session.scalar(select(func.count()).select_from(UnitRow).where(
+                    UnitRow.parent_unit_id == unit_id, UnitRow.active.is_(True)))
+                if children:
+                    raise Conflict("the unit has active sub-units; deactivate or move them first", field="unit_id")
+                row.active, row.deactivated_at = False, self._clock()
+                await uow.commit()
+            return unit_out(row)
+
+    # ----- users and assignments --------------------------------------------------------------------------------
+
+    async def list_users(self, user: CurrentUser, organisation_id: str) -> list[AdminUserOut]:
+        async with self._uow() as uow:
+            await self._organisation(uow, organisation_id)
+            authz.require_user_admin(await authz.grants(uow.directory, user), organisation_id)
+            rows = list(await uow.session.scalars(select(UserRow).where(UserRow.organisation_id == organisation_id)
+                                                  .order_by(UserRow.username)))
+            assignments = list(await uow.session.scalars(select(AssignmentRow).where(
+                AssignmentRow.user_id.in_([r.id for r in rows]))))
+            return [user_out(r, [a for a in assignments if a.user_id == r.id]) for r in rows]
+
+    async def create_user(self, user: CurrentUser, organisation_id: str, data: NewUser) -> AdminUserOut:
+        async with self._uow() as uow:
+            org = await self._organisation(uow, organisation_id)
+            authz.require_user_admin(await authz.grants(uow.directory, user), org.id)
+            if await uow.session.scalar(select(UserRow.id).where(UserRow.username == data.username)):
+                raise Conflict("the username is taken", field="username")
+            if await uow.session.scalar(select(UserRow.id).where(UserRow.hsa_id == data.hsa_id)):
+                raise Conflict("a user with this HSA-id exists", field="hsa_id")
+            row = UserRow(id=str(uuid.uuid4()), username=data.username, hsa_id=data.hsa_id,
+                          display_name=data.display_name, title=data.title, organisation_id=org.id, active=True)
+            uow.session.add(row)
+            await uow.commit()
+            return user_out(row, [])
+
+    async def user(self, user: CurrentUser, user_id: str) -> AdminUserOut:
+        async with self._uow() as uow:
+            row = await self._user(uow, user_id)
+            authz.require_user_admin(await authz.grants(uow.directory, user), row.organisation_id)
+            return user_out(row, await uow.directory.assignments(row.id))
+
+    async def change_user(self, user: CurrentUser, user_id: str, data: ChangeUser) -> AdminUserOut:
+        async with self._uow() as uow:
+            row = await self._user(uow, user_id)
+            authz.require_user_admin(await authz.grants(uow.directory, user), row.organisation_id)
+            if data.active is False and row.id == user.id:
+                raise Invalid("you cannot deactivate yourself", field="active")
+            for name in ("display_name", "title", "active"):
+                if (value := getattr(data, name)) is not None:
+                    setattr(row, name, value)
+            await uow.commit()
+            return user_out(row, await uow.directory.assignments(row.id))
+
+    async def add_assignment(self, user: CurrentUser, user_id: str, data: NewAssignment) -> AdminUserOut:
+        async with self._uow() as uow:
+            row = await self._user(uow, user_id)
+            g = await authz.grants(uow.directory, user)
+            authz.require_user_admin(g, row.organisation_id)
+            unit = await uow.directory.unit(data.unit_id)
+            if unit is None:
+                raise Invalid("no such unit", field="unit_id")
+            authz.require_assignment(g, user_organisation_id=row.organisation_id,
+                                     unit_organisation_id=unit.organisation_id, role=data.role)
+            if not unit.active:
+                raise Invalid("the unit is deactivated", field="unit_id")
+            if await uow.session.scalar(select(AssignmentRow.id).where(
+                    AssignmentRow.user_id == row.id, AssignmentRow.unit_id == unit.id,
+                    AssignmentRow.role == str(data.role))):
+                raise Conflict("the user already has this assignment", field="role")
+            await uow.session.execute(insert(AssignmentRow).values(user_id=row.id, unit_id=unit.id,
+                                                                   role=str(data.role)))
+            assignments = await uow.directory.assignments(row.id)
+            await uow.commit()
+            return user_out(row, assignments)
+
+    async def remove_assignment(self, user: CurrentUser, user_id: str, assignment_id: int) -> AdminUserOut:
+        async with self._uow() as uow:
+            row = await self._user(uow, user_id)
+            g = await authz.grants(uow.directory, user)
+            authz.require_user_admin(g, row.organisation_id)
+            assignment = await uow.session.get(AssignmentRow, assignment_id)
+            if assignment is None or assignment.user_id != row.id:
+                raise NotVisible("no such assignment")
+            unit = await uow.directory.unit(assignment.unit_id)
+            assert unit is not None
+            authz.require_assignment(g, user_organisation_id=row.organisation_id,
+                                     unit_organisation_id=unit.organisation_id, role=Role(assignment.role))
+            await uow.session.execute(delete(AssignmentRow).where(AssignmentRow.id == assignment_id))
+            assignments = await uow.directory.assignments(row.id)
+            await uow.commit()
+            return user_out(row, assignments)
+
+    # ----- helpers ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _organisation(uow: UnitOfWork, organisation_id: str) -> OrganisationRow:
+        row = await uow.directory.organisation(organisation_id)
+        if row is None:
+            raise NotVisible("no such organisation")
+        return row
+
+    @staticmethod
+    async def _unit(uow: UnitOfWork, unit_id: str) -> UnitRow:
+        row = await uow.directory.unit(unit_id)
+        if row is None:
+            raise NotVisible("no such unit")
+        return row
+
+    @staticmethod
+    async def _user(uow: UnitOfWork, user_id: str) -> UserRow:
+        row = await uow.directory.user(user_id)
+        if row is None:
+            raise NotVisible("no such user")
+        return row
+
+    @staticmethod
+    async def _check_hsa_free(uow: UnitOfWork, hsa_id: str) -> None:
+        if await uow.session.scalar(select(UnitRow.id).where(UnitRow.hsa_id == hsa_id)):
+            raise Conflict("a unit with this HSA-id exists", field="hsa_id")
+
+    @staticmethod
+    async def _check_parent(uow: UnitOfWork, unit_id: str, parent_id: str, organisation_id: str) -> None:
+        parent = await uow.directory.unit(parent_id)
+        if parent is None or parent.organisation_id != organisation_id:
+            raise Invalid("the parent must be a unit of the same organisation", field="parent_unit_id")
+        rows = (await uow.session.execute(select(UnitRow.id, UnitRow.parent_unit_id).where(
+            UnitRow.organisation_id == organisation_id))).tuples()
+        check_parent(unit_id, parent_id, {child: parent for child, parent in rows})

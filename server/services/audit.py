@@ -1,0 +1,252 @@
+"""Use cases of the access log: search it, check its integrity, and run log reviews (loggkontroll).
+
+Auditors and local access administrators read the log of their own organisation's units. Reading the log
+shows which patients were accessed, so it is itself logged (action `read_access_log`, purpose `log_review`),
+in the same transaction as the read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.administration import Grants, check_finding, draw_sample, summarise
+from server import access_log
+from server import authorization as authz
+from server.api.admin_schemas import (
+    AccessLogEntryOut,
+    AccessLogPage,
+    ChainProblemOut,
+    NewReview,
+    Outcome,
+    ReviewEntryOut,
+    ReviewOut,
+    ReviewPage,
+    ReviewSummaryOut,
+    VerificationOut,
+)
+from server.errors import Invalid, NotVisible
+from server.persistence.event_log import as_utc
+from server.persistence.models import AccessLogRow, LogReviewEntryRow, LogReviewRow, UnitRow
+from server.persistence.unit_of_work import UnitOfWork
+from server.principal import CurrentUser
+
+MAX_POPULATION = 1_000_000
+LOG_REVIEW_PURPOSE = "log_review"  # reviewers' own reading: searchable, but not part of the samples they draw
+CSV_COLUMNS = ("seq", "at", "action", "purpose", "user_id", "user_hsa_id", "unit_id", "patient_id", "case_id",
+               "finding", "comment", "reviewed_by_user_id", "reviewed_at")
+
+
+def entry_out(row: AccessLogRow) -> AccessLogEntryOut:
+    return AccessLogEntryOut(seq=row.seq, at=as_utc(row.at), action=row.action, purpose=row.purpose,
+                             user_id=row.user_id, user_hsa_id=row.user_hsa_id, unit_id=row.unit_id,
+                             patient_id=row.patient_id, case_id=row.case_id)
+
+
+class AuditService:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    # ----- search -----------------------------------------------------------------------------------------------
+
+    async def search(self, user: CurrentUser, *, patient_id: str | None, user_id: str | None, unit_id: str | None,
+                     period_from: datetime | None, period_to: datetime | None, limit: int,
+                     offset: int) -> AccessLogPage:
+        async with self._uow() as uow:
+            g = await authz.grants(uow.directory, user)
+            orgs = authz.log_organisations(g)
+            if unit_id is not None:
+                unit = await uow.directory.unit(unit_id)
+                if unit is None:
+                    raise NotVisible("no such unit")
+                authz.require_log_reader(g, unit.organisation_id)
+            if period_from and period_to and period_from >= period_to:
+                raise Invalid("the period must end after it starts", field="to")
+            in_scope = select(UnitRow.id).where(UnitRow.organisation_id.in_(orgs))
+            query = select(AccessLogRow).where(AccessLogRow.unit_id.in_(in_scope))
+            for column, value in ((AccessLogRow.patient_id, patient_id), (AccessLogRow.user_id, user_id),
+                                  (AccessLogRow.unit_id, unit_id)):
+                if value is not None:
+                    query = query.where(column == value)
+            if period_from:
+                query = query.where(AccessLogRow.at >= period_from)
+            if period_to:
+                query = query.where(AccessLogRow.at < period_to)
+            total = int(await uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+            rows = list(await uow.session.scalars(query.order_by(AccessLogRow.seq.desc()).limit(limit)
+                                                  .offset(offset)))
+            await self._log_reading(uow.session, user, g, rows)
+            await uow.commit()
+            return AccessLogPage(items=[entry_out(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    async def verify(self, user: CurrentUser) -> VerificationOut:
+        async with self._uow() as uow:
+            authz.require_log_verifier(await authz.grants(uow.directory, user))
+            result = await access_log.verify(uow.session)
+            return VerificationOut(ok=result.ok, rows_checked=result.rows_checked, first_seq=result.first_seq,
+                                   last_seq=result.last_seq, checkpoint_seq=result.checkpoint_seq,
+                                   problems=[ChainProblemOut(seq=s, problem=p) for s, p in result.problems])
+
+    # ----- reviews ----------------------------------------------------------------------------------------------
+
+    async def create_review(self, user: CurrentUser, data: NewReview) -> ReviewOut:
+        if data.period_from >= data.period_to:
+            raise Invalid("the period must end after it starts", field="period_to")
+        async with self._uow() as uow:
+            g = await authz.grants(uow.directory, user)
+            authz.log_organisations(g)
+            unit = await uow.directory.unit(data.unit_id)
+            if unit is None:
+                raise Invalid("no such unit", field="unit_id")
+            authz.require_log_reader(g, unit.organisation_id)
+            population = list(await uow.session.scalars(
+                select(AccessLogRow.seq).where(AccessLogRow.unit_id == unit.id, AccessLogRow.at >= data.period_from,
+                                               AccessLogRow.at < data.period_to,
+                                               AccessLogRow.purpose != LOG_REVIEW_PURPOSE)
+                .order_by(AccessLogRow.seq).limit(MAX_POPULATION)))
+            if not population:
+                raise Invalid("the unit's access log has no entries in this period", field="period_from")
+            seed = data.seed if data.seed is not None else secrets.randbelow(2**53)
+            sample = draw_sample(population, data.sample_size, seed)
+            review = LogReviewRow(id=str(uuid.uuid4()), organisation_id=unit.organisation_id, unit_id=unit.id,
+                                  period_from=data.period_from, period_to=data.period_to, seed=seed,
+                                  sample_size=len(sample), population=len(population),
+                                  created_by_user_id=user.id, created_at=self._clock(), comment="")
+            uow.session.add(review)
+            await uow.session.flush()
+            uow.session.add_all([LogReviewEntryRow(review_id=review.id, log_seq=s, comment="") for s in sample])
+            await uow.session.flush()
+            out = await self._review_out(uow.session, review)
+            await self._log_reading(uow.session, user, g, await self._rows(uow.session, sample))
+            await uow.commit()
+            return out
+
+    async def list_reviews(self, user: CurrentUser, unit_id: str | None, limit: int, offset: int) -> ReviewPage:
+        async with self._uow() as uow:
+            g = await authz.grants(uow.directory, user)
+            orgs = authz.log_organisations(g)
+            query = select(LogReviewRow).where(LogReviewRow.organisation_id.in_(orgs))
+            if unit_id is not None:
+                unit = await uow.directory.unit(unit_id)
+                if unit is None:
+                    raise NotVisible("no such unit")
+                authz.require_log_reader(g, unit.organisation_id)
+                query = query.where(LogReviewRow.unit_id == unit_id)
+            rows = await uow.session.scalars(query.order_by(LogReviewRow.created_at.desc(), LogReviewRow.id)
+                                             .limit(limit).offset(offset))
+            return ReviewPage(items=[ReviewSummaryOut(
+                id=r.id, unit_id=r.unit_id, period_from=as_utc(r.period_from), period_to=as_utc(r.period_to),
+                sample_size=r.sample_size, created_at=as_utc(r.created_at), finding=r.finding) for r in rows],
+                limit=limit, offset=offset)
+
+    async def review(self, user: CurrentUser, review_id: str) -> ReviewOut:
+        async with self._uow() as uow:
+            g, review = await self._open_review(uow, user, review_id)
+            out = await self._review_out(uow.session, review)
+            await self._log_reading(uow.session, user, g, await self._rows(uow.session, [e.seq for e in out.entries]))
+            await uow.commit()
+            return out
+
+    async def record_entry_outcome(self, user: CurrentUser, review_id: str, seq: int, data: Outcome) -> ReviewOut:
+        check_finding(data.finding)
+        async with self._uow() as uow:
+            g, review = await self._open_review(uow, user, review_id)
+            entry = await uow.session.get(LogReviewEntryRow, (review.id, seq))
+            if entry is None:
+                raise NotVisible("the entry is not in this review's sample")
+            entry.finding, entry.comment = data.finding, data.comment
+            entry.reviewed_by_user_id, entry.reviewed_at = user.id, self._clock()
+            await uow.session.flush()
+            out = await self._review_out(uow.session, review)
+            await self._log_reading(uow.session, user, g, await self._rows(uow.session, [seq]))
+            await uow.commit()
+            return out
+
+    async def conclude(self, user: CurrentUser, review_id: str, data: Outcome) -> ReviewOut:
+        check_finding(data.finding)
+        async with self._uow() as uow:
+            _, review = await self._open_review(uow, user, review_id)
+            review.finding, review.comment = data.finding, data.comment
+            review.concluded_by_user_id, review.concluded_at = user.id, self._clock()
+            await uow.session.flush()
+            out = await self._review_out(uow.session, review)
+            await uow.commit()
+            return out
+
+    async def export_csv(self, user: CurrentUser, review_id: str) -> bytes:
+        async with self._uow() as uow:
+            g, review = await self._open_review(uow, user, review_id)
+            out = await self._review_out(uow.session, review)
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\r\n")
+            writer.writerow(("review_id", review.id, "unit_id", review.unit_id, "period_from",
+                             out.period_from.isoformat(), "period_to", out.period_to.isoformat(), "seed", review.seed,
+                             "population", review.population, "finding", review.finding or "", "comment",
+                             _cell(review.comment)))
+            writer.writerow(CSV_COLUMNS)
+            for e in out.entries:
+                x = e.entry
+                writer.writerow((e.seq, x.at.isoformat() if x else "", x.action if x else "", x.purpose if x else "",
+                                 x.user_id if x else "", x.user_hsa_id if x else "", (x.unit_id or "") if x else "",
+                                 x.patient_id if x else "", (x.case_id or "") if x else "", e.finding or "",
+                                 _cell(e.comment), e.reviewed_by_user_id or "",
+                                 e.reviewed_at.isoformat() if e.reviewed_at else ""))
+            await self._log_reading(uow.session, user, g, await self._rows(uow.session, [e.seq for e in out.entries]),
+                                    action="export_access_log")
+            await uow.commit()
+            return buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+
+    # ----- helpers ----------------------------------------------------------------------------------------------
+
+    async def _open_review(self, uow: UnitOfWork, user: CurrentUser, review_id: str) -> tuple[Grants, LogReviewRow]:
+        g = await authz.grants(uow.directory, user)
+        orgs = authz.log_organisations(g)
+        review = await uow.session.get(LogReviewRow, review_id)
+        if review is None or review.organisation_id not in orgs:
+            raise NotVisible("no such review")
+        return g, review
+
+    @staticmethod
+    async def _rows(session: AsyncSession, seqs: Sequence[int]) -> list[AccessLogRow]:
+        if not seqs:
+            return []
+        return list(await session.scalars(select(AccessLogRow).where(AccessLogRow.seq.in_(list(seqs)))
+                                          .order_by(AccessLogRow.seq)))
+
+    async def _review_out(self, session: AsyncSession, review: LogReviewRow) -> ReviewOut:
+        entries = list(await session.scalars(select(LogReviewEntryRow).where(LogReviewEntryRow.review_id == review.id)
+                                             .order_by(LogReviewEntryRow.log_seq)))
+        rows = {r.seq: r for r in await self._rows(session, [e.log_seq for e in entries])}
+        return ReviewOut(
+            id=review.id, organisation_id=review.organisation_id, unit_id=review.unit_id,
+            period_from=as_utc(review.period_from), period_to=as_utc(review.period_to), seed=review.seed,
+            sample_size=review.sample_size, population=review.population,
+            created_by_user_id=review.created_by_user_id, created_at=as_utc(review.created_at),
+            finding=review.finding, comment=review.comment, concluded_by_user_id=review.concluded_by_user_id,
+            concluded_at=as_utc(review.concluded_at) if review.concluded_at else None,
+            summary=summarise(e.finding for e in entries),
+            entries=[ReviewEntryOut(entry=entry_out(rows[e.log_seq]) if e.log_seq in rows else None, seq=e.log_seq,
+                                    finding=e.finding, comment=e.comment, reviewed_by_user_id=e.reviewed_by_user_id,
+                                    reviewed_at=as_utc(e.reviewed_at) if e.reviewed_at else None)
+                     for e in entries])
+
+    async def _log_reading(self, session: AsyncSession, user: CurrentUser, g: Grants, rows: Sequence[AccessLogRow],
+                           action: str = "read_access_log") -> None:
+        """Reading the log shows whose records were accessed: one row per patient shown, purpose log review."""
+        patients = sorted({r.patient_id for r in rows})
+        await access_log.record(session, user, unit_id=authz.log_unit(g), patient_ids=patients,
+                                case_ids=[None] * len(patients), action=action, at=self._clock(),
+                                purpose=LOG_REVIEW_PURPOSE)
+
+
+def _cell(text: str) -> str:
+    """Free text in a CSV cell, defused against spreadsheet formula injection."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

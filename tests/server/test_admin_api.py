@@ -1,0 +1,219 @@
+"""Administration through the API: connect organisations, keep the unit tree, manage users and assignments."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from server.auth.tokens import DevSigningKey
+from server.demo.seed import stable_id
+from tests.server.conftest import (
+    AUDIENCE,
+    ISSUER,
+    SOLNA_INTAKE,
+    STOCKHOLM_INTAKE,
+    WARD,
+    iso,
+    new_identity,
+    now_utc,
+    patient,
+    register,
+)
+
+Client = httpx.AsyncClient
+Auth = Callable[[str], dict[str, str]]
+ADMIN = "/api/v1/admin"
+KAROLINSKA = stable_id("organisation", "karolinska")
+STOCKHOLMS_STAD = stable_id("organisation", "stockholms-stad")
+NO_LOCAL_ADMIN = stable_id("organisation", "vc-exempelgatan-ab")
+REGION = stable_id("principal", "region-stockholm")
+
+
+def hsa(prefix: str = "T") -> str:
+    return f"SE2321000016-{prefix}{uuid.uuid4().hex[:10].upper()}"
+
+
+def fields(response: httpx.Response) -> list[str]:
+    return [e["field"] for e in response.json()["errors"]]
+
+
+async def test_an_organisation_connects_only_with_a_care_agreement(client: Client, auth: Auth) -> None:
+    body = {"principal_id": REGION, "name": "Vårdbolaget Exempel AB", "kind": "care_provider"}
+    refused = await client.post(f"{ADMIN}/organisations", json={**body, "care_agreement": False},
+                                headers=auth("central.admin"))
+    assert refused.status_code == 422, refused.text
+    assert fields(refused) == ["care_agreement"]
+    assert refused.headers["content-type"].startswith("application/problem+json")
+
+    not_central = await client.post(f"{ADMIN}/organisations", json={**body, "care_agreement": True},
+                                    headers=auth("hospital.admin"))
+    assert not_central.status_code == 403
+
+    connected = await client.post(f"{ADMIN}/organisations", json={**body, "care_agreement": True},
+                                  headers=auth("central.admin"))
+    assert connected.status_code == 201, connected.text
+    org = connected.json()
+    assert org["care_agreement"] is True
+    assert org["has_local_administration"] is False
+    listed = await client.get(f"{ADMIN}/organisations", headers=auth("central.admin"))
+    assert org["id"] in [o["id"] for o in listed.json()]
+    own_only = await client.get(f"{ADMIN}/organisations", headers=auth("hospital.admin"))
+    assert [o["id"] for o in own_only.json()] == [KAROLINSKA]
+
+    changed = await client.patch(f"{ADMIN}/organisations/{org['id']}", json={"has_local_administration": True},
+                                 headers=auth("central.admin"))
+    assert changed.json()["has_local_administration"] is True
+
+
+async def test_the_unit_tree_with_routing_rules(client: Client, auth: Auth) -> None:
+    central = auth("central.admin")
+    district = f"Provdistrikt {uuid.uuid4().hex[:6]}"
+    intake = await client.post(f"{ADMIN}/organisations/{STOCKHOLMS_STAD}/units", headers=central, json={
+        "name": f"Mottagning {district}", "kind": "municipal", "hsa_id": hsa(), "municipality_code": "0180",
+        "district": district, "routing_role": "intake", "parent_unit_id": STOCKHOLM_INTAKE})
+    assert intake.status_code == 201, intake.text
+    unit = intake.json()
+    assert (unit["parent_unit_id"], unit["routing_role"], unit["active"]) == (STOCKHOLM_INTAKE, "intake", True)
+
+    # Routing: a patient registered in Stockholm with that district goes to the new intake unit.
+    case = await register(client, auth("ward.nurse"), patient=patient(new_identity(), municipality_code="0180",
+                                                                      listed_unit_id=None, district=district))
+    assert unit["id"] in [p["unit_id"] for p in case["participants"]]
+
+    # A unit taking part in an open case cannot close: it would get no new notices.
+    busy = await client.post(f"{ADMIN}/units/{unit['id']}/deactivation", headers=central)
+    assert busy.status_code == 409, busy.text
+    assert fields(busy) == ["unit_id"]
+
+    # Rules of the tree and of routing.
+    bad_routing = await client.post(f"{ADMIN}/organisations/{KAROLINSKA}/units", headers=central, json={
+        "name": "Fel", "kind": "somatic_ward", "hsa_id": hsa(), "routing_role": "intake"})
+    assert bad_routing.status_code == 422
+    assert fields(bad_routing) == ["routing_role"]
+    district_without_intake = await client.patch(f"{ADMIN}/units/{unit['id']}", headers=central,
+                                                 json={"routing_role": None})
+    assert district_without_intake.status_code == 422
+    assert fields(district_without_intake) == ["district"]
+    duplicate = await client.post(f"{ADMIN}/organisations/{KAROLINSKA}/units", headers=central, json={
+        "name": "Dubblett", "kind": "somatic_ward", "hsa_id": unit["hsa_id"]})
+    assert duplicate.status_code == 409
+    assert fields(duplicate) == ["hsa_id"]
+    cycle = await client.patch(f"{ADMIN}/units/{STOCKHOLM_INTAKE}", headers=central,
+                               json={"parent_unit_id": unit["id"]})
+    assert cycle.status_code == 422
+    assert fields(cycle) == ["parent_unit_id"]
+    renamed = await client.patch(f"{ADMIN}/units/{unit['id']}", headers=central, json={"name": "Nytt namn"})
+    assert renamed.json()["name"] == "Nytt namn"
+    assert renamed.json()["district"] == district  # fields left out stay
+
+
+async def test_a_deactivated_unit_keeps_its_history_and_gets_no_new_notices(client: Client, auth: Auth) -> None:
+    central = auth("central.admin")
+    district = f"Stängt {uuid.uuid4().hex[:6]}"
+    created = await client.post(f"{ADMIN}/organisations/{STOCKHOLMS_STAD}/units", headers=central, json={
+        "name": "Stängs", "kind": "municipal", "hsa_id": hsa(), "municipality_code": "0180", "district": district,
+        "routing_role": "intake"})
+    unit = created.json()
+    closed = await client.post(f"{ADMIN}/units/{unit['id']}/deactivation", headers=central)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["active"] is False
+    assert closed.json()["deactivated_at"] is not None
+
+    # Still there for history (cases and logs refer to it) ...
+    assert (await client.get(f"/api/v1/units/{unit['id']}", headers=auth("ward.nurse"))).status_code == 200
+    tree = await client.get(f"{ADMIN}/organisations/{STOCKHOLMS_STAD}/units", headers=central)
+    assert {"id": unit["id"], "active": False}.items() <= next(u for u in tree.json() if u["id"] == unit["id"]).items()
+    # ... but no longer offered, routed to or added.
+    offered = await client.get("/api/v1/units?municipality_code=0180&limit=500", headers=auth("ward.nurse"))
+    assert unit["id"] not in [u["id"] for u in offered.json()["items"]]
+    case = await register(client, auth("ward.nurse"), patient=patient(new_identity(), municipality_code="0180",
+                                                                      listed_unit_id=None, district=district))
+    assert unit["id"] not in [p["unit_id"] for p in case["participants"]]
+    assert STOCKHOLM_INTAKE in [p["unit_id"] for p in case["participants"]]  # the central intake instead
+    added = await client.post(f"/api/v1/cases/{case['id']}/participants", headers=auth("ward.nurse"),
+                              json={"expected_version": case["version"], "unit_id": unit["id"]})
+    assert added.status_code == 422
+    assignment = await client.post(f"{ADMIN}/users/{stable_id('user', 'stockholm.assessor')}/assignments",
+                                   headers=central, json={"unit_id": unit["id"], "role": "user"})
+    assert assignment.status_code == 422
+
+
+def _token(signing_key: DevSigningKey, user: dict[str, Any]) -> dict[str, str]:
+    token = signing_key.issue(subject=user["id"], issuer=ISSUER, audience=AUDIENCE, claims={"hsa_id": user["hsa_id"]},
+                              lifetime=timedelta(hours=1))
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_local_access_administrator_manages_users_of_their_own_organisation(
+        client: Client, auth: Auth, signing_key: DevSigningKey) -> None:
+    admin = auth("hospital.admin")
+    name = f"ny.{uuid.uuid4().hex[:8]}"
+    created = await client.post(f"{ADMIN}/organisations/{KAROLINSKA}/users", headers=admin, json={
+        "username": name, "hsa_id": hsa("U"), "display_name": "Ny Användare", "title": "Undersköterska"})
+    assert created.status_code == 201, created.text
+    user = created.json()
+    headers = _token(signing_key, user)
+    assert (await client.get(f"/api/v1/cases?unit_id={WARD}", headers=headers)).status_code == 403  # no role yet
+
+    granted = await client.post(f"{ADMIN}/users/{user['id']}/assignments", headers=admin,
+                                json={"unit_id": WARD, "role": "user"})
+    assert granted.status_code == 201, granted.text
+    assert [(a["unit_id"], a["role"]) for a in granted.json()["assignments"]] == [(WARD, "user")]
+    assert (await client.get(f"/api/v1/cases?unit_id={WARD}", headers=headers)).status_code == 200
+
+    other_org_unit = await client.post(f"{ADMIN}/users/{user['id']}/assignments", headers=admin,
+                                       json={"unit_id": SOLNA_INTAKE, "role": "user"})
+    assert other_org_unit.status_code == 403
+    assert fields(other_org_unit) == ["unit_id"]
+    central_role = await client.post(f"{ADMIN}/users/{user['id']}/assignments", headers=admin,
+                                     json={"unit_id": WARD, "role": "central_administrator"})
+    assert central_role.status_code == 403
+    assert fields(central_role) == ["role"]
+    duplicate = await client.post(f"{ADMIN}/users/{user['id']}/assignments", headers=admin,
+                                  json={"unit_id": WARD, "role": "user"})
+    assert duplicate.status_code == 409
+
+    # Another organisation's administrator cannot see or touch the user.
+    assert (await client.get(f"{ADMIN}/users/{user['id']}", headers=auth("municipal.admin"))).status_code == 403
+    assert (await client.patch(f"{ADMIN}/users/{user['id']}", headers=auth("municipal.admin"),
+                               json={"active": False})).status_code == 403
+
+    assignment_id = granted.json()["assignments"][0]["id"]
+    removed = await client.delete(f"{ADMIN}/users/{user['id']}/assignments/{assignment_id}", headers=admin)
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["assignments"] == []
+    assert (await client.get(f"/api/v1/cases?unit_id={WARD}", headers=headers)).status_code == 403
+
+    deactivated = await client.patch(f"{ADMIN}/users/{user['id']}", headers=admin, json={"active": False})
+    assert deactivated.json()["active"] is False
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 401
+    myself = await client.patch(f"{ADMIN}/users/{stable_id('user', 'hospital.admin')}", headers=admin,
+                                json={"active": False})
+    assert myself.status_code == 422
+
+
+async def test_central_administration_serves_organisations_without_local_administration(
+        client: Client, auth: Auth) -> None:
+    body = {"username": f"vc.{uuid.uuid4().hex[:8]}", "hsa_id": hsa("V"), "display_name": "Läkare Exempel"}
+    created = await client.post(f"{ADMIN}/organisations/{NO_LOCAL_ADMIN}/users", headers=auth("central.admin"),
+                                json=body)
+    assert created.status_code == 201, created.text
+    listed = await client.get(f"{ADMIN}/organisations/{NO_LOCAL_ADMIN}/users", headers=auth("central.admin"))
+    assert created.json()["id"] in [u["id"] for u in listed.json()]
+    refused = await client.get(f"{ADMIN}/organisations/{NO_LOCAL_ADMIN}/users", headers=auth("hospital.admin"))
+    assert refused.status_code == 403
+
+
+async def test_admin_changes_reach_the_case_flow(client: Client, auth: Auth) -> None:
+    """A unit added by an administrator receives cases like any seeded one (its feed exists)."""
+    central = auth("central.admin")
+    created = await client.post(f"{ADMIN}/organisations/{STOCKHOLMS_STAD}/units", headers=central, json={
+        "name": "Hemtjänst Prov", "kind": "municipal", "hsa_id": hsa(), "municipality_code": "0180"})
+    unit_id = created.json()["id"]
+    case = await register(client, auth("ward.nurse"), receiving_unit_ids=[unit_id],
+                          admitted_at=iso(now_utc() - timedelta(hours=1)))
+    assert [p["unit_id"] for p in case["participants"] if p["unit_id"] == unit_id] == [unit_id]

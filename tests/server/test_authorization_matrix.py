@@ -1,0 +1,353 @@
+"""Every role × every route × own and another organisation: who gets through, who is refused.
+
+The routes are enumerated from the app itself, so a new route without an entry in `RULES` fails
+`test_every_route_has_a_rule`. Each route is called for every role with a target in the user's own
+organisation (Karolinska, the main ward) and in another (Södersjukhuset, or Solna); the answer must be a
+refusal (403/404) exactly when the rule says so. No answer to any matrix user may carry the other
+organisation's patient data (its case, patient or review), and the event stream offers only the feeds the
+same rule allows (`test_stream_feeds_follow_the_same_rule`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler, WebsocketRouteHandler
+from litestar.routes import HTTPRoute, WebSocketRoute
+from litestar.testing import TestClient
+
+from domain.organisation import Role
+from server.api.app import create_app
+from server.auth.tokens import DevSigningKey
+from server.demo.seed import stable_id
+from tests.conftest import Backend
+from tests.server.authz_fixtures import (
+    KAROLINSKA,
+    MATRIX,
+    OTHER_AUDITOR,
+    OTHER_WARD,
+    OTHER_WARD_USER,
+    ensure_users,
+    headers_for,
+)
+from tests.server.conftest import (
+    SOLNA_INTAKE,
+    STOCKHOLM_INTAKE,
+    WARD,
+    iso,
+    new_identity,
+    now_utc,
+    patient,
+    register,
+)
+from tests.server.conftest import test_settings as settings_for
+
+OWN, OTHER = "own", "other"
+CASE_ROLES = {Role.USER, Role.SUPER_USER}
+Rule = Callable[[Role, str], bool]
+
+
+def anyone(_role: Role, _side: str) -> bool:
+    return True
+
+
+def case_worker(role: Role, side: str) -> bool:
+    return role in CASE_ROLES and side == OWN
+
+
+def central(role: Role, _side: str) -> bool:
+    return role is Role.CENTRAL_ADMINISTRATOR
+
+
+def any_administrator(role: Role, _side: str) -> bool:
+    return role in (Role.CENTRAL_ADMINISTRATOR, Role.LOCAL_ACCESS_ADMINISTRATOR, Role.LOCAL_OBJECT_SPECIALIST)
+
+
+def organisation_viewer(role: Role, side: str) -> bool:
+    return central(role, side) or (side == OWN and role in (Role.LOCAL_ACCESS_ADMINISTRATOR,
+                                                            Role.LOCAL_OBJECT_SPECIALIST))
+
+
+def user_administrator(role: Role, side: str) -> bool:
+    return central(role, side) or (side == OWN and role is Role.LOCAL_ACCESS_ADMINISTRATOR)
+
+
+def unit_administrator(role: Role, side: str) -> bool:
+    return central(role, side) or (side == OWN and role is Role.LOCAL_OBJECT_SPECIALIST)
+
+
+def log_reader(role: Role, side: str) -> bool:
+    return side == OWN and role in (Role.AUDITOR, Role.LOCAL_ACCESS_ADMINISTRATOR)
+
+
+def log_verifier(role: Role, _side: str) -> bool:
+    return role in (Role.AUDITOR, Role.CENTRAL_ADMINISTRATOR)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Ids the requests are made against, per side."""
+
+    case: dict[str, str]
+    unit: dict[str, str]
+    organisation: dict[str, str]
+    user: dict[str, str]
+    assignment: dict[str, int]
+    review: dict[str, str]
+    review_seq: dict[str, int]
+    secrets: frozenset[str]  # the other organisation's patient data: never in any answer to a matrix user
+
+
+# Bodies of the case actions: valid, with a stale version, so a permitted caller gets 409 and nothing changes.
+STALE = 2_000_000_000
+ACTION_BODIES: dict[str, dict[str, Any]] = {
+    "recordNeedsIdentified": {"at": iso(now_utc())},
+    "forwardCase": {"to_unit_id": STOCKHOLM_INTAKE},
+    "rejectCase": {"reason": "wrong_municipality"},
+    "addParticipant": {"unit_id": STOCKHOLM_INTAKE},
+    "removeParticipant": {"unit_id": SOLNA_INTAKE},
+    "appointNamedCareContact": {"contact_user_id": stable_id("user", "care.contact")},
+    "changeEstimatedDischarge": {"estimated_discharge_at": iso(now_utc() + timedelta(days=3))},
+    "setSipApplies": {"applies": True},
+    "setLiabilityFacts": {"patient_refused_services": False, "outpatient_services_missing": False},
+    "sendDischargeNotice": {"discharged_at": iso(now_utc())},
+    "interruptCase": {"reason": "no_needs"},
+}
+
+
+def period() -> dict[str, str]:
+    return {"period_from": iso(now_utc() - timedelta(days=1)), "period_to": iso(now_utc() + timedelta(days=1))}
+
+
+Request = tuple[str, str, dict[str, Any] | None]  # method, path, JSON body
+Build = Callable[[Targets, str], Request]
+
+
+def case_action(operation_id: str, suffix: str) -> Build:
+    return lambda t, s: ("POST", f"/cases/{t.case[s]}/{suffix}",
+                         {"expected_version": STALE, **ACTION_BODIES.get(operation_id, {})})
+
+
+def register_body(_t: Targets, s: str) -> Request:
+    return ("POST", "/cases", {"ward_unit_id": WARD if s == OWN else OTHER_WARD, "patient": patient(new_identity()),
+                               "admitted_at": iso(now_utc() - timedelta(hours=1))})
+
+
+# operation id -> (rule, request builder, statuses of a permitted call if not "anything but 401/403/404")
+RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
+    # cases
+    "listCases": (case_worker, lambda t, s: ("GET", f"/cases?unit_id={t.unit[s]}", None), None),
+    "registerCase": (case_worker, register_body, {201}),
+    "getCase": (case_worker, lambda t, s: ("GET", f"/cases/{t.case[s]}", None), {200}),
+    "getInbox": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/inbox", None), {200}),
+    "listUnitStaff": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/staff", None), {200}),
+    "listUnitEvents": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/events", None), {200}),
+    # directory: staff and units are not patient data
+    "getMe": (anyone, lambda t, s: ("GET", "/me", None), {200}),
+    "listUnits": (anyone, lambda t, s: ("GET", f"/units?organisation_id={t.organisation[s]}", None), {200}),
+    "getUnit": (anyone, lambda t, s: ("GET", f"/units/{t.unit[s]}", None), {200}),
+    "listPeople": (anyone, lambda t, s: ("GET", f"/people?id={t.user[s]}", None), {200}),
+    "getPaymentPolicy": (anyone, lambda t, s: ("GET", "/payment/policy", None), {200}),
+    "setPaymentAmount": (central, lambda t, s: ("PUT", "/payment/amounts/2099", {"amount_sek": 9999}), {200}),
+    # administration
+    "adminListOrganisations": (any_administrator, lambda t, s: ("GET", "/admin/organisations", None), {200}),
+    "adminConnectOrganisation": (central, lambda t, s: ("POST", "/admin/organisations", {
+        "principal_id": stable_id("principal", "region-stockholm"), "name": "Utan avtal", "kind": "care_provider",
+        "care_agreement": False}), {422}),
+    "adminGetOrganisation": (organisation_viewer,
+                             lambda t, s: ("GET", f"/admin/organisations/{t.organisation[s]}", None), {200}),
+    "adminChangeOrganisation": (central, lambda t, s: ("PATCH", f"/admin/organisations/{t.organisation[s]}", {}),
+                                {200}),
+    "adminListUnits": (organisation_viewer,
+                       lambda t, s: ("GET", f"/admin/organisations/{t.organisation[s]}/units", None), {200}),
+    "adminCreateUnit": (unit_administrator, lambda t, s: ("POST", f"/admin/organisations/{t.organisation[s]}/units",
+                        {"name": "Fel", "kind": "somatic_ward", "hsa_id": "SE2321000016-MXBAD",
+                         "routing_role": "intake"}), {422}),
+    "adminChangeUnit": (unit_administrator, lambda t, s: ("PATCH", f"/admin/units/{t.unit[s]}", {}), {200}),
+    "adminDeactivateUnit": (unit_administrator, lambda t, s: ("POST", f"/admin/units/{t.unit[s]}/deactivation",
+                                                              None), {409}),
+    "adminListUsers": (user_administrator,
+                       lambda t, s: ("GET", f"/admin/organisations/{t.organisation[s]}/users", None), {200}),
+    "adminCreateUser": (user_administrator, lambda t, s: ("POST", f"/admin/organisations/{t.organisation[s]}/users",
+                        {"username": "ward.nurse", "hsa_id": "SE2321000016-MXDUP", "display_name": "Dubblett"}),
+                        {409}),
+    "adminGetUser": (user_administrator, lambda t, s: ("GET", f"/admin/users/{t.user[s]}", None), {200}),
+    "adminChangeUser": (user_administrator, lambda t, s: ("PATCH", f"/admin/users/{t.user[s]}", {}), {200}),
+    "adminAddAssignment": (user_administrator, lambda t, s: ("POST", f"/admin/users/{t.user[s]}/assignments",
+                           {"unit_id": WARD if s == OWN else SOLNA_INTAKE, "role": "user"}), {409}),
+    "adminRemoveAssignment": (user_administrator, lambda t, s: (
+        "DELETE", f"/admin/users/{t.user[s]}/assignments/{t.assignment[OTHER if s == OWN else OWN]}", None), {404}),
+    # the access log
+    "searchAccessLog": (log_reader, lambda t, s: ("GET", f"/audit/access-log?unit_id={t.unit[s]}", None), {200}),
+    "verifyAccessLog": (log_verifier, lambda t, s: ("GET", "/audit/access-log/verification", None), {200}),
+    "createLogReview": (log_reader, lambda t, s: ("POST", "/audit/reviews", {"unit_id": t.unit[s], **period(),
+                                                                             "sample_size": 2}), {201}),
+    "listLogReviews": (log_reader, lambda t, s: ("GET", f"/audit/reviews?unit_id={t.unit[s]}", None), {200}),
+    "getLogReview": (log_reader, lambda t, s: ("GET", f"/audit/reviews/{t.review[s]}", None), {200}),
+    "recordLogReviewEntry": (log_reader, lambda t, s: (
+        "PUT", f"/audit/reviews/{t.review[s]}/entries/{t.review_seq[s]}", {"finding": "no_remark"}), {200}),
+    "concludeLogReview": (log_reader, lambda t, s: ("PUT", f"/audit/reviews/{t.review[s]}/outcome",
+                                                    {"finding": "no_remark", "comment": "ok"}), {200}),
+    "exportLogReview": (log_reader, lambda t, s: ("GET", f"/audit/reviews/{t.review[s]}/export", None), {200}),
+    # the event stream: not an HTTP route; covered by test_stream_feeds_follow_the_same_rule
+    "event_stream": (case_worker, None, None),
+}
+# Routes outside /api/v1 that need no token.
+PUBLIC_PREFIXES = ("/health", "/ready", "/metrics", "/schema", "/dev-idp")
+
+
+def api_routes(app: Litestar) -> dict[str, tuple[str, str]]:
+    """operation id (or websocket name) -> (method, path template) of every route under /api/v1."""
+    found: dict[str, tuple[str, str]] = {}
+    for route in app.routes:
+        if not route.path.startswith("/api/v1"):
+            assert route.path.startswith(PUBLIC_PREFIXES), f"unexpected route outside /api/v1: {route.path}"
+            continue
+        handlers = route.route_handlers if isinstance(route, HTTPRoute) else [getattr(route, "route_handler", None)]
+        assert isinstance(route, HTTPRoute | WebSocketRoute), f"unknown kind of route: {route.path}"
+        for handler in handlers:
+            if isinstance(handler, WebsocketRouteHandler):
+                found[str(handler.name)] = ("WEBSOCKET", route.path)
+            elif isinstance(handler, HTTPRouteHandler):
+                for method in handler.http_methods:
+                    if method in ("HEAD", "OPTIONS"):
+                        continue
+                    found[str(handler.operation_id)] = (method, route.path)
+    return found
+
+
+def command_rules(app: Litestar) -> None:
+    """Case actions are many and alike: each POST /cases/{id}/<action> gets the case rule and a stale body."""
+    for operation_id, (method, path) in api_routes(app).items():
+        prefix = "/api/v1/cases/{case_id:str}/"
+        if method == "POST" and path.startswith(prefix) and operation_id not in RULES:
+            RULES[operation_id] = (case_worker, case_action(operation_id, path[len(prefix):]), {409})
+
+
+def test_every_route_has_a_rule(app: Litestar) -> None:
+    command_rules(app)
+    routes = api_routes(app)
+    assert len(routes) > 50
+    missing = sorted(set(routes) - set(RULES))
+    assert not missing, f"routes without an authorisation rule in this matrix: {missing}"
+    stale = sorted(set(RULES) - set(routes))
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+
+
+async def _targets(client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]],
+                   signing_key: DevSigningKey) -> Targets:
+    own_case = await register(client, auth("ward.nurse"))
+    other_headers = headers_for(signing_key, OTHER_WARD_USER)
+    other_case = await register(client, other_headers, ward_unit_id=OTHER_WARD, receiving_unit_ids=[STOCKHOLM_INTAKE],
+                                patient=patient(new_identity(), municipality_code="0180", listed_unit_id=None))
+    reviews: dict[str, str] = {}
+    seqs: dict[str, int] = {}
+    for side, who, unit_id in ((OWN, auth("auditor"), WARD), (OTHER, headers_for(signing_key, OTHER_AUDITOR),
+                                                               OTHER_WARD)):
+        response = await client.post("/api/v1/audit/reviews", json={"unit_id": unit_id, **period(),
+                                                                     "sample_size": 3}, headers=who)
+        assert response.status_code == 201, response.text
+        reviews[side] = response.json()["id"]
+        seqs[side] = response.json()["entries"][0]["seq"]
+    nurse = await client.get(f"/api/v1/admin/users/{stable_id('user', 'ward.nurse')}", headers=auth("central.admin"))
+    assessor = await client.get(f"/api/v1/admin/users/{stable_id('user', 'needs.assessor')}",
+                                headers=auth("central.admin"))
+    solna = stable_id("organisation", "solna-stad")
+    return Targets(
+        case={OWN: own_case["id"], OTHER: other_case["id"]}, unit={OWN: WARD, OTHER: OTHER_WARD},
+        organisation={OWN: KAROLINSKA, OTHER: solna},
+        user={OWN: stable_id("user", "ward.nurse"), OTHER: stable_id("user", "needs.assessor")},
+        assignment={OWN: nurse.json()["assignments"][0]["id"], OTHER: assessor.json()["assignments"][0]["id"]},
+        review=reviews, review_seq=seqs,
+        secrets=frozenset({other_case["id"], other_case["patient"]["id"], reviews[OTHER]}))
+
+
+async def test_every_role_on_every_route_in_own_and_other_organisation(
+        backend: Backend, app: Litestar, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]],
+        signing_key: DevSigningKey) -> None:
+    await ensure_users(backend)
+    command_rules(app)
+    targets = await _targets(client, auth, signing_key)
+    wrong: list[str] = []
+    calls = 0
+    for operation_id, (rule, build, permitted) in sorted(RULES.items()):
+        if build is None:
+            continue
+        for role, user in MATRIX.items():
+            headers = headers_for(signing_key, user)
+            for side in (OWN, OTHER):
+                method, path, body = build(targets, side)
+                response = await client.request(method, f"/api/v1{path}", json=body, headers=headers)
+                calls += 1
+                allowed = rule(role, side)
+                status = response.status_code
+                label = f"{operation_id} as {role.value} on {side}: {method} {path} -> {status}"
+                if status >= 500 or status == 401:
+                    wrong.append(f"{label} (unexpected) {response.text[:200]}")
+                elif allowed and (status in (403, 404) if permitted is None else status not in permitted):
+                    wrong.append(f"{label} (should be permitted) {response.text[:200]}")
+                elif not allowed and status not in (403, 404):
+                    wrong.append(f"{label} (should be refused)")
+                leaked = [s for s in targets.secrets if s in response.text]
+                if leaked:
+                    wrong.append(f"{label} leaks the other organisation's data {leaked}")
+    assert calls > 700
+    assert not wrong, f"{len(wrong)} of {calls} calls wrong:\n" + "\n".join(wrong)
+
+
+def _stream_session(app: Litestar, headers: list[dict[str, str]], foreign_feed: str) -> list[tuple[list[str], bool]]:
+    """Per user: the feeds the stream offers, and whether subscribing to a foreign feed was refused."""
+    results = []
+    with TestClient(app) as test_client:
+        for header in headers:
+            with test_client.websocket_connect("/api/v1/events") as socket:
+                socket.send_text(msgspec.json.encode({"op": "auth", "token": header["Authorization"][7:]}).decode())
+                hello = msgspec.json.decode(socket.receive_text())
+                assert hello["op"] == "authenticated", hello
+                socket.send_text(msgspec.json.encode({"op": "subscribe", "feeds": {foreign_feed: None}}).decode())
+                refused = msgspec.json.decode(socket.receive_text())
+                results.append((hello["feeds"], refused.get("code") == "forbidden_feed"))
+    return results
+
+
+async def test_stream_feeds_follow_the_same_rule(backend: Backend, signing_key: DevSigningKey) -> None:
+    """The event stream offers a role exactly its own case units' feeds; another unit's feed is refused."""
+    await ensure_users(backend)
+    app = create_app(settings_for(backend))
+    roles = list(MATRIX)
+    foreign = f"unit:{OTHER_WARD}"
+    results = await asyncio.to_thread(_stream_session, app, [headers_for(signing_key, MATRIX[r]) for r in roles],
+                                      foreign)
+    for role, (feeds, refused) in zip(roles, results, strict=True):
+        assert feeds == ([f"unit:{WARD}"] if role in CASE_ROLES else []), role
+        assert refused, role
+
+
+@pytest.mark.parametrize("role", [Role.USER, Role.SUPER_USER])
+async def test_protected_identity_is_masked_for_case_workers(
+        client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], signing_key: DevSigningKey,
+        backend: Backend, role: Role) -> None:
+    """Name and address of a patient with protected identity never reach a case worker's screen."""
+    await ensure_users(backend)
+    name = f"Hemlig {uuid.uuid4().hex[:6]}"
+    case = await register(client, auth("ward.nurse"), patient=patient(new_identity(), name=name,
+                                                                        address="Dold gata 1",
+                                                                        protected_identity=True))
+    headers = headers_for(signing_key, MATRIX[role])
+    for path in (f"/api/v1/cases/{case['id']}", f"/api/v1/cases?unit_id={WARD}", f"/api/v1/units/{WARD}/inbox"):
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        assert name not in response.text
+        assert "Dold gata" not in response.text
+    detail = (await client.get(f"/api/v1/cases/{case['id']}", headers=headers)).json()
+    assert detail["patient"]["protected_identity"] is True
+    assert detail["patient"]["name"] == "Skyddad identitet"

@@ -1,0 +1,173 @@
+"""Log review (loggkontroll): search the access log, draw reproducible samples, document outcomes, export CSV.
+
+Reading the log is itself logged (purpose `log_review`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from litestar import Litestar
+from sqlalchemy import select
+
+from server.demo.seed import stable_id
+from server.persistence.models import AccessLogRow
+from tests.server.conftest import SOLNA_INTAKE, WARD, iso, now_utc, register
+
+Client = httpx.AsyncClient
+Auth = Callable[[str], dict[str, str]]
+LOG = "/api/v1/audit/access-log"
+REVIEWS = "/api/v1/audit/reviews"
+AUDITOR = stable_id("user", "auditor")
+NURSE = stable_id("user", "ward.nurse")
+
+
+def period(**extra: Any) -> dict[str, Any]:
+    return {"period_from": iso(now_utc() - timedelta(hours=1)), "period_to": iso(now_utc() + timedelta(hours=1)),
+            **extra}
+
+
+async def logged_reads(app: Litestar, patient_id: str) -> list[tuple[str, str, str]]:
+    async with app.state.runtime.sessions() as session:
+        rows = await session.execute(select(AccessLogRow.action, AccessLogRow.purpose, AccessLogRow.user_id)
+                                     .where(AccessLogRow.patient_id == patient_id).order_by(AccessLogRow.seq))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def test_search_by_patient_user_unit_and_period_is_paged_and_logged(client: Client, auth: Auth,
+                                                                            app: Litestar) -> None:
+    nurse = auth("ward.nurse")
+    case = await register(client, nurse)
+    for _ in range(3):
+        await client.get(f"/api/v1/cases/{case['id']}", headers=nurse)
+    patient_id = case["patient"]["id"]
+    auditor = auth("auditor")
+
+    found = await client.get(LOG, params={"patient_id": patient_id}, headers=auditor)
+    assert found.status_code == 200, found.text
+    page = found.json()
+    assert page["total"] == 4
+    assert [e["action"] for e in page["items"]] == ["read_case"] * 3 + ["register_case"]  # newest first
+    assert {(e["user_id"], e["unit_id"], e["patient_id"]) for e in page["items"]} == {(NURSE, WARD, patient_id)}
+
+    # (The search itself is now in the log, as the auditor's: page over the nurse's entries.)
+    second = await client.get(LOG, params={"patient_id": patient_id, "user_id": NURSE, "limit": 2, "offset": 2},
+                              headers=auditor)
+    assert [e["seq"] for e in second.json()["items"]] == [e["seq"] for e in page["items"][2:]]
+    by_user_and_unit = await client.get(LOG, params={"patient_id": patient_id, "user_id": NURSE, "unit_id": WARD},
+                                        headers=auditor)
+    assert by_user_and_unit.json()["total"] == 4
+    before = await client.get(LOG, params={"patient_id": patient_id, "to": iso(now_utc() - timedelta(days=1))},
+                              headers=auditor)
+    assert before.json()["total"] == 0
+    backwards = await client.get(LOG, params={"from": iso(now_utc()), "to": iso(now_utc() - timedelta(days=1))},
+                                 headers=auditor)
+    assert backwards.status_code == 422
+
+    # The auditor's reading is in the log too, under the purpose of log review.
+    reads = [r for r in await logged_reads(app, patient_id) if r[2] == AUDITOR]
+    assert reads
+    assert {r[:2] for r in reads} == {("read_access_log", "log_review")}
+
+    # A local access administrator of another organisation sees nothing of it.
+    other = await client.get(LOG, params={"unit_id": WARD}, headers=auth("municipal.admin"))
+    assert other.status_code == 403
+    mine_only = await client.get(LOG, params={"patient_id": patient_id}, headers=auth("municipal.admin"))
+    assert mine_only.json()["total"] == 0
+
+
+async def test_a_sample_is_random_but_reproducible_with_its_seed(client: Client, auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+    for _ in range(4):
+        await register(client, nurse)
+    auditor = auth("auditor")
+    closed = {**period(unit_id=WARD, sample_size=3, seed=4711), "period_to": iso(now_utc())}  # a period that ended
+    first = await client.post(REVIEWS, json=closed, headers=auditor)
+    await register(client, nurse)  # later entries do not change the sample of the period
+    again = await client.post(REVIEWS, json=closed, headers=auditor)
+    assert first.status_code == again.status_code == 201, first.text
+    a, b = first.json(), again.json()
+    assert a["seed"] == b["seed"] == 4711
+    assert a["population"] >= 4
+    assert [e["seq"] for e in a["entries"]] == [e["seq"] for e in b["entries"]]
+    assert len(a["entries"]) == 3
+    assert all(e["entry"]["unit_id"] == WARD for e in a["entries"])
+    unseeded = await client.post(REVIEWS, json=period(unit_id=WARD, sample_size=3), headers=auditor)
+    assert isinstance(unseeded.json()["seed"], int)  # drawn, and stored so the sample can be redrawn
+
+    empty = await client.post(REVIEWS, json={"unit_id": WARD, "period_from": iso(now_utc() - timedelta(days=9)),
+                                             "period_to": iso(now_utc() - timedelta(days=8))}, headers=auditor)
+    assert empty.status_code == 422
+    foreign = await client.post(REVIEWS, json=period(unit_id=SOLNA_INTAKE), headers=auditor)
+    assert foreign.status_code == 403
+
+
+async def test_outcomes_are_documented_per_entry_and_for_the_review(client: Client, auth: Auth) -> None:
+    await register(client, auth("ward.nurse"))
+    auditor = auth("auditor")
+    review = (await client.post(REVIEWS, json=period(unit_id=WARD, sample_size=2), headers=auditor)).json()
+    seq = review["entries"][0]["seq"]
+    assert review["summary"]["unreviewed"] == len(review["entries"])
+
+    entry = await client.put(f"{REVIEWS}/{review['id']}/entries/{seq}", headers=auditor,
+                             json={"finding": "justified", "comment": "Vårdrelation finns"})
+    assert entry.status_code == 200, entry.text
+    documented = next(e for e in entry.json()["entries"] if e["seq"] == seq)
+    assert (documented["finding"], documented["comment"], documented["reviewed_by_user_id"]) == (
+        "justified", "Vårdrelation finns", AUDITOR)
+    assert documented["reviewed_at"] is not None
+    assert entry.json()["summary"]["justified"] == 1
+
+    not_sampled = await client.put(f"{REVIEWS}/{review['id']}/entries/999999999", headers=auditor,
+                                   json={"finding": "justified"})
+    assert not_sampled.status_code == 404
+    bad = await client.put(f"{REVIEWS}/{review['id']}/outcome", headers=auditor, json={"finding": "fine"})
+    assert bad.status_code == 400
+
+    concluded = await client.put(f"{REVIEWS}/{review['id']}/outcome", headers=auditor,
+                                 json={"finding": "no_remark", "comment": "Inga avvikelser"})
+    assert concluded.status_code == 200
+    assert (concluded.json()["finding"], concluded.json()["concluded_by_user_id"]) == ("no_remark", AUDITOR)
+    listed = await client.get(REVIEWS, params={"unit_id": WARD}, headers=auditor)
+    assert review["id"] in [r["id"] for r in listed.json()["items"]]
+    # The hospital's local access administrator reviews too; another organisation's does not see it.
+    assert (await client.get(f"{REVIEWS}/{review['id']}", headers=auth("hospital.admin"))).status_code == 200
+    assert (await client.get(f"{REVIEWS}/{review['id']}", headers=auth("municipal.admin"))).status_code == 404
+
+
+async def test_a_review_exports_as_csv_and_the_export_is_logged(client: Client, auth: Auth, app: Litestar) -> None:
+    await register(client, auth("ward.nurse"))
+    auditor = auth("auditor")
+    review = (await client.post(REVIEWS, json=period(unit_id=WARD, sample_size=5), headers=auditor)).json()
+    sampled = review["entries"][0]
+    await client.put(f"{REVIEWS}/{review['id']}/entries/{sampled['seq']}", headers=auditor,
+                     json={"finding": "unjustified", "comment": "=HYPERLINK(\"x\")"})
+    exported = await client.get(f"{REVIEWS}/{review['id']}/export", headers=auditor)
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert "attachment" in exported.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["review_id", review["id"]]
+    assert rows[0][rows[0].index("seed") + 1] == str(review["seed"])
+    assert rows[1][:3] == ["seq", "at", "action"]
+    assert len(rows) == 2 + len(review["entries"])
+    line = next(r for r in rows[2:] if r[0] == str(sampled["seq"]))
+    assert line[rows[1].index("finding")] == "unjustified"
+    assert line[rows[1].index("comment")] == "'=HYPERLINK(\"x\")"  # no formula reaches a spreadsheet
+    assert ("export_access_log", "log_review", AUDITOR) in await logged_reads(app, sampled["entry"]["patient_id"])
+
+
+async def test_only_log_readers_search_and_only_auditors_and_central_verify(client: Client, auth: Auth) -> None:
+    assert (await client.get(LOG, headers=auth("ward.nurse"))).status_code == 403
+    assert (await client.get(LOG, headers=auth("statistics"))).status_code == 403
+    assert (await client.get(LOG, headers=auth("central.admin"))).status_code == 403
+    for username in ("auditor", "central.admin"):
+        verified = await client.get(f"{LOG}/verification", headers=auth(username))
+        assert verified.status_code == 200
+        assert verified.json()["ok"] is True
+    assert (await client.get(f"{LOG}/verification", headers=auth("hospital.admin"))).status_code == 403

@@ -1,0 +1,184 @@
+"""Page logic with NiceGUI's simulated user against the real API: board, inbox, case view, live updates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from nicegui import ui
+from nicegui.testing import User
+
+from tests.server.conftest import SOLNA_INTAKE, register
+from tests.ui.conftest import eventually, signed_in
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def row_html(user: User, case_id: str) -> str:
+    """Everything a row (board or inbox) shows, as one string."""
+    with user:
+        rows = [e for e in ui.context.client.elements.values() if e.props.get("data-case") == case_id]
+    if not rows:
+        return ""
+    return " ".join(_texts(rows[0]))
+
+
+def _texts(element: Any) -> list[str]:
+    out = [str(element.props.get("innerHTML", "")), str(getattr(element, "text", "") or "")]
+    for child in element.default_slot.children:
+        out += _texts(child)
+    return out
+
+
+async def act(http: httpx.AsyncClient, headers: dict[str, str], case: dict[str, Any], action: str,
+              **body: Any) -> dict[str, Any]:
+    response = await http.post(f"/api/v1/cases/{case['id']}/{action}",
+                               json={"expected_version": case["version"], **body}, headers=headers)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def test_signed_out_pages_send_the_browser_to_the_login(user: User, api_server: Any) -> None:
+    for path in ("/", "/tavla", "/inkorg", "/arende/abc"):
+        response = await user.http_client.get(path, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/login?next={path}"
+
+
+async def test_board_shows_the_wards_cases_and_changes_live(user: User, http: httpx.AsyncClient,
+                                                            auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+    case = await register(http, nurse)
+    await signed_in(user, "ward.nurse", "/tavla")
+    await user.should_see("Utskrivningstavla – Avd 12 Geriatrik", retries=100)
+    await eventually(lambda: "Inskriven (utkast)" in row_html(user, case["id"]), "the registered case")
+    assert "Testa Testsson" in row_html(user, case["id"])
+    assert "Inskr.medd." in row_html(user, case["id"])  # the admission notice deadline counts down
+
+    # A change made elsewhere (another nurse, through the API) reaches the open board by itself.
+    case = await act(http, nurse, case, "admission-notice")
+    await eventually(lambda: "Planering" in row_html(user, case["id"]), "the new state on the board")
+    assert "1 okvitterade" in row_html(user, case["id"])
+
+    # The municipality acknowledges: the board shows it, still without a reload.
+    await act(http, auth("needs.assessor"), case, "acknowledgements")
+    await eventually(lambda: "Biståndsenheten Solna: kvitterat" in row_html(user, case["id"]),
+                     "the acknowledgement on the board")
+
+
+async def test_board_action_sends_the_admission_notice(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    case = await register(http, auth("ward.nurse"))
+    await signed_in(user, "ward.nurse", "/tavla")
+    await eventually(lambda: "Inskriven (utkast)" in row_html(user, case["id"]), "the registered case")
+    user.find(marker=None, kind=ui.button, content="Åtgärder").click()
+    user.find(marker="action-admission").click()
+    await eventually(lambda: "Planering" in row_html(user, case["id"]), "the notice sent from the board")
+    response = await http.get(f"/api/v1/cases/{case['id']}", headers=auth("ward.nurse"))
+    assert response.json()["state"] == "planning"
+
+
+async def test_inbox_receives_notices_with_toast_and_badge_and_acknowledges(
+        user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+    case = await register(http, nurse)
+    await signed_in(user, "needs.assessor", "/inkorg")
+    await user.should_see("Inkorg – Biståndsenheten Solna", retries=100)
+    await user.should_see("Inkorgen är tom.", retries=100)
+
+    case = await act(http, nurse, case, "admission-notice")
+    await eventually(lambda: "Inskrivningsmeddelande" in row_html(user, case["id"]), "the notice in the inbox")
+    await eventually(lambda: any("Nytt inskrivningsmeddelande" in m for m in user.notify.messages), "a toast")
+    with user:
+        badge = next(b for b in ui.context.client.elements.values() if isinstance(b, ui.badge))
+    await eventually(lambda: badge.text == "1" and badge.visible, "the unread badge")
+
+    user.find(kind=ui.button, content="Kvittera").click()
+    await eventually(lambda: "Allt kvitterat" in row_html(user, case["id"]), "the acknowledgement")
+    await eventually(lambda: not badge.visible, "the badge to go")
+    response = await http.get(f"/api/v1/units/{SOLNA_INTAKE}/inbox", headers=auth("needs.assessor"))
+    assert response.json()["unread"] == 0
+
+
+async def test_inbox_acknowledges_several_at_once(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+    cases = [await act(http, nurse, await register(http, nurse), "admission-notice") for _ in range(2)]
+    await signed_in(user, "needs.assessor", "/inkorg")
+    for case in cases:
+        await eventually(lambda c=case: "Inskrivningsmeddelande" in row_html(user, c["id"]), "both notices")
+    for checkbox in user.find(kind=ui.checkbox).elements:
+        checkbox.set_value(True)
+    user.find(kind=ui.button, content="Kvittera markerade (2)").click()
+    for case in cases:
+        await eventually(lambda c=case: "Allt kvitterat" in row_html(user, c["id"]), "both acknowledged")
+    response = await http.get(f"/api/v1/units/{SOLNA_INTAKE}/inbox", headers=auth("needs.assessor"))
+    assert response.json()["unread"] == 0
+
+
+async def test_case_view_keeps_typed_text_on_a_conflicting_edit(user: User, http: httpx.AsyncClient,
+                                                                auth: Auth) -> None:
+    nurse, assessor = auth("ward.nurse"), auth("needs.assessor")
+    case = await act(http, nurse, await register(http, nurse), "admission-notice")
+    await signed_in(user, "needs.assessor", f"/arende/{case['id']}")
+    await user.should_see("Vårt planeringsunderlag", retries=100)
+    await user.should_see("Testa Testsson", retries=100)
+
+    # The user types; meanwhile a colleague at the same unit saves the same field.
+    services = next(e for e in user.find(kind=ui.textarea).elements if e.props.get("label") == "Nuvarande insatser")
+    services.set_value("Hemtjänst 3 ggr/dag")
+    await act(http, assessor, case, "planning", current_services="Trygghetslarm")
+
+    user.find("Spara planeringsunderlag").click()
+    await user.should_see("Någon annan har ändrat detta medan du skrev", retries=100)
+    await user.should_see("Sparat av någon annan: Trygghetslarm", retries=100)
+    assert services.value == "Hemtjänst 3 ggr/dag"  # nothing the user typed is lost
+
+    # Saving again overwrites knowingly.
+    user.find("Spara planeringsunderlag").click()
+    await eventually(lambda: any("Sparat" in str(getattr(e, "text", "")) and "2" in str(getattr(e, "text", ""))
+                                 for e in user.find(kind=ui.label).elements), "the second save")
+    response = await http.get(f"/api/v1/cases/{case['id']}", headers=assessor)
+    planning = {p["unit_id"]: p for p in response.json()["planning"]}
+    assert planning[SOLNA_INTAKE]["current_services"] == "Hemtjänst 3 ggr/dag"
+
+
+async def test_case_view_merges_an_edit_of_another_field(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    nurse, assessor = auth("ward.nurse"), auth("needs.assessor")
+    case = await act(http, nurse, await register(http, nurse), "admission-notice")
+    await signed_in(user, "needs.assessor", f"/arende/{case['id']}")
+    await user.should_see("Vårt planeringsunderlag", retries=100)
+    adl = next(e for e in user.find(kind=ui.textarea).elements if e.props.get("label", "").startswith("ADL"))
+    adl.set_value("Går med rollator")
+    # Someone else changes another field and the case moves on (a ready-for-discharge notice).
+    changed = await act(http, assessor, case, "planning", aids="Rollator finns")
+    await act(http, nurse, changed, "ready-for-discharge")
+    user.find("Spara planeringsunderlag").click()
+    await eventually(lambda: any("Sparat" in str(getattr(e, "text", "")) for e in user.find(kind=ui.label).elements),
+                     "the merged save")
+    response = await http.get(f"/api/v1/cases/{case['id']}", headers=assessor)
+    planning = {p["unit_id"]: p for p in response.json()["planning"]}
+    assert planning[SOLNA_INTAKE]["adl"] == "Går med rollator"
+    assert planning[SOLNA_INTAKE]["aids"] == "Rollator finns"
+
+
+async def test_lost_stream_shows_a_banner_and_resumes_with_what_was_missed(
+        user: User, api_server: Any, api: Any, auth: Auth) -> None:
+    other = await api()  # a second API instance: commands go on while the UI's instance is down
+    nurse = auth("ward.nurse")
+    async with httpx.AsyncClient(base_url=other.url, timeout=10) as http:
+        case = await register(http, nurse)
+        await signed_in(user, "ward.nurse", "/tavla")
+        await eventually(lambda: "Inskriven (utkast)" in row_html(user, case["id"]), "the registered case")
+        with user:
+            banner = next(e for e in ui.context.client.elements.values() if "sp-banner" in e.classes)
+        assert not banner.visible
+
+        await api_server.stop()
+        await eventually(lambda: banner.visible, "the connection-lost banner")
+        await user.should_see("Anslutningen till Samplan-servern är bruten", retries=100)
+        case = await act(http, nurse, case, "admission-notice")  # while the UI cannot hear it
+
+        await api_server.start()
+        await eventually(lambda: not banner.visible, "the banner to go", within=20)
+        await eventually(lambda: "Planering" in row_html(user, case["id"]), "the missed change", within=20)

@@ -1,0 +1,194 @@
+"""The UI's client of the REST API: httpx with the user's token; problem details become Swedish messages.
+
+One `ApiClient` per UI process (one connection pool). Every call takes the user's bearer token and, where the
+user takes part through several units, the acting unit (`X-Acting-Unit`). Answers are plain JSON objects
+(`Json`); the shapes are those of `docs/api.md`. Errors raise `ApiError` with a Swedish `message` for the user,
+the problem's `code`, and for a stale write (409 `version_conflict`) the case as it is now in `current`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+Json = dict[str, Any]
+log = logging.getLogger("samplan.ui.api")
+
+FIELD_LABELS = {
+    "expected_version": "ärendets version",
+    "estimated_discharge_at": "beräknad utskrivning",
+    "discharged_at": "utskrivningstid",
+    "to_unit_id": "mottagande enhet",
+    "unit_id": "enhet",
+    "contact_user_id": "fast vårdkontakt",
+    "reason": "orsak",
+    "X-Acting-Unit": "enhet du arbetar för",
+    "notice_ids": "meddelanden",
+}
+
+MESSAGES_BY_CODE = {
+    "version_conflict": "Någon annan har ändrat ärendet. Här är det nya läget – det du skrev finns kvar.",
+    "conflict": "Ärendet ändrades samtidigt av någon annan. Läs in det igen och försök på nytt.",
+    "not_allowed_for_part": "Din enhet kan inte göra detta i ärendet.",
+    "forbidden": "Du har inte behörighet att göra detta.",
+    "invalid_transition": "Åtgärden går inte att göra i ärendets nuvarande läge.",
+    "not_found": "Ärendet finns inte, eller så är det inte synligt för dig.",
+    "unauthenticated": "Du är inte inloggad längre. Logga in igen.",
+    "validation_failed": "Uppgifterna är inte fullständiga eller har fel format.",
+}
+
+MESSAGES_BY_STATUS = {
+    400: "Uppgifterna är inte fullständiga eller har fel format.",
+    401: "Du är inte inloggad längre. Logga in igen.",
+    403: "Du har inte behörighet att göra detta.",
+    404: "Ärendet finns inte, eller så är det inte synligt för dig.",
+    409: "Ärendet har ändrats av någon annan.",
+    422: "Åtgärden går inte att göra just nu.",
+    429: "För många förfrågningar just nu. Försök igen om en stund.",
+}
+UNAVAILABLE = "Samplan-servern svarar inte just nu. Försök igen om en stund."
+
+
+class ApiError(Exception):
+    """A failed API call, with a message fit to show the user (Swedish)."""
+
+    def __init__(self, status: int, code: str, message: str, *, detail: str = "", current: Json | None = None,
+                 fields: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{status} {code}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.detail = detail
+        self.current = current
+        self.fields = fields
+
+    @property
+    def stale(self) -> bool:
+        return self.status == 409 and self.current is not None
+
+
+def problem_message(status: int, problem: Mapping[str, Any]) -> str:
+    """A Swedish sentence for a problem-details body (never the server's English detail alone)."""
+    code = str(problem.get("code", ""))
+    message = MESSAGES_BY_CODE.get(code) or MESSAGES_BY_STATUS.get(status) or UNAVAILABLE
+    if code == "invalid" or (status == 422 and code not in MESSAGES_BY_CODE):
+        names = [FIELD_LABELS.get(str(e.get("field")), "") for e in problem.get("errors", []) if isinstance(e, dict)]
+        names = [n for n in names if n]
+        message = "Uppgiften godtogs inte" + (f" ({', '.join(names)})." if names else ".")
+    elif code == "validation_failed":
+        names = [FIELD_LABELS.get(str(e.get("field")), "") for e in problem.get("errors", []) if isinstance(e, dict)]
+        names = [n for n in names if n]
+        if names:
+            message = f"Kontrollera: {', '.join(names)}."
+    return message
+
+
+def error_from_response(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    problem: Mapping[str, Any] = body if isinstance(body, dict) else {}
+    current = problem.get("current")
+    fields = tuple(str(e.get("field")) for e in problem.get("errors", []) if isinstance(e, dict))
+    return ApiError(response.status_code, str(problem.get("code", "http_error")),
+                    problem_message(response.status_code, problem), detail=str(problem.get("detail", "")),
+                    current=current if isinstance(current, dict) else None, fields=fields)
+
+
+class ApiClient:
+    """Calls `/api/v1` for one user at a time (the token is an argument of every call)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None or self._http.is_closed:
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+            self._http = httpx.AsyncClient(base_url=f"{self.base_url}/api/v1", timeout=self._timeout, limits=limits,
+                                           transport=self._transport, trust_env=False)
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def request(self, method: str, path: str, token: str, *, acting_unit: str | None = None,
+                      params: Mapping[str, Any] | None = None, json: Any = None,
+                      idempotency_key: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"}
+        if acting_unit:
+            headers["X-Acting-Unit"] = acting_unit
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        try:
+            response = await self._client().request(method, path, headers=headers, params=params, json=json)
+        except httpx.HTTPError as exc:
+            log.warning("api call %s %s failed: %s", method, path.split("/")[1] if "/" in path else path,
+                        type(exc).__name__)
+            raise ApiError(503, "unavailable", UNAVAILABLE) from None
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response.json()
+
+    # ----- reads ------------------------------------------------------------------------------------------------
+
+    async def me(self, token: str) -> Json:
+        result: Json = await self.request("GET", "/me", token)
+        return result
+
+    async def unit(self, token: str, unit_id: str) -> Json:
+        result: Json = await self.request("GET", f"/units/{unit_id}", token)
+        return result
+
+    async def units(self, token: str, *, kind: str | None = None, municipality_code: str | None = None,
+                    organisation_id: str | None = None, limit: int = 500) -> list[Json]:
+        params: dict[str, Any] = {"limit": limit}
+        if kind:
+            params["kind"] = kind
+        if municipality_code:
+            params["municipality_code"] = municipality_code
+        if organisation_id:
+            params["organisation_id"] = organisation_id
+        page: Json = await self.request("GET", "/units", token, params=params)
+        items: list[Json] = page["items"]
+        return items
+
+    async def list_cases(self, token: str, unit_id: str, *, states: list[str] | None = None,
+                         limit: int = 500) -> list[Json]:
+        params: dict[str, Any] = {"unit_id": unit_id, "limit": limit}
+        if states:
+            params["state"] = states
+        page: Json = await self.request("GET", "/cases", token, params=params)
+        items: list[Json] = page["items"]
+        return items
+
+    async def get_case(self, token: str, case_id: str, acting_unit: str | None) -> Json:
+        result: Json = await self.request("GET", f"/cases/{case_id}", token, acting_unit=acting_unit)
+        return result
+
+    async def inbox(self, token: str, unit_id: str) -> Json:
+        result: Json = await self.request("GET", f"/units/{unit_id}/inbox", token)
+        return result
+
+    async def staff(self, token: str, unit_id: str) -> list[Json]:
+        result: list[Json] = await self.request("GET", f"/units/{unit_id}/staff", token)
+        return result
+
+    # ----- commands ---------------------------------------------------------------------------------------------
+
+    async def action(self, token: str, case_id: str, path: str, body: Mapping[str, Any], *,
+                     acting_unit: str | None) -> Json:
+        """One action of the process (`POST /cases/{id}/{path}`), idempotent across a retry of this call."""
+        result: Json = await self.request("POST", f"/cases/{case_id}/{path}", token, acting_unit=acting_unit,
+                                          json=dict(body), idempotency_key=str(uuid.uuid4()))
+        return result

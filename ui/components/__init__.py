@@ -1,0 +1,1 @@
+"""Components for pieces that recur on several pages."""

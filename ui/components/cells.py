@@ -1,0 +1,85 @@
+"""HTML of the small recurring pieces: patient, state chip, acknowledgements, presence (escaped, no handlers)."""
+
+from __future__ import annotations
+
+import html
+
+from realtime.protocol import Viewer
+from ui import fmt
+from ui.api_client import Json
+from ui.live import LiveHub
+
+
+def escape(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+COLOURS = {"grey-8": "#4b5563", "blue-9": "#1e40af", "green-9": "#166534", "teal-9": "#115e59", "grey-9": "#374151",
+           "orange-10": "#9a3412", "red-10": "#991b1b"}
+
+
+def patient_html(case: Json, *, link: bool = True) -> str:
+    patient = case["patient"]
+    name = escape(patient["name"])
+    shown = f'<a href="/arende/{escape(case["id"])}" class="text-blue-10 font-bold">{name}</a>' if link else \
+        f'<span class="font-bold">{name}</span>'
+    extra = ' <span class="sp-chip" style="background:#7c2d12">Skyddad identitet</span>' \
+        if patient.get("protected_identity") else ""
+    return f'{shown}{extra}<div class="sp-muted">{escape(patient["identity"])}</div>'
+
+
+def state_html(case: Json) -> str:
+    state = case["state"]
+    colour = COLOURS.get(fmt.STATE_COLOURS.get(state, "grey-8"), "#4b5563")
+    chips = f'<span class="sp-chip" style="background:{colour}">{escape(fmt.STATES.get(state, state))}</span>'
+    if case.get("on_leave"):
+        chips += ' <span class="sp-chip" style="background:#6b21a8">Permission</span>'
+    return chips
+
+
+def eta_html(case: Json) -> str:
+    return escape(fmt.short_date_time(case.get("estimated_discharge_at")))
+
+
+def acks_html(case: Json, hub: LiveHub) -> str:
+    """Per receiving unit: acknowledged everything, or how many notices wait."""
+    parts = []
+    for status in case.get("acknowledgement_status", []):
+        name = escape(hub.unit_name(status["unit_id"]))
+        waiting = int(status["unacknowledged"])
+        if case.get("state") == "admitted":
+            parts.append(f'<div class="sp-muted">{name}: ej skickat</div>')
+        elif waiting:
+            parts.append(f'<div class="sp-at_risk" data-unit="{escape(status["unit_id"])}">{name}: '
+                         f'{waiting} okvitterade</div>')
+        else:
+            parts.append(f'<div class="sp-ok" data-unit="{escape(status["unit_id"])}">{name}: kvitterat ✓</div>')
+    return "".join(parts) or '<span class="sp-muted">–</span>'
+
+
+def presence_html(viewers: list[Viewer], me: str, hub: LiveHub) -> str:
+    others = [v for v in viewers if v.user_id != me]
+    if not others:
+        return ""
+    names = []
+    for viewer in others:
+        doing = "redigerar" if viewer.state == "editing" else "tittar"
+        names.append(f'<div><span aria-hidden="true">👁 </span>{escape(hub.person_name(viewer.user_id))} '
+                     f'<span class="sp-muted">({escape(hub.unit_name(viewer.unit_id))}, {doing})</span></div>')
+    return "".join(names)
+
+
+_ROW_CACHE: dict[tuple[str, int, int], tuple[str, str, str, str]] = {}
+
+
+def board_cells(case: Json, hub: LiveHub) -> tuple[str, str, str, str]:
+    """Patient, state, estimated discharge and acknowledgement HTML of a board row: computed once per case
+    version, shared by every tab that shows it."""
+    key = (str(case["id"]), int(case["version"]), hub.units_version)
+    cached = _ROW_CACHE.get(key)
+    if cached is None:
+        if len(_ROW_CACHE) > 20_000:
+            _ROW_CACHE.clear()
+        cached = (patient_html(case), state_html(case), eta_html(case), acks_html(case, hub))
+        _ROW_CACHE[key] = cached
+    return cached

@@ -1,0 +1,184 @@
+"""Swedish texts and formats of the UI: states, notices, deadlines, dates and times in Europe/Stockholm."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+STATES = {
+    "admitted": "Inskriven (utkast)",
+    "planning": "Planering",
+    "ready_for_discharge": "Utskrivningsklar",
+    "discharged": "Utskriven",
+    "closed": "Avslutad",
+    "interrupted": "Avbruten",
+    "cancelled": "Felsänd",
+}
+STATE_COLOURS = {
+    "admitted": "grey-8", "planning": "blue-9", "ready_for_discharge": "green-9", "discharged": "teal-9",
+    "closed": "grey-9", "interrupted": "orange-10", "cancelled": "red-10",
+}
+CARE_TYPES = {"somatic": "Somatik", "psychiatric": "Psykiatri"}
+NOTICES = {
+    "admission_notice": "Inskrivningsmeddelande",
+    "estimated_discharge_changed": "Ändrad beräknad utskrivning",
+    "ready_for_discharge": "Utskrivningsklar",
+    "ready_for_discharge_withdrawn": "Inte längre utskrivningsklar",
+    "sip_invitation": "Kallelse till SIP",
+    "discharge_notice": "Utskrivningsmeddelande",
+}
+DEADLINES = {
+    "admission_notice": "Inskrivningsmeddelande senast",
+    "named_care_contact": "Fast vårdkontakt senast",
+    "sip_invitation": "Kallelse till SIP senast",
+    "discharge_information": "Informationsöverföring senast",
+    "payment_liability": "Betalningsansvar från",
+}
+DEADLINE_SHORT = {
+    "admission_notice": "Inskr.medd.",
+    "named_care_contact": "FVK",
+    "sip_invitation": "SIP-kallelse",
+    "discharge_information": "Info.överföring",
+    "payment_liability": "Betalningsansvar",
+}
+DEADLINE_STATES = {"ok": "I tid", "at_risk": "Snart", "overdue": "Försenad"}
+PARTS = {"inpatient_unit": "Slutenvård", "primary_care_unit": "Primärvård", "municipal_unit": "Kommun"}
+PARTICIPANT_STATUS = {"active": "Aktiv", "forwarded": "Vidarebefordrad", "rejected": "Avvisad", "removed": "Borttagen"}
+NEEDS = {
+    "home_help": "Hemtjänst",
+    "home_health_care": "Hemsjukvård",
+    "short_term_stay": "Korttidsvistelse",
+    "special_housing": "Särskilt boende",
+    "home_rehabilitation": "Hemrehabilitering",
+    "aids": "Hjälpmedel",
+    "safety_alarm": "Trygghetslarm",
+    "meal_service": "Matdistribution",
+    "medication_support": "Läkemedelshantering",
+}
+REJECTION_REASONS = {
+    "wrong_municipality": "Fel kommun (folkbokförd i annan kommun)",
+    "not_listed_here": "Inte listad hos oss",
+    "unknown_patient": "Okänd patient",
+    "other": "Annan orsak",
+}
+INTERRUPTION_REASONS = {
+    "died": "Patienten har avlidit",
+    "moved_to_other_hospital": "Flyttad till annat sjukhus",
+    "compulsory_outpatient_care": "Öppen tvångsvård (ÖPT/ÖRV)",
+    "no_needs": "Inga behov av insatser",
+    "other": "Annan orsak",
+}
+HOME_READINESS = {
+    "medicines_secured": "Läkemedel säkrade tills apoteket tar över",
+    "aids_in_place": "Hjälpmedel på plats",
+    "patient_informed": "Patienten informerad",
+    "next_provider_informed": "Nästa vårdgivare informerad",
+}
+TIMELINE = {
+    "registered": "Inskrivning registrerad",
+    "case_registered": "Inskrivning registrerad",
+    "admission_notice_sent": "Inskrivningsmeddelande skickat",
+    "needs_identified": "Behov av insatser identifierade",
+    "acknowledged": "Kvitterat",
+    "forwarded": "Vidarebefordrat",
+    "rejected": "Avvisat – inte vår patient",
+    "participant_added": "Deltagare tillagd",
+    "participant_removed": "Deltagare borttagen",
+    "named_care_contact_appointed": "Fast vårdkontakt utsedd",
+    "estimated_discharge_changed": "Beräknad utskrivning ändrad",
+    "planning_updated": "Planeringsunderlag sparat",
+    "ready_for_discharge": "Utskrivningsklar",
+    "ready_for_discharge_withdrawn": "Inte längre utskrivningsklar",
+    "sip_applies": "SIP-bedömning ändrad",
+    "sip_invitation_sent": "Kallelse till SIP skickad",
+    "liability_facts_changed": "Uppgifter om betalningsansvar ändrade",
+    "home_readiness_updated": "Hemgångsklar-listan uppdaterad",
+    "leave_started": "Permission påbörjad",
+    "leave_ended": "Permission avslutad",
+    "discharge_notice_sent": "Utskrivningsmeddelande skickat",
+    "interrupted": "Avbrott",
+    "cancelled": "Felsänt – makulerat",
+    "closed": "Ärendet avslutat",
+}
+# Events that bring a receiving unit a notice (toast + badge), with the toast's text.
+NOTICE_EVENTS = {
+    "AdmissionNoticeSent": "Nytt inskrivningsmeddelande",
+    "ReadyForDischargeSent": "Patient utskrivningsklar",
+    "ReadyForDischargeWithdrawn": "Inte längre utskrivningsklar",
+    "EstimatedDischargeChanged": "Ändrad beräknad utskrivning",
+    "SipInvitationSent": "Kallelse till SIP",
+    "DischargeNoticeSent": "Utskrivningsmeddelande",
+    "ParticipantAdded": "Nytt ärende till er enhet",
+    "CaseForwarded": "Vidarebefordrat ärende",
+    "CaseCancelled": "Felsänt ärende makulerat",
+}
+MONTHS = ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
+
+
+def parse_time(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def local(value: str | datetime | None) -> datetime | None:
+    moment = parse_time(value)
+    return moment.astimezone(STOCKHOLM) if moment is not None else None
+
+
+def date_time(value: str | datetime | None) -> str:
+    """`2026-11-26 14:05`: the Swedish standard form, in Stockholm time."""
+    moment = local(value)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "–"
+
+
+def short_date_time(value: str | datetime | None, now: datetime | None = None) -> str:
+    """`26 nov 14:05` (the year only when it is not this year)."""
+    moment = local(value)
+    if moment is None:
+        return "–"
+    this_year = (now or datetime.now(UTC)).astimezone(STOCKHOLM).year
+    year = "" if moment.year == this_year else f" {moment.year}"
+    return f"{moment.day} {MONTHS[moment.month - 1]}{year} {moment:%H:%M}"
+
+
+def day(value: str | datetime | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, str) and len(value) == 10:
+        return value
+    moment = local(value)
+    return moment.strftime("%Y-%m-%d") if moment else "–"
+
+
+def duration(seconds: float) -> str:
+    """`2 d 3 h`, `3 h 12 min`, `14 min`, `under 1 min`."""
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else "under 1 min"
+
+
+def countdown(due: datetime, now: datetime) -> str:
+    left = (due - now).total_seconds()
+    return f"om {duration(left)}" if left >= 0 else f"{duration(left)} sedan"
+
+
+def money(amount: int | None) -> str:
+    return "–" if amount is None else f"{amount:,}".replace(",", "\u00a0") + " kr"
+
+
+NOT_LIABLE = {
+    "admission_notice_late": "inskrivningsmeddelandet skickades för sent",
+    "ready_notice_missing": "ingen utskrivningsklar-anmälan",
+    "patient_refused_services": "patienten har tackat nej till insatser",
+    "sip_invitation_missing": "kallelse till SIP saknas",
+    "outpatient_services_missing": "regionens öppenvårdsinsatser saknas",
+}

@@ -1,0 +1,277 @@
+"""The shared page frame: sign-in check, header (navigation, unit switcher, unread badge, user menu), the
+"connection lost" banner, toasts for new notices and deadline alerts.
+
+Every page starts with `frame = await page_frame(path, title)`; `None` means the page must end (the user is
+sent to the login). Pages register their live views through `frame.watch(view)`, which unregisters them when
+the browser tab goes away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.responses import RedirectResponse
+from nicegui import Client, ui
+
+from realtime.envelope import Envelope
+from ui import fmt
+from ui.api_client import ApiError, Json
+from ui.live import RECEIVING_KINDS, WARD_KINDS, LiveView, UserLive
+from ui.services import Services, services
+from ui.session import UiSession, access_token, clear_session, current_session, set_acting_unit
+
+RESPONSIBLE_PART = {  # which part must act before each deadline
+    "admission_notice": "inpatient_unit",
+    "discharge_information": "inpatient_unit",
+    "named_care_contact": "primary_care_unit",
+    "sip_invitation": "primary_care_unit",
+    "payment_liability": "municipal_unit",
+}
+TOKEN_CHECK_SECONDS = 60.0
+PAGE_CSS = """
+.sp-skip { position: absolute; left: -10000px; top: 0; }
+.sp-skip:focus { left: 8px; top: 8px; z-index: 10000; background: #fff; color: #000; padding: 8px; }
+.sp-banner { background: #8a1c1c; color: #fff; padding: 8px 16px; font-weight: 600; }
+:focus-visible { outline: 3px solid #1d4ed8 !important; outline-offset: 2px; }
+.sp-grid { display: grid; gap: 0 12px; align-items: center; }
+.sp-row { border-bottom: 1px solid #ddd; padding: 6px 4px; }
+.sp-row.sp-changed { animation: sp-flash 1.2s ease-out; }
+@keyframes sp-flash { from { background: #fff3b0; } to { background: transparent; } }
+.sp-chip { display: inline-block; border-radius: 10px; padding: 1px 8px; font-size: 0.85em; color: #fff; }
+.sp-muted { color: #4b5563; }
+.sp-ok { color: #14532d; }
+.sp-at_risk { color: #9a3412; font-weight: 700; }
+.sp-overdue { color: #991b1b; font-weight: 700; }
+.sp-met { color: #374151; } .sp-late { color: #991b1b; }
+"""
+
+
+def login_url(path: str) -> str:
+    return f"/login?next={quote(path, safe='/')}"
+
+
+def part_of_kind(kind: str | None) -> str | None:
+    if kind in WARD_KINDS:
+        return "inpatient_unit"
+    if kind == "municipal":
+        return "municipal_unit"
+    if kind in RECEIVING_KINDS:
+        return "primary_care_unit"
+    return None
+
+
+@dataclass
+class Frame:
+    """What a page knows about the signed-in user and the unit they act for."""
+
+    session: UiSession
+    token: str
+    live: UserLive
+    services: Services
+    client: Client
+    acting_unit: str | None
+    views: list[LiveView] = field(default_factory=list)
+    alerted: set[tuple[str, str, str]] = field(default_factory=set)
+    badge: ui.badge | None = None
+    banner: ui.element | None = None
+
+    @property
+    def api(self) -> Any:
+        return self.services.api
+
+    @property
+    def hub(self) -> Any:
+        return self.services.hub
+
+    @property
+    def unit_kind(self) -> str | None:
+        return self.services.hub.unit_kind(self.acting_unit) if self.acting_unit else None
+
+    @property
+    def part(self) -> str | None:
+        return part_of_kind(self.unit_kind)
+
+    @property
+    def is_ward(self) -> bool:
+        return self.part == "inpatient_unit"
+
+    @property
+    def is_receiving(self) -> bool:
+        return self.part in ("municipal_unit", "primary_care_unit")
+
+    @property
+    def user_id(self) -> str:
+        return str(self.live.me["id"])
+
+    async def fresh_token(self) -> str:
+        """The user's token for an API call now (refreshed when it is about to expire)."""
+        token = await access_token()
+        if token is None:
+            ui.navigate.to(login_url("/"))
+            raise ApiError(401, "unauthenticated", "Du är inte inloggad längre. Logga in igen.")
+        self.token = token
+        self.live.token = token
+        return token
+
+    async def keep_token_fresh(self) -> None:
+        token = await access_token()
+        if token is not None:
+            self.token = token
+            self.live.token = token
+
+    def finish(self) -> None:
+        """Call when the page is built. (A `ui.timer` waits for the browser's connection, which makes NiceGUI send
+        the page at once and stream the rest: created last, the whole page goes out in the first response.)"""
+        with self.client.layout:
+            ui.timer(TOKEN_CHECK_SECONDS, self.keep_token_fresh)  # the user's stream reuses the newest token
+
+    def watch(self, view: LiveView) -> None:
+        """Register a live view for as long as this browser tab lives."""
+        self.views.append(view)
+        self.live.add(view)
+
+    def unwatch_all(self) -> None:
+        for view in self.views:
+            self.live.remove(view)
+        self.views.clear()
+
+    def deadline_changed(self, case: Json, kind: str, state: str) -> None:
+        """A deadline turned at risk or overdue by time alone: alert the responsible unit (once per state)."""
+        if state not in ("at_risk", "overdue") or RESPONSIBLE_PART.get(kind) != self.part:
+            return
+        key = (str(case["id"]), kind, state)
+        if key in self.alerted:
+            return
+        self.alerted.add(key)
+        what = fmt.DEADLINES.get(kind, kind).replace(" senast", "").replace(" från", "")
+        text = f"{what}: {'försenad' if state == 'overdue' else 'snart försenad'} – {case['patient']['name']}"
+        with self.client:
+            ui.notify(text, type="negative" if state == "overdue" else "warning", position="top-right",
+                      close_button="Stäng", timeout=15000)
+
+
+class FrameView(LiveView):
+    """The frame's own live view: unread badge, connection banner, toasts for new notices."""
+
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+        self.unit_id = frame.acting_unit
+
+    def unread(self, unit_id: str, count: int) -> None:
+        show_badge(self.frame, count)
+
+    def connection(self, connected: bool) -> None:
+        if self.frame.banner is not None:
+            self.frame.banner.set_visibility(not connected)
+
+    def event(self, envelope: Envelope) -> None:
+        frame = self.frame
+        text = fmt.NOTICE_EVENTS.get(envelope.type)
+        if (text is None or not frame.is_receiving or frame.acting_unit not in envelope.unit_ids
+                or envelope.data.get("actor_unit_id") == frame.acting_unit):
+            return
+        if envelope.type == "ParticipantAdded" and envelope.data.get("unit_id") != frame.acting_unit:
+            return
+        if envelope.type == "CaseForwarded" and envelope.data.get("to_unit_id") != frame.acting_unit:
+            return
+        with frame.client:
+            ui.notify(f"{text} – se inkorgen", type="info", position="top-right", close_button="Stäng",
+                      timeout=8000)
+
+
+def show_badge(frame: Frame, count: int) -> None:
+    if frame.badge is not None:
+        frame.badge.set_text(str(count))
+        frame.badge.set_visibility(count > 0)
+        frame.badge.props(f'aria-label="{count} okvitterade meddelanden"')
+
+
+async def page_frame(path: str, title: str) -> Frame | RedirectResponse | None:
+    """Check the sign-in and build the frame. Not signed in: a redirect to the login, which the page returns;
+    None: the page showed an error and ends."""
+    session = current_session()
+    token = await access_token() if session is not None else None
+    if session is None or token is None:
+        return RedirectResponse(login_url(path), status_code=303)
+    svc = services()
+    try:
+        live = await svc.hub.user(session.username, token)
+    except ApiError as exc:
+        if exc.status == 401:
+            clear_session()
+            return RedirectResponse(login_url(path), status_code=303)
+        ui.page_title("Samplan")
+        ui.label(exc.message).props('role="alert"').classes("text-lg p-8")
+        return None
+    acting = session.acting_unit if session.acting_unit in live.case_units else (
+        live.case_units[0] if live.case_units else None)
+    if acting != session.acting_unit and acting is not None:
+        set_acting_unit(acting)
+    frame = Frame(session=session, token=token, live=live, services=svc, client=ui.context.client,
+                  acting_unit=acting)
+    ui.page_title(f"{title} – Samplan")
+    ui.colors(primary="#1e40af", secondary="#334155", accent="#6b21a8", positive="#166534", negative="#991b1b",
+              info="#1e3a8a", warning="#92400e")  # dark enough for text contrast (WCAG AA) on white
+    ui.add_css(PAGE_CSS)
+    _header(frame, path)
+    frame.banner = ui.element("div").classes("sp-banner w-full").props('role="alert"')
+    with frame.banner:
+        ui.label("Anslutningen till Samplan-servern är bruten. Sidan uppdateras igen när den är tillbaka; "
+                 "det du skriver finns kvar.")
+    frame.banner.set_visibility(False)
+    frame.watch(FrameView(frame))
+    frame.client.on_delete(frame.unwatch_all)
+    connected = await live.wait_connected()
+    frame.banner.set_visibility(not connected)
+    if acting is not None and frame.is_receiving:
+        with contextlib.suppress(ApiError):
+            show_badge(frame, await live.load_unread(acting))
+    return frame
+
+
+def _header(frame: Frame, path: str) -> None:
+    live = frame.live
+    with ui.header(elevated=True).classes("items-center gap-4 px-4 py-2 bg-blue-10 text-white"):
+        ui.html('<a class="sp-skip" href="#sp-main">Hoppa till innehållet</a>', sanitize=False)
+        ui.link("Samplan", "/").classes("text-xl font-bold text-white no-underline").props(
+            'aria-label="Samplan, startsida"')
+        with ui.element("nav").props('aria-label="Huvudmeny"').classes("flex items-center gap-2"):
+            _nav_link("Utskrivningstavla", "/tavla", path)
+            if frame.is_receiving:
+                with ui.element("span").classes("relative"):
+                    _nav_link("Inkorg", "/inkorg", path)
+                    frame.badge = ui.badge("0", color="red-9").props('floating aria-live="polite"')
+                    frame.badge.set_visibility(False)
+        ui.space()
+        if len(live.case_units) > 1:
+            options = {u: frame.hub.unit_name(u) for u in live.case_units}
+
+            def switch(e: Any) -> None:
+                if e.value and e.value != frame.acting_unit:
+                    set_acting_unit(e.value)
+                    ui.navigate.reload()
+
+            ui.select(options, value=frame.acting_unit, label="Enhet du arbetar för", on_change=switch).props(
+                'dark dense outlined options-dense').classes("min-w-[16rem]")
+        elif frame.acting_unit:
+            ui.label(frame.hub.unit_name(frame.acting_unit)).classes("text-sm")
+        with ui.button(frame.session.display_name, icon="account_circle").props(
+                'flat no-caps color=white aria-haspopup="menu"').classes("text-white"), \
+                ui.menu().props('aria-label="Användarmeny" role="menu"'):
+            ui.menu_item(f"Inloggad som {frame.session.display_name}").props('disable role="menuitem"')
+            ui.menu_item("Logga ut", on_click=lambda: ui.navigate.to("/logout")).props('role="menuitem"')
+
+
+def _nav_link(text: str, target: str, path: str) -> None:
+    current = path == target or (target == "/tavla" and path == "/")
+    link = ui.link(text, target).classes("text-white px-2 py-1 rounded " + ("bg-blue-8 font-bold" if current else ""))
+    if current:
+        link.props('aria-current="page"')
+
+
+def escape(value: object) -> str:
+    return html.escape(str(value), quote=True)

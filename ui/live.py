@@ -1,0 +1,394 @@
+"""Live events inside the UI process: one stream per signed-in user, fanned out to the open pages.
+
+`LiveHub` (one per process) keeps a `UserLive` per user (keyed by username, shared by all that user's tabs
+and browsers). A `UserLive` holds one `realtime.client.StreamClient` on the feeds of the user's units. On an
+event it fetches the changed case **once** through the API (events carry no personal data) — coalesced: a
+second event for the same case while a fetch runs just asks for one more fetch afterwards — and hands the
+result to every registered `LiveView` (a page, or a part of one), which updates only the elements that case
+touches. It also keeps the unread-notice count per receiving unit (for the header badge), the presence of
+viewers per case, and the connection state (for the "connection lost" banner).
+
+A page registers its view *before* it fetches its snapshot (the Zulip order): an event that lands in between
+makes the view fetch that case again, which is harmless. When the stream resumes after an outage, the
+server replays what was missed; a `resync` (too much missed) makes every view of that unit reload its
+snapshot. A user's stream is closed a little while after their last view went away (a reload comes back
+within that time and finds it still running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from realtime import protocol
+from realtime.client import StreamClient
+from realtime.envelope import Envelope
+from realtime.feeds import unit_feed
+from ui.api_client import ApiClient, ApiError, Json
+
+log = logging.getLogger("samplan.ui.live")
+
+RECEIVING_KINDS = frozenset({"municipal", "primary_care", "psychiatric_outpatient"})
+WARD_KINDS = frozenset({"somatic_ward", "psychiatric_ward"})
+CASE_ROLES = frozenset({"user", "super_user"})
+IDLE_GRACE_SECONDS = 30.0
+CONNECT_WAIT_SECONDS = 3.0
+
+
+def unit_of_feed(feed: str) -> str:
+    return feed.split(":", 1)[1] if feed.startswith("unit:") else feed
+
+
+def unacknowledged_for(case: Json, unit_id: str) -> list[Json]:
+    """The notices of a case (detail) that `unit_id` received and has not acknowledged (cancelled ones left out)."""
+    return [n for n in case.get("notices", [])
+            if unit_id in n["recipient_unit_ids"] and not n["cancelled"]
+            and not any(a["unit_id"] == unit_id for a in n["acknowledgements"])]
+
+
+def in_inbox_of(case: Json, unit_id: str) -> bool:
+    """A receiving unit sees the case in its inbox (what the API's inbox route lists)."""
+    if case.get("admission_notice_sent_at") is None or case.get("state") not in (
+            "planning", "ready_for_discharge", "discharged"):
+        return False
+    return any(p["unit_id"] == unit_id and p["status"] == "active" and p["part"] != "inpatient_unit"
+               for p in case.get("participants", []))
+
+
+class LiveView:
+    """What a page (or a part of one) wants to hear. Every method runs in the UI process's event loop."""
+
+    unit_id: str | None = None  # the unit whose cases this view shows (None: every unit of the user)
+
+    def case_changed(self, case_id: str, unit_id: str, case: Json | None) -> None:
+        """The case changed (`case` is its new detail), or it left the unit's view (`None`)."""
+
+    def event(self, envelope: Envelope) -> None:
+        """A raw event of a followed feed, after de-duplication across feeds (for toasts)."""
+
+    def presence(self, case_id: str, viewers: list[protocol.Viewer]) -> None:
+        """Who views or edits the case now."""
+
+    def unread(self, unit_id: str, count: int) -> None:
+        """The unit's count of unacknowledged notices changed."""
+
+    def connection(self, connected: bool) -> None:
+        """The stream to the API went down or came back."""
+
+    def resync(self, unit_id: str) -> None:
+        """Events of the unit were missed beyond replay: reload the snapshot."""
+
+
+class UserLive:
+    """One user's stream and what the UI process knows from it, shared by all the user's views."""
+
+    def __init__(self, hub: LiveHub, username: str, token: str, me: Json) -> None:
+        self.hub = hub
+        self.username = username
+        self.token = token
+        self.me = me
+        self.case_units = [a["unit_id"] for a in me["assignments"] if a["role"] in CASE_ROLES]
+        self.views: set[LiveView] = set()
+        self.cases: dict[tuple[str, str], Json] = {}  # (case id, unit id) -> newest detail fetched
+        self.viewers: dict[str, list[protocol.Viewer]] = {}
+        self.unread_by_unit: dict[str, dict[str, int]] = {}  # receiving unit -> case -> unacknowledged count
+        self.connected = False
+        self.ever_connected = asyncio.Event()
+        self._fetching: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._again: set[tuple[str, str]] = set()
+        self._seen_events: OrderedDict[str, None] = OrderedDict()
+        self._presence_refs: Counter[str] = Counter()
+        self._client: StreamClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._idle_since: float | None = None
+        self._unread_loaded: set[str] = set()
+        self.fetches = 0  # API reads caused by events (for tests and benchmarks)
+
+    # ----- life -------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._client is not None or not self.case_units:
+            return
+        self._client = StreamClient(self.hub.stream_urls, self._token, {unit_feed(u): None for u in self.case_units},
+                                    min_backoff=0.2, max_backoff=5.0, heartbeat_timeout=self.hub.heartbeat_timeout)
+        self._tasks = [asyncio.create_task(self._consume(), name=f"samplan-ui-live-{self.username}"),
+                       asyncio.create_task(self._watch(), name=f"samplan-ui-watch-{self.username}")]
+
+    async def close(self) -> None:
+        for task in [*self._tasks, *self._fetching.values()]:
+            task.cancel()
+        if self._client is not None:
+            await self._client.close()
+        for task in [*self._tasks, *self._fetching.values()]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        self._fetching.clear()
+
+    async def _token(self) -> str:
+        return self.token
+
+    async def wait_connected(self, seconds: float = CONNECT_WAIT_SECONDS) -> bool:
+        """Wait until the stream is subscribed (so a snapshot read next misses nothing); False on timeout."""
+        if not self.case_units:
+            return True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.ever_connected.wait()
+        return self.ever_connected.is_set()
+
+    def add(self, view: LiveView) -> None:
+        self.views.add(view)
+        self._idle_since = None
+
+    def remove(self, view: LiveView) -> None:
+        self.views.discard(view)
+        if not self.views:
+            self._idle_since = time.monotonic()
+
+    def idle_for(self) -> float:
+        return 0.0 if self._idle_since is None else time.monotonic() - self._idle_since
+
+    # ----- presence ---------------------------------------------------------------------------------------------
+
+    async def viewing(self, case_id: str) -> None:
+        self._presence_refs[case_id] += 1
+        if self._presence_refs[case_id] == 1 and self._client is not None:
+            await self._client.send_presence(case_id, "viewing")
+
+    async def editing(self, case_id: str, field: str | None) -> None:
+        if self._client is not None:
+            await self._client.send_presence(case_id, "editing" if field else "viewing", field=field)
+
+    async def left(self, case_id: str) -> None:
+        self._presence_refs[case_id] -= 1
+        if self._presence_refs[case_id] <= 0:
+            del self._presence_refs[case_id]
+            if self._client is not None:
+                await self._client.send_presence(case_id, "left")
+
+    # ----- unread notices (the badge) ---------------------------------------------------------------------------
+
+    def unread(self, unit_id: str) -> int:
+        return sum(self.unread_by_unit.get(unit_id, {}).values())
+
+    async def load_unread(self, unit_id: str) -> int:
+        """The unit's inbox count from the API, once; later kept up to date from the events."""
+        if unit_id not in self._unread_loaded and self.hub.unit_kind(unit_id) in RECEIVING_KINDS:
+            box = await self.hub.api.inbox(self.token, unit_id)
+            self.unread_by_unit[unit_id] = {i["case"]["id"]: len(i["unacknowledged"]) for i in box["items"]}
+            self._unread_loaded.add(unit_id)
+        return self.unread(unit_id)
+
+    def note_inbox(self, unit_id: str, items: Iterable[Json]) -> None:
+        """The inbox page read the inbox: take its counts (fresher than ours)."""
+        self.unread_by_unit[unit_id] = {i["case"]["id"]: len(i["unacknowledged"]) for i in items}
+        self._unread_loaded.add(unit_id)
+        self._tell_unread(unit_id)
+
+    def _tell_unread(self, unit_id: str) -> None:
+        count = self.unread(unit_id)
+        for view in list(self.views):
+            if view.unit_id in (None, unit_id):
+                _safely(view.unread, unit_id, count)
+
+    def _count_unread(self, unit_id: str, case_id: str, case: Json | None) -> None:
+        if unit_id not in self._unread_loaded:
+            return
+        counts = self.unread_by_unit.setdefault(unit_id, {})
+        count = len(unacknowledged_for(case, unit_id)) if case is not None and in_inbox_of(case, unit_id) else 0
+        if counts.get(case_id, 0) != count:
+            counts[case_id] = count
+            self._tell_unread(unit_id)
+
+    # ----- the stream -------------------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        assert self._client is not None
+        async for item in self._client:
+            try:
+                if isinstance(item, Envelope):
+                    self._on_event(item)
+                elif isinstance(item, protocol.Presence):
+                    self.viewers[item.case_id] = item.viewers
+                    for view in list(self.views):
+                        _safely(view.presence, item.case_id, item.viewers)
+                elif isinstance(item, protocol.Resync):
+                    unit_id = unit_of_feed(item.feed)
+                    self._unread_loaded.discard(unit_id)
+                    for view in list(self.views):
+                        if view.unit_id in (None, unit_id):
+                            _safely(view.resync, unit_id)
+            except Exception:
+                log.exception("live: an update failed")
+
+    async def _watch(self) -> None:
+        """Follow the client's connection state (an Event without callbacks) for the banner."""
+        assert self._client is not None
+        while True:
+            now = self._client.connected.is_set()
+            if now != self.connected:
+                self.connected = now
+                if now:
+                    self.ever_connected.set()
+                for view in list(self.views):
+                    _safely(view.connection, now)
+            await asyncio.sleep(0.1)
+
+    def _on_event(self, envelope: Envelope) -> None:
+        unit_id = unit_of_feed(envelope.feed)
+        first = envelope.event_id not in self._seen_events
+        if first:
+            self._seen_events[envelope.event_id] = None
+            if len(self._seen_events) > 2000:
+                self._seen_events.popitem(last=False)
+            for view in list(self.views):
+                _safely(view.event, envelope)
+        if envelope.aggregate_type == "discharge_case":
+            self.refresh(envelope.aggregate_id, unit_id, envelope.aggregate_version)
+
+    def refresh(self, case_id: str, unit_id: str, version: int | None = None) -> None:
+        """Fetch the case for the unit once, however many events or views ask (coalesced per user and case)."""
+        key = (case_id, unit_id)
+        cached = self.cases.get(key)
+        if version is not None and cached is not None and cached["version"] >= version:
+            return  # already have it (the same event through another feed, or a replay)
+        if key in self._fetching:
+            self._again.add(key)
+            return
+        self._fetching[key] = asyncio.create_task(self._fetch(key), name="samplan-ui-fetch")
+
+    async def _fetch(self, key: tuple[str, str]) -> None:
+        case_id, unit_id = key
+        try:
+            while True:
+                self._again.discard(key)
+                self.fetches += 1
+                case: Json | None
+                try:
+                    _f0 = time.perf_counter()
+                    case = await self.hub.api.get_case(self.token, case_id, unit_id)
+                    print("TRACE fetch", round((time.perf_counter() - _f0) * 1000, 1), flush=True)
+                except ApiError as exc:
+                    if exc.status not in (403, 404):
+                        log.warning("live: could not fetch a changed case (%s)", exc.code)
+                        if key not in self._again:
+                            return
+                        continue
+                    case = None  # the case left this unit's view (forwarded, rejected, removed)
+                cached = self.cases.get(key)
+                if case is None:
+                    self.cases.pop(key, None)
+                elif cached is not None and cached["version"] > case["version"]:
+                    if key not in self._again:
+                        return  # a newer answer was handed out already
+                    continue
+                else:
+                    self.cases[key] = case
+                self._count_unread(unit_id, case_id, case)
+                _t0 = time.perf_counter()
+                for view in list(self.views):
+                    if view.unit_id in (None, unit_id):
+                        _safely(view.case_changed, case_id, unit_id, case)
+                print("TRACE dispatch", len(self.views), round((time.perf_counter() - _t0) * 1000, 1), flush=True)
+                if key not in self._again:
+                    return
+        finally:
+            self._fetching.pop(key, None)
+
+
+class LiveHub:
+    """The process-wide registry of users' streams, plus caches of non-personal directory data."""
+
+    def __init__(self, api: ApiClient, stream_urls: str | list[str], *, heartbeat_timeout: float = 45.0) -> None:
+        self.api = api
+        self.stream_urls = stream_urls
+        self.heartbeat_timeout = heartbeat_timeout
+        self.users: dict[str, UserLive] = {}
+        self._units: dict[str, Json] = {}
+        self.units_version = 0  # bumped when a unit's name becomes known (cached HTML is redrawn)
+        self._people: dict[str, Json] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def user(self, username: str, token: str) -> UserLive:
+        """The user's live state (created and connected on first use); the token is the newest one seen."""
+        live = self.users.get(username)
+        if live is None:
+            me = await self.api.me(token)
+            live = self.users.get(username)  # another tab of the user may have won the race
+            if live is None:
+                live = UserLive(self, username, token, me)
+                self.users[username] = live
+                await self.load_units(token, live.case_units)
+                live.start()
+        live.token = token
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.create_task(self._reap(), name="samplan-ui-live-reaper")
+        return live
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for live in list(self.users.values()):
+            await live.close()
+        self.users.clear()
+
+    async def _reap(self) -> None:
+        while self.users:
+            await asyncio.sleep(IDLE_GRACE_SECONDS / 3)
+            for username, live in list(self.users.items()):
+                if not live.views and live.idle_for() > IDLE_GRACE_SECONDS:
+                    del self.users[username]
+                    await live.close()
+
+    # ----- directory caches (units and staff names are not patient data) ----------------------------------------
+
+    async def load_units(self, token: str, unit_ids: Iterable[str]) -> None:
+        for unit_id in unit_ids:
+            if unit_id not in self._units:
+                with contextlib.suppress(ApiError):
+                    self._units[unit_id] = await self.api.unit(token, unit_id)
+                    self.units_version += 1
+
+    def knows_unit(self, unit_id: str) -> bool:
+        return unit_id in self._units
+
+    def knows_person(self, user_id: str) -> bool:
+        return user_id in self._people
+
+    def unit_name(self, unit_id: str) -> str:
+        unit = self._units.get(unit_id)
+        return str(unit["name"]) if unit else "Okänd enhet"
+
+    def unit_kind(self, unit_id: str) -> str | None:
+        unit = self._units.get(unit_id)
+        return str(unit["kind"]) if unit else None
+
+    def remember_units(self, units: Iterable[Json]) -> None:
+        for unit in units:
+            self._units.setdefault(unit["id"], unit)
+
+    async def load_people(self, token: str, user_ids: Iterable[str]) -> None:
+        missing = sorted({u for u in user_ids if u and u not in self._people})
+        if missing:
+            with contextlib.suppress(ApiError):
+                for person in await self.api.request("GET", "/people", token, params={"id": missing[:200]}):
+                    self._people[person["id"]] = person
+
+    def person_name(self, user_id: str | None) -> str:
+        person = self._people.get(user_id or "")
+        return str(person["display_name"]) if person else "Okänd användare"
+
+
+def _safely(method: Any, *args: Any) -> None:
+    try:
+        method(*args)
+    except Exception:
+        log.exception("live: a view failed to update")

@@ -1,0 +1,1 @@
+"""One module per page: board (utskrivningstavla), inbox (inkorg), case (ärendevy), home (start)."""

@@ -1,0 +1,22 @@
+"""The start page: the board for a ward, the inbox for a receiving unit."""
+
+from __future__ import annotations
+
+from fastapi.responses import RedirectResponse
+
+from ui.frame import login_url, part_of_kind
+from ui.services import services
+from ui.session import access_token, current_session
+
+
+async def home_page() -> RedirectResponse:
+    session = current_session()
+    token = await access_token() if session is not None else None
+    if session is None or token is None:
+        return RedirectResponse(login_url("/"), status_code=303)
+    live = await services().hub.user(session.username, token)
+    unit = session.acting_unit if session.acting_unit in live.case_units else (
+        live.case_units[0] if live.case_units else None)
+    receiving = unit is not None and part_of_kind(services().hub.unit_kind(unit)) in (
+        "municipal_unit", "primary_care_unit")
+    return RedirectResponse("/inkorg" if receiving else "/tavla", status_code=303)

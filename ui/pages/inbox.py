@@ -1,0 +1,281 @@
+"""The inbox (inkorg) of a municipal or primary care unit: notices arrive live, with a toast and the badge.
+
+Each case with notices is one row: the notices not yet acknowledged, the case's state and the deadlines this
+unit answers for. Acknowledge one case with one click, or several at once; appoint the named care contact,
+forward within the organisation, answer "not ours", open the case. A change updates only its row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import RedirectResponse
+from nicegui import background_tasks, ui
+
+from ui import fmt
+from ui.api_client import ApiError, Json
+from ui.components import cells
+from ui.components.actions import ACK, actions_for, perform
+from ui.components.countdown import Countdown
+from ui.frame import Frame, page_frame
+from ui.live import LiveView, in_inbox_of, unacknowledged_for
+
+PART_DEADLINES = {
+    "municipal_unit": ("payment_liability", "discharge_information"),
+    "primary_care_unit": ("named_care_contact", "sip_invitation", "payment_liability"),
+}
+INBOX_CSS = (".sp-inbox { grid-template-columns: 2.5rem minmax(13rem,2fr) minmax(14rem,2fr) 10rem "
+             "minmax(14rem,2fr) 13rem; }")
+COLUMNS = ("", "Patient", "Nya meddelanden", "Status", "Tidsfrister", "Åtgärder")
+
+
+def notices_html(notices: list[Json]) -> str:
+    if not notices:
+        return '<span class="sp-muted">Allt kvitterat</span>'
+    return "".join(f'<div><span class="font-bold">{cells.escape(fmt.NOTICES.get(n["kind"], n["kind"]))}</span> '
+                   f'<span class="sp-muted">{cells.escape(fmt.short_date_time(n["sent_at"]))}</span></div>'
+                   for n in notices)
+
+
+class InboxRow:
+    def __init__(self, inbox: Inbox, case: Json, unread: list[Json]) -> None:
+        self.inbox = inbox
+        self.case = case
+        self.unread = unread
+        name = cells.escape(case["patient"]["name"])
+        self.element = ui.element("div").classes("sp-grid sp-row sp-inbox").props(
+            f'role="row" data-case="{case["id"]}"')
+        with self.element:
+            with ui.element("div").props('role="cell"'):
+                self.check = ui.checkbox(on_change=lambda _: inbox.update_selection()).props(
+                    f'aria-label="Välj {name}"')
+            self.patient = ui.html(cells.patient_html(case), sanitize=False).props('role="cell"')
+            self.notices = ui.html(notices_html(unread), sanitize=False).props('role="cell"')
+            self.state = ui.html(self._state_html(), sanitize=False).props('role="cell"')
+            self.deadlines = Countdown(case["deadlines"], kinds=PART_DEADLINES.get(inbox.frame.part or "", ()),
+                                       short=True, open_only=True,
+                                       on_change=lambda kind, old, new: inbox.frame.deadline_changed(
+                                           self.case, kind, new)).props('role="cell"')
+            with ui.element("div").props('role="cell"').classes("flex gap-1 items-center"):
+                self.ack = ui.button("Kvittera", icon="mark_email_read",
+                                     on_click=lambda: inbox.acknowledge([self.case["id"]])).props(
+                    f'dense no-caps color=primary aria-label="Kvittera meddelanden för {name}"')
+                self.more = ui.button(icon="more_vert", on_click=self._open_menu).props(
+                    f'flat dense aria-label="Fler åtgärder för {name}" aria-haspopup="menu"')
+                self.menu: ui.menu | None = None
+        self.ack.set_visibility(bool(unread))
+
+    def _state_html(self) -> str:
+        eta = fmt.short_date_time(self.case.get("estimated_discharge_at"))
+        return f'{cells.state_html(self.case)}<div class="sp-muted">Ber. utskr. {cells.escape(eta)}</div>'
+
+    def update(self, case: Json, unread: list[Json]) -> None:
+        self.case, self.unread = case, unread
+        for element, content in ((self.patient, cells.patient_html(case)), (self.notices, notices_html(unread)),
+                                 (self.state, self._state_html())):
+            if element.content != content:
+                element.set_content(content)
+        self.deadlines.set_deadlines(case["deadlines"])
+        if self.ack.visible != bool(unread):
+            self.ack.set_visibility(bool(unread))
+        if not unread and self.check.value:
+            self.check.set_value(False)
+
+    def _open_menu(self) -> None:
+        frame = self.inbox.frame
+        if self.menu is None:
+            with self.more:
+                self.menu = ui.menu().props('aria-label="Åtgärder" role="menu"')
+        self.menu.clear()
+        with self.menu:
+            ui.menu_item("Öppna ärendet", on_click=lambda: ui.navigate.to(f"/arende/{self.case['id']}")).props(
+                'role="menuitem"')
+            for action in actions_for(self._with_unread(), frame):
+                if action is not ACK:
+                    ui.menu_item(action.label, on_click=lambda a=action: self.inbox.run(self.case["id"], a)).props(
+                        'role="menuitem"').mark(f"action-{action.key}")
+        self.menu.open()
+
+    def _with_unread(self) -> Json:
+        unit = self.inbox.frame.acting_unit
+        status = [{"unit_id": unit, "unacknowledged": len(self.unread)}]
+        return {**self.case, "acknowledgement_status": status}
+
+
+class Inbox(LiveView):
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+        self.unit_id = frame.acting_unit
+        self.items: dict[str, tuple[Json, list[Json]]] = {}
+        self.rows: dict[str, InboxRow] = {}
+        self.only_unread = False
+        self.body: ui.element | None = None
+        self.bulk: ui.button | None = None
+        self.empty: ui.label | None = None
+        self.loaded = False
+        self.pending: list[tuple[str, Json | None]] = []
+
+    def build(self) -> None:
+        with ui.row().classes("items-center gap-4 w-full"):
+            ui.switch("Visa bara okvitterade", on_change=lambda e: self.set_only_unread(e.value))
+            self.bulk = ui.button("Kvittera markerade", icon="done_all", on_click=self.acknowledge_selected).props(
+                "no-caps color=primary")
+            self.bulk.disable()
+        with ui.element("div").classes("w-full").props('role="table" aria-label="Inkorg"'):
+            with ui.element("div").classes("sp-grid sp-row sp-inbox font-bold bg-grey-2").props('role="row"'):
+                for title in COLUMNS:
+                    ui.label(title).props('role="columnheader"')
+            self.body = ui.element("div").props('role="rowgroup"')
+        self.empty = ui.label("Inkorgen är tom.").classes("p-4 sp-muted")
+
+    async def load(self) -> None:
+        token = await self.frame.fresh_token()
+        assert self.frame.acting_unit is not None
+        box = await self.frame.api.inbox(token, self.frame.acting_unit)
+        self.frame.live.note_inbox(self.frame.acting_unit, box["items"])
+        self.items = {i["case"]["id"]: (i["case"], i["unacknowledged"]) for i in box["items"]}
+        self.loaded = True
+        self.render_all()
+        for case_id, case in self.pending:
+            self.apply(case_id, case)
+        self.pending.clear()
+
+    def shown(self, case_id: str) -> bool:
+        return case_id in self.items and (not self.only_unread or bool(self.items[case_id][1]))
+
+    def ordered(self) -> list[str]:
+        def key(case_id: str) -> tuple[int, str]:
+            case, unread = self.items[case_id]
+            latest = max((n["sent_at"] for n in unread), default="")
+            return (0 if unread else 1, "".join(chr(0x10FFFF - ord(c)) for c in latest) or case["admitted_at"])
+
+        return sorted((c for c in self.items if self.shown(c)), key=key)
+
+    def render_all(self) -> None:
+        assert self.body is not None
+        wanted = self.ordered()
+        for case_id in [c for c in self.rows if c not in set(wanted)]:
+            self.body.remove(self.rows.pop(case_id).element)
+        with self.body:
+            for case_id in wanted:
+                if case_id not in self.rows:
+                    case, unread = self.items[case_id]
+                    self.rows[case_id] = InboxRow(self, case, unread)
+        for index, case_id in enumerate(wanted):
+            element = self.rows[case_id].element
+            if self.body.default_slot.children.index(element) != index:
+                element.move(self.body, target_index=index)
+        if self.empty is not None:
+            self.empty.set_visibility(not wanted)
+        self.update_selection()
+
+    def set_only_unread(self, value: bool) -> None:
+        self.only_unread = value
+        self.render_all()
+
+    def update_selection(self) -> None:
+        selected = self.selected()
+        if self.bulk is not None:
+            self.bulk.set_text(f"Kvittera markerade ({len(selected)})" if selected else "Kvittera markerade")
+            if selected:
+                self.bulk.enable()
+            else:
+                self.bulk.disable()
+
+    def selected(self) -> list[str]:
+        return [c for c, row in self.rows.items() if row.check.value and row.unread]
+
+    # ----- live -------------------------------------------------------------------------------------------------
+
+    def case_changed(self, case_id: str, unit_id: str, case: Json | None) -> None:
+        if not self.loaded:
+            self.pending.append((case_id, case))
+            return
+        self.apply(case_id, case)
+
+    def apply(self, case_id: str, case: Json | None) -> None:
+        unit = self.frame.acting_unit
+        assert unit is not None
+        old = self.items.get(case_id)
+        if case is not None and old is not None and old[0]["version"] > case["version"]:
+            return
+        if case is None or not in_inbox_of(case, unit):
+            self.items.pop(case_id, None)
+        else:
+            self.items[case_id] = (case, unacknowledged_for(case, unit))
+        row = self.rows.get(case_id)
+        if row is not None and self.shown(case_id):
+            row.update(*self.items[case_id])
+        self.render_all()
+
+    def resync(self, unit_id: str) -> None:
+        background_tasks.create(self.load(), name="inbox-resync")
+
+    # ----- actions ----------------------------------------------------------------------------------------------
+
+    async def acknowledge_selected(self) -> None:
+        await self.acknowledge(self.selected())
+
+    async def acknowledge(self, case_ids: list[str]) -> None:
+        """Acknowledge the notices shown for each case (only those: a notice that arrives meanwhile stays)."""
+        done = 0
+        for case_id in case_ids:
+            if case_id not in self.items:
+                continue
+            case, unread = self.items[case_id]
+            if not unread:
+                continue
+            body = {"notice_ids": [n["id"] for n in unread]}
+            result = await self._ack(case, body)
+            if result is not None:
+                done += 1
+                self.apply(case_id, result)
+        if done:
+            ui.notify(f"Kvitterat ({done} ärenden)" if done > 1 else "Kvitterat", type="positive", position="top")
+
+    async def _ack(self, case: Json, body: dict[str, Any]) -> Json | None:
+        """One acknowledgement; a stale version is retried once with the current one (the same notices)."""
+        for _ in range(2):
+            try:
+                token = await self.frame.fresh_token()
+                result: Json = await self.frame.api.action(token, case["id"], ACK.path,
+                                                           {"expected_version": case["version"], **body},
+                                                           acting_unit=self.frame.acting_unit)
+                return result
+            except ApiError as exc:
+                if exc.stale and exc.current is not None:
+                    case = exc.current
+                    continue
+                ui.notify(exc.message, type="negative", position="top", close_button="Stäng")
+                return None
+        return None
+
+    async def run(self, case_id: str, action: Any) -> None:
+        item = self.items.get(case_id)
+        if item is None:
+            return
+        await perform(self.frame, item[0], action, on_result=lambda c: self.apply(c["id"], c))
+
+
+async def inbox_page(path: str = "/inkorg") -> RedirectResponse | None:
+    frame = await page_frame(path, "Inkorg")
+    if not isinstance(frame, Frame):
+        return frame
+    with ui.element("main").props('id="sp-main" tabindex="-1"').classes("w-full p-4 gap-3 flex flex-col"):
+        title = frame.hub.unit_name(frame.acting_unit) if frame.acting_unit else ""
+        ui.label(f"Inkorg – {title}").classes("text-2xl font-bold").props('role="heading" aria-level="1"')
+        if not frame.is_receiving:
+            ui.label("Inkorgen är till för kommunens och primärvårdens enheter. Välj en sådan enhet, eller "
+                     "använd utskrivningstavlan.")
+            ui.link("Till utskrivningstavlan", "/tavla")
+            return None
+        ui.add_css(INBOX_CSS)
+        inbox = Inbox(frame)
+        inbox.build()
+        frame.watch(inbox)
+        try:
+            await inbox.load()
+        except ApiError as exc:
+            ui.label(exc.message).props('role="alert"')
+    frame.finish()
+    return None

@@ -185,14 +185,18 @@ class Tab:
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+
+def api_token(stack: Stack, username: str) -> str:
+    return subprocess.run([sys.executable, "-m", "server.cli", "token", username], cwd=ROOT, env=stack.env(),
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 async def run(stack: Stack, tabs: int, changes: int) -> None:
     cookies = sign_in(stack, "ward.nurse")
     ui_pid = stack.procs["ui"].pid
-    key = subprocess.run([sys.executable, "-m", "server.cli", "token", "ward.nurse"], cwd=ROOT, env=stack.env(),
-                         capture_output=True, text=True, check=True).stdout.strip()
+    key = await asyncio.to_thread(api_token, stack, "ward.nurse")
     api = httpx.AsyncClient(base_url=stack.api, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     async with httpx.AsyncClient(cookies=cookies, timeout=60, limits=httpx.Limits(max_connections=20)) as http:
         warm = Tab(-1)
@@ -220,7 +224,7 @@ async def run(stack: Stack, tabs: int, changes: int) -> None:
         versions = {c["id"]: (c["version"], c["on_leave"]) for c in planning}
         targets = [c["id"] for c in planning if c["id"] in opened[0].state_cells.values()]
         if not targets:
-            raise SystemExit(f"no planning case on the board: {len(planning)} planning, {len(opened[0].state_cells)} rows")
+            raise SystemExit(f"no planning case on the board ({len(planning)} planning cases)")
         latencies: list[float] = []
         misses = 0
         for i in range(changes):

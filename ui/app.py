@@ -6,6 +6,8 @@ countdown ticker) and one route per page module (`ui/pages/`). `run()` starts it
 
 from __future__ import annotations
 
+import gc
+
 from nicegui import app, ui
 
 from ui.api_client import ApiClient
@@ -46,5 +48,6 @@ def build(settings: UiSettings) -> None:
 def run() -> None:
     settings = UiSettings()
     build(settings)
+    gc.freeze()  # the modules and the app built so far are permanent: full collections skip them
     ui.run(host=settings.host, port=settings.port, title="Samplan", language="sv", reload=False, show=False,
            storage_secret=settings.storage_secret, uvicorn_logging_level="warning", reconnect_timeout=10.0)

@@ -271,9 +271,7 @@ class UserLive:
                 self.fetches += 1
                 case: Json | None
                 try:
-                    _f0 = time.perf_counter()
                     case = await self.hub.api.get_case(self.token, case_id, unit_id)
-                    print("TRACE fetch", round((time.perf_counter() - _f0) * 1000, 1), flush=True)
                 except ApiError as exc:
                     if exc.status not in (403, 404):
                         log.warning("live: could not fetch a changed case (%s)", exc.code)
@@ -291,11 +289,9 @@ class UserLive:
                 else:
                     self.cases[key] = case
                 self._count_unread(unit_id, case_id, case)
-                _t0 = time.perf_counter()
                 for view in list(self.views):
                     if view.unit_id in (None, unit_id):
                         _safely(view.case_changed, case_id, unit_id, case)
-                print("TRACE dispatch", len(self.views), round((time.perf_counter() - _t0) * 1000, 1), flush=True)
                 if key not in self._again:
                     return
         finally:

@@ -12,6 +12,7 @@ from litestar import delete, get, patch, post
 from litestar.params import Parameter
 
 from server.api.admin_schemas import (
+    AdminChangePage,
     AdminUnitOut,
     AdminUserOut,
     ChangeOrganisation,
@@ -144,6 +145,16 @@ async def remove_assignment(current_user: CurrentUser, runtime: Runtime, user_id
     return await _service(runtime).remove_assignment(current_user, user_id, assignment_id)
 
 
+@get("/admin/organisations/{organisation_id:str}/changes", operation_id="adminListChanges",
+     summary="Administrative changes in the organisation",
+     description="Who connected, created, changed or deactivated what, and who granted or took away which "
+                 "assignment, newest first.", responses=PROBLEMS, tags=TAGS)
+async def list_changes(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
+                       limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+                       offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0) -> AdminChangePage:
+    return await _service(runtime).changes(current_user, organisation_id, limit, offset)
+
+
 ADMIN_ROUTES = [list_organisations, connect_organisation, get_organisation, change_organisation, list_units,
                 create_unit, change_unit, deactivate_unit, list_users, create_user, get_user, change_user,
-                add_assignment, remove_assignment]
+                add_assignment, remove_assignment, list_changes]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -117,6 +117,22 @@ class AdminUserOut(msgspec.Struct, kw_only=True):
     assignments: list[AdminAssignmentOut]
 
 
+class AdminChangeOut(msgspec.Struct, kw_only=True):
+    at: datetime
+    actor_user_id: str
+    actor_hsa_id: str
+    action: str
+    target_type: str
+    target_id: str
+    detail: dict[str, Any]
+
+
+class AdminChangePage(msgspec.Struct, kw_only=True):
+    items: list[AdminChangeOut]
+    limit: int
+    offset: int
+
+
 # ----- the access log and log review --------------------------------------------------------------------------
 
 class AccessLogEntryOut(msgspec.Struct, kw_only=True):
@@ -136,6 +152,19 @@ class AccessLogPage(msgspec.Struct, kw_only=True):
     total: int
     limit: int
     offset: int
+
+
+class AccessLogQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A search of the access log in a body, so a patient's identity number never travels in a URL."""
+
+    patient_identity: Annotated[str, Meta(min_length=10, max_length=13)] | None = None
+    patient_id: Id | None = None
+    user_id: Id | None = None
+    unit_id: Id | None = None
+    period_from: AwareTime | None = None
+    period_to: AwareTime | None = None
+    limit: Annotated[int, Meta(ge=1, le=500)] = 100
+    offset: Annotated[int, Meta(ge=0, le=1_000_000)] = 0
 
 
 class ChainProblemOut(msgspec.Struct, kw_only=True):

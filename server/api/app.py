@@ -22,6 +22,7 @@ from server.api.openapi import openapi_config
 from server.api.payment import PAYMENT_ROUTES
 from server.api.problems import EXCEPTION_HANDLERS, problem
 from server.api.schemas import Health, Problem
+from server.api.sip import SIP_ROUTES
 from server.api.stream import event_stream
 from server.runtime import Runtime, build_runtime
 from server.settings import Settings, get_settings
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await app.state.runtime.close()
 
     api = Router("/api/v1", route_handlers=[*CASE_ROUTES, *DIRECTORY_ROUTES, *FEED_ROUTES, *PAYMENT_ROUTES,
-                                            *ADMIN_ROUTES, *LOG_REVIEW_ROUTES,
+                                            *ADMIN_ROUTES, *LOG_REVIEW_ROUTES, *SIP_ROUTES,
                                             event_stream],
                  dependencies={"current_user": Provide(provide_current_user),
                                "runtime": Provide(provide_runtime, sync_to_thread=False)},

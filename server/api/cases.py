@@ -16,11 +16,10 @@ from domain import commands as cmd
 from domain.deadlines import DeadlineState
 from domain.discharge_case import CaseState
 from domain.planning import HomeReadiness, PlanningForm
-from server import access_log
+from server import access_log, authorization
 from server.api import schemas as s
 from server.api.openapi import PROBLEMS
 from server.case_views import InboxOut, PersonOut, in_inbox, inbox, inbox_item
-from server.errors import Forbidden
 from server.idempotency import IdempotencyKey
 from server.persistence.models import AssignmentRow, UserRow
 from server.principal import CurrentUser
@@ -211,8 +210,7 @@ INBOX_STATES = [str(s) for s in (CaseState.PLANNING, CaseState.READY, CaseState.
      responses=PROBLEMS, tags=["cases"])
 async def get_inbox(current_user: CurrentUser, runtime: Runtime,
                     unit_id: Annotated[str, Parameter(max_length=64)]) -> InboxOut:
-    if unit_id not in current_user.case_units():
-        raise Forbidden("you do not work at this unit", field="unit_id")
+    authorization.require_unit_access(current_user, unit_id)
     async with runtime.uow() as uow:
         now = utc_now()
         ids = await uow.cases.ids_for_units([unit_id], [CaseState(s) for s in INBOX_STATES])
@@ -230,8 +228,7 @@ async def get_inbox(current_user: CurrentUser, runtime: Runtime,
      responses=PROBLEMS, tags=["directory"])
 async def list_unit_staff(current_user: CurrentUser, runtime: Runtime,
                           unit_id: Annotated[str, Parameter(max_length=64)]) -> list[PersonOut]:
-    if unit_id not in current_user.case_units():
-        raise Forbidden("you do not work at this unit", field="unit_id")
+    authorization.require_unit_access(current_user, unit_id)
     query = (select(UserRow).join(AssignmentRow, AssignmentRow.user_id == UserRow.id)
              .where(AssignmentRow.unit_id == unit_id, AssignmentRow.role.in_(["user", "super_user"]),
                     UserRow.active.is_(True)).distinct().order_by(UserRow.display_name))

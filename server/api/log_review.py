@@ -13,7 +13,15 @@ from typing import Annotated
 from litestar import Response, get, post, put
 from litestar.params import Parameter
 
-from server.api.admin_schemas import AccessLogPage, NewReview, Outcome, ReviewOut, ReviewPage, VerificationOut
+from server.api.admin_schemas import (
+    AccessLogPage,
+    AccessLogQuery,
+    NewReview,
+    Outcome,
+    ReviewOut,
+    ReviewPage,
+    VerificationOut,
+)
 from server.api.openapi import PROBLEMS
 from server.principal import CurrentUser
 from server.runtime import Runtime, utc_now
@@ -41,6 +49,17 @@ async def search_access_log(
 ) -> AccessLogPage:
     return await _service(runtime).search(current_user, patient_id=patient_id, user_id=user_id, unit_id=unit_id,
                                           period_from=period_from, period_to=period_to, limit=limit, offset=offset)
+
+
+@post("/audit/access-log/search", operation_id="searchAccessLogByBody", summary="Search the access log (body)",
+      description="The same search with the filters in the body; it also takes the patient's identity number "
+                  "(personnummer, samordningsnummer, reservnummer), which never belongs in a URL.",
+      status_code=200, responses=PROBLEMS, tags=TAGS)
+async def search_access_log_by_body(current_user: CurrentUser, runtime: Runtime, data: AccessLogQuery) -> AccessLogPage:
+    return await _service(runtime).search(
+        current_user, patient_id=data.patient_id, user_id=data.user_id, unit_id=data.unit_id,
+        period_from=data.period_from, period_to=data.period_to, limit=data.limit, offset=data.offset,
+        patient_identity=data.patient_identity)
 
 
 @get("/audit/access-log/verification", operation_id="verifyAccessLog", summary="Check the access log's integrity",
@@ -96,5 +115,5 @@ async def export_review(current_user: CurrentUser, runtime: Runtime, review_id: 
                     headers={"Content-Disposition": f'attachment; filename="log-review-{review_id[:36]}.csv"'})
 
 
-LOG_REVIEW_ROUTES = [search_access_log, verify_access_log, create_review, list_reviews, get_review, record_entry,
-                     conclude_review, export_review]
+LOG_REVIEW_ROUTES = [search_access_log, search_access_log_by_body, verify_access_log, create_review, list_reviews,
+                     get_review, record_entry, conclude_review, export_review]

@@ -12,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
 from domain.errors import DomainError, NotAllowedForPart, NotFound
+from domain.sip import ContentChanged, FieldConflict, MissingContents
 from server.api.schemas import FieldError, Problem
 from server.errors import ApplicationError, VersionConflict
 
@@ -44,6 +45,15 @@ def application_error(_: Request[Any, Any, Any], exc: ApplicationError) -> Respo
 
 
 def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    errors = _field_errors(exc.field, exc.message)
+    if isinstance(exc, FieldConflict):  # SIP: someone else changed the field or item; show it as it is now
+        return problem(409, exc.message, exc.code, errors, {
+            "field": exc.field, "item_id": exc.item_id, "current_value": msgspec.to_builtins(exc.current_value),
+            "current_revision": exc.current_revision})
+    if isinstance(exc, ContentChanged):
+        return problem(409, exc.message, exc.code, errors, {"current_revision": exc.current_revision})
+    if isinstance(exc, MissingContents):
+        return problem(422, exc.message, exc.code, errors, {"missing": [str(m) for m in exc.missing]})
     status = 403 if isinstance(exc, NotAllowedForPart) else 404 if isinstance(exc, NotFound) else 422
     return problem(status, exc.message, exc.code, _field_errors(exc.field, exc.message))
 

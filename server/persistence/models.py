@@ -235,6 +235,21 @@ class LogReviewEntryRow(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(Moment)
 
 
+class AdminLogRow(Base):
+    """Who changed the organisation tree, a user or an assignment, and when (behörighetstilldelning documented)."""
+
+    __tablename__ = "admin_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(Moment)
+    actor_user_id: Mapped[str] = mapped_column(Id)
+    actor_hsa_id: Mapped[str] = mapped_column(String(64))
+    organisation_id: Mapped[str] = mapped_column(Id, index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    target_type: Mapped[str] = mapped_column(String(30))
+    target_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class IdempotencyRow(Base):
     __tablename__ = "idempotency_keys"
     user_id: Mapped[str] = mapped_column(Id, primary_key=True)

@@ -21,6 +21,8 @@ from realtime.feeds import unit_feed
 from server import authorization as authz
 from server.api.admin_schemas import (
     AdminAssignmentOut,
+    AdminChangeOut,
+    AdminChangePage,
     AdminUnitOut,
     AdminUserOut,
     ChangeOrganisation,
@@ -34,7 +36,15 @@ from server.api.admin_schemas import (
 )
 from server.errors import Conflict, Invalid, NotVisible
 from server.persistence import event_log
-from server.persistence.models import AssignmentRow, CaseRow, OrganisationRow, PrincipalRow, UnitRow, UserRow
+from server.persistence.models import (
+    AdminLogRow,
+    AssignmentRow,
+    CaseRow,
+    OrganisationRow,
+    PrincipalRow,
+    UnitRow,
+    UserRow,
+)
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 
@@ -83,6 +93,9 @@ class AdminService:
                                   kind=data.kind, has_local_administration=data.has_local_administration,
                                   care_agreement=True, active=True)
             uow.session.add(row)
+            await uow.session.flush()
+            await self._log(uow, user, row.id, "connect_organisation", "organisation", row.id,
+                            {"name": row.name, "kind": row.kind, "care_agreement": True})
             await uow.commit()
             return organisation_out(row)
 
@@ -103,6 +116,8 @@ class AdminService:
                 row.name = data.name
             if data.has_local_administration is not None:
                 row.has_local_administration = data.has_local_administration
+            await self._log(uow, user, row.id, "change_organisation", "organisation", row.id,
+                            msgspec.to_builtins(data))
             await uow.commit()
             return organisation_out(row)
 
@@ -136,6 +151,7 @@ class AdminService:
             uow.session.add(row)
             await uow.session.flush()
             await event_log.ensure_feed(uow.session, unit_feed(unit_id))
+            await self._log(uow, user, org.id, "create_unit", "unit", unit_id, msgspec.to_builtins(data))
             await uow.commit()
             return unit_out(row)
 
@@ -153,6 +169,8 @@ class AdminService:
                 row.name = data.name
             for name, value in changes.items():
                 setattr(row, name, value)
+            await self._log(uow, user, row.organisation_id, "change_unit", "unit", row.id,
+                            msgspec.to_builtins(data))
             await uow.commit()
             return unit_out(row)
 
@@ -176,6 +194,7 @@ class AdminService:
                 if children:
                     raise Conflict("the unit has active sub-units; deactivate or move them first", field="unit_id")
                 row.active, row.deactivated_at = False, self._clock()
+                await self._log(uow, user, row.organisation_id, "deactivate_unit", "unit", row.id, {})
                 await uow.commit()
             return unit_out(row)
 
@@ -202,6 +221,9 @@ class AdminService:
             row = UserRow(id=str(uuid.uuid4()), username=data.username, hsa_id=data.hsa_id,
                           display_name=data.display_name, title=data.title, organisation_id=org.id, active=True)
             uow.session.add(row)
+            await uow.session.flush()
+            await self._log(uow, user, org.id, "create_user", "user", row.id,
+                            {"username": row.username, "hsa_id": row.hsa_id})
             await uow.commit()
             return user_out(row, [])
 
@@ -220,6 +242,7 @@ class AdminService:
             for name in ("display_name", "title", "active"):
                 if (value := getattr(data, name)) is not None:
                     setattr(row, name, value)
+            await self._log(uow, user, row.organisation_id, "change_user", "user", row.id, msgspec.to_builtins(data))
             await uow.commit()
             return user_out(row, await uow.directory.assignments(row.id))
 
@@ -241,6 +264,8 @@ class AdminService:
                 raise Conflict("the user already has this assignment", field="role")
             await uow.session.execute(insert(AssignmentRow).values(user_id=row.id, unit_id=unit.id,
                                                                    role=str(data.role)))
+            await self._log(uow, user, row.organisation_id, "grant_assignment", "user", row.id,
+                            {"unit_id": unit.id, "role": str(data.role)})
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)
@@ -258,9 +283,33 @@ class AdminService:
             authz.require_assignment(g, user_organisation_id=row.organisation_id,
                                      unit_organisation_id=unit.organisation_id, role=Role(assignment.role))
             await uow.session.execute(delete(AssignmentRow).where(AssignmentRow.id == assignment_id))
+            await self._log(uow, user, row.organisation_id, "revoke_assignment", "user", row.id,
+                            {"unit_id": assignment.unit_id, "role": assignment.role})
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)
+
+    # ----- the record of changes ----------------------------------------------------------------------------------
+
+    async def changes(self, user: CurrentUser, organisation_id: str, limit: int, offset: int) -> AdminChangePage:
+        async with self._uow() as uow:
+            await self._organisation(uow, organisation_id)
+            g = await authz.grants(uow.directory, user)
+            if not authz.may_see_organisation(g, organisation_id):
+                authz.require_user_admin(g, organisation_id)
+            rows = await uow.session.scalars(select(AdminLogRow).where(AdminLogRow.organisation_id == organisation_id)
+                                             .order_by(AdminLogRow.id.desc()).limit(limit).offset(offset))
+            return AdminChangePage(items=[AdminChangeOut(
+                at=event_log.as_utc(r.at), actor_user_id=r.actor_user_id, actor_hsa_id=r.actor_hsa_id,
+                action=r.action, target_type=r.target_type, target_id=r.target_id, detail=r.detail) for r in rows],
+                limit=limit, offset=offset)
+
+    async def _log(self, uow: UnitOfWork, user: CurrentUser, organisation_id: str, action: str, target_type: str,
+                   target_id: str, detail: dict[str, object]) -> None:
+        """Every administrative change is recorded with who made it, in the change's own transaction."""
+        await uow.session.execute(insert(AdminLogRow).values(
+            at=self._clock(), actor_user_id=user.id, actor_hsa_id=user.hsa_id, organisation_id=organisation_id,
+            action=action, target_type=target_type, target_id=target_id, detail=detail))
 
     # ----- helpers ----------------------------------------------------------------------------------------------
 

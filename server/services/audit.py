@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.administration import Grants, check_finding, draw_sample, summarise
+from domain.identity import InvalidIdentity, parse_patient_identity
 from server import access_log
 from server import authorization as authz
 from server.api.admin_schemas import (
@@ -59,10 +60,19 @@ class AuditService:
 
     async def search(self, user: CurrentUser, *, patient_id: str | None, user_id: str | None, unit_id: str | None,
                      period_from: datetime | None, period_to: datetime | None, limit: int,
-                     offset: int) -> AccessLogPage:
+                     offset: int, patient_identity: str | None = None) -> AccessLogPage:
         async with self._uow() as uow:
             g = await authz.grants(uow.directory, user)
             orgs = authz.log_organisations(g)
+            if patient_identity is not None:
+                try:
+                    identity = parse_patient_identity(patient_identity, today=self._clock().date())
+                except InvalidIdentity as exc:
+                    raise Invalid(str(exc), field="patient_identity") from None
+                patient = await uow.patients.by_identity(identity.value)
+                if patient is None or (patient_id is not None and patient_id != patient.id):
+                    return AccessLogPage(items=[], total=0, limit=limit, offset=offset)
+                patient_id = patient.id
             if unit_id is not None:
                 unit = await uow.directory.unit(unit_id)
                 if unit is None:

@@ -217,3 +217,23 @@ async def test_admin_changes_reach_the_case_flow(client: Client, auth: Auth) -> 
     case = await register(client, auth("ward.nurse"), receiving_unit_ids=[unit_id],
                           admitted_at=iso(now_utc() - timedelta(hours=1)))
     assert [p["unit_id"] for p in case["participants"] if p["unit_id"] == unit_id] == [unit_id]
+
+
+async def test_every_change_is_recorded_with_who_made_it(client: Client, auth: Auth) -> None:
+    """Behörighetstilldelning is documented: grants and revocations, by whom and when, append-only."""
+    admin = auth("hospital.admin")
+    created = await client.post(f"{ADMIN}/organisations/{KAROLINSKA}/users", headers=admin, json={
+        "username": f"spår.{uuid.uuid4().hex[:6]}".replace("å", "a"), "hsa_id": hsa("L"), "display_name": "Spårad"})
+    user_id = created.json()["id"]
+    granted = await client.post(f"{ADMIN}/users/{user_id}/assignments", headers=admin,
+                                json={"unit_id": WARD, "role": "user"})
+    await client.delete(f"{ADMIN}/users/{user_id}/assignments/{granted.json()['assignments'][0]['id']}",
+                        headers=admin)
+    changes = await client.get(f"{ADMIN}/organisations/{KAROLINSKA}/changes", headers=admin)
+    assert changes.status_code == 200, changes.text
+    mine = [c for c in changes.json()["items"] if c["target_id"] == user_id]
+    assert [c["action"] for c in mine] == ["revoke_assignment", "grant_assignment", "create_user"]
+    assert {c["actor_user_id"] for c in mine} == {stable_id("user", "hospital.admin")}
+    assert mine[1]["detail"] == {"unit_id": WARD, "role": "user"}
+    assert (await client.get(f"{ADMIN}/organisations/{KAROLINSKA}/changes",
+                             headers=auth("municipal.admin"))).status_code == 403

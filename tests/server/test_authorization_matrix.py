@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import msgspec
@@ -104,6 +105,7 @@ class Targets:
     assignment: dict[str, int]
     review: dict[str, str]
     review_seq: dict[str, int]
+    plan: dict[str, str]
     secrets: frozenset[str]  # the other organisation's patient data: never in any answer to a matrix user
 
 
@@ -186,8 +188,12 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
                            {"unit_id": WARD if s == OWN else SOLNA_INTAKE, "role": "user"}), {409}),
     "adminRemoveAssignment": (user_administrator, lambda t, s: (
         "DELETE", f"/admin/users/{t.user[s]}/assignments/{t.assignment[OTHER if s == OWN else OWN]}", None), {404}),
+    "adminListChanges": (organisation_viewer,
+                         lambda t, s: ("GET", f"/admin/organisations/{t.organisation[s]}/changes", None), {200}),
     # the access log
     "searchAccessLog": (log_reader, lambda t, s: ("GET", f"/audit/access-log?unit_id={t.unit[s]}", None), {200}),
+    "searchAccessLogByBody": (log_reader, lambda t, s: ("POST", "/audit/access-log/search", {"unit_id": t.unit[s]}),
+                              {200}),
     "verifyAccessLog": (log_verifier, lambda t, s: ("GET", "/audit/access-log/verification", None), {200}),
     "createLogReview": (log_reader, lambda t, s: ("POST", "/audit/reviews", {"unit_id": t.unit[s], **period(),
                                                                              "sample_size": 2}), {201}),
@@ -233,8 +239,86 @@ def command_rules(app: Litestar) -> None:
             RULES[operation_id] = (case_worker, case_action(operation_id, path[len(prefix):]), {409})
 
 
-def test_every_route_has_a_rule(app: Litestar) -> None:
+# ----- SIP plans: rules for their many routes built from the OpenAPI document ----------------------------------
+# A plan is visible through a unit that takes part in it, like a case. Bodies are generated from the documented
+# schema (required fields only; versions and revisions stale), ids not given are made up: a permitted caller may
+# then get 404/409/422, so for these routes "permitted" means "not refused as 401/403" (weaker than the case
+# routes' check); refusals must still be 403/404, and no answer may carry the other side's plan or person.
+SIP_PREFIX = "/api/v1/sip-plans"
+NOT_REFUSED = set(range(200, 500)) - {401, 403}
+SIP_IDS = {"plan_id": None, "number": "1", "item_id": "00000000-0000-4000-8000-000000000000",
+           "meeting_id": "00000000-0000-4000-8000-000000000000"}
+
+
+def _example(schema: dict[str, Any], doc: dict[str, Any], name: str = "") -> Any:
+    if "$ref" in schema:
+        return _example(doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]], doc, name)
+    for key in ("oneOf", "anyOf"):
+        if key in schema:
+            options = [o for o in schema[key] if o.get("type") != "null"]
+            return _example({**options[0], **{k: v for k, v in schema.items() if k != key}}, doc, name)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: _example(v, doc, k) for k, v in schema.get("properties", {}).items()
+                if k in schema.get("required", [])}
+    if kind == "array":
+        return []
+    if kind == "integer":
+        return STALE if name.startswith("expected_") else max(1, int(schema.get("minimum", 1)))
+    if kind == "boolean":
+        return False
+    if schema.get("format") == "date-time":
+        return iso(now_utc())
+    if schema.get("format") == "date":
+        return now_utc().date().isoformat()
+    if "pattern" in schema and "0-9a-f" in schema["pattern"]:
+        return str(uuid.uuid4())
+    return "x" * max(1, int(schema.get("minLength", 1)))
+
+
+def sip_rules(app: Litestar) -> None:
+    doc = app.openapi_schema.to_schema()
+    for path, operations in doc["paths"].items():
+        if not path.startswith(SIP_PREFIX):
+            continue
+        for method, operation in operations.items():
+            if operation["operationId"] in RULES:
+                continue
+            body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            params = {p["name"]: _example(p.get("schema", {}), doc) for p in operation.get("parameters", [])
+                      if p["in"] == "path"}
+            query = {p["name"]: _example(p.get("schema", {}), doc) for p in operation.get("parameters", [])
+                     if p["in"] == "query" and (p.get("required") or p["name"] == "unit_id")}
+
+            def build(t: Targets, side: str, path: str = path, method: str = method, params: dict[str, Any] = params,
+                      query: dict[str, Any] = query, body_schema: dict[str, Any] | None = body_schema,
+                      doc: dict[str, Any] = doc) -> Request:
+                values = {**params, **{k: v for k, v in SIP_IDS.items() if v}, "plan_id": t.plan[side]}
+                filled = path[len("/api/v1"):].format(**{k: values.get(k, "x") for k in params})
+                if query:
+                    filled += "?" + urlencode({**query, **({"unit_id": t.unit[side]} if "unit_id" in query else {})})
+                if operation_needs_owner(path, method):
+                    return (method.upper(), filled, {"owner_unit_id": t.unit[side], "person": patient(new_identity())})
+                return (method.upper(), filled, _example(body_schema, doc) if body_schema else None)
+
+            RULES[operation["operationId"]] = (case_worker, build, NOT_REFUSED)
+
+
+def operation_needs_owner(path: str, method: str) -> bool:
+    return path == SIP_PREFIX and method == "post"
+
+
+def all_rules(app: Litestar) -> None:
     command_rules(app)
+    sip_rules(app)
+
+
+def test_every_route_has_a_rule(app: Litestar) -> None:
+    all_rules(app)
     routes = api_routes(app)
     assert len(routes) > 50
     missing = sorted(set(routes) - set(RULES))
@@ -262,20 +346,25 @@ async def _targets(client: httpx.AsyncClient, auth: Callable[[str], dict[str, st
     assessor = await client.get(f"/api/v1/admin/users/{stable_id('user', 'needs.assessor')}",
                                 headers=auth("central.admin"))
     solna = stable_id("organisation", "solna-stad")
+    plans: dict[str, str] = {}
+    for side, who, unit_id in ((OWN, auth("ward.nurse"), WARD), (OTHER, other_headers, OTHER_WARD)):
+        created = await client.post("/api/v1/sip-plans", headers=who,
+                                    json={"owner_unit_id": unit_id, "person": patient(new_identity())})
+        plans[side] = created.json()["id"] if created.status_code == 201 else f"no-plan-{side}"
     return Targets(
         case={OWN: own_case["id"], OTHER: other_case["id"]}, unit={OWN: WARD, OTHER: OTHER_WARD},
         organisation={OWN: KAROLINSKA, OTHER: solna},
         user={OWN: stable_id("user", "ward.nurse"), OTHER: stable_id("user", "needs.assessor")},
         assignment={OWN: nurse.json()["assignments"][0]["id"], OTHER: assessor.json()["assignments"][0]["id"]},
-        review=reviews, review_seq=seqs,
-        secrets=frozenset({other_case["id"], other_case["patient"]["id"], reviews[OTHER]}))
+        review=reviews, review_seq=seqs, plan=plans,
+        secrets=frozenset({other_case["id"], other_case["patient"]["id"], reviews[OTHER], plans[OTHER]}))
 
 
 async def test_every_role_on_every_route_in_own_and_other_organisation(
         backend: Backend, app: Litestar, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]],
         signing_key: DevSigningKey) -> None:
     await ensure_users(backend)
-    command_rules(app)
+    all_rules(app)
     targets = await _targets(client, auth, signing_key)
     wrong: list[str] = []
     calls = 0

@@ -69,6 +69,15 @@ async def test_search_by_patient_user_unit_and_period_is_paged_and_logged(client
                                  headers=auditor)
     assert backwards.status_code == 422
 
+    # By identity number, in a body (never in a URL).
+    by_identity = await client.post(f"{LOG}/search", headers=auditor,
+                                    json={"patient_identity": case["patient"]["identity"], "user_id": NURSE})
+    assert by_identity.status_code == 200, by_identity.text
+    assert by_identity.json()["total"] == 4
+    bad_identity = await client.post(f"{LOG}/search", headers=auditor, json={"patient_identity": "19121212-1213"})
+    assert bad_identity.status_code == 422
+    assert bad_identity.json()["errors"][0]["field"] == "patient_identity"
+
     # The auditor's reading is in the log too, under the purpose of log review.
     reads = [r for r in await logged_reads(app, patient_id) if r[2] == AUDITOR]
     assert reads

@@ -64,22 +64,24 @@ def presence_html(viewers: list[Viewer], me: str, hub: LiveHub) -> str:
     names = []
     for viewer in others:
         doing = "redigerar" if viewer.state == "editing" else "tittar"
-        names.append(f'<div><span aria-hidden="true">👁 </span>{escape(hub.person_name(viewer.user_id))} '
+        names.append(f'<div class="sp-presence"><span aria-hidden="true">👁 </span>'
+                     f'{escape(hub.person_name(viewer.user_id))} '
                      f'<span class="sp-muted">({escape(hub.unit_name(viewer.unit_id))}, {doing})</span></div>')
     return "".join(names)
 
 
-_ROW_CACHE: dict[tuple[str, int, int], tuple[str, str, str, str]] = {}
+_ROW_CACHE: dict[tuple[str, int, int], tuple[str, str, str]] = {}
 
 
-def board_cells(case: Json, hub: LiveHub) -> tuple[str, str, str, str]:
-    """Patient, state, estimated discharge and acknowledgement HTML of a board row: computed once per case
-    version, shared by every tab that shows it."""
+def board_cells(case: Json, hub: LiveHub) -> tuple[str, str, str]:
+    """Patient, state (with the estimated discharge) and acknowledgement HTML of a board row: computed once per
+    case version, shared by every tab that shows it."""
     key = (str(case["id"]), int(case["version"]), hub.units_version)
     cached = _ROW_CACHE.get(key)
     if cached is None:
         if len(_ROW_CACHE) > 20_000:
             _ROW_CACHE.clear()
-        cached = (patient_html(case), state_html(case), eta_html(case), acks_html(case, hub))
+        eta = f'<div class="sp-muted">Ber. utskr. {eta_html(case)}</div>'
+        cached = (patient_html(case), state_html(case) + eta, acks_html(case, hub))
         _ROW_CACHE[key] = cached
     return cached

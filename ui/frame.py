@@ -31,7 +31,7 @@ RESPONSIBLE_PART = {  # which part must act before each deadline
     "sip_invitation": "primary_care_unit",
     "payment_liability": "municipal_unit",
 }
-TOKEN_CHECK_SECONDS = 60.0
+TOKEN_CHECK_SECONDS = 20.0  # below the session's 30 s refresh margin: the token is renewed before it expires
 PAGE_CSS = """
 .sp-skip { position: absolute; left: -10000px; top: 0; }
 .sp-skip:focus { left: 8px; top: 8px; z-index: 10000; background: #fff; color: #000; padding: 8px; }
@@ -253,7 +253,7 @@ def _header(frame: Frame, path: str) -> None:
             def switch(e: Any) -> None:
                 if e.value and e.value != frame.acting_unit:
                     set_acting_unit(e.value)
-                    ui.navigate.reload()
+                    ui.navigate.to(path)  # the page again, for the new unit
 
             ui.select(options, value=frame.acting_unit, label="Enhet du arbetar för", on_change=switch).props(
                 'dark dense outlined options-dense').classes("min-w-[16rem]")

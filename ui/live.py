@@ -38,6 +38,7 @@ WARD_KINDS = frozenset({"somatic_ward", "psychiatric_ward"})
 CASE_ROLES = frozenset({"user", "super_user"})
 IDLE_GRACE_SECONDS = 30.0
 CONNECT_WAIT_SECONDS = 3.0
+DOWN_GRACE = 1.0  # seconds without a stream before the page says the connection is lost
 
 
 def unit_of_feed(feed: str) -> str:
@@ -230,14 +231,20 @@ class UserLive:
     async def _watch(self) -> None:
         """Follow the client's connection state (an Event without callbacks) for the banner."""
         assert self._client is not None
+        down_since: float | None = None
         while True:
-            now = self._client.connected.is_set()
-            if now != self.connected:
-                self.connected = now
-                if now:
-                    self.ever_connected.set()
+            up = self._client.connected.is_set()
+            if up:
+                self.ever_connected.set()
+                down_since = None
+            elif down_since is None:
+                down_since = time.monotonic()
+            # A reconnect with a renewed token takes a moment: only an outage of more than a second is shown.
+            shown = up or (self.ever_connected.is_set() and time.monotonic() - (down_since or 0) < DOWN_GRACE)
+            if shown != self.connected:
+                self.connected = shown
                 for view in list(self.views):
-                    _safely(view.connection, now)
+                    _safely(view.connection, shown)
             await asyncio.sleep(0.1)
 
     def _on_event(self, envelope: Envelope) -> None:

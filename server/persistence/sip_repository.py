@@ -38,15 +38,22 @@ def listing_follow_up(plan: SipPlan) -> date | None:
 class SipPlanRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._loaded: dict[str, tuple[str, frozenset[str]]] = {}  # plan id -> (patient id, units that saw it)
 
     async def get(self, plan_id: str, *, for_update: bool = False) -> SipPlan | None:
         query = select(SipPlanRow).where(SipPlanRow.id == plan_id)
         if for_update and self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         row = await self.session.scalar(query)
-        return from_document(row.document, row.version) if row else None
+        if row is None:
+            return None
+        plan = from_document(row.document, row.version)
+        self._loaded[plan.id] = (row.patient_id, frozenset(plan.visible_unit_ids()))
+        return plan
 
     async def patient_id_of(self, plan_id: str) -> str | None:
+        if plan_id in self._loaded:
+            return self._loaded[plan_id][0]
         return await self.session.scalar(select(SipPlanRow.patient_id).where(SipPlanRow.id == plan_id))
 
     async def exists(self, plan_id: str) -> bool:
@@ -59,6 +66,7 @@ class SipPlanRepository:
             state=str(plan.state), next_follow_up_on=listing_follow_up(plan), created_at=plan.created_at,
             updated_at=now, version=1, document=to_document(plan)))
         await self._sync_units(plan, fresh=True)
+        self._loaded[plan.id] = (patient_id, frozenset(plan.visible_unit_ids()))
         return 1
 
     async def save(self, plan: SipPlan, now: datetime) -> int:
@@ -71,12 +79,16 @@ class SipPlanRepository:
             raise ConcurrencyConflict(plan.id)
         plan.version += 1
         await self._sync_units(plan)
+        loaded = self._loaded.get(plan.id)
+        if loaded is not None:
+            self._loaded[plan.id] = (loaded[0], frozenset(plan.visible_unit_ids()))
         return plan.version
 
     async def _sync_units(self, plan: SipPlan, *, fresh: bool = False) -> None:
         visible = set(plan.visible_unit_ids())
         if not fresh:
-            stored = set(await self.session.scalars(
+            loaded = self._loaded.get(plan.id)
+            stored = set(loaded[1]) if loaded else set(await self.session.scalars(
                 select(SipPlanUnitRow.unit_id).where(SipPlanUnitRow.plan_id == plan.id)))
             if stored == visible:
                 return

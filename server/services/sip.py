@@ -168,11 +168,14 @@ class SipService:
             await self._save_case(uow, case, now)
             await self._record(uow, plan, case)
             await self._log(uow, user, unit_id, plan, patient, _action_name(command), now)
-            body = await self._detail_body(uow, plan, patient, now)
+            units = await uow.directory.units(u.unit_id for u in plan.units)
             if idem:
+                body = msgspec.json.encode(detail(plan, patient, units, now))
                 await store_response(uow.session, user, idem, 200, body, now)
-            await uow.commit()
-            return CommandResult(200, body)
+                await uow.commit()
+                return CommandResult(200, body)
+            await uow.commit()  # the answer is built after the commit: the plan's row lock is held no longer
+            return CommandResult(200, msgspec.json.encode(detail(plan, patient, units, now)))
 
     # ----- queries --------------------------------------------------------------------------------------------
 

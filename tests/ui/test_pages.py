@@ -182,3 +182,49 @@ async def test_lost_stream_shows_a_banner_and_resumes_with_what_was_missed(
         await api_server.start()
         await eventually(lambda: not banner.visible, "the banner to go", within=20)
         await eventually(lambda: "Planering" in row_html(user, case["id"]), "the missed change", within=20)
+
+
+async def test_presence_shows_who_else_looks_at_the_case(user: User, create_user: Callable[[], User],
+                                                         http: httpx.AsyncClient, auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+    case = await act(http, nurse, await register(http, nurse), "admission-notice")
+    await signed_in(user, "ward.nurse", "/tavla")
+    await eventually(lambda: "Planering" in row_html(user, case["id"]), "the case on the board")
+
+    assessor = create_user()
+    await signed_in(assessor, "needs.assessor", f"/arende/{case['id']}")
+    await eventually(lambda: "Karin Berg" in row_html(user, case["id"]), "the assessor's presence on the board")
+    assert "tittar" in row_html(user, case["id"])
+
+
+async def test_deadline_turning_at_risk_alerts_the_responsible_unit(user: User, http: httpx.AsyncClient,
+                                                                   auth: Auth) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ui.components.countdown import TICKER
+
+    admitted = datetime.now(UTC) - timedelta(hours=17)  # the admission notice is due in 7 h: still ok
+    case = await register(http, auth("ward.nurse"), admitted_at=admitted.isoformat())
+    await signed_in(user, "ward.nurse", "/tavla")
+    await eventually(lambda: 'data-state="ok"' in row_html(user, case["id"]), "the deadline, ok")
+    assert not any("snart försenad" in m for m in user.notify.messages)
+
+    TICKER.tick(datetime.now(UTC) + timedelta(hours=2))  # two hours pass: 5 h left, inside the 6 h window
+    await eventually(lambda: 'data-state="at_risk"' in row_html(user, case["id"]), "the deadline, at risk")
+    assert any("Inskrivningsmeddelande: snart försenad" in m for m in user.notify.messages)
+
+
+async def test_unit_switcher_changes_the_acting_unit(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    await signed_in(user, "ward.coordinator", "/tavla")
+
+    def switcher() -> Any:
+        with user:
+            return next((e for e in ui.context.client.elements.values()
+                         if isinstance(e, ui.select) and e.props.get("label") == "Enhet du arbetar för"), None)
+
+    await eventually(lambda: switcher() is not None, "the unit switcher (two wards)")
+    select = switcher()
+    other = next(u for u in select.options if u != select.value)
+    name = select.options[other]
+    select.set_value(other)  # the page reloads for the other unit
+    await user.should_see(f"Utskrivningstavla – {name}", retries=100)

@@ -169,6 +169,9 @@ class Board(LiveView):
         await self.frame.hub.load_people(token, viewer_ids)
         self.cases = {c["id"]: c for c in items}
         self.loaded = True
+        for case_id, row in self.rows.items():  # a reload (resync): rows already shown take the new snapshot
+            if case_id in self.cases:
+                row.update(self.cases[case_id])
         self.render_all()
         for case_id, case in self.pending:
             self.apply(case_id, case)

@@ -135,6 +135,9 @@ class Inbox(LiveView):
         self.frame.live.note_inbox(self.frame.acting_unit, box["items"])
         self.items = {i["case"]["id"]: (i["case"], i["unacknowledged"]) for i in box["items"]}
         self.loaded = True
+        for case_id, row in self.rows.items():  # a reload (resync): rows already shown take the new snapshot
+            if case_id in self.items:
+                row.update(*self.items[case_id])
         self.render_all()
         for case_id, case in self.pending:
             self.apply(case_id, case)
@@ -144,10 +147,12 @@ class Inbox(LiveView):
         return case_id in self.items and (not self.only_unread or bool(self.items[case_id][1]))
 
     def ordered(self) -> list[str]:
-        def key(case_id: str) -> tuple[int, str]:
+        def key(case_id: str) -> tuple[int, float]:
             case, unread = self.items[case_id]
-            latest = max((n["sent_at"] for n in unread), default="")
-            return (0 if unread else 1, "".join(chr(0x10FFFF - ord(c)) for c in latest) or case["admitted_at"])
+            times = [t.timestamp() for n in unread if (t := fmt.parse_time(n["sent_at"])) is not None]
+            admitted = fmt.parse_time(case["admitted_at"])
+            latest = max(times) if times else (admitted.timestamp() if admitted else 0.0)
+            return (0 if unread else 1, -latest)  # unread first, newest first
 
         return sorted((c for c in self.items if self.shown(c)), key=key)
 

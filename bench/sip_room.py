@@ -10,8 +10,10 @@ at a time, each from the revision its last answer gave): different items never c
 
 Measured, per successful edit and per *other* participant: receipt of the edit's `SipItemChanged` on that
 participant's stream minus
-- `occurred` (the headline): the event's `occurred_at`, stamped by the server when the command starts, before
-  its database work and commit (same machine, same clock): an upper bound of commit → receipt;
+- `publish`: when the event frame came out of Redis, timestamped by a tap subscriber in this process (the API
+  publishes right after its commit): commit → receipt less the publish round trip, as in `bench/fanout.py`;
+- `occurred` (the conservative headline): the event's `occurred_at`, stamped by the server when the command
+  starts, before its database work and commit (same machine, same clock): an upper bound of commit → receipt;
 - `response`: when the writer had the API's answer, which comes after the commit and the publish (so other
   participants may have the event earlier: a lower bound, can be negative).
 Lost = (edit, other participant) pairs whose event never arrived (within `--drain` seconds after the run).
@@ -37,6 +39,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import redis.asyncio as aioredis
 import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +93,29 @@ async def follow(cluster: Cluster, p: Participant, plan_id: str, ready: asyncio.
                 raise RuntimeError(f"participant {p.index}: {frame}")
 
 
+async def tap(redis_url: str, plan_id: str, published: dict[tuple[str, int], float], ready: asyncio.Event,
+              stop: asyncio.Event) -> None:
+    """When each edit's event frame came out of Redis (the API publishes right after its commit)."""
+    client = aioredis.from_url(redis_url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe("samplan:events")  # realtime.broker.CHANNEL
+    ready.set()
+    decoder = msgspec.json.Decoder()
+    try:
+        while not stop.is_set():
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            if message is None:
+                continue
+            now = time.time()
+            frame: dict[str, Any] = decoder.decode(message["data"])
+            event = frame.get("event") or {}
+            if event.get("aggregate_id") == plan_id and event.get("type") == "SipItemChanged":
+                published.setdefault((event["data"]["item_id"], event["data"]["revision"]), now)
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
 async def write(cluster: Cluster, p: Participant, plan_id: str, until: float) -> None:
     headers = {**cluster.headers(p.user), "X-Acting-Unit": p.unit}
     async with httpx.AsyncClient(base_url=p.base, timeout=30) as client:
@@ -134,6 +160,7 @@ async def setup_plan(cluster: Cluster, participants: list[Participant]) -> str:
 
 
 async def run(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
+    load_before = round(os.getloadavg()[0], 2)  # other work on the machine shares its CPUs with this run
     participants = []
     for i in range(args.participants):
         unit, user = UNITS[i % len(UNITS)]
@@ -144,6 +171,9 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
     readies = [asyncio.Event() for _ in participants]
     readers = [asyncio.create_task(follow(cluster, p, plan_id, r, stop)) for p, r in zip(participants, readies,
                                                                                         strict=True)]
+    published: dict[tuple[str, int], float] = {}
+    readies.append(asyncio.Event())
+    readers.append(asyncio.create_task(tap(cluster.redis.url, plan_id, published, readies[-1], stop)))
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
     started = time.time()
     until = started + args.seconds
@@ -158,7 +188,7 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
     stop.set()
     await asyncio.gather(*readers)
 
-    from_occurred, from_response = [], []
+    from_occurred, from_response, from_publish = [], [], []
     lost = 0
     for w in participants:
         for key, responded in w.edits.items():
@@ -170,6 +200,8 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
                     lost += 1
                     continue
                 from_occurred.append((got[0] - got[1]) * 1000)
+                if key in published:
+                    from_publish.append((got[0] - published[key]) * 1000)
                 from_response.append((got[0] - responded) * 1000)
     edits = sum(len(p.edits) for p in participants)
     requests = [ms for p in participants for ms in p.request_ms]
@@ -184,12 +216,14 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
         "bench": "sip_room", "edits": edits, "edits_per_s": round(edits / elapsed, 1),
         "deliveries": len(from_occurred), "lost": lost, "conflicts": sum(p.conflicts for p in participants),
         "errors": sum(p.errors for p in participants),
-        "latency_ms_from_occurred": stats(from_occurred), "latency_ms_from_response": stats(from_response),
+        "latency_ms_from_publish": stats(from_publish), "latency_ms_from_occurred": stats(from_occurred),
+        "latency_ms_from_response": stats(from_response),
         "request_ms": stats(requests), "target_p99_ms": 150,
         "setup": {"participants": args.participants, "instances": len(cluster.instances), "seconds": args.seconds,
                   "database": "postgresql", "broker": "redis (private)", "units": len(UNITS),
                   "edit": "POST items/needs/{own item} with its revision, one request at a time per writer",
-                  "cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
+                  "cpus": os.cpu_count(), "loadavg_1m_before": load_before,
+                  "python": platform.python_version(), "machine": platform.machine()},
     }
 
 

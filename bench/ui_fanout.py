@@ -205,8 +205,8 @@ async def run(stack: Stack, tabs: int, changes: int) -> None:
         before = rss_kib(ui_pid)
         opened: list[Tab] = []
         started = time.perf_counter()
-        for start in range(0, tabs, 10):
-            batch = [Tab(i) for i in range(start, min(tabs, start + 10))]
+        for start in range(0, tabs, 5):
+            batch = [Tab(i) for i in range(start, min(tabs, start + 5))]
             await asyncio.gather(*(t.open(http, stack.ui) for t in batch))
             opened += batch
         open_seconds = time.perf_counter() - started
@@ -215,10 +215,11 @@ async def run(stack: Stack, tabs: int, changes: int) -> None:
                           "ui_rss_mib_before": round(before / 1024, 1), "ui_rss_mib_after": round(after / 1024, 1),
                           "mib_per_tab": round((after - before) / 1024 / tabs, 3)}), flush=True)
 
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while any(len(t.state_cells) < 40 for t in opened):  # every tab has its 40 open cases' rows
             if time.monotonic() > deadline:
-                raise SystemExit("tabs did not get their rows")
+                short = sum(1 for t in opened if len(t.state_cells) < 40)
+                raise SystemExit(f"{short} of {tabs} tabs did not get their rows; see the UI log")
             await asyncio.sleep(0.05)
         planning = (await api.get("/api/v1/cases", params={"state": "planning", "limit": 500})).json()["items"]
         versions = {c["id"]: (c["version"], c["on_leave"]) for c in planning}

@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="print a bearer token for a demo user (development mode only)")
     token.add_argument("username")
     sub.add_parser("users", help="list the demo users with their units and roles")
-    sub.add_parser("verify-access-log", help="check the access log's hash chain; exit 1 if it is broken")
+    sub.add_parser("verify-access-log", help="check the access log's hash chain; exit 1 if it is broken, "
+                                              "3 if rows wait too long to be sealed")
+    sub.add_parser("seal-access-log", help="chain the access-log rows not yet sealed (the API does this itself)")
     purge = sub.add_parser("purge-access-log",
                            help="remove access-log rows older than the retention (at least 5 years)")
     purge.add_argument("--retention-days", type=int, default=None,
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         "dev": lambda: dev(settings), "api": lambda: api(settings), "ui": ui, "migrate": lambda: migrate(settings),
         "seed": lambda: seed(settings), "token": lambda: print_token(settings, args.username),
         "users": lambda: list_users(settings), "verify-access-log": lambda: verify_access_log(settings),
+        "seal-access-log": lambda: seal_access_log(settings),
         "purge-access-log": lambda: purge_access_log(settings, getattr(args, "retention_days", None))}
     return handlers[args.command]()
 
@@ -182,19 +185,55 @@ async def _users(settings: Settings) -> list[str]:
         await engine.dispose()
 
 
+UNSEALED_TOO_LONG = 3  # exit status of verify-access-log: the chain is intact but the sealer is not running
+
+
 def verify_access_log(settings: Settings) -> int:
+    """Exit 0: intact and sealed up to the grace period; 1: the chain is broken (tampering, or a lost row);
+    3: intact, but rows have waited longer than SAMPLAN_ACCESS_LOG_UNSEALED_WARNING_SECONDS to be sealed."""
+    from datetime import timedelta
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from server import access_log
 
-    result = asyncio.run(_in_session(settings, access_log.verify))
+    grace = timedelta(seconds=settings.access_log_unsealed_warning_seconds)
+
+    async def run(session: AsyncSession) -> access_log.Verification:
+        return await access_log.verify(session, now=datetime.now(UTC), unsealed_grace=grace)
+
+    result = asyncio.run(_in_session(settings, run))
     for seq, problem in result.problems:
         print(f"row {seq}: {problem}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     print(f"access log {'intact' if result.ok else 'BROKEN'}: {result.rows_checked} rows checked"
-          + (f" (from checkpoint at {result.checkpoint_seq})" if result.checkpoint_seq else ""))
-    return 0 if result.ok else 1
+          + (f" (from checkpoint at {result.checkpoint_seq})" if result.checkpoint_seq else "")
+          + f", {result.unsealed} not yet sealed")
+    if not result.ok:
+        return 1
+    return UNSEALED_TOO_LONG if result.unsealed_too_long else 0
+
+
+def seal_access_log(settings: Settings) -> int:
+    """What every API instance's sealer does each interval, once: for a database no API serves right now."""
+    from server import access_log
+    from server.persistence.database import create_engine, session_factory
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            return await access_log.seal_pending(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    print(f"sealed {asyncio.run(run())} access-log rows")
+    return 0
 
 
 def purge_access_log(settings: Settings, retention_days: int | None) -> int:
-    """Purge only an intact log: rows are removed behind a checkpoint, so verification goes on working."""
+    """Purge only an intact log: sealed rows are removed behind a checkpoint, so verification goes on working.
+    Rows still unsealed stay (they are purged by a later run, once sealed)."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from domain.administration import check_retention

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.payment import PRESETS, PaymentPolicy
+from server.access_log_sealer import Sealer
 from server.auth.tokens import DevSigningKey, TokenVerifier
 from server.live import LivePipeline
 from server.persistence.database import create_engine, session_factory
@@ -29,14 +30,17 @@ class Runtime:
     policy: PaymentPolicy
     cases: CaseService
     live: LivePipeline
+    sealer: Sealer
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.live.publish)
 
     async def start(self) -> None:
         await self.live.start()
+        self.sealer.start()
 
     async def close(self) -> None:
+        await self.sealer.stop()
         await self.live.stop()
         await self.engine.dispose()
 
@@ -60,12 +64,14 @@ def token_verifier(settings: Settings) -> TokenVerifier:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    """Everything of one API process; `start()` connects the live pipeline (broker, relay)."""
+    """Everything of one API process; `start()` connects the live pipeline (broker, relay) and starts the
+    access-log sealer."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     policy = payment_policy(settings.payment_policy)
     live = LivePipeline(settings, sessions)
     runtime = Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
-                      policy=policy, cases=None, live=live)  # type: ignore[arg-type]
+                      policy=policy, cases=None, live=live,  # type: ignore[arg-type]
+                      sealer=Sealer(sessions, interval=settings.access_log_seal_interval_seconds))
     runtime.cases = CaseService(runtime.uow, policy, utc_now)
     return runtime

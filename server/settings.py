@@ -52,6 +52,12 @@ class Settings:
     # Days the access log is kept before `samplan purge-access-log` may remove rows; at least 5 years.
     access_log_retention_days: int = field(
         default_factory=lambda: int(_env("SAMPLAN_ACCESS_LOG_RETENTION_DAYS", "1827")))
+    # Seconds between the access-log sealer's rounds (each API instance runs one; it chains the logged rows).
+    access_log_seal_interval_seconds: float = field(
+        default_factory=lambda: float(_env("SAMPLAN_ACCESS_LOG_SEAL_INTERVAL_SECONDS", "1")))
+    # Rows unsealed for longer than this make verification warn (and `samplan verify-access-log` exit 3).
+    access_log_unsealed_warning_seconds: float = field(
+        default_factory=lambda: float(_env("SAMPLAN_ACCESS_LOG_UNSEALED_WARNING_SECONDS", "300")))
     # Public address of the UI (the development identity provider registers its redirect URIs there).
     ui_base_url: str = field(default_factory=lambda: _env("SAMPLAN_UI_BASE_URL", ""))
     # The development identity provider's one client (the UI) and its token lifetimes.

@@ -10,6 +10,7 @@ import gc
 
 from nicegui import app, ui
 
+from ui import heap
 from ui.api_client import ApiClient
 from ui.components.countdown import TICKER
 from ui.live import LiveHub
@@ -29,6 +30,7 @@ def build(settings: UiSettings) -> None:
     api = ApiClient(settings.api_url)
     install(Services(settings=settings, api=api, hub=LiveHub(api, settings.api_url)))
     TICKER.start()
+    heap.start()
 
     async def shutdown() -> None:
         await services().hub.close()
@@ -48,6 +50,6 @@ def build(settings: UiSettings) -> None:
 def run() -> None:
     settings = UiSettings()
     build(settings)
-    gc.freeze()  # the modules and the app built so far are permanent: full collections skip them
+    gc.freeze()  # the modules and the app built so far are permanent: full collections skip them (ui/heap.py)
     ui.run(host=settings.host, port=settings.port, title="Samplan", language="sv", reload=False, show=False,
            storage_secret=settings.storage_secret, uvicorn_logging_level="warning", reconnect_timeout=10.0)

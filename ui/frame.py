@@ -18,9 +18,9 @@ from fastapi.responses import RedirectResponse
 from nicegui import Client, ui
 
 from realtime.envelope import Envelope
-from ui import fmt
-from ui.api_client import ApiError, Json
-from ui.live import RECEIVING_KINDS, WARD_KINDS, LiveView, UserLive
+from ui import fmt, heap
+from ui.api_client import ApiClient, ApiError, Json
+from ui.live import RECEIVING_KINDS, WARD_KINDS, LiveHub, LiveView, UserLive
 from ui.services import Services, services
 from ui.session import UiSession, access_token, clear_session, current_session, set_acting_unit
 
@@ -80,11 +80,11 @@ class Frame:
     banner: ui.element | None = None
 
     @property
-    def api(self) -> Any:
+    def api(self) -> ApiClient:
         return self.services.api
 
     @property
-    def hub(self) -> Any:
+    def hub(self) -> LiveHub:
         return self.services.hub
 
     @property
@@ -128,6 +128,7 @@ class Frame:
         the page at once and stream the rest: created last, the whole page goes out in the first response.)"""
         with self.client.layout:
             ui.timer(TOKEN_CHECK_SECONDS, self.keep_token_fresh)  # the user's stream reuses the newest token
+        heap.page_built()
 
     def watch(self, view: LiveView) -> None:
         """Register a live view for as long as this browser tab lives."""

@@ -259,6 +259,30 @@ class UserLive:
         if envelope.aggregate_type == "discharge_case":
             self.refresh(envelope.aggregate_id, unit_id, envelope.aggregate_version)
 
+    def intern(self, case: Json, unit_id: str) -> Json:
+        """One shared copy of a case version for all the user's tabs (a page's snapshot is read, and access-logged,
+        per page; this only keeps 300 tabs from holding 300 copies of it)."""
+        key = (str(case["id"]), unit_id)
+        cached = self.cases.get(key)
+        if cached is not None and cached["version"] == case["version"]:
+            return cached
+        if cached is None or cached["version"] < case["version"]:
+            self.cases[key] = case
+        return case
+
+    def apply_result(self, case: Json, unit_id: str) -> None:
+        """The answer to this user's own action: every view of the user shows it at once, and the event it causes
+        needs no fetch (its version is known)."""
+        key = (str(case["id"]), unit_id)
+        cached = self.cases.get(key)
+        if cached is not None and cached["version"] >= case["version"]:
+            return
+        self.cases[key] = case
+        self._count_unread(unit_id, key[0], case)
+        for view in list(self.views):
+            if view.unit_id in (None, unit_id):
+                _safely(view.case_changed, key[0], unit_id, case)
+
     def refresh(self, case_id: str, unit_id: str, version: int | None = None) -> None:
         """Fetch the case for the unit once, however many events or views ask (coalesced per user and case)."""
         key = (case_id, unit_id)

@@ -136,7 +136,7 @@ class AdminChangePage(msgspec.Struct, kw_only=True):
 # ----- the access log and log review --------------------------------------------------------------------------
 
 class AccessLogEntryOut(msgspec.Struct, kw_only=True):
-    seq: int
+    seq: int | None  # the row's place in the hash chain; null until the sealer has chained it (about a second)
     at: datetime
     action: str
     purpose: str
@@ -179,6 +179,10 @@ class VerificationOut(msgspec.Struct, kw_only=True):
     last_seq: int | None
     checkpoint_seq: int | None
     problems: list[ChainProblemOut]
+    unsealed: int  # rows not yet in the chain (normal: the last second's)
+    unsealed_too_long: int  # of them, older than the grace period: the sealer is not running
+    oldest_unsealed_at: datetime | None
+    warnings: list[str]  # about unsealed rows; `ok` says only whether the sealed chain is intact
 
 
 class NewReview(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -7,7 +7,7 @@ the log is itself logged. Auditors and central administrators check the log's ha
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from litestar import Response, get, post, put
@@ -33,7 +33,8 @@ TAGS = ["access log"]
 
 
 def _service(runtime: Runtime) -> AuditService:
-    return AuditService(runtime.uow, utc_now)
+    return AuditService(runtime.uow, utc_now, unsealed_grace=timedelta(
+        seconds=runtime.settings.access_log_unsealed_warning_seconds))
 
 
 @get("/audit/access-log", operation_id="searchAccessLog", summary="Search the access log",
@@ -64,7 +65,9 @@ async def search_access_log_by_body(current_user: CurrentUser, runtime: Runtime,
 
 @get("/audit/access-log/verification", operation_id="verifyAccessLog", summary="Check the access log's integrity",
      description="Walks the hash chain from the last purge checkpoint: every changed, missing or reordered row is "
-                 "reported by its sequence number.", responses=PROBLEMS, tags=TAGS)
+                 "reported by its sequence number (`ok` false). Rows not yet sealed into the chain are counted; "
+                 "those older than the grace period (SAMPLAN_ACCESS_LOG_UNSEALED_WARNING_SECONDS) give a warning: "
+                 "the sealer is not running.", responses=PROBLEMS, tags=TAGS)
 async def verify_access_log(current_user: CurrentUser, runtime: Runtime) -> VerificationOut:
     return await _service(runtime).verify(current_user)
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -160,17 +161,22 @@ class FeedEntryRow(Base):
 class AccessLogRow(Base):
     """Åtkomstlogg (HSLF-FS 2016:40 4 kap. 9 §): append-only, one row per read or write of patient data.
 
-    Rows form a hash chain in `seq` order: `row_hash` covers the row's content and `prev_hash` (the row
-    before's `row_hash`), so a changed or removed row shows. Database triggers refuse UPDATE, and DELETE
-    except of rows older than 5 years that a purge checkpoint covers (migration 0002)."""
+    Requests only insert rows (the seal columns empty). The sealer (server/access_log.py) later gives each row
+    its place in a hash chain, exactly once: `seq` (gapless), `prev_hash` (the row before's `row_hash`) and
+    `row_hash` over the row's content and `prev_hash`, so a changed or removed sealed row shows. Database
+    triggers refuse UPDATE except that one sealing (empty seal columns filled, nothing else changed), and DELETE
+    except of sealed rows older than 5 years that a purge checkpoint covers (migration 0002)."""
 
     __tablename__ = "access_log"
     __table_args__ = (Index("ix_access_log_patient_at", "patient_id", "at"),
-                      Index("ix_access_log_unit_at", "unit_id", "at"))
+                      Index("ix_access_log_unit_at", "unit_id", "at"),
+                      # what the sealer reads, oldest first; small, as only the last second's rows are in it
+                      Index("ix_access_log_unsealed", "id", postgresql_where=text("seq IS NULL"),
+                            sqlite_where=text("seq IS NULL")))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    row_hash: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(Moment, index=True)
     user_id: Mapped[str] = mapped_column(Id, index=True)
     user_hsa_id: Mapped[str] = mapped_column(String(64))
@@ -182,7 +188,8 @@ class AccessLogRow(Base):
 
 
 class AccessLogChainRow(Base):
-    """The head of the access log's hash chain (one row). Its row lock, held to commit, serialises appends."""
+    """The head of the access log's hash chain (one row): the last sealed row. Only sealers lock it, one short
+    transaction at a time; requests never touch it."""
 
     __tablename__ = "access_log_chain"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -38,7 +38,7 @@ def listing_follow_up(plan: SipPlan) -> date | None:
 class SipPlanRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._loaded: dict[str, tuple[str, frozenset[str]]] = {}  # plan id -> (patient id, units that saw it)
+        self._seen_by: dict[str, frozenset[str]] = {}  # plan id -> the units that saw it as loaded (or last saved)
 
     async def get(self, plan_id: str, *, for_update: bool = False) -> SipPlan | None:
         query = select(SipPlanRow).where(SipPlanRow.id == plan_id)
@@ -47,14 +47,9 @@ class SipPlanRepository:
         row = await self.session.scalar(query)
         if row is None:
             return None
-        plan = from_document(row.document, row.version)
-        self._loaded[plan.id] = (row.patient_id, frozenset(plan.visible_unit_ids()))
+        plan = from_document(row.document, row.version)  # plan.person_id is the patient's id (row.patient_id)
+        self._seen_by[plan.id] = frozenset(plan.visible_unit_ids())
         return plan
-
-    async def patient_id_of(self, plan_id: str) -> str | None:
-        if plan_id in self._loaded:
-            return self._loaded[plan_id][0]
-        return await self.session.scalar(select(SipPlanRow.patient_id).where(SipPlanRow.id == plan_id))
 
     async def exists(self, plan_id: str) -> bool:
         return await self.session.scalar(select(SipPlanRow.id).where(SipPlanRow.id == plan_id)) is not None
@@ -66,7 +61,7 @@ class SipPlanRepository:
             state=str(plan.state), next_follow_up_on=listing_follow_up(plan), created_at=plan.created_at,
             updated_at=now, version=1, document=to_document(plan)))
         await self._sync_units(plan, fresh=True)
-        self._loaded[plan.id] = (patient_id, frozenset(plan.visible_unit_ids()))
+        self._seen_by[plan.id] = frozenset(plan.visible_unit_ids())
         return 1
 
     async def save(self, plan: SipPlan, now: datetime) -> int:
@@ -79,16 +74,14 @@ class SipPlanRepository:
             raise ConcurrencyConflict(plan.id)
         plan.version += 1
         await self._sync_units(plan)
-        loaded = self._loaded.get(plan.id)
-        if loaded is not None:
-            self._loaded[plan.id] = (loaded[0], frozenset(plan.visible_unit_ids()))
+        self._seen_by[plan.id] = frozenset(plan.visible_unit_ids())
         return plan.version
 
     async def _sync_units(self, plan: SipPlan, *, fresh: bool = False) -> None:
         visible = set(plan.visible_unit_ids())
         if not fresh:
-            loaded = self._loaded.get(plan.id)
-            stored = set(loaded[1]) if loaded else set(await self.session.scalars(
+            loaded = self._seen_by.get(plan.id)
+            stored = set(loaded) if loaded is not None else set(await self.session.scalars(
                 select(SipPlanUnitRow.unit_id).where(SipPlanUnitRow.plan_id == plan.id)))
             if stored == visible:
                 return

@@ -3,6 +3,9 @@
 Auditors and local access administrators read the log of their own organisation's units. Reading the log
 shows which patients were accessed, so it is itself logged (action `read_access_log`, purpose `log_review`),
 in the same transaction as the read.
+
+A search shows rows the sealer has not chained yet too (their `seq` is null, normally for a second). A review
+draws its sample from sealed rows only (they are addressed by `seq`), so it runs a sealing round first.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import io
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,9 +55,11 @@ def entry_out(row: AccessLogRow) -> AccessLogEntryOut:
 
 
 class AuditService:
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime], *,
+                 unsealed_grace: timedelta = access_log.UNSEALED_GRACE) -> None:
         self._uow = uow
         self._clock = clock
+        self._unsealed_grace = unsealed_grace
 
     # ----- search -----------------------------------------------------------------------------------------------
 
@@ -91,7 +96,7 @@ class AuditService:
             if period_to:
                 query = query.where(AccessLogRow.at < period_to)
             total = int(await uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-            rows = list(await uow.session.scalars(query.order_by(AccessLogRow.seq.desc()).limit(limit)
+            rows = list(await uow.session.scalars(query.order_by(AccessLogRow.id.desc()).limit(limit)
                                                   .offset(offset)))
             await self._log_reading(uow.session, user, g, rows)
             await uow.commit()
@@ -100,16 +105,19 @@ class AuditService:
     async def verify(self, user: CurrentUser) -> VerificationOut:
         async with self._uow() as uow:
             authz.require_log_verifier(await authz.grants(uow.directory, user))
-            result = await access_log.verify(uow.session)
+            result = await access_log.verify(uow.session, now=self._clock(), unsealed_grace=self._unsealed_grace)
             return VerificationOut(ok=result.ok, rows_checked=result.rows_checked, first_seq=result.first_seq,
                                    last_seq=result.last_seq, checkpoint_seq=result.checkpoint_seq,
-                                   problems=[ChainProblemOut(seq=s, problem=p) for s, p in result.problems])
+                                   problems=[ChainProblemOut(seq=s, problem=p) for s, p in result.problems],
+                                   unsealed=result.unsealed, unsealed_too_long=result.unsealed_too_long,
+                                   oldest_unsealed_at=result.oldest_unsealed_at, warnings=result.warnings)
 
     # ----- reviews ----------------------------------------------------------------------------------------------
 
     async def create_review(self, user: CurrentUser, data: NewReview) -> ReviewOut:
         if data.period_from >= data.period_to:
             raise Invalid("the period must end after it starts", field="period_to")
+        await self._seal()  # the sample is drawn from sealed rows: the period's last second too
         async with self._uow() as uow:
             g = await authz.grants(uow.directory, user)
             authz.log_organisations(g)
@@ -117,11 +125,11 @@ class AuditService:
             if unit is None:
                 raise Invalid("no such unit", field="unit_id")
             authz.require_log_reader(g, unit.organisation_id)
-            population = list(await uow.session.scalars(
+            population = [seq for seq in await uow.session.scalars(
                 select(AccessLogRow.seq).where(AccessLogRow.unit_id == unit.id, AccessLogRow.at >= data.period_from,
-                                               AccessLogRow.at < data.period_to,
+                                               AccessLogRow.at < data.period_to, AccessLogRow.seq.is_not(None),
                                                AccessLogRow.purpose != LOG_REVIEW_PURPOSE)
-                .order_by(AccessLogRow.seq).limit(MAX_POPULATION)))
+                .order_by(AccessLogRow.seq).limit(MAX_POPULATION)) if seq is not None]
             if not population:
                 raise Invalid("the unit's access log has no entries in this period", field="period_from")
             seed = data.seed if data.seed is not None else secrets.randbelow(2**53)
@@ -216,6 +224,15 @@ class AuditService:
 
     # ----- helpers ----------------------------------------------------------------------------------------------
 
+    async def _seal(self) -> None:
+        """A sealing round of its own (short transactions, as the background sealer's), not in the request's."""
+        while True:
+            async with self._uow() as uow:
+                sealed = await access_log.seal(uow.session)
+                await uow.commit()
+            if sealed < access_log.SEAL_BATCH:
+                return
+
     async def _open_review(self, uow: UnitOfWork, user: CurrentUser, review_id: str) -> tuple[Grants, LogReviewRow]:
         g = await authz.grants(uow.directory, user)
         orgs = authz.log_organisations(g)
@@ -234,7 +251,7 @@ class AuditService:
     async def _review_out(self, session: AsyncSession, review: LogReviewRow) -> ReviewOut:
         entries = list(await session.scalars(select(LogReviewEntryRow).where(LogReviewEntryRow.review_id == review.id)
                                              .order_by(LogReviewEntryRow.log_seq)))
-        rows = {r.seq: r for r in await self._rows(session, [e.log_seq for e in entries])}
+        rows = {r.seq: r for r in await self._rows(session, [e.log_seq for e in entries]) if r.seq is not None}
         return ReviewOut(
             id=review.id, organisation_id=review.organisation_id, unit_id=review.unit_id,
             period_from=as_utc(review.period_from), period_to=as_utc(review.period_to), seed=review.seed,

@@ -141,11 +141,10 @@ class SipService:
             now = self._clock()
             unit_id = self._acting_unit(user, plan, acting_unit)
             assert plan is not None
-            patient = await self._patient(uow, plan)
             if isinstance(command, VersionedSipCommand) and command.expected_version != plan.version:
-                current = await self._detail(uow, plan, patient, now)
+                current = await self._detail(uow, plan, await self._patient(uow, plan), now)
                 # The answer shows the current plan: a read of patient data, so it is logged (and only that).
-                await self._log(uow, user, unit_id, plan, patient, "read_sip_plan", now)
+                await self._log(uow, user, unit_id, plan, "read_sip_plan", now)
                 await uow.commit()
                 raise VersionConflict(f"the plan has changed (version {plan.version}, "
                                       f"you sent {command.expected_version})", current)
@@ -155,7 +154,7 @@ class SipService:
                 command.apply_to(plan, actor, now)
             except (FieldConflict, ContentChanged):
                 # The problem shows the current value of the field or item: a read of patient data.
-                await self._log(uow, user, unit_id, plan, patient, "read_sip_plan", now)
+                await self._log(uow, user, unit_id, plan, "read_sip_plan", now)
                 await uow.commit()
                 raise
             case = await self._invitation_on_case(uow, plan, actor)
@@ -167,24 +166,25 @@ class SipService:
                     from None
             await self._save_case(uow, case, now)
             await self._record(uow, plan, case)
-            await self._log(uow, user, unit_id, plan, patient, _action_name(command), now)
-            units = await uow.directory.units(u.unit_id for u in plan.units)
+            await self._log(uow, user, unit_id, plan, _action_name(command), now)
             if idem:
-                body = msgspec.json.encode(detail(plan, patient, units, now))
+                body = await self._detail_body(uow, plan, await self._patient(uow, plan), now)
                 await store_response(uow.session, user, idem, 200, body, now)
                 await uow.commit()
                 return CommandResult(200, body)
-            await uow.commit()  # the answer is built after the commit: the plan's row lock is held no longer
-            return CommandResult(200, msgspec.json.encode(detail(plan, patient, units, now)))
+            # Without a key the answer is read and built after the commit: the plan's row lock is held no longer
+            # than the change needs.
+            await uow.commit()
+            return CommandResult(200, await self._detail_body(uow, plan, await self._patient(uow, plan), now))
 
     # ----- queries --------------------------------------------------------------------------------------------
 
     async def get(self, user: CurrentUser, plan_id: str, acting_unit: str | None) -> SipPlanDetail:
         async with self._uow() as uow:
             now = self._clock()
-            plan, unit_id, patient = await self._visible(uow, user, plan_id, acting_unit)
-            view = await self._detail(uow, plan, patient, now)
-            await self._log(uow, user, unit_id, plan, patient, "read_sip_plan", now)
+            plan, unit_id = await self._visible(uow, user, plan_id, acting_unit)
+            view = await self._detail(uow, plan, await self._patient(uow, plan), now)
+            await self._log(uow, user, unit_id, plan, "read_sip_plan", now)
             await uow.commit()
             return view
 
@@ -211,8 +211,8 @@ class SipService:
     async def versions(self, user: CurrentUser, plan_id: str, acting_unit: str | None) -> list[VersionOut]:
         async with self._uow() as uow:
             now = self._clock()
-            plan, unit_id, patient = await self._visible(uow, user, plan_id, acting_unit)
-            await self._log(uow, user, unit_id, plan, patient, "read_sip_versions", now)
+            plan, unit_id = await self._visible(uow, user, plan_id, acting_unit)
+            await self._log(uow, user, unit_id, plan, "read_sip_versions", now)
             await uow.commit()
             return [version_out(v) for v in plan.versions]
 
@@ -221,13 +221,13 @@ class SipService:
         """What changed from agreed version `from_version` to `to_version` (None: to the working contents)."""
         async with self._uow() as uow:
             now = self._clock()
-            plan, unit_id, patient = await self._visible(uow, user, plan_id, acting_unit)
+            plan, unit_id = await self._visible(uow, user, plan_id, acting_unit)
             old = plan.agreed_version(from_version)
             if to_version is None:
                 changes = diff_contents(old.contents, plan.contents)
             else:
                 changes = plan.diff_versions(from_version, to_version)
-            await self._log(uow, user, unit_id, plan, patient, "diff_sip_versions", now)
+            await self._log(uow, user, unit_id, plan, "diff_sip_versions", now)
             await uow.commit()
             return diff_out(plan.id, from_version, to_version, changes)
 
@@ -236,7 +236,8 @@ class SipService:
         """An agreed version rendered for export (PDF, FHIR): a read of patient data, logged."""
         async with self._uow() as uow:
             now = self._clock()
-            plan, unit_id, patient = await self._visible(uow, user, plan_id, acting_unit)
+            plan, unit_id = await self._visible(uow, user, plan_id, acting_unit)
+            patient = await self._patient(uow, plan)
             version = plan.agreed_version(number)
             unit_ids = {u.unit_id for u in plan.units} | {
                 i.content.responsible_unit_id for i in version.contents.services if i.content.responsible_unit_id}
@@ -246,18 +247,18 @@ class SipService:
             context = ExportContext(plan=plan, version=version, patient=patient, units=units,
                                     principals=principals, now=now)
             content = render(context)
-            await self._log(uow, user, unit_id, plan, patient, action, now)
+            await self._log(uow, user, unit_id, plan, action, now)
             await uow.commit()
             return content
 
     # ----- helpers --------------------------------------------------------------------------------------------
 
     async def _visible(self, uow: SipUnitOfWork, user: CurrentUser, plan_id: str,
-                       acting_unit: str | None) -> tuple[SipPlan, str, PatientRow]:
+                       acting_unit: str | None) -> tuple[SipPlan, str]:
         plan = await uow.sip_plans.get(plan_id)
         unit_id = self._acting_unit(user, plan, acting_unit)
         assert plan is not None
-        return plan, unit_id, await self._patient(uow, plan)
+        return plan, unit_id
 
     @staticmethod
     def _acting_unit(user: CurrentUser, plan: SipPlan | None, requested: str | None) -> str:
@@ -276,14 +277,15 @@ class SipService:
 
     @staticmethod
     async def _patient(uow: SipUnitOfWork, plan: SipPlan) -> PatientRow:
-        patient = await uow.patients.get(await uow.sip_plans.patient_id_of(plan.id) or "")
+        patient = await uow.patients.get(plan.person_id)
         assert patient is not None
         return patient
 
-    async def _log(self, uow: SipUnitOfWork, user: CurrentUser, unit_id: str, plan: SipPlan, patient: PatientRow,
-                   action: str, now: datetime) -> None:
-        await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id], case_ids=[plan.case_id],
-                                action=action, at=now)
+    async def _log(self, uow: SipUnitOfWork, user: CurrentUser, unit_id: str, plan: SipPlan, action: str,
+                   now: datetime) -> None:
+        """One access-log row: the plan's person (`person_id` is the patient's id) through the acting unit."""
+        await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[plan.person_id],
+                                case_ids=[plan.case_id], action=action, at=now)
 
     @staticmethod
     async def _unit_ref(uow: SipUnitOfWork, unit_id: str, field: str) -> UnitRef:

@@ -104,7 +104,7 @@ async def access_rows(backend: Backend, patient_id: str) -> list[tuple[str, str 
     try:
         async with session_factory(engine)() as session:
             rows = await session.execute(select(AccessLogRow.action, AccessLogRow.unit_id, AccessLogRow.user_id)
-                                         .where(AccessLogRow.patient_id == patient_id).order_by(AccessLogRow.seq))
+                                         .where(AccessLogRow.patient_id == patient_id).order_by(AccessLogRow.id))
             return [(a, u, us) for a, u, us in rows.tuples()]
     finally:
         await engine.dispose()

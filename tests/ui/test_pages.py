@@ -72,7 +72,7 @@ async def test_board_action_sends_the_admission_notice(user: User, http: httpx.A
     case = await register(http, auth("ward.nurse"))
     await signed_in(user, "ward.nurse", "/tavla")
     await eventually(lambda: "Inskriven (utkast)" in row_html(user, case["id"]), "the registered case")
-    user.find(marker=None, kind=ui.button, content="Åtgärder").click()
+    user.find(marker=f"actions-{case['id']}").click()
     user.find(marker="action-admission").click()
     await eventually(lambda: "Planering" in row_html(user, case["id"]), "the notice sent from the board")
     response = await http.get(f"/api/v1/cases/{case['id']}", headers=auth("ward.nurse"))
@@ -228,3 +228,37 @@ async def test_unit_switcher_changes_the_acting_unit(user: User, http: httpx.Asy
     name = select.options[other]
     select.set_value(other)  # the page reloads for the other unit
     await user.should_see(f"Utskrivningstavla – {name}", retries=100)
+
+
+async def test_inbox_answers_not_ours_with_a_reason(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+    case = await act(http, nurse, await register(http, nurse), "admission-notice")
+    await signed_in(user, "needs.assessor", "/inkorg")
+    await eventually(lambda: "Inskrivningsmeddelande" in row_html(user, case["id"]), "the notice")
+    user.find(marker=f"more-{case['id']}").click()
+    user.find(marker="action-reject").click()
+    await user.should_see("Orsak", retries=100)
+    user.find(kind=ui.button, content="Inte vår patient").click()
+    await eventually(lambda: row_html(user, case["id"]) == "", "the case to leave the inbox")
+    response = await http.get(f"/api/v1/cases/{case['id']}", headers=nurse)
+    rejected = {p["unit_id"]: p["status"] for p in response.json()["participants"]}
+    assert rejected[SOLNA_INTAKE] == "rejected"
+    assert any(t["action"] == "rejected" and t["detail"] == "wrong_municipality"
+               for t in response.json()["timeline"])
+
+
+async def test_inbox_forwards_within_the_organisation(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+    case = await act(http, nurse, await register(http, nurse), "admission-notice")
+    await signed_in(user, "needs.assessor", "/inkorg")
+    await eventually(lambda: "Inskrivningsmeddelande" in row_html(user, case["id"]), "the notice")
+    user.find(marker=f"more-{case['id']}").click()
+    user.find(marker="action-forward").click()
+    await user.should_see("Till enhet", retries=100)
+    target = next(e for e in user.find(kind=ui.select).elements if e.props.get("label") == "Till enhet")
+    home_care = next(k for k, v in target.options.items() if "emsjukvård" in v)
+    target.set_value(home_care)
+    user.find(kind=ui.button, content="Vidarebefordra").click()
+    await eventually(lambda: row_html(user, case["id"]) == "", "the case to leave the inbox")
+    response = await http.get(f"/api/v1/units/{home_care}/inbox", headers=auth("municipal.nurse"))
+    assert [i["case"]["id"] for i in response.json()["items"]] == [case["id"]]

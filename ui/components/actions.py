@@ -104,7 +104,9 @@ async def perform(frame: Frame, case: Json, action: Action, on_result: Callable[
         else:
             ui.notify(exc.message, type="negative", position="top", close_button="Stäng", timeout=10000)
         return None
-    ui.notify(f"{action.label}: klart", type="positive", position="top")
+    ui.notify(f"{action.label}: klart", type="positive", position="top", timeout=1500)
+    if frame.acting_unit is not None:
+        frame.live.apply_result(result, frame.acting_unit)  # all the user's tabs; no fetch for its event
     if on_result is not None:
         on_result(result)
     return result
@@ -136,7 +138,7 @@ async def _ask(frame: Frame, case: Json, action: Action) -> dict[str, Any] | Non
             values["input"] = ui.select(options, label="Till enhet", with_input=True)
         elif action.kind == "contact":
             token = await frame.fresh_token()
-            staff = await frame.api.staff(token, frame.acting_unit)
+            staff = await frame.api.staff(token, frame.acting_unit or "")
             options = {p["id"]: f"{p['display_name']} ({p['title']})" for p in staff}
             values["input"] = ui.select(options, label="Fast vårdkontakt",
                                         value=frame.user_id if frame.user_id in options else None)
@@ -179,7 +181,7 @@ def _stockholm_time(value: str | None) -> str | None:
 
 async def _forward_targets(frame: Frame) -> dict[str, str]:
     token = await frame.fresh_token()
-    unit = await frame.api.unit(token, frame.acting_unit)
+    unit = await frame.api.unit(token, frame.acting_unit or "")
     units = await frame.api.units(token, kind=unit["kind"], organisation_id=unit["organisation_id"])
     frame.hub.remember_units(units)
     return {u["id"]: u["name"] for u in units if u["id"] != frame.acting_unit}

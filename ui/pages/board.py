@@ -79,7 +79,7 @@ class BoardRow:
             with ui.element("div").props('role="cell"'):
                 self.actions = ui.button("Åtgärder", icon="more_vert", on_click=self._open_menu).props(
                     f'flat dense no-caps aria-label="Åtgärder för {cells.escape(case["patient"]["name"])}" '
-                    'aria-haspopup="menu"')
+                    'aria-haspopup="menu"').mark(f"actions-{case['id']}")
                 self.menu: ui.menu | None = None
 
     def _presence_html(self) -> str:
@@ -167,6 +167,7 @@ class Board(LiveView):
         await self.frame.hub.load_units(token, {s["unit_id"] for c in items for s in c["acknowledgement_status"]})
         viewer_ids = {v.user_id for vs in self.frame.live.viewers.values() for v in vs}
         await self.frame.hub.load_people(token, viewer_ids)
+        unit = self.frame.acting_unit
         self.cases = {c["id"]: c for c in items}
         self.loaded = True
         for case_id, row in self.rows.items():  # a reload (resync): rows already shown take the new snapshot

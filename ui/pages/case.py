@@ -102,9 +102,9 @@ class PlanningEditor:
 
     async def save(self) -> None:
         view = self.view
-        mine = self.values()
         case = view.case
         for _ in range(3):
+            mine = self.values()  # again each time: a live update may have filled in fields meanwhile
             theirs = planning_of(case, view.frame.acting_unit)
             clashes = [f for f in PLANNING_FIELDS
                        if theirs[f] != self.base[f] and mine[f] != self.base[f] and mine[f] != theirs[f]]
@@ -125,6 +125,8 @@ class PlanningEditor:
                 ui.notify(exc.message, type="negative", position="top", close_button="Stäng")
                 return
             self.base = planning_of(result, view.frame.acting_unit)
+            if view.frame.acting_unit is not None:
+                view.frame.live.apply_result(result, view.frame.acting_unit)
             for field in PLANNING_FIELDS:
                 self.conflicts[field].set_visibility(False)
                 value = self.base[field]
@@ -241,7 +243,6 @@ class CaseView(LiveView):
 
     @ui.refreshable_method
     def participants(self) -> None:
-        hub = self.frame.hub
         with ui.element("div").classes("w-full").props('role="table" aria-label="Deltagande enheter"'):
             grid = "grid-template-columns: 2fr 1fr 1fr 2fr"
             with ui.element("div").classes("sp-grid sp-row font-bold").style(grid).props('role="row"'):
@@ -256,7 +257,6 @@ class CaseView(LiveView):
                     text = "–" if p["part"] == "inpatient_unit" else (
                         f"{len(waiting)} okvitterade" if waiting else "Allt kvitterat ✓")
                     ui.label(text).props('role="cell"').classes("sp-at_risk" if waiting else "")
-        _ = hub
 
     @ui.refreshable_method
     def other_planning(self) -> None:

@@ -61,7 +61,7 @@ class InboxRow:
                                      on_click=lambda: inbox.acknowledge([self.case["id"]])).props(
                     f'dense no-caps color=primary aria-label="Kvittera meddelanden för {name}"')
                 self.more = ui.button(icon="more_vert", on_click=self._open_menu).props(
-                    f'flat dense aria-label="Fler åtgärder för {name}" aria-haspopup="menu"')
+                    f'flat dense aria-label="Fler åtgärder för {name}" aria-haspopup="menu"').mark(f"more-{case['id']}")
                 self.menu: ui.menu | None = None
         self.ack.set_visibility(bool(unread))
 
@@ -133,7 +133,9 @@ class Inbox(LiveView):
         assert self.frame.acting_unit is not None
         box = await self.frame.api.inbox(token, self.frame.acting_unit)
         self.frame.live.note_inbox(self.frame.acting_unit, box["items"])
-        self.items = {i["case"]["id"]: (i["case"], i["unacknowledged"]) for i in box["items"]}
+        unit = self.frame.acting_unit
+        self.items = {i["case"]["id"]: (self.frame.live.intern(i["case"], unit), i["unacknowledged"])
+                      for i in box["items"]}
         self.loaded = True
         for case_id, row in self.rows.items():  # a reload (resync): rows already shown take the new snapshot
             if case_id in self.items:
@@ -224,6 +226,8 @@ class Inbox(LiveView):
     async def acknowledge(self, case_ids: list[str]) -> None:
         """Acknowledge the notices shown for each case (only those: a notice that arrives meanwhile stays)."""
         done = 0
+        unit = self.frame.acting_unit
+        assert unit is not None
         for case_id in case_ids:
             if case_id not in self.items:
                 continue
@@ -234,6 +238,7 @@ class Inbox(LiveView):
             result = await self._ack(case, body)
             if result is not None:
                 done += 1
+                self.frame.live.apply_result(result, unit)
                 self.apply(case_id, result)
         if done:
             ui.notify(f"Kvitterat ({done} ärenden)" if done > 1 else "Kvitterat", type="positive", position="top")

@@ -4,8 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-26 01:16:03.665051
 
-Existing access-log rows are chained in id order. Triggers then refuse UPDATE on `access_log`, and DELETE
-of any row that is not both older than 5 years and covered by a purge checkpoint (`samplan purge-access-log`).
+The access log gets seal columns (`seq`, `prev_hash`, `row_hash`), empty until the sealer chains a row;
+existing rows are left to the sealer, which chains them in id order. Triggers then refuse UPDATE on
+`access_log` except that one sealing (empty seal columns filled, nothing else changed), and DELETE of any row
+that is not sealed, older than 5 years and covered by a purge checkpoint (`samplan purge-access-log`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from server.access_log import GENESIS, row_hash
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+GENESIS = "0" * 64  # the chain's start (server.access_log.GENESIS; a migration does not import the application)
+SEAL_COLUMNS = ("seq", "prev_hash", "row_hash")
+# Every other column of access_log: the sealing UPDATE must leave them as they are. (PostgreSQL compares whole
+# rows; SQLite needs the list. A later migration that adds a column to access_log must recreate the trigger.)
+CONTENT_COLUMNS = ("id", "at", "user_id", "user_hsa_id", "unit_id", "patient_id", "case_id", "action", "purpose")
 
 
 def upgrade() -> None:
@@ -105,17 +111,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("seq", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("row_hash", sa.String(length=64), nullable=True))
-    last_seq, last_hash = _chain_existing_rows()
     op.execute(
-        sa.text("INSERT INTO access_log_chain (id, last_seq, last_hash) VALUES (1, :seq, :hash)").bindparams(
-            seq=last_seq, hash=last_hash
-        )
+        sa.text("INSERT INTO access_log_chain (id, last_seq, last_hash) VALUES (1, 0, :hash)").bindparams(hash=GENESIS)
     )
     with op.batch_alter_table("access_log", schema=None) as batch_op:
-        batch_op.alter_column("seq", existing_type=sa.BigInteger(), nullable=False)
-        batch_op.alter_column("prev_hash", existing_type=sa.String(length=64), nullable=False)
-        batch_op.alter_column("row_hash", existing_type=sa.String(length=64), nullable=False)
         batch_op.create_index("ix_access_log_unit_at", ["unit_id", "at"], unique=False)
+        batch_op.create_index(
+            "ix_access_log_unsealed",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("seq IS NULL"),
+            sqlite_where=sa.text("seq IS NULL"),
+        )
         batch_op.create_unique_constraint(batch_op.f("uq_access_log_seq"), ["seq"])
     for statement in TRIGGERS[op.get_bind().dialect.name]:
         op.execute(statement)
@@ -141,6 +148,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("access_log", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_access_log_seq"), type_="unique")
+        batch_op.drop_index("ix_access_log_unsealed")
         batch_op.drop_index("ix_access_log_unit_at")
         batch_op.drop_column("row_hash")
         batch_op.drop_column("prev_hash")
@@ -164,40 +172,20 @@ def downgrade() -> None:
     # ### end Alembic commands ###
 
 
-def _chain_existing_rows() -> tuple[int, str]:
-    """Give the rows already in the log (oldest first) their place in the chain."""
-    bind = op.get_bind()
-    rows = (
-        bind.execute(
-            sa.text(
-                "SELECT id, at, user_id, user_hsa_id, unit_id, patient_id, case_id, action, purpose "
-                "FROM access_log ORDER BY id"
-            ).columns(at=sa.DateTime(timezone=True))  # typed, so SQLite's stored text comes back as a datetime
-        )
-        .mappings()
-        .all()
-    )
-    prev, seq = GENESIS, 0
-    for row in rows:
-        seq += 1
-        content = {**row, "seq": seq}
-        digest = row_hash(content, prev)
-        bind.execute(
-            sa.text("UPDATE access_log SET seq = :seq, prev_hash = :prev, row_hash = :hash WHERE id = :id").bindparams(
-                seq=seq, prev=prev, hash=digest, id=row["id"]
-            )
-        )
-        prev = digest
-    return seq, prev
-
-
 # The legal minimum is written into the database: no role the application uses can remove a younger row,
 # whatever SAMPLAN_ACCESS_LOG_RETENTION_DAYS says.
 POSTGRES_TRIGGERS = [
     """
     CREATE FUNCTION access_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP = 'DELETE' AND OLD.at < now() - interval '5 years' AND EXISTS (
+        -- the sealer: fills the empty seal columns once, and changes nothing else
+        IF TG_OP = 'UPDATE' AND OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.row_hash IS NULL
+            AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.row_hash IS NOT NULL
+            AND to_jsonb(NEW) - ARRAY['seq', 'prev_hash', 'row_hash'] = to_jsonb(OLD) - ARRAY['seq', 'prev_hash', 'row_hash']
+        THEN
+            RETURN NEW;
+        END IF;
+        IF TG_OP = 'DELETE' AND OLD.seq IS NOT NULL AND OLD.at < now() - interval '5 years' AND EXISTS (
             SELECT 1 FROM access_log_checkpoints c WHERE c.next_seq > OLD.seq) THEN
             RETURN OLD;
         END IF;
@@ -221,11 +209,15 @@ POSTGRES_TRIGGERS = [
     "CREATE TRIGGER admin_log_append_only BEFORE UPDATE OR DELETE ON admin_log "
     "FOR EACH ROW EXECUTE FUNCTION admin_log_append_only()",
 ]
+_SEALING = " AND ".join(
+    [f"OLD.{c} IS NULL AND NEW.{c} IS NOT NULL" for c in SEAL_COLUMNS] + [f"NEW.{c} IS OLD.{c}" for c in CONTENT_COLUMNS]
+)
 SQLITE_TRIGGERS = [
     "CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log "
+    f"WHEN NOT ({_SEALING}) "
     "BEGIN SELECT RAISE(ABORT, 'access_log is append-only (UPDATE refused)'); END",
     "CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log "
-    "WHEN NOT (OLD.at < datetime('now', '-5 years') AND EXISTS ("
+    "WHEN NOT (OLD.seq IS NOT NULL AND OLD.at < datetime('now', '-5 years') AND EXISTS ("
     "SELECT 1 FROM access_log_checkpoints c WHERE c.next_seq > OLD.seq)) "
     "BEGIN SELECT RAISE(ABORT, 'access_log is append-only (DELETE refused)'); END",
     "CREATE TRIGGER admin_log_no_update BEFORE UPDATE ON admin_log "

@@ -34,6 +34,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     SAMPLAN_API_HOST=0.0.0.0 \
     SAMPLAN_UI_HOST=0.0.0.0
 
+# DejaVu Sans: the Unicode font of the SIP PDF export.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 samplan \
  && useradd --system --uid 10001 --gid samplan --home-dir /var/lib/samplan --no-create-home \
             --shell /usr/sbin/nologin samplan \

@@ -168,7 +168,7 @@ class Board(LiveView):
         viewer_ids = {v.user_id for vs in self.frame.live.viewers.values() for v in vs}
         await self.frame.hub.load_people(token, viewer_ids)
         unit = self.frame.acting_unit
-        self.cases = {c["id"]: c for c in items}
+        self.cases = {c["id"]: self.frame.live.intern(c, unit) for c in items}
         self.loaded = True
         for case_id, row in self.rows.items():  # a reload (resync): rows already shown take the new snapshot
             if case_id in self.cases:

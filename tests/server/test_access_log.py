@@ -491,13 +491,15 @@ async def test_a_row_within_five_years_is_never_purged(log_session: Sessions) ->
         assert await session.scalar(select(func.count()).select_from(AccessLogRow)) == 3
 
 
-def test_the_commands_verify_and_purge(backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_the_commands_verify_and_purge(backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """On the shared database, beside the session app's sealer: the commands run in a thread (they run their
+    own event loop) while this loop goes on, so the sealer never stalls holding SQLite's write lock."""
     settings = settings_for(backend)
-    assert seal_access_log(settings) == 0  # what the API's sealer does; the shared database may have rows waiting
-    assert verify_access_log(settings) == 0
+    assert await asyncio.to_thread(seal_access_log, settings) == 0  # as the API's sealer does; rows may wait
+    assert await asyncio.to_thread(verify_access_log, settings) == 0
     assert "intact" in capsys.readouterr().out
-    assert purge_access_log(settings, retention_days=30) == 2  # below the legal minimum: refused
-    assert purge_access_log(settings, retention_days=None) == 0
+    assert await asyncio.to_thread(purge_access_log, settings, 30) == 2  # below the legal minimum: refused
+    assert await asyncio.to_thread(purge_access_log, settings, None) == 0
     assert "purged 0 access-log rows" in capsys.readouterr().out
 
 

@@ -7,7 +7,9 @@ from typing import Any
 from litestar import Litestar, MediaType, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.types import Scope, Send
 from prometheus_client import generate_latest
 from sqlalchemy import text
 
@@ -58,6 +60,18 @@ class ServiceUnavailable(Exception):
     pass
 
 
+class SamplanApp(Litestar):
+    """Litestar, with the `before_send` hooks (security headers: HTTP only) kept off websocket messages.
+
+    The event stream sends each event to every subscriber; a hook call per frame is measurable in the fan-out
+    (bench/fanout.py), and headers mean nothing to a websocket frame."""
+
+    def _wrap_send(self, send: Send, scope: Scope) -> Send:
+        if scope["type"] == ScopeType.WEBSOCKET:
+            return send
+        return super()._wrap_send(send, scope)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Litestar:
     settings = settings or get_settings()
 
@@ -81,7 +95,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         from server.auth.dev_idp_routes import dev_idp_router
 
         handlers.append(dev_idp_router(settings))
-    return Litestar(
+    return SamplanApp(
         route_handlers=handlers, openapi_config=openapi_config(),
         exception_handlers={**EXCEPTION_HANDLERS,
                             ServiceUnavailable: lambda _r, _e: problem(503, "the database does not answer",

@@ -32,7 +32,7 @@ class Unsubscribe(msgspec.Struct, tag_field="op", tag="unsubscribe", forbid_unkn
 
 
 class PresenceUpdate(msgspec.Struct, tag_field="op", tag="presence", forbid_unknown_fields=True):
-    case_id: str
+    case_id: str  # a case or a SIP plan (ids are UUIDs and never collide)
     state: PresenceState
     field: str | None = None
 

@@ -25,6 +25,7 @@ from realtime.hub import Routed, Subscriber
 from server import authorization
 from server.auth.users import Authenticated, authenticate
 from server.errors import ApplicationError
+from server.persistence.sip_repository import SipUnitOfWork
 from server.runtime import Runtime
 
 log = logging.getLogger("samplan.stream")
@@ -122,12 +123,10 @@ async def _presence(runtime: Runtime, session: Authenticated, subscriber: Subscr
                     presence_mine: dict[str, protocol.Viewer]) -> None:
     feeds = presence_cases.get(message.case_id)
     if feeds is None:
-        async with runtime.uow() as uow:
-            case = await uow.cases.get(message.case_id)
-        visible = set(case.visible_unit_ids()) if case else set()
+        visible = await _visible_units(runtime, message.case_id)
         mine = sorted(visible & authorization.case_units(session.user))
         if not mine:
-            subscriber.offer(protocol.encode(protocol.Error(code="not_found", detail="no such case")))
+            subscriber.offer(protocol.encode(protocol.Error(code="not_found", detail="no such case or plan")))
             return
         feeds = [unit_feed(u) for u in sorted(visible)]
         presence_cases[message.case_id] = feeds
@@ -143,6 +142,16 @@ async def _presence(runtime: Runtime, session: Authenticated, subscriber: Subscr
     else:
         presence_mine[message.case_id] = viewer
     await _publish_presence(runtime, message.case_id, feeds, viewers)
+
+
+async def _visible_units(runtime: Runtime, subject_id: str) -> set[str]:
+    """The units that see a case or a SIP plan (presence is for both; their ids never collide: UUIDs)."""
+    async with SipUnitOfWork(runtime.sessions, runtime.live.publish) as uow:
+        case = await uow.cases.get(subject_id)
+        if case is not None:
+            return set(case.visible_unit_ids())
+        plan = await uow.sip_plans.get(subject_id)
+        return set(plan.visible_unit_ids()) if plan is not None else set()
 
 
 async def _publish_presence(runtime: Runtime, case_id: str, feeds: list[str], viewers: list[protocol.Viewer]) -> None:

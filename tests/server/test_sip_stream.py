@@ -81,3 +81,56 @@ async def test_a_unit_hears_nothing_after_consent_is_withdrawn(backend: Backend,
     assert all(e["feed"] == f"unit:{MUNICIPAL}" and e["aggregate_type"] == "sip_plan" for e in events)
     positions = [e["position"] for e in events]
     assert positions == sorted(positions)
+
+
+def _presence_scenario(backend: Backend, token: Callable[[str], str]) -> tuple[Json, Json, str]:
+    """The owner's user edits a field of the plan; a user of another unit that sees the plan follows its feed."""
+    headers = {unit: {"Authorization": f"Bearer {token(user)}"} for unit, user in USERS.items()}
+    with TestClient(create_app(settings_for(backend))) as client:
+        plan = client.post("/api/v1/sip-plans", headers=headers[OWNER], json={
+            "owner_unit_id": OWNER, "unit_ids": [MUNICIPAL], "person": patient(new_identity())}).json()
+        plan = client.post(f"/api/v1/sip-plans/{plan['id']}/consent", headers=headers[OWNER], json={
+            "expected_version": plan["version"], "given_by": "person", "form": "verbal",
+            "scope_unit_ids": [MUNICIPAL], "given_at": iso(now_utc() - timedelta(minutes=1))}).json()
+
+        def connect(unit: str) -> Any:
+            socket = client.websocket_connect("/api/v1/events").__enter__()
+            socket.send_text(msgspec.json.encode({"op": "auth", "token": token(USERS[unit])}).decode())
+            assert msgspec.json.decode(socket.receive_text())["op"] == "authenticated"
+            socket.send_text(msgspec.json.encode({"op": "subscribe", "feeds": {f"unit:{unit}": None}}).decode())
+            while msgspec.json.decode(socket.receive_text())["op"] != "subscribed":
+                pass
+            return socket
+
+        watcher, editor = connect(MUNICIPAL), connect(OWNER)
+        try:
+            editor.send_text(msgspec.json.encode({"op": "presence", "case_id": plan["id"], "state": "editing",
+                                                  "field": "own_contribution"}).decode())
+            # The editor follows a feed of the plan too: it hears its own presence, or an error (never silence),
+            # so a refused presence fails here instead of leaving the watcher waiting.
+            while (answer := msgspec.json.decode(editor.receive_text()))["op"] not in ("presence", "error"):
+                pass
+            assert answer["op"] == "presence", answer
+            while (frame := msgspec.json.decode(watcher.receive_text()))["op"] != "presence":
+                pass
+            stranger = client.websocket_connect("/api/v1/events").__enter__()
+            stranger.send_text(msgspec.json.encode({"op": "auth", "token": token("ward.nurse")}).decode())
+            assert msgspec.json.decode(stranger.receive_text())["op"] == "authenticated"
+            stranger.send_text(msgspec.json.encode({"op": "presence", "case_id": plan["id"],
+                                                    "state": "viewing"}).decode())
+            while (refused := msgspec.json.decode(stranger.receive_text()))["op"] != "error":
+                pass
+            stranger.__exit__(None, None, None)
+        finally:
+            editor.__exit__(None, None, None)
+            watcher.__exit__(None, None, None)
+        return frame, refused, str(plan["id"])
+
+
+async def test_presence_on_a_plan_reaches_the_units_that_see_it_and_no_one_else(
+        backend: Backend, token: Callable[..., str]) -> None:
+    frame, refused, plan_id = await asyncio.to_thread(_presence_scenario, backend, token)
+    assert frame["case_id"] == plan_id
+    [viewer] = frame["viewers"]
+    assert (viewer["unit_id"], viewer["state"], viewer["field"]) == (OWNER, "editing", "own_contribution")
+    assert refused["code"] == "not_found"

@@ -140,6 +140,16 @@ class ApiClient:
             raise error_from_response(response)
         return response.json()
 
+    async def download(self, path: str, token: str) -> bytes:
+        """A file answer (a CSV export) as bytes, with the token in the header (never in a URL)."""
+        try:
+            response = await self._client().get(path, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError:
+            raise ApiError(503, "unavailable", UNAVAILABLE) from None
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response.content
+
     # ----- reads ------------------------------------------------------------------------------------------------
 
     async def me(self, token: str) -> Json:

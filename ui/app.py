@@ -22,10 +22,14 @@ RESPONSE_TIMEOUT = 15.0  # seconds a page may take to build from the API before 
 
 def build(settings: UiSettings) -> None:
     from ui import auth; auth.install(settings)  # noqa: E702, I001 - the login (ui/auth.py): /login, /auth/callback, /logout
+    from ui.pages.admin import admin_page
     from ui.pages.board import board_page
     from ui.pages.case import case_page
     from ui.pages.home import home_page
     from ui.pages.inbox import inbox_page
+    from ui.pages.log_review import log_review_page
+    from ui.pages.sip_list import sip_list_page
+    from ui.pages.sip_room import sip_room_page
 
     api = ApiClient(settings.api_url)
     install(Services(settings=settings, api=api, hub=LiveHub(api, settings.api_url)))
@@ -41,6 +45,10 @@ def build(settings: UiSettings) -> None:
     ui.page("/tavla", response_timeout=RESPONSE_TIMEOUT)(board_page)
     ui.page("/inkorg", response_timeout=RESPONSE_TIMEOUT)(inbox_page)
     ui.page("/arende/{case_id}", response_timeout=RESPONSE_TIMEOUT)(case_page)
+    ui.page("/admin", response_timeout=RESPONSE_TIMEOUT)(admin_page)
+    ui.page("/loggkontroll", response_timeout=RESPONSE_TIMEOUT)(log_review_page)
+    ui.page("/sip", response_timeout=RESPONSE_TIMEOUT)(sip_list_page)
+    ui.page("/sip/{plan_id}", response_timeout=RESPONSE_TIMEOUT)(sip_room_page)
 
     @app.get("/health")
     def health() -> dict[str, str]:

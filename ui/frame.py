@@ -247,6 +247,13 @@ def _header(frame: Frame, path: str) -> None:
                     _nav_link("Inkorg", "/inkorg", path)
                     frame.badge = ui.badge("0", color="red-9").props('floating aria-live="polite"')
                     frame.badge.set_visibility(False)
+            if live.case_units:
+                _nav_link("SIP", "/sip", path)
+            roles = {str(a["role"]) for a in live.me.get("assignments", [])}
+            if roles & {"local_access_administrator", "local_object_specialist", "central_administrator"}:
+                _nav_link("Administration", "/admin", path)
+            if roles & {"auditor", "local_access_administrator"}:
+                _nav_link("Loggkontroll", "/loggkontroll", path)
         ui.space()
         if len(live.case_units) > 1:
             options = {u: frame.hub.unit_name(u) for u in live.case_units}

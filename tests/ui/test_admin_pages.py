@@ -1,0 +1,136 @@
+"""The administration page (/admin) with NiceGUI's simulated user against the real API: users, assignments,
+units, and who is refused."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from nicegui import ui
+from nicegui.testing import User
+
+from server.demo.seed import stable_id
+from tests.server.conftest import WARD
+from tests.ui.conftest import eventually, signed_in
+
+Auth = Callable[[str], dict[str, str]]
+KAROLINSKA = stable_id("organisation", "karolinska")
+
+
+def labels(user: User) -> str:
+    with user:
+        return " ".join(str(getattr(e, "text", "") or "") for e in ui.context.client.elements.values())
+
+
+async def users_of(http: httpx.AsyncClient, headers: dict[str, str], organisation_id: str) -> dict[str, Any]:
+    response = await http.get(f"/api/v1/admin/organisations/{organisation_id}/users", headers=headers)
+    assert response.status_code == 200, response.text
+    return {u["username"]: u for u in response.json()}
+
+
+async def test_local_admin_creates_a_user_and_grants_an_assignment(user: User, http: httpx.AsyncClient,
+                                                                  auth: Auth) -> None:
+    name = f"ui.{uuid.uuid4().hex[:8]}"
+    await signed_in(user, "hospital.admin", "/admin")
+    await user.should_see("Användare i organisationen", retries=100)
+    user.find(marker="new-user").click()
+    user.find(marker="user-name").type("Tova Testare")
+    user.find(marker="user-username").type(name)
+    user.find(marker="user-title").type("Undersköterska")
+    user.find(marker="user-hsa").type(f"SE2321000016-U{uuid.uuid4().hex[:8]}")
+    user.find(marker="create-user").click()
+    await user.should_see(marker=f"user-{name}", retries=100)
+    created = (await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]
+    assert created["display_name"] == "Tova Testare" and created["assignments"] == []
+
+    user.find(marker=f"grant-{name}").click()
+    with user:
+        user.find(marker="grant-unit").elements.pop().value = WARD
+    user.find(marker="save-grant").click()
+    await eventually(lambda: "Användare – Avd 12 Geriatrik" in labels(user), "the assignment in the table")
+    granted = (await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]
+    assert [(a["unit_id"], a["role"]) for a in granted["assignments"]] == [(WARD, "user")]
+
+    # Edit: deactivate the user.
+    user.find(marker=f"edit-{name}").click()
+    with user:
+        user.find(marker="edit-active").elements.pop().value = False
+    user.find(marker="save-user").click()
+    await eventually(lambda: "Inaktiv" in labels(user), "the user shown as inactive")
+    assert not (await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]["active"]
+
+    # Take the assignment away again.
+    user.find(marker=f"remove-{name}-{granted['assignments'][0]['id']}").click()
+    await user.should_see("Behörigheten är borttagen", retries=100)
+    assert (await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]["assignments"] == []
+
+
+async def test_a_taken_username_is_refused_in_swedish(user: User) -> None:
+    await signed_in(user, "hospital.admin", "/admin")
+    await user.should_see("Användare i organisationen", retries=100)
+    user.find(marker="new-user").click()
+    user.find(marker="user-name").type("Dubblett")
+    user.find(marker="user-username").type("ward.nurse")
+    user.find(marker="user-hsa").type(f"SE2321000016-D{uuid.uuid4().hex[:8]}")
+    user.find(marker="create-user").click()
+    await user.should_see("Användarnamnet är upptaget.", retries=100)
+
+
+async def test_local_admin_sees_only_their_own_organisation(user: User) -> None:
+    await signed_in(user, "municipal.admin", "/admin")
+    await user.should_see("Användare i organisationen", retries=100)
+    await user.should_see(marker="user-needs.assessor")
+    await user.should_not_see(marker="user-ward.nurse")
+    await user.should_not_see("Sara Sjöberg")
+    await user.should_not_see("Enheter")  # the unit tree belongs to object specialists and central administration
+
+
+async def test_a_nurse_gets_no_admin_link_and_is_refused(user: User) -> None:
+    await signed_in(user, "ward.nurse", "/tavla")
+    await user.should_see("Utskrivningstavla", retries=100)
+    await user.should_not_see("Administration")
+    await user.should_not_see("Loggkontroll")
+    await user.open("/admin")
+    await user.should_see("Du har inte behörighet", retries=100)
+    await user.should_not_see(marker="new-user")
+    await user.open("/loggkontroll")
+    await user.should_see("Du har inte behörighet", retries=100)
+
+
+async def test_central_admin_keeps_the_unit_tree(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    hsa = f"SE2321000016-E{uuid.uuid4().hex[:8]}"
+    await signed_in(user, "central.admin", "/admin")
+    await user.should_see(marker="organisation", retries=100)
+    with user:
+        user.find(marker="organisation").elements.pop().value = KAROLINSKA
+    await user.should_see(marker="new-unit", retries=100)
+    user.find(marker="new-unit").click()
+    user.find(marker="unit-name").type("Avd 99 Testavdelning")
+    user.find(marker="unit-hsa").type(hsa)
+    user.find(marker="save-unit").click()
+    await user.should_see(marker=f"unit-{hsa}", retries=100)
+    response = await http.get(f"/api/v1/admin/organisations/{KAROLINSKA}/units", headers=auth("central.admin"))
+    created = next(u for u in response.json() if u["hsa_id"] == hsa)
+
+    # A sub-unit under it: the parent cannot be deactivated while the sub-unit is active (the API's 409).
+    sub = await http.post(f"/api/v1/admin/organisations/{KAROLINSKA}/units", headers=auth("central.admin"),
+                          json={"name": "Avd 99 Sal B", "kind": "somatic_ward", "hsa_id": hsa + "B",
+                                "parent_unit_id": created["id"]})
+    assert sub.status_code == 201, sub.text
+    with user:
+        user.find(marker="organisation").elements.pop().value = stable_id("organisation", "solna-stad")
+    await user.should_not_see(marker=f"unit-{hsa}", retries=100)
+    with user:
+        user.find(marker="organisation").elements.pop().value = KAROLINSKA
+    await user.should_see(marker=f"deactivate-{hsa}", retries=100)
+    user.find(marker=f"deactivate-{hsa}").click()
+    await user.should_see("Enheten har aktiva underenheter", retries=100)
+
+    user.find(marker=f"deactivate-{hsa}B").click()
+    await user.should_see("Avd 99 Sal B är inaktiverad", retries=100)
+    user.find(marker=f"deactivate-{hsa}").click()
+    await user.should_see("Avd 99 Testavdelning är inaktiverad", retries=100)
+    response = await http.get(f"/api/v1/admin/organisations/{KAROLINSKA}/units", headers=auth("central.admin"))
+    assert not next(u for u in response.json() if u["hsa_id"] == hsa)["active"]

@@ -1,0 +1,75 @@
+"""The log review page (/loggkontroll) with NiceGUI's simulated user against the real API: search by
+personal identity number (in the body, never the URL), a review's sample, outcomes, the CSV download."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from nicegui import ui
+from nicegui.testing import User
+
+from tests.server.conftest import WARD, new_identity, register
+from tests.ui.conftest import eventually, signed_in
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def texts(user: User) -> str:
+    with user:
+        return " ".join(str(getattr(e, "text", "") or "") for e in ui.context.client.elements.values())
+
+
+async def test_auditor_searches_and_records_a_review(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    identity = new_identity()
+    case = await register(http, auth("ward.nurse"), identity)
+    await signed_in(user, "auditor", "/loggkontroll")
+    await user.should_see("Sök i åtkomstloggen", retries=100)
+
+    user.find(marker="search-identity").type(identity)
+    user.find(marker="search").click()
+    await user.should_see(marker="search-results", retries=100)
+    assert "Registrerade ärendet" in texts(user)
+    assert case["id"] in texts(user)
+    assert "Visar 1–" in texts(user)
+
+    with user:
+        user.find(marker="review-unit").elements.pop().value = WARD
+        user.find(marker="review-size").elements.pop().value = 3
+    user.find(marker="create-review").click()
+    await user.should_see(marker="review-heading", retries=100)
+    with user:
+        selects = [e for e in user.find(kind=ui.select).elements
+                   if any(m.startswith("entry-finding-") for m in e._markers)]  # noqa: SLF001
+        assert selects, "the review has a sample"
+        seq = next(m for m in selects[0]._markers if m.startswith("entry-finding-")).rsplit("-", 1)[1]  # noqa: SLF001
+        selects[0].value = "justified"
+    user.find(marker=f"entry-comment-{seq}").type("Vårdrelation finns")
+    user.find(marker=f"save-entry-{seq}").click()
+    await user.should_see(f"Rad {seq} är bedömd", retries=100)
+
+    with user:
+        user.find(marker="review-finding").elements.pop().value = "no_remark"
+    user.find(marker="review-comment").type("Inga avvikelser")
+    user.find(marker="conclude-review").click()
+    await user.should_see("Granskningens slutsats är sparad", retries=100)
+
+    listed = await http.get("/api/v1/audit/reviews", params={"unit_id": WARD}, headers=auth("auditor"))
+    review = (await http.get(f"/api/v1/audit/reviews/{listed.json()['items'][0]['id']}",
+                             headers=auth("auditor"))).json()
+    entry = next(e for e in review["entries"] if str(e["seq"]) == seq)
+    assert (entry["finding"], entry["comment"]) == ("justified", "Vårdrelation finns")
+    assert (review["finding"], review["comment"]) == ("no_remark", "Inga avvikelser")
+
+    user.find(marker="download-review").click()
+    await eventually(lambda: user.download.http_responses, "the CSV download")
+    csv = user.download.http_responses[-1].content.decode("utf-8-sig")
+    assert "Vårdrelation finns" in csv
+
+
+async def test_local_admin_may_review_the_log_but_a_nurse_may_not(user: User) -> None:
+    await signed_in(user, "hospital.admin", "/tavla")
+    await user.should_see("Loggkontroll", retries=100)
+    await user.should_see("Administration")
+    await user.open("/loggkontroll")
+    await user.should_see("Sök i åtkomstloggen", retries=100)

@@ -1,0 +1,127 @@
+"""Shared pieces of the administration and log-review pages: a plain HTML table, role names, a refusal.
+
+The tables are real `<table>` elements (caption, `th scope="col"`), so screen readers announce rows and columns;
+cells hold ordinary NiceGUI elements (labels, buttons with per-row `aria-label`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from nicegui import ui
+
+from ui.api_client import ApiError, Json
+
+ROLES = {
+    "user": "Användare",
+    "super_user": "Superanvändare",
+    "local_access_administrator": "Lokal behörighetsadministratör",
+    "local_object_specialist": "Lokal objektspecialist",
+    "central_administrator": "Central administratör",
+    "auditor": "Logggranskare",
+    "statistics_reader": "Statistikläsare",
+}
+UNIT_KINDS = {
+    "somatic_ward": "Vårdavdelning somatik",
+    "psychiatric_ward": "Vårdavdelning psykiatri",
+    "primary_care": "Primärvård",
+    "psychiatric_outpatient": "Öppen psykiatri",
+    "municipal": "Kommun",
+}
+USER_ADMIN_ROLES = frozenset({"local_access_administrator", "central_administrator"})
+UNIT_ADMIN_ROLES = frozenset({"local_object_specialist", "central_administrator"})
+ADMIN_ROLES = USER_ADMIN_ROLES | UNIT_ADMIN_ROLES
+LOG_REVIEW_ROLES = frozenset({"auditor", "local_access_administrator"})
+TABLE_CSS = """
+.sp-table { border-collapse: collapse; width: 100%; }
+.sp-table caption { text-align: left; font-weight: 600; padding: 4px 0; }
+.sp-table th, .sp-table td { border-bottom: 1px solid #ddd; padding: 6px 8px; text-align: left; vertical-align: top; }
+.sp-table th { background: #f1f5f9; }
+"""
+
+
+def roles_of(me: Json) -> frozenset[str]:
+    return frozenset(str(a["role"]) for a in me.get("assignments", []))
+
+
+def refuse() -> None:
+    """What a signed-in user without the page's role sees."""
+    with ui.element("main").props('id="sp-main"').classes("p-4"):
+        ui.label("Du har inte behörighet").classes("text-2xl font-bold").props('role="heading" aria-level="1"')
+        ui.label("Den här sidan är bara för administratörer och logggranskare.").props('role="alert"')
+
+
+def heading(text: str, level: int, classes: str = "") -> ui.label:
+    size = {1: "text-2xl", 2: "text-xl", 3: "text-lg"}.get(level, "text-base")
+    return ui.label(text).classes(f"{size} font-bold {classes}").props(f'role="heading" aria-level="{level}"')
+
+
+@contextmanager
+def table(caption: str, columns: Iterable[str], *, marker: str = "") -> Iterator[ui.element]:
+    """A `<table>` with a caption and column headers; rows go inside (`row()`)."""
+    ui.add_css(TABLE_CSS)
+    with ui.element("table").classes("sp-table") as element:
+        if marker:
+            element.mark(marker)
+        with ui.element("caption"):
+            ui.label(caption)
+        with ui.element("thead"), ui.element("tr"):
+            for column in columns:
+                with ui.element("th").props('scope="col"'):
+                    ui.label(column)
+        with ui.element("tbody"):
+            yield element
+
+
+def row(*cells: str, marker: str = "") -> ui.element:
+    """A row of text cells; more cells (with controls) can be added inside `with row(...):` via `cell()`."""
+    with ui.element("tr") as tr:
+        if marker:
+            tr.mark(marker)
+        for text in cells:
+            with ui.element("td"):
+                ui.label(text)
+    return tr
+
+
+def cell() -> ui.element:
+    return ui.element("td")
+
+
+FIELDS = {
+    "username": "användarnamn", "hsa_id": "HSA-id", "display_name": "namn", "title": "titel", "role": "roll",
+    "unit_id": "enhet", "name": "namn", "kind": "typ", "parent_unit_id": "överordnad enhet",
+    "municipality_code": "kommunkod", "district": "distrikt", "routing_role": "mottagning",
+    "patient_identity": "personnummer", "period_from": "från", "period_to": "till", "sample_size": "antal",
+    "finding": "bedömning", "comment": "kommentar",
+}
+CONFLICTS = (  # the API's 409 reasons (English detail) in Swedish
+    ("open case", "Enheten deltar i öppna ärenden. Vidarebefordra eller avsluta dem först."),
+    ("sub-units", "Enheten har aktiva underenheter. Inaktivera eller flytta dem först."),
+    ("username is taken", "Användarnamnet är upptaget."),
+    ("HSA-id exists", "Det finns redan en med detta HSA-id."),
+    ("already has this assignment", "Användaren har redan den behörigheten vid enheten."),
+)
+
+
+def admin_message(exc: ApiError) -> str:
+    """The API's problem as a Swedish sentence fit for administration (not the case wording)."""
+    if exc.status == 409:
+        for needle, text in CONFLICTS:
+            if needle in exc.detail:
+                return text
+        return "Ändringen krockar med det som redan finns. Läs in sidan igen."
+    if exc.status == 404:
+        return "Finns inte, eller så är det inte synligt för dig."
+    if exc.status in (400, 422):
+        names = [FIELDS[f] for f in exc.fields if f in FIELDS]
+        return "Uppgiften godtogs inte" + (f". Kontrollera: {', '.join(names)}." if names else ".")
+    return exc.message
+
+
+def problem(where: ui.element, message: str) -> None:
+    """Show an API problem (already in Swedish) in a live region."""
+    where.clear()
+    with where:
+        ui.label(message).classes("text-negative font-bold").props('role="alert"')

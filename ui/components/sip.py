@@ -1,0 +1,74 @@
+"""Swedish texts and small helpers for the SIP pages (`ui/pages/sip_list.py`, `ui/pages/sip_room.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ui.api_client import Json
+
+STATES = {"draft": "Utkast", "active": "Fastställd", "followed_up": "Uppföljd", "closed": "Avslutad"}
+STATE_ORDER = ("draft", "active", "followed_up", "closed")
+PRINCIPAL_KINDS = {"region": "Region", "municipality": "Kommun"}
+MISSING = {
+    "consent": "samtycke",
+    "region_and_municipality": "både region och kommun deltar",
+    "needs": "minst ett behov",
+    "services": "minst en insats",
+    "services_complete": "varje insats har huvudman och ansvarig enhet",
+    "overall_responsibility": "huvudansvar",
+    "next_follow_up": "datum för uppföljning",
+}
+LISTS = {
+    "needs": "Behov",
+    "services": "Insatser",
+    "measures": "Insatser av andra",
+    "goals": "Vad är viktigt för dig",
+}
+SINGULAR = {"needs": "behov", "services": "insats", "measures": "insats av andra", "goals": "mål"}
+FIELDS = {
+    "own_contribution": "Egen insats",
+    "overall_responsibility": "Huvudansvar",
+    "next_follow_up_on": "Nästa uppföljning",
+}
+# The parts of an item's content each list edits (label per part); the rest of the content is kept as it is.
+ITEM_PARTS: dict[str, dict[str, str]] = {
+    "needs": {"description": "Behov"},
+    "goals": {"description": "Vad är viktigt för dig"},
+    "services": {"description": "Insats", "principal_id": "Huvudman", "responsible_unit_id": "Ansvarig enhet",
+                 "contact_person": "Kontaktperson", "when": "När"},
+    "measures": {"description": "Insats", "by_whom": "Av vem", "when": "När"},
+}
+CONFLICT_NOTE = "Någon annan har ändrat detta medan du skrev. Din text finns kvar – spara igen för att ersätta."
+
+
+def principal_names(plan: Json) -> dict[str, str]:
+    """A name per principal taking part: its kind and the plan's units acting for it."""
+    names: dict[str, list[str]] = {}
+    kinds: dict[str, str] = {}
+    for unit in plan.get("units", []):
+        if unit["active"]:
+            names.setdefault(unit["principal_id"], []).append(unit["unit_name"])
+            kinds[unit["principal_id"]] = unit["principal_kind"]
+    return {p: f"{PRINCIPAL_KINDS.get(kinds[p], kinds[p])} ({', '.join(units)})" for p, units in names.items()}
+
+
+def unit_names(plan: Json) -> dict[str, str]:
+    return {u["unit_id"]: u["unit_name"] for u in plan.get("units", []) if u["active"]}
+
+
+def principal_of_unit(plan: Json, unit_id: str | None) -> str | None:
+    return next((u["principal_id"] for u in plan.get("units", []) if u["unit_id"] == unit_id and u["active"]), None)
+
+
+def shown(value: Any, part: str, plan: Json) -> str:
+    """A stored value as the user reads it (ids become names)."""
+    if value in (None, ""):
+        return "(tomt)"
+    if part in ("principal_id", "overall_responsibility"):
+        return principal_names(plan).get(str(value), str(value))
+    if part == "responsible_unit_id":
+        return unit_names(plan).get(str(value), str(value))
+    return str(value)
+
+CONTENT_KEYS = frozenset({"description", "principal_id", "responsible_unit_id", "contact_person", "when", "by_whom",
+                          "participant_id"})

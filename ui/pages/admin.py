@@ -1,0 +1,360 @@
+"""Administration (`/admin`): users and their assignments, and the unit tree, of the organisations the signed-in
+user may administer.
+
+Local access administrators and central administrators keep users (create; change name, title, active) and
+grant or take away assignments (role at a unit of the user's own organisation). Local object specialists and
+central administrators keep the unit tree (create, change, deactivate). The API decides who may do what
+(`domain/administration.py`): each section is shown when the API lets the user read it, and every refusal or
+conflict comes back as a Swedish message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+
+from ui.api_client import ApiError, Json
+from ui.components.admin_table import (
+    ADMIN_ROLES,
+    ROLES,
+    UNIT_KINDS,
+    admin_message,
+    cell,
+    heading,
+    problem,
+    refuse,
+    roles_of,
+    row,
+    table,
+)
+from ui.frame import Frame, page_frame
+
+Action = Callable[[], Awaitable[None]]
+
+
+def unit_tree(units: list[Json]) -> list[tuple[Json, int]]:
+    """The units in tree order (parents before their sub-units), each with its depth."""
+    ids = {u["id"] for u in units}
+    children: dict[str | None, list[Json]] = {}
+    for unit in units:
+        parent = unit.get("parent_unit_id")
+        children.setdefault(parent if parent in ids else None, []).append(unit)
+    out: list[tuple[Json, int]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for unit in sorted(children.get(parent, []), key=lambda u: str(u["name"])):
+            out.append((unit, depth))
+            walk(unit["id"], depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+class AdminPage:
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+        self.central = "central_administrator" in roles_of(frame.live.me)
+        self.organisations: list[Json] = []
+        self.organisation_id: str | None = None
+        self.units: list[Json] = []  # the organisation's active units (directory), for assignments
+        self.admin_units: list[Json] = []  # all its units (administration), for the unit tree
+        self.users_box = ui.element("section")
+        self.units_box = ui.element("section")
+        self.users_error = ui.element("div")
+        self.units_error = ui.element("div")
+        self.dialog_host = ui.element("div")  # dialogs live here, outside the sections a reload rebuilds
+
+    async def token(self) -> str:
+        return await self.frame.fresh_token()
+
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
+        return await self.frame.api.request(method, path, await self.token(), json=body)
+
+    def unit_name(self, unit_id: str) -> str:
+        return next((str(u["name"]) for u in self.units if u["id"] == unit_id), unit_id)
+
+    # ----- loading ----------------------------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        self.organisations = await self.call("GET", "/admin/organisations")
+        self.organisations.sort(key=lambda o: str(o["name"]))
+        if not self.organisations:
+            ui.label("Det finns ingen organisation som du administrerar.")
+            return
+        self.organisation_id = str(self.organisations[0]["id"])
+        if len(self.organisations) > 1:
+            options = {str(o["id"]): str(o["name"]) for o in self.organisations}
+            ui.select(options, value=self.organisation_id, label="Organisation",
+                      on_change=self.change_organisation).classes("min-w-[20rem]").mark("organisation")
+        else:
+            ui.label(f"Organisation: {self.organisations[0]['name']}").classes("text-lg")
+        self.users_box = ui.element("section").props('aria-labelledby="sp-users-heading"').classes("w-full")
+        self.units_box = ui.element("section").props('aria-labelledby="sp-units-heading"').classes("w-full")
+        await self.reload()
+
+    async def change_organisation(self, event: Any) -> None:
+        if event.value and event.value != self.organisation_id:
+            self.organisation_id = str(event.value)
+            await self.reload()
+
+    async def reload(self) -> None:
+        await self.reload_users()
+        await self.reload_units()
+
+    # ----- users and assignments --------------------------------------------------------------------------------
+
+    async def reload_users(self) -> None:
+        box = self.users_box
+        box.clear()
+        org = self.organisation_id
+        try:
+            users: list[Json] = await self.call("GET", f"/admin/organisations/{org}/users")
+            self.units = await self.frame.api.units(await self.token(), organisation_id=org)
+        except ApiError as exc:
+            if exc.status == 403:
+                return  # this user keeps no users of this organisation (an object specialist)
+            with box:
+                heading("Användare", 2).props('id="sp-users-heading"')
+                problem(ui.element("div"), admin_message(exc))
+            return
+        users.sort(key=lambda u: str(u["display_name"]))
+        with box:
+            heading("Användare", 2, "mt-4").props('id="sp-users-heading"')
+            self.users_error = ui.element("div")
+            ui.button("Ny användare", icon="person_add", on_click=self.new_user_dialog).mark("new-user")
+            with table("Användare i organisationen", ("Namn", "Användarnamn", "Titel", "HSA-id", "Status",
+                                                       "Behörigheter", "Åtgärder"), marker="users"):
+                for user in users:
+                    self.user_row(user)
+
+    def user_row(self, user: Json) -> None:
+        name = str(user["display_name"])
+        with row(name, str(user["username"]), str(user["title"]), str(user["hsa_id"]),
+                 "Aktiv" if user["active"] else "Inaktiv", marker=f"user-{user['username']}"):
+            with cell(), ui.column().classes("gap-1"):
+                if not user["assignments"]:
+                    ui.label("Inga").classes("sp-muted")
+                for assignment in user["assignments"]:
+                    role = ROLES.get(str(assignment["role"]), str(assignment["role"]))
+                    unit = self.unit_name(str(assignment["unit_id"]))
+                    with ui.row().classes("items-center gap-1 no-wrap"):
+                        ui.label(f"{role} – {unit}")
+                        ui.button(icon="delete", on_click=self.remover(user, assignment)).props(
+                            f'flat dense round aria-label="Ta bort {role} vid {unit} för {name}"').mark(
+                            f"remove-{user['username']}-{assignment['id']}")
+            with cell(), ui.row().classes("gap-1"):
+                ui.button("Ändra", on_click=lambda u=user: self.edit_user_dialog(u)).props(
+                    f'flat dense no-caps aria-label="Ändra {name}"').mark(f"edit-{user['username']}")
+                ui.button("Ge behörighet", on_click=lambda u=user: self.grant_dialog(u)).props(
+                    f'flat dense no-caps aria-label="Ge behörighet till {name}"').mark(f"grant-{user['username']}")
+
+    def remover(self, user: Json, assignment: Json) -> Action:
+        async def remove() -> None:
+            try:
+                await self.call("DELETE", f"/admin/users/{user['id']}/assignments/{assignment['id']}")
+            except ApiError as exc:
+                problem(self.users_error, admin_message(exc))
+                return
+            ui.notify("Behörigheten är borttagen", type="positive")
+            await self.reload_users()
+        return remove
+
+    def dialog(self, title: str, submit_text: str, submit: Callable[[ui.element], Awaitable[bool]],
+               fields: Callable[[], None], marker: str) -> None:
+        """A modal form: fields, an error area (role=alert), Cancel and the submit button."""
+        with self.dialog_host, ui.dialog() as dialog, ui.card().classes("min-w-[28rem]").props(
+                f'role="dialog" aria-modal="true" aria-label="{title}"'):
+            heading(title, 2)
+            fields()
+            error = ui.element("div")
+
+            async def done() -> None:
+                if await submit(error):
+                    dialog.close()
+
+            with ui.row().classes("justify-end w-full"):
+                ui.button("Avbryt", on_click=dialog.close).props("flat")
+                ui.button(submit_text, on_click=done).mark(marker)
+        dialog.on("hide", dialog.delete)
+        dialog.open()
+
+    def new_user_dialog(self) -> None:
+        inputs: dict[str, ui.input] = {}
+
+        def fields() -> None:
+            inputs["display_name"] = ui.input("Namn").props("autofocus").classes("w-full").mark("user-name")
+            inputs["username"] = ui.input("Användarnamn (små bokstäver, siffror, punkt)").classes("w-full").mark(
+                "user-username")
+            inputs["title"] = ui.input("Titel").classes("w-full").mark("user-title")
+            inputs["hsa_id"] = ui.input("HSA-id", placeholder="SE2321000016-ABC1").classes("w-full").mark(
+                "user-hsa")
+
+        async def submit(error: ui.element) -> bool:
+            body = {k: str(v.value or "").strip() for k, v in inputs.items()}
+            try:
+                await self.call("POST", f"/admin/organisations/{self.organisation_id}/users", body)
+            except ApiError as exc:
+                problem(error, admin_message(exc))
+                return False
+            ui.notify(f"{body['display_name']} är skapad", type="positive")
+            await self.reload_users()
+            return True
+
+        self.dialog("Ny användare", "Skapa användare", submit, fields, "create-user")
+
+    def edit_user_dialog(self, user: Json) -> None:
+        inputs: dict[str, Any] = {}
+
+        def fields() -> None:
+            inputs["display_name"] = ui.input("Namn", value=user["display_name"]).classes("w-full").mark(
+                "edit-name")
+            inputs["title"] = ui.input("Titel", value=user["title"]).classes("w-full").mark("edit-title")
+            ui.input("HSA-id", value=user["hsa_id"]).props("readonly").classes("w-full").tooltip(
+                "HSA-id ändras inte: det är användarens identitet vid inloggningen")
+            inputs["active"] = ui.checkbox("Aktiv (kan logga in)", value=bool(user["active"])).mark("edit-active")
+
+        async def submit(error: ui.element) -> bool:
+            body = {"display_name": str(inputs["display_name"].value or "").strip(),
+                    "title": str(inputs["title"].value or "").strip(), "active": bool(inputs["active"].value)}
+            try:
+                await self.call("PATCH", f"/admin/users/{user['id']}", body)
+            except ApiError as exc:
+                problem(error, admin_message(exc))
+                return False
+            ui.notify("Ändringen är sparad", type="positive")
+            await self.reload_users()
+            return True
+
+        self.dialog(f"Ändra {user['display_name']}", "Spara", submit, fields, "save-user")
+
+    def grant_dialog(self, user: Json) -> None:
+        inputs: dict[str, ui.select] = {}
+        roles = {k: v for k, v in ROLES.items() if self.central or k != "central_administrator"}
+        units = {str(u["id"]): str(u["name"]) for u in sorted(self.units, key=lambda u: str(u["name"]))}
+
+        def fields() -> None:
+            inputs["unit_id"] = ui.select(units, label="Enhet", with_input=True).classes("w-full").mark(
+                "grant-unit")
+            inputs["role"] = ui.select(roles, label="Roll", value="user").classes("w-full").mark("grant-role")
+
+        async def submit(error: ui.element) -> bool:
+            if not inputs["unit_id"].value:
+                problem(error, "Välj en enhet.")
+                return False
+            body = {"unit_id": inputs["unit_id"].value, "role": inputs["role"].value}
+            try:
+                await self.call("POST", f"/admin/users/{user['id']}/assignments", body)
+            except ApiError as exc:
+                problem(error, admin_message(exc))
+                return False
+            ui.notify("Behörigheten är given", type="positive")
+            await self.reload_users()
+            return True
+
+        self.dialog(f"Ge behörighet till {user['display_name']}", "Ge behörighet", submit, fields, "save-grant")
+
+    # ----- units ------------------------------------------------------------------------------------------------
+
+    async def reload_units(self) -> None:
+        box = self.units_box
+        box.clear()
+        try:
+            units: list[Json] = await self.call("GET", f"/admin/organisations/{self.organisation_id}/units")
+        except ApiError as exc:
+            if exc.status == 403:
+                return  # this user keeps no units of this organisation (a local access administrator)
+            with box:
+                heading("Enheter", 2).props('id="sp-units-heading"')
+                problem(ui.element("div"), admin_message(exc))
+            return
+        self.admin_units = units
+        names = {str(u["id"]): str(u["name"]) for u in units}
+        with box:
+            heading("Enheter", 2, "mt-6").props('id="sp-units-heading"')
+            self.units_error = ui.element("div")
+            ui.button("Ny enhet", icon="add_business", on_click=lambda: self.unit_dialog(None)).mark("new-unit")
+            with table("Organisationens enheter (underenheter indragna under sin överordnade)",
+                       ("Namn", "Typ", "HSA-id", "Överordnad", "Kommunkod", "Status", "Åtgärder"), marker="units"):
+                for unit, depth in unit_tree(units):
+                    name = str(unit["name"])
+                    with row("\u2003" * depth + name, UNIT_KINDS.get(str(unit["kind"]), str(unit["kind"])),
+                             str(unit["hsa_id"]), names.get(str(unit.get("parent_unit_id") or ""), "–"),
+                             str(unit.get("municipality_code") or "–"), "Aktiv" if unit["active"] else "Inaktiverad",
+                             marker=f"unit-{unit['hsa_id']}"), cell(), ui.row().classes("gap-1"):
+                        ui.button("Ändra", on_click=lambda u=unit: self.unit_dialog(u)).props(
+                            f'flat dense no-caps aria-label="Ändra {name}"').mark(f"edit-unit-{unit['hsa_id']}")
+                        if unit["active"]:
+                            ui.button("Inaktivera", on_click=self.deactivator(unit)).props(
+                                f'flat dense no-caps color=negative aria-label="Inaktivera {name}"').mark(
+                                f"deactivate-{unit['hsa_id']}")
+
+    def deactivator(self, unit: Json) -> Action:
+        async def deactivate() -> None:
+            try:
+                await self.call("POST", f"/admin/units/{unit['id']}/deactivation")
+            except ApiError as exc:
+                problem(self.units_error, f"{unit['name']} kan inte inaktiveras: {admin_message(exc)}")
+                return
+            ui.notify(f"{unit['name']} är inaktiverad", type="positive")
+            await self.reload_units()
+        return deactivate
+
+    def unit_dialog(self, unit: Json | None) -> None:
+        inputs: dict[str, Any] = {}
+        parents = {"": "Ingen (högst upp)"} | {
+            str(u["id"]): str(u["name"]) for u in self.admin_units
+            if u["active"] and (unit is None or u["id"] != unit["id"])}
+
+        def fields() -> None:
+            inputs["name"] = ui.input("Namn", value=unit["name"] if unit else "").classes("w-full").mark(
+                "unit-name")
+            if unit is None:
+                inputs["kind"] = ui.select(UNIT_KINDS, label="Typ", value="somatic_ward").classes("w-full").mark(
+                    "unit-kind")
+                inputs["hsa_id"] = ui.input("HSA-id", placeholder="SE2321000016-ABC1").classes("w-full").mark(
+                    "unit-hsa")
+            inputs["parent_unit_id"] = ui.select(parents, label="Överordnad enhet",
+                                                 value=(unit or {}).get("parent_unit_id") or "").classes("w-full")
+            inputs["municipality_code"] = ui.input("Kommunkod (fyra siffror, för kommunala enheter)",
+                                                   value=(unit or {}).get("municipality_code") or "").classes(
+                                                       "w-full")
+
+        async def submit(error: ui.element) -> bool:
+            body = {k: (str(v.value).strip() if v.value else None) for k, v in inputs.items()}
+            try:
+                if unit is None:
+                    await self.call("POST", f"/admin/organisations/{self.organisation_id}/units",
+                                    {k: v for k, v in body.items() if v is not None})
+                else:
+                    await self.call("PATCH", f"/admin/units/{unit['id']}", body)
+            except ApiError as exc:
+                problem(error, admin_message(exc))
+                return False
+            ui.notify("Enheten är sparad", type="positive")
+            await self.reload_units()
+            return True
+
+        title = "Ny enhet" if unit is None else f"Ändra {unit['name']}"
+        self.dialog(title, "Spara enhet", submit, fields, "save-unit")
+
+
+async def admin_page() -> RedirectResponse | None:
+    frame = await page_frame("/admin", "Administration")
+    if not isinstance(frame, Frame):
+        return frame
+    if not roles_of(frame.live.me) & ADMIN_ROLES:
+        refuse()
+        frame.finish()
+        return None
+    with ui.element("main").props('id="sp-main"').classes("p-4 w-full gap-2 flex flex-col"):
+        heading("Administration", 1)
+        page = AdminPage(frame)
+        try:
+            await page.load()
+        except ApiError as exc:
+            problem(ui.element("div"), admin_message(exc))
+    frame.finish()
+    return None

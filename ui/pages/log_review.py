@@ -1,0 +1,324 @@
+"""Log review (`/loggkontroll`): search the access log, sample it and document the review.
+
+For auditors and local access administrators (the API limits them to their organisation's units). The search
+takes the patient's personal identity number in a field and sends it in the body of `POST
+/audit/access-log/search`, never in a URL. A review draws a random sample of a unit's log for a period; the
+reviewer records a finding per sampled entry and for the review, and downloads it as CSV (fetched by the UI
+process with the user's token and handed to the browser as a file: the token is never in a URL).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+
+from ui import fmt
+from ui.api_client import ApiError, Json
+from ui.components.admin_table import (
+    LOG_REVIEW_ROLES,
+    admin_message,
+    cell,
+    heading,
+    problem,
+    refuse,
+    roles_of,
+    row,
+    table,
+)
+from ui.frame import Frame, page_frame
+
+PAGE_SIZE = 50
+FINDINGS = {
+    "no_remark": "Utan anmärkning",
+    "justified": "Befogad åtkomst",
+    "unjustified": "Obefogad åtkomst",
+    "needs_follow_up": "Behöver följas upp",
+}
+ACTIONS = {
+    "read_case": "Läste ärendet",
+    "register_case": "Registrerade ärendet",
+    "list_cases": "Listade ärenden",
+    "read_access_log": "Läste loggen",
+    "export_access_log": "Exporterade loggen",
+}
+PURPOSES = {"care": "Vård", "log_review": "Loggkontroll", "administration": "Administration"}
+
+
+def period_start(value: str) -> datetime | None:
+    """A date typed as YYYY-MM-DD: the start of that day in Swedish time."""
+    try:
+        return datetime.combine(date.fromisoformat(value.strip()), time(), tzinfo=fmt.STOCKHOLM)
+    except ValueError:
+        return None
+
+
+def period_end(value: str) -> datetime | None:
+    """The end of the day (the start of the next): the period includes the last day."""
+    start = period_start(value)
+    return start + timedelta(days=1) if start is not None else None
+
+
+class LogReviewPage:
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+        self.units: dict[str, str] = {}
+        self.offset = 0
+        self.query: Json = {}
+        self.results = ui.element("div")
+        self.reviews_box = ui.element("div")
+        self.review_box = ui.element("div")
+        self.reviews_error = ui.element("div")
+        self.review_error = ui.element("div")
+
+    async def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        return await self.frame.api.request(method, path, await self.frame.fresh_token(), json=body, params=params)
+
+    def unit_name(self, unit_id: str | None) -> str:
+        return self.units.get(unit_id or "", unit_id or "–")
+
+    async def build(self) -> None:
+        me = self.frame.live.me
+        units = await self.frame.api.units(await self.frame.fresh_token(), organisation_id=str(me["organisation_id"]))
+        self.units = {str(u["id"]): str(u["name"]) for u in sorted(units, key=lambda u: str(u["name"]))}
+        with ui.element("section").props('aria-labelledby="sp-search-heading"').classes("w-full"):
+            heading("Sök i åtkomstloggen", 2, "mt-2").props('id="sp-search-heading"')
+            with ui.row().classes("items-end gap-4 flex-wrap"):
+                self.identity = ui.input("Patientens personnummer", placeholder="ÅÅÅÅMMDD-NNNN").props(
+                    'autocomplete="off"').mark("search-identity")
+                self.user_id = ui.input("Användar-id").mark("search-user")
+                self.unit = ui.select({"": "Alla enheter"} | self.units, value="", label="Enhet").classes(
+                    "min-w-[16rem]").mark("search-unit")
+                self.period_from = ui.input("Från och med (ÅÅÅÅ-MM-DD)").props('type="date"').mark("search-from")
+                self.period_to = ui.input("Till och med (ÅÅÅÅ-MM-DD)").props('type="date"').mark("search-to")
+                ui.button("Sök", icon="search", on_click=self.search).mark("search")
+            self.results = ui.element("div").classes("w-full")
+        with ui.element("section").props('aria-labelledby="sp-reviews-heading"').classes("w-full mt-6"):
+            heading("Granskningar (stickprov)", 2).props('id="sp-reviews-heading"')
+            with ui.row().classes("items-end gap-4 flex-wrap"):
+                first = next(iter(self.units), "")
+                self.review_unit = ui.select(self.units, value=first or None, label="Enhet att granska").classes(
+                    "min-w-[16rem]").mark("review-unit")
+                today = datetime.now(fmt.STOCKHOLM).date()
+                self.review_from = ui.input("Period från och med (ÅÅÅÅ-MM-DD)",
+                                            value=(today - timedelta(days=30)).isoformat()).props(
+                    'type="date"').mark("review-from")
+                self.review_to = ui.input("Period till och med (ÅÅÅÅ-MM-DD)", value=today.isoformat()).props(
+                    'type="date"').mark("review-to")
+                self.sample_size = ui.number("Antal i stickprovet", value=20, min=1, max=500, precision=0).mark(
+                    "review-size")
+                ui.button("Starta granskning", icon="rule", on_click=self.create_review).mark("create-review")
+            self.reviews_error = ui.element("div")
+            self.reviews_box = ui.element("div").classes("w-full")
+        self.review_box = ui.element("section").props('aria-labelledby="sp-review-heading"').classes("w-full mt-6")
+        await self.reload_reviews()
+
+    # ----- search -----------------------------------------------------------------------------------------------
+
+    async def search(self) -> None:
+        query: Json = {}
+        if (identity := str(self.identity.value or "").strip()):
+            query["patient_identity"] = identity
+        if (user_id := str(self.user_id.value or "").strip()):
+            query["user_id"] = user_id
+        if self.unit.value:
+            query["unit_id"] = self.unit.value
+        for key, value, convert in (("period_from", self.period_from.value, period_start),
+                                    ("period_to", self.period_to.value, period_end)):
+            if value:
+                moment = convert(str(value))
+                if moment is None:
+                    problem(self.results, "Skriv datum som ÅÅÅÅ-MM-DD.")
+                    return
+                query[key] = moment.isoformat()
+        self.query = query
+        self.offset = 0
+        await self.show_page()
+
+    async def show_page(self) -> None:
+        try:
+            page: Json = await self.call("POST", "/audit/access-log/search",
+                                         self.query | {"limit": PAGE_SIZE, "offset": self.offset})
+        except ApiError as exc:
+            problem(self.results, admin_message(exc))
+            return
+        self.results.clear()
+        total, items = int(page["total"]), page["items"]
+        with self.results:
+            status = (f"Visar {self.offset + 1}–{self.offset + len(items)} av {total} loggrader"
+                      if items else "Inga loggrader matchar sökningen.")
+            ui.label(status).props('role="status"').mark("search-status")
+            if items:
+                self.entries_table("Träffar i åtkomstloggen, nyast först", items, marker="search-results")
+            with ui.row().classes("gap-2"):
+                previous = ui.button("Föregående sida", on_click=lambda: self.turn(-PAGE_SIZE)).props(
+                    "flat no-caps").mark("previous-page")
+                previous.set_enabled(self.offset > 0)
+                following = ui.button("Nästa sida", on_click=lambda: self.turn(PAGE_SIZE)).props(
+                    "flat no-caps").mark("next-page")
+                following.set_enabled(self.offset + len(items) < total)
+
+    async def turn(self, step: int) -> None:
+        self.offset = max(0, self.offset + step)
+        await self.show_page()
+
+    def entry_cells(self, entry: Json | None) -> tuple[str, ...]:
+        if entry is None:
+            return ("Gallrad", "", "", "", "", "")
+        return (fmt.date_time(entry["at"]), ACTIONS.get(str(entry["action"]), str(entry["action"])),
+                PURPOSES.get(str(entry["purpose"]), str(entry["purpose"])),
+                f"{entry['user_hsa_id']} ({entry['user_id']})", self.unit_name(entry.get("unit_id")),
+                str(entry["patient_id"]))
+
+    def entries_table(self, caption: str, items: list[Json], *, marker: str) -> None:
+        with table(caption, ("Tid", "Händelse", "Syfte", "Användare (HSA-id, id)", "Enhet", "Patient-id",
+                             "Ärende"), marker=marker):
+            for entry in items:
+                row(*self.entry_cells(entry), str(entry.get("case_id") or "–"))
+
+    # ----- reviews ----------------------------------------------------------------------------------------------
+
+    async def reload_reviews(self) -> None:
+        try:
+            page: Json = await self.call("GET", "/audit/reviews")
+        except ApiError as exc:
+            problem(self.reviews_box, admin_message(exc))
+            return
+        self.reviews_box.clear()
+        with self.reviews_box:
+            if not page["items"]:
+                ui.label("Inga granskningar än.").classes("sp-muted")
+                return
+            with table("Granskningar, nyast först", ("Enhet", "Period", "Stickprov", "Startad", "Bedömning", ""),
+                       marker="reviews"):
+                for review in page["items"]:
+                    period = f"{fmt.day(review['period_from'])} – {fmt.day(review['period_to'])}"
+                    finding = FINDINGS.get(str(review.get("finding")), "Pågår")
+                    unit = self.unit_name(review["unit_id"])
+                    with row(unit, period, str(review["sample_size"]), fmt.date_time(review["created_at"]),
+                             finding), cell():
+                        ui.button("Öppna", on_click=lambda r=review: self.open_review(str(r["id"]))).props(
+                            f'flat dense no-caps aria-label="Öppna granskningen av {unit}, {period}"').mark(
+                            f"open-review-{review['id']}")
+
+    async def create_review(self) -> None:
+        start, end = period_start(str(self.review_from.value or "")), period_end(str(self.review_to.value or ""))
+        if not self.review_unit.value or start is None or end is None:
+            problem(self.reviews_error, "Välj enhet och skriv perioden som ÅÅÅÅ-MM-DD.")
+            return
+        body = {"unit_id": self.review_unit.value, "period_from": start.isoformat(), "period_to": end.isoformat(),
+                "sample_size": int(self.sample_size.value or 20)}
+        try:
+            review: Json = await self.call("POST", "/audit/reviews", body)
+        except ApiError as exc:
+            problem(self.reviews_error, admin_message(exc))
+            return
+        self.reviews_error.clear()
+        ui.notify("Granskningen är startad", type="positive")
+        await self.reload_reviews()
+        self.show_review(review)
+
+    async def open_review(self, review_id: str) -> None:
+        try:
+            review: Json = await self.call("GET", f"/audit/reviews/{review_id}")
+        except ApiError as exc:
+            problem(self.review_box, admin_message(exc))
+            return
+        self.show_review(review)
+
+    def show_review(self, review: Json) -> None:
+        box = self.review_box
+        box.clear()
+        unit = self.unit_name(review["unit_id"])
+        period = f"{fmt.day(review['period_from'])} – {fmt.day(review['period_to'])}"
+        with box:
+            heading(f"Granskning av {unit}, {period}", 2).props('id="sp-review-heading"').mark("review-heading")
+            ui.label(f"Stickprov: {len(review['entries'])} av {review['population']} loggrader "
+                     f"(frö {review['seed']}).")
+            summary = ", ".join(f"{FINDINGS.get(k, 'Ej granskade')}: {v}" for k, v in review["summary"].items() if v)
+            ui.label(f"Läge: {summary or 'inget stickprov'}").props('role="status"').mark("review-summary")
+            self.review_error = ui.element("div")
+            with table("Stickprovet", ("Tid", "Händelse", "Syfte", "Användare (HSA-id, id)", "Enhet", "Patient-id",
+                                       "Bedömning", "Kommentar", ""), marker="review-entries"):
+                for item in review["entries"]:
+                    self.review_entry_row(review, item)
+            heading("Granskningens slutsats", 3, "mt-4")
+            with ui.row().classes("items-end gap-4 flex-wrap"):
+                finding = ui.select(FINDINGS, value=review.get("finding"), label="Bedömning av granskningen").classes(
+                    "min-w-[14rem]").mark("review-finding")
+                comment = ui.textarea("Kommentar till granskningen", value=review.get("comment") or "").classes(
+                    "min-w-[24rem]").mark("review-comment")
+                ui.button("Spara slutsats", on_click=lambda: self.conclude(review, finding, comment)).mark(
+                    "conclude-review")
+                ui.button("Ladda ned CSV", icon="download", on_click=lambda: self.download(review)).props(
+                    "outline").mark("download-review")
+
+    def review_entry_row(self, review: Json, item: Json) -> None:
+        seq = int(item["seq"])
+        with row(*self.entry_cells(item.get("entry")), marker=f"entry-{seq}"):
+            with cell():
+                finding = ui.select(FINDINGS, value=item.get("finding"), label=f"Bedömning, rad {seq}").classes(
+                    "min-w-[12rem]").props("dense").mark(f"entry-finding-{seq}")
+            with cell():
+                comment = ui.input(f"Kommentar, rad {seq}", value=item.get("comment") or "").props("dense").mark(
+                    f"entry-comment-{seq}")
+            with cell():
+                ui.button("Spara", on_click=lambda: self.record(review, seq, finding, comment)).props(
+                    f'flat dense no-caps aria-label="Spara bedömningen av rad {seq}"').mark(f"save-entry-{seq}")
+
+    async def record(self, review: Json, seq: int, finding: ui.select, comment: ui.input) -> None:
+        if not finding.value:
+            problem(self.review_error, f"Välj en bedömning för rad {seq}.")
+            return
+        try:
+            updated: Json = await self.call("PUT", f"/audit/reviews/{review['id']}/entries/{seq}",
+                                            {"finding": finding.value, "comment": str(comment.value or "")})
+        except ApiError as exc:
+            problem(self.review_error, admin_message(exc))
+            return
+        ui.notify(f"Rad {seq} är bedömd", type="positive")
+        self.show_review(updated)
+
+    async def conclude(self, review: Json, finding: ui.select, comment: ui.textarea) -> None:
+        if not finding.value:
+            problem(self.review_error, "Välj en bedömning av granskningen.")
+            return
+        try:
+            updated: Json = await self.call("PUT", f"/audit/reviews/{review['id']}/outcome",
+                                            {"finding": finding.value, "comment": str(comment.value or "")})
+        except ApiError as exc:
+            problem(self.review_error, admin_message(exc))
+            return
+        ui.notify("Granskningens slutsats är sparad", type="positive")
+        self.show_review(updated)
+        await self.reload_reviews()
+
+    async def download(self, review: Json) -> None:
+        try:
+            body = await self.frame.api.download(f"/audit/reviews/{review['id']}/export",
+                                                 await self.frame.fresh_token())
+        except ApiError as exc:
+            problem(self.review_error, admin_message(exc))
+            return
+        ui.download.content(body, f"loggkontroll-{str(review['id'])[:36]}.csv", "text/csv; charset=utf-8")
+
+
+async def log_review_page() -> RedirectResponse | None:
+    frame = await page_frame("/loggkontroll", "Loggkontroll")
+    if not isinstance(frame, Frame):
+        return frame
+    if not roles_of(frame.live.me) & LOG_REVIEW_ROLES:
+        refuse()
+        frame.finish()
+        return None
+    with ui.element("main").props('id="sp-main"').classes("p-4 w-full gap-2 flex flex-col"):
+        heading("Loggkontroll", 1)
+        page = LogReviewPage(frame)
+        try:
+            await page.build()
+        except ApiError as exc:
+            problem(ui.element("div"), admin_message(exc))
+    frame.finish()
+    return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
@@ -20,7 +21,8 @@ def texts(user: User) -> str:
         return " ".join(str(getattr(e, "text", "") or "") for e in ui.context.client.elements.values())
 
 
-async def test_auditor_searches_and_records_a_review(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+async def test_auditor_searches_and_records_a_review(user: User, http: httpx.AsyncClient, auth: Auth,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     identity = new_identity()
     case = await register(http, auth("ward.nurse"), identity)
     await signed_in(user, "auditor", "/loggkontroll")
@@ -32,6 +34,9 @@ async def test_auditor_searches_and_records_a_review(user: User, http: httpx.Asy
     assert "Registrerade ärendet" in texts(user)
     assert case["id"] in texts(user)
     assert "Visar 1–" in texts(user)
+    requests = [r.getMessage() for r in caplog.records if "HTTP Request" in r.getMessage()]
+    assert any("POST" in m and "/audit/access-log/search" in m for m in requests)
+    assert not any(identity in m or identity.replace("-", "") in m for m in requests)  # never in a URL
 
     with user:
         user.find(marker="review-unit").elements.pop().value = WARD
@@ -40,9 +45,9 @@ async def test_auditor_searches_and_records_a_review(user: User, http: httpx.Asy
     await user.should_see(marker="review-heading", retries=100)
     with user:
         selects = [e for e in user.find(kind=ui.select).elements
-                   if any(m.startswith("entry-finding-") for m in e._markers)]  # noqa: SLF001
+                   if any(m.startswith("entry-finding-") for m in e._markers)]
         assert selects, "the review has a sample"
-        seq = next(m for m in selects[0]._markers if m.startswith("entry-finding-")).rsplit("-", 1)[1]  # noqa: SLF001
+        seq = next(m for m in selects[0]._markers if m.startswith("entry-finding-")).rsplit("-", 1)[1]
         selects[0].value = "justified"
     user.find(marker=f"entry-comment-{seq}").type("Vårdrelation finns")
     user.find(marker=f"save-entry-{seq}").click()

@@ -20,6 +20,7 @@ from ui.api_client import ApiError, Json
 from ui.components.admin_table import (
     ADMIN_ROLES,
     ROLES,
+    UNIT_ADMIN_ROLES,
     UNIT_KINDS,
     admin_message,
     cell,
@@ -57,15 +58,21 @@ class AdminPage:
     def __init__(self, frame: Frame) -> None:
         self.frame = frame
         self.central = "central_administrator" in roles_of(frame.live.me)
+        self.unit_admin = bool(roles_of(frame.live.me) & UNIT_ADMIN_ROLES)  # else the tree is read-only
         self.organisations: list[Json] = []
         self.organisation_id: str | None = None
         self.units: list[Json] = []  # the organisation's active units (directory), for assignments
         self.admin_units: list[Json] = []  # all its units (administration), for the unit tree
-        self.users_box = ui.element("section")
-        self.units_box = ui.element("section")
+        self.users_box = ui.element("div")
+        self.units_box = ui.element("div")
         self.users_error = ui.element("div")
         self.units_error = ui.element("div")
         self.dialog_host = ui.element("div")  # dialogs live here, outside the sections a reload rebuilds
+
+    def notify(self, text: str) -> None:
+        """A toast, sent through the page's client (the button that was clicked may be gone after a reload)."""
+        with self.frame.client:
+            ui.notify(text, type="positive", close_button="Stäng")
 
     async def token(self) -> str:
         return await self.frame.fresh_token()
@@ -91,8 +98,8 @@ class AdminPage:
                       on_change=self.change_organisation).classes("min-w-[20rem]").mark("organisation")
         else:
             ui.label(f"Organisation: {self.organisations[0]['name']}").classes("text-lg")
-        self.users_box = ui.element("section").props('aria-labelledby="sp-users-heading"').classes("w-full")
-        self.units_box = ui.element("section").props('aria-labelledby="sp-units-heading"').classes("w-full")
+        self.users_box = ui.element("div").classes("w-full")  # each section starts with its own heading
+        self.units_box = ui.element("div").classes("w-full")
         await self.reload()
 
     async def change_organisation(self, event: Any) -> None:
@@ -114,11 +121,15 @@ class AdminPage:
             users: list[Json] = await self.call("GET", f"/admin/organisations/{org}/users")
             self.units = await self.frame.api.units(await self.token(), organisation_id=org)
         except ApiError as exc:
+            if org != self.organisation_id:
+                return  # another organisation was chosen meanwhile: its reload draws the section
             if exc.status == 403:
                 return  # this user keeps no users of this organisation (an object specialist)
             with box:
                 heading("Användare", 2).props('id="sp-users-heading"')
                 problem(ui.element("div"), admin_message(exc))
+            return
+        if org != self.organisation_id:
             return
         users.sort(key=lambda u: str(u["display_name"]))
         with box:
@@ -158,15 +169,15 @@ class AdminPage:
             except ApiError as exc:
                 problem(self.users_error, admin_message(exc))
                 return
-            ui.notify("Behörigheten är borttagen", type="positive")
             await self.reload_users()
+            self.notify("Behörigheten är borttagen")
         return remove
 
     def dialog(self, title: str, submit_text: str, submit: Callable[[ui.element], Awaitable[bool]],
                fields: Callable[[], None], marker: str) -> None:
         """A modal form: fields, an error area (role=alert), Cancel and the submit button."""
-        with self.dialog_host, ui.dialog() as dialog, ui.card().classes("min-w-[28rem]").props(
-                f'role="dialog" aria-modal="true" aria-label="{title}"'):
+        with self.dialog_host, ui.dialog().props(f'aria-label="{title}"') as dialog, \
+                ui.card().classes("min-w-[28rem]"):
             heading(title, 2)
             fields()
             error = ui.element("div")
@@ -199,8 +210,8 @@ class AdminPage:
             except ApiError as exc:
                 problem(error, admin_message(exc))
                 return False
-            ui.notify(f"{body['display_name']} är skapad", type="positive")
             await self.reload_users()
+            self.notify(f"{body['display_name']} är skapad")
             return True
 
         self.dialog("Ny användare", "Skapa användare", submit, fields, "create-user")
@@ -209,8 +220,8 @@ class AdminPage:
         inputs: dict[str, Any] = {}
 
         def fields() -> None:
-            inputs["display_name"] = ui.input("Namn", value=user["display_name"]).classes("w-full").mark(
-                "edit-name")
+            inputs["display_name"] = ui.input("Namn", value=user["display_name"]).props(
+                "autofocus").classes("w-full").mark("edit-name")
             inputs["title"] = ui.input("Titel", value=user["title"]).classes("w-full").mark("edit-title")
             ui.input("HSA-id", value=user["hsa_id"]).props("readonly").classes("w-full").tooltip(
                 "HSA-id ändras inte: det är användarens identitet vid inloggningen")
@@ -224,8 +235,8 @@ class AdminPage:
             except ApiError as exc:
                 problem(error, admin_message(exc))
                 return False
-            ui.notify("Ändringen är sparad", type="positive")
             await self.reload_users()
+            self.notify("Ändringen är sparad")
             return True
 
         self.dialog(f"Ändra {user['display_name']}", "Spara", submit, fields, "save-user")
@@ -236,8 +247,8 @@ class AdminPage:
         units = {str(u["id"]): str(u["name"]) for u in sorted(self.units, key=lambda u: str(u["name"]))}
 
         def fields() -> None:
-            inputs["unit_id"] = ui.select(units, label="Enhet", with_input=True).classes("w-full").mark(
-                "grant-unit")
+            inputs["unit_id"] = ui.select(units, label="Enhet", with_input=True).props(
+                "autofocus").classes("w-full").mark("grant-unit")
             inputs["role"] = ui.select(roles, label="Roll", value="user").classes("w-full").mark("grant-role")
 
         async def submit(error: ui.element) -> bool:
@@ -250,8 +261,8 @@ class AdminPage:
             except ApiError as exc:
                 problem(error, admin_message(exc))
                 return False
-            ui.notify("Behörigheten är given", type="positive")
             await self.reload_users()
+            self.notify("Behörigheten är given")
             return True
 
         self.dialog(f"Ge behörighet till {user['display_name']}", "Ge behörighet", submit, fields, "save-grant")
@@ -261,21 +272,28 @@ class AdminPage:
     async def reload_units(self) -> None:
         box = self.units_box
         box.clear()
+        org = self.organisation_id
         try:
-            units: list[Json] = await self.call("GET", f"/admin/organisations/{self.organisation_id}/units")
+            units: list[Json] = await self.call("GET", f"/admin/organisations/{org}/units")
         except ApiError as exc:
+            if org != self.organisation_id:
+                return  # another organisation was chosen meanwhile: its reload draws the section
             if exc.status == 403:
                 return  # this user keeps no units of this organisation (a local access administrator)
             with box:
                 heading("Enheter", 2).props('id="sp-units-heading"')
                 problem(ui.element("div"), admin_message(exc))
             return
+        if org != self.organisation_id:
+            return
         self.admin_units = units
         names = {str(u["id"]): str(u["name"]) for u in units}
         with box:
             heading("Enheter", 2, "mt-6").props('id="sp-units-heading"')
             self.units_error = ui.element("div")
-            ui.button("Ny enhet", icon="add_business", on_click=lambda: self.unit_dialog(None)).mark("new-unit")
+            if self.unit_admin:
+                ui.button("Ny enhet", icon="add_business", on_click=lambda: self.unit_dialog(None)).mark(
+                    "new-unit")
             with table("Organisationens enheter (underenheter indragna under sin överordnade)",
                        ("Namn", "Typ", "HSA-id", "Överordnad", "Kommunkod", "Status", "Åtgärder"), marker="units"):
                 for unit, depth in unit_tree(units):
@@ -284,6 +302,9 @@ class AdminPage:
                              str(unit["hsa_id"]), names.get(str(unit.get("parent_unit_id") or ""), "–"),
                              str(unit.get("municipality_code") or "–"), "Aktiv" if unit["active"] else "Inaktiverad",
                              marker=f"unit-{unit['hsa_id']}"), cell(), ui.row().classes("gap-1"):
+                        if not self.unit_admin:
+                            ui.label("–")
+                            continue
                         ui.button("Ändra", on_click=lambda u=unit: self.unit_dialog(u)).props(
                             f'flat dense no-caps aria-label="Ändra {name}"').mark(f"edit-unit-{unit['hsa_id']}")
                         if unit["active"]:
@@ -298,8 +319,8 @@ class AdminPage:
             except ApiError as exc:
                 problem(self.units_error, f"{unit['name']} kan inte inaktiveras: {admin_message(exc)}")
                 return
-            ui.notify(f"{unit['name']} är inaktiverad", type="positive")
             await self.reload_units()
+            self.notify(f"{unit['name']} är inaktiverad")
         return deactivate
 
     def unit_dialog(self, unit: Json | None) -> None:
@@ -309,8 +330,8 @@ class AdminPage:
             if u["active"] and (unit is None or u["id"] != unit["id"])}
 
         def fields() -> None:
-            inputs["name"] = ui.input("Namn", value=unit["name"] if unit else "").classes("w-full").mark(
-                "unit-name")
+            inputs["name"] = ui.input("Namn", value=unit["name"] if unit else "").props(
+                "autofocus").classes("w-full").mark("unit-name")
             if unit is None:
                 inputs["kind"] = ui.select(UNIT_KINDS, label="Typ", value="somatic_ward").classes("w-full").mark(
                     "unit-kind")
@@ -333,8 +354,8 @@ class AdminPage:
             except ApiError as exc:
                 problem(error, admin_message(exc))
                 return False
-            ui.notify("Enheten är sparad", type="positive")
             await self.reload_units()
+            self.notify("Enheten är sparad")
             return True
 
         title = "Ny enhet" if unit is None else f"Ändra {unit['name']}"

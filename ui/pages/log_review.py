@@ -98,7 +98,8 @@ class LogReviewPage:
         with ui.element("section").props('aria-labelledby="sp-reviews-heading"').classes("w-full mt-6"):
             heading("Granskningar (stickprov)", 2).props('id="sp-reviews-heading"')
             with ui.row().classes("items-end gap-4 flex-wrap"):
-                first = next(iter(self.units), "")
+                mine = [str(a["unit_id"]) for a in me["assignments"] if str(a["unit_id"]) in self.units]
+                first = mine[0] if mine else next(iter(self.units), "")
                 self.review_unit = ui.select(self.units, value=first or None, label="Enhet att granska").classes(
                     "min-w-[16rem]").mark("review-unit")
                 today = datetime.now(fmt.STOCKHOLM).date()
@@ -112,7 +113,7 @@ class LogReviewPage:
                 ui.button("Starta granskning", icon="rule", on_click=self.create_review).mark("create-review")
             self.reviews_error = ui.element("div")
             self.reviews_box = ui.element("div").classes("w-full")
-        self.review_box = ui.element("section").props('aria-labelledby="sp-review-heading"').classes("w-full mt-6")
+        self.review_box = ui.element("div").classes("w-full mt-6")
         await self.reload_reviews()
 
     # ----- search -----------------------------------------------------------------------------------------------
@@ -216,7 +217,6 @@ class LogReviewPage:
             problem(self.reviews_error, admin_message(exc))
             return
         self.reviews_error.clear()
-        ui.notify("Granskningen är startad", type="positive")
         await self.reload_reviews()
         self.show_review(review)
 

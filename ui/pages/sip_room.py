@@ -75,6 +75,7 @@ class Editor:
         self.content = dict(value)  # the whole stored content (items keep parts this editor does not edit)
         self.base = {p: _norm(p, value.get(p)) for p in parts}
         self.inputs: dict[str, Any] = {}
+        self.saving = False
         self.marker = "-".join(key)
         self.box = ui.element("div").classes("sp-editor w-full flex flex-col gap-1").props(
             f'data-editor="{self.marker}"')
@@ -105,10 +106,8 @@ class Editor:
     def _input(self, part: str, label: str, kind: str) -> Any:
         value = _shown_value(kind, self.base[part])
         element: Any
-        if kind == "principal":
-            element = ui.select(sip.principal_names(self.room.plan), value=value, label=label, clearable=True)
-        elif kind == "unit":
-            element = ui.select(sip.unit_names(self.room.plan), value=value, label=label, clearable=True)
+        if kind in ("principal", "unit"):
+            element = ui.select(self._options(kind, value), value=value, label=label, clearable=True)
         elif kind == "date":
             element = ui.input(label, value=value).props('type=date stack-label')
         elif part in ("description", "value"):
@@ -125,14 +124,31 @@ class Editor:
     def dirty(self) -> bool:
         return self.values() != self.base
 
+    def _options(self, kind: str, *values: Any) -> dict[str, str]:
+        """The choices of a select: the plan's principals or units, plus any value it must be able to show
+        (a unit or principal that no longer takes part)."""
+        plan = self.room.plan
+        options = sip.principal_names(plan) if kind == "principal" else sip.unit_names(plan)
+        for value in values:
+            if value and value not in options:
+                options[value] = (self.room.frame.hub.unit_name(value) if kind == "unit"
+                                  else "Huvudman som inte längre deltar")
+        return options
+
+    def _set(self, part: str, value: Any) -> None:
+        kind = self.kinds.get(part, "text")
+        element = self.inputs[part]
+        if kind in ("principal", "unit") and value and value not in element.options:
+            element.set_options(self._options(kind, element.value, value))
+        element.set_value(_shown_value(kind, value))
+
     def refresh_options(self) -> None:
         for part, element in self.inputs.items():
             kind = self.kinds.get(part)
             if kind in ("principal", "unit"):
-                options = (sip.principal_names(self.room.plan) if kind == "principal"
-                           else sip.unit_names(self.room.plan))
+                options = self._options(kind, element.value)
                 if options != element.options:
-                    element.set_options(options, value=element.value if element.value in options else None)
+                    element.set_options(options, value=element.value)
 
     def apply(self, value: dict[str, Any], revision: int) -> None:
         """A newer plan: take the new value in place, unless the user is typing here (their text stays)."""
@@ -142,16 +158,21 @@ class Editor:
         mine = self.values()
         clashes = [p for p in self.parts if self.base[p] != mine[p] != theirs[p] and theirs[p] != self.base[p]]
         if not clashes:  # merge per part: the parts the user has not touched take the new value
-            for part, element in self.inputs.items():
+            for part in self.inputs:
                 if mine[part] == self.base[part] and mine[part] != theirs[part]:
-                    element.set_value(_shown_value(self.kinds.get(part, "text"), theirs[part]))
+                    self._set(part, theirs[part])
             self.base, self.revision, self.content = theirs, revision, dict(value)
             self.clear_conflict()
             self.box.classes(remove="sp-changed")
             self.box.classes(add="sp-changed")
             return
-        # Changed underneath while the user types: show theirs, keep the text (and the old revision, so the
-        # save is answered with the conflict and the value as it is then).
+        # Changed underneath while the user types: the untouched parts take the new value, the clashing ones
+        # keep the user's text with theirs beside it (and the old revision, so the save is answered with the
+        # conflict and the value as it is then).
+        for part in self.inputs:
+            if part not in clashes and mine[part] == self.base[part] != theirs[part]:
+                self._set(part, theirs[part])
+                self.base[part] = theirs[part]
         self.show_conflict(theirs, "Någon annan har ändrat detta medan du skriver. Din text finns kvar.")
 
     def show_conflict(self, theirs: dict[str, Any], note: str) -> None:
@@ -169,6 +190,15 @@ class Editor:
         self.box.classes(remove="sp-conflict")
 
     async def save(self) -> None:
+        if self.saving:
+            return  # one save at a time (a second click would send the same revision again)
+        self.saving = True
+        try:
+            await self._save()
+        finally:
+            self.saving = False
+
+    async def _save(self) -> None:
         room = self.room
         values = self.values()
         body: Json
@@ -193,8 +223,8 @@ class Editor:
             ui.notify(exc.message, type="negative", position="top", close_button="Stäng")
             return
         if self.key[0] == "new":
-            for part, element in self.inputs.items():
-                element.set_value(_shown_value(self.kinds.get(part, "text"), None))
+            for part in self.inputs:
+                self._set(part, None)
             self.base = self.values()
         else:
             written = room.value_of(self.key, result)

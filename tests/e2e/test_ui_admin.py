@@ -1,0 +1,43 @@
+"""Administration and log review in a real browser: axe-core finds no serious or critical accessibility
+violation on /admin and /loggkontroll (with a search's results and a review's sample shown), and the pages
+are reachable from the navigation of users whose roles allow them."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+from tests.e2e.conftest import Stack, login, logout
+from tests.e2e.test_ui_live import assert_accessible as axe_check
+
+
+async def assert_accessible(page: Page, where: str) -> None:
+    """axe-core once the page is idle: Quasar's loading bar is a nameless progress bar while a request runs, and
+    a toast fading in or out has too little contrast for a moment."""
+    await expect(page.locator('.q-loading-bar[role="progressbar"]')).to_have_count(0)
+    await expect(page.locator(".q-notification")).to_have_count(0, timeout=10_000)  # toasts fade (contrast)
+    await axe_check(page, where)
+
+
+async def test_admin_and_log_review_pages_are_accessible(page: Page, stack: Stack) -> None:
+    await login(page, "hospital.admin", next="/tavla")
+    nav = page.get_by_role("navigation", name="Huvudmeny")
+    await nav.get_by_role("link", name="Administration").click()
+    await expect(page.get_by_role("heading", name="Administration", level=1)).to_be_visible()
+    await expect(page.get_by_role("table", name="Användare i organisationen")).to_be_visible()
+    await assert_accessible(page, "/admin")
+
+    await page.get_by_role("button", name="Ny användare").click()
+    await expect(page.get_by_role("dialog", name="Ny användare")).to_be_visible()
+    await expect(page.get_by_label("Namn", exact=True)).to_be_focused()
+    await assert_accessible(page, "/admin, the new-user dialog")
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_role("dialog", name="Ny användare")).to_be_hidden()
+    await logout(page)
+
+    await login(page, "auditor", next="/loggkontroll")
+    await expect(page.get_by_role("heading", name="Loggkontroll", level=1)).to_be_visible()
+    await page.get_by_role("button", name="Sök").click()
+    await expect(page.get_by_role("status").filter(has_text="loggrader")).to_be_visible()
+    await page.get_by_role("button", name="Starta granskning").click()
+    await expect(page.get_by_role("heading", name="Granskning av")).to_be_visible()
+    await assert_accessible(page, "/loggkontroll with results and a review")

@@ -151,3 +151,10 @@ async def test_signed_out_admin_pages_send_the_browser_to_the_login(user: User, 
         response = await user.http_client.get(path, follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"] == f"/login?next={path}"
+
+
+async def test_the_start_page_takes_administrators_and_auditors_to_their_own_pages(user: User) -> None:
+    await signed_in(user, "central.admin", "/")
+    await user.should_see("Användare i organisationen", retries=100)
+    await signed_in(user, "auditor", "/")
+    await user.should_see("Sök i åtkomstloggen", retries=100)

@@ -1,4 +1,5 @@
-"""The start page: the board for a ward, the inbox for a receiving unit."""
+"""The start page: the board for a ward, the inbox for a receiving unit, administration or log review for
+those who only administer or audit."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ async def home_page() -> RedirectResponse:
     if session is None or token is None:
         return RedirectResponse(login_url("/"), status_code=303)
     live = await services().hub.user(session.username, token)
+    if not live.case_units:  # administrators and auditors work on their own pages
+        roles = {str(a["role"]) for a in live.me.get("assignments", [])}
+        if roles & {"local_access_administrator", "local_object_specialist", "central_administrator"}:
+            return RedirectResponse("/admin", status_code=303)
+        if "auditor" in roles:
+            return RedirectResponse("/loggkontroll", status_code=303)
     unit = session.acting_unit if session.acting_unit in live.case_units else (
         live.case_units[0] if live.case_units else None)
     receiving = unit is not None and part_of_kind(services().hub.unit_kind(unit)) in (

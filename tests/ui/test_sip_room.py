@@ -164,3 +164,23 @@ async def test_a_change_underneath_the_field_being_typed_shows_theirs_without_a_
     assert theirs.text == "Sparat av någon annan: När: från onsdag"
     assert when.value == "från tisdag"
     assert contact.value == "Sjuksköterska Åberg"
+
+
+async def test_the_room_shows_who_is_in_it_and_who_edits_which_section(
+        user: User, create_user: Callable[[], User], http: httpx.AsyncClient, auth: Auth) -> None:
+    plan = await ready_plan(http, auth)
+    await open_room(user, MUNICIPAL_USER, plan)
+    other = create_user()
+    await open_room(other, OWNER_USER, plan)
+    await eventually(lambda: "Maria Nyström" in str(element(user, "room-presence").content),
+                     "the other participant in the room")
+    assert element(user, "presence-services").text == ""
+
+    service = plan["contents"]["services"][0]
+    other.find(marker=f"item-services-{service['id']}-contact_person").trigger("focus")
+    await eventually(lambda: "Maria Nyström" in element(user, "presence-services").text,
+                     "the other participant editing Insatser")
+    assert "redigerar Insatser" in element(user, "presence-services").text
+    assert element(user, "presence-needs").text == ""
+    other.find(marker=f"item-services-{service['id']}-contact_person").trigger("blur")
+    await eventually(lambda: element(user, "presence-services").text == "", "the edit indicator gone")

@@ -15,8 +15,9 @@ whose plan version the room already shows is dropped) and update only the editor
 Agreement (*justering*): each principal's approval of the current content revision, and the button "Justera"
 for the principal of the unit the user acts for; the agreed versions below.
 
-Presence is not shown yet: the stream's presence protocol only knows discharge cases (the API answers
-`not_found` for a plan id), see docs/ui.md.
+Presence: the room announces "viewing" on open and, while an input has focus, "editing" with the section's
+code name (e.g. `services`); the others see who is in the room and, on each section, "Anna (Solna kommun)
+redigerar Insatser".
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
 from realtime.envelope import Envelope
+from realtime.protocol import Viewer
 from ui import fmt
 from ui.api_client import ApiError, Json
-from ui.components import sip
+from ui.components import cells, sip
 from ui.frame import Frame, page_frame
 from ui.live import LiveView
 
@@ -83,6 +85,7 @@ class Editor:
             with ui.row().classes("w-full gap-2 items-start flex-wrap"):
                 for part, label in parts.items():
                     self.inputs[part] = self._input(part, label, kinds.get(part, "text"))
+                    self._announce_editing(self.inputs[part])
             self.note = ui.label("").classes("sp-at_risk whitespace-pre-wrap").props('role="status"')
             self.note.set_visibility(False)
             self.theirs = ui.label("").classes("sp-at_risk whitespace-pre-wrap font-bold").mark(
@@ -117,6 +120,12 @@ class Editor:
         element.props("outlined").classes("flex-1 min-w-[14rem]" if part in ("description", "value")
                                           else "min-w-[12rem]")
         return element.mark(f"{self.marker}-{part}")
+
+    def _announce_editing(self, element: Any) -> None:
+        """Presence: the others see which section this user edits (the field is the section's code name)."""
+        live, plan_id, section = self.room.frame.live, self.room.plan_id, self.key[1]
+        element.on("focus", lambda: background_tasks.create(live.editing(plan_id, section), name="presence"))
+        element.on("blur", lambda: background_tasks.create(live.editing(plan_id, None), name="presence"))
 
     def values(self) -> dict[str, Any]:
         return {p: _norm(p, self.inputs[p].value) for p in self.parts}
@@ -267,6 +276,10 @@ class Editor:
         self.room.apply_plan(result)
 
 
+def _section_title(section: str) -> str:
+    return sip.LISTS.get(section) or sip.FIELDS.get(section) or section
+
+
 def label_of(key: tuple[str, ...]) -> str:
     if key[0] == "field":
         return sip.FIELDS.get(key[1], key[1])
@@ -285,6 +298,7 @@ class SipRoom(LiveView):
         self.empty: dict[str, ui.label] = {}
         self._fetch: asyncio.Task[None] | None = None
         self._again = False
+        self.section_presence: dict[str, ui.label] = {}
 
     @property
     def plan_id(self) -> str:
@@ -298,6 +312,8 @@ class SipRoom(LiveView):
 
     def build(self) -> None:
         self.header()
+        self.presence_label = ui.html("", sanitize=False).props('aria-live="polite"').mark("room-presence")
+        self.show_presence(self.frame.live.viewers.get(self.plan_id, []))
         with ui.row().classes("w-full gap-4 items-start flex-wrap"):
             with ui.column().classes("flex-[3] min-w-[28rem] gap-4"):
                 for name, title in sip.LISTS.items():
@@ -306,6 +322,8 @@ class SipRoom(LiveView):
                                                        'uppföljning"'):
                     for field, title in sip.FIELDS.items():
                         ui.label(title).classes("sp-h2").props('role="heading" aria-level="2"')
+                        self.section_presence[field] = ui.label("").classes("sp-at_risk font-bold").mark(
+                            f"presence-{field}")
                         self.fields[field] = self.field_editor(field, title)
             with ui.column().classes("flex-[2] min-w-[22rem] gap-4"):
                 with ui.card().classes("w-full").props('role="region" aria-label="Justering"'):
@@ -318,6 +336,35 @@ class SipRoom(LiveView):
                     ui.label("Fastställda versioner").classes("sp-h2").props('role="heading" aria-level="2"')
                     self.versions()
 
+    # ----- presence ---------------------------------------------------------------------------------------------
+
+    def presence(self, case_id: str, viewers: list[Viewer]) -> None:
+        if case_id != self.plan_id:
+            return
+        unknown = {v.user_id for v in viewers if not self.frame.hub.knows_person(v.user_id)}
+        if unknown:
+            background_tasks.create(self._people_then_presence(unknown, viewers), name="sip-presence")
+        else:
+            self.show_presence(viewers)
+
+    async def _people_then_presence(self, ids: set[str], viewers: list[Viewer]) -> None:
+        await self.frame.hub.load_people(await self.frame.fresh_token(), ids)
+        self.show_presence(viewers)
+
+    def show_presence(self, viewers: list[Viewer]) -> None:
+        """Who is in the room, and on each section: "Anna (Solna kommun) redigerar" for whoever edits it."""
+        content = cells.presence_html(viewers, self.frame.user_id, self.frame.hub)
+        self.presence_label.set_content(f'<div class="font-bold">I mötesrummet nu:</div>{content}' if content
+                                        else "")
+        editing: dict[str, list[str]] = {}
+        for viewer in viewers:
+            if viewer.user_id != self.frame.user_id and viewer.state == "editing" and viewer.field:
+                who = f"{self.frame.hub.person_name(viewer.user_id)} ({self.frame.hub.unit_name(viewer.unit_id)})"
+                editing.setdefault(viewer.field, []).append(who)
+        for section, label in self.section_presence.items():
+            names = editing.get(section)
+            label.set_text(f"✎ {', '.join(names)} redigerar {_section_title(section)}" if names else "")
+
     def field_editor(self, field: str, title: str) -> Editor:
         stored = self.plan["contents"][field]
         kind = FIELD_KIND[field]
@@ -327,6 +374,7 @@ class SipRoom(LiveView):
     def item_section(self, name: str, title: str) -> None:
         with ui.card().classes("w-full").props(f'role="region" aria-label="{title}"'):
             ui.label(title).classes("sp-h2").props('role="heading" aria-level="2"')
+            self.section_presence[name] = ui.label("").classes("sp-at_risk font-bold").mark(f"presence-{name}")
             self.containers[name] = ui.column().classes("w-full gap-2")
             with self.containers[name]:
                 self.empty[name] = ui.label(f"Inga {title.lower()} än.").classes("sp-muted")
@@ -569,6 +617,8 @@ async def sip_room_page(plan_id: str) -> RedirectResponse | None:
             room = SipRoom(frame, plan)
             frame.watch(room)
             room.build()
+            await frame.live.viewing(plan_id)
+            frame.client.on_delete(lambda: background_tasks.create(frame.live.left(plan_id), name="presence-left"))
     if room is not None:
         room.refetch()  # a change between the read and the watch: read once more (cheap, coalesced)
     frame.finish()

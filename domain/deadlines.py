@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -154,7 +154,10 @@ def case_liability(case: DischargeCase, policy: PaymentPolicy, amounts: Mapping[
                                 amounts, now)
 
 
+def end_of_day(day: date) -> datetime:
+    """The last moment of a calendar day in Stockholm."""
+    return datetime.combine(day, time(0), tzinfo=STOCKHOLM) + timedelta(days=1) - timedelta(microseconds=1)
+
+
 def _end_of_day(moment: datetime) -> datetime:
-    local = moment.astimezone(STOCKHOLM)
-    return datetime.combine(local.date(), time(0), tzinfo=STOCKHOLM) + timedelta(days=1) - timedelta(
-        microseconds=1)
+    return end_of_day(moment.astimezone(STOCKHOLM).date())

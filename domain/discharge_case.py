@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from domain import events as ev
 from domain.care import CareType
-from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart
+from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart, require_aware
 from domain.payment import ReadyPeriod
 from domain.planning import HomeReadiness, PlanningForm
 
@@ -69,6 +69,10 @@ class RejectionReason(StrEnum):
     NOT_LISTED_HERE = "not_listed_here"
     UNKNOWN_PATIENT = "unknown_patient"
     OTHER = "other"
+
+
+# The states in which the SIP invitation may be sent (also by a SIP plan: `domain.sip.case_link`).
+SIP_INVITATION_STATES = (CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ class DischargeCase:
                  estimated_discharge_at: datetime | None = None,
                  needs_identified_at: datetime | None = None, case_id: str | None = None) -> DischargeCase:
         """A ward registers an admission, with the receivers chosen by routing (or by hand)."""
-        _require_aware(admitted_at, "admitted_at")
+        require_aware(admitted_at, "admitted_at")
         if admitted_at > now:
             raise InvalidValue("admission time is in the future", field="admitted_at")
         participants = [Participant(actor.unit_id, Part.WARD, now)]
@@ -374,7 +378,7 @@ class DischargeCase:
     def send_sip_invitation(self, actor: Actor, now: datetime, *, sip_plan_id: str | None = None) -> None:
         """Kallelse till SIP. Sent from a SIP plan (`domain.sip.case_link`), it names the plan."""
         self._require_part(actor, Part.PRIMARY_CARE, "send the SIP invitation")
-        self._require_state("send the SIP invitation", CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)
+        self._require_state("send the SIP invitation", *SIP_INVITATION_STATES)
         if self.sip_invitation_sent_at is not None:
             raise InvalidTransition("the SIP invitation has already been sent")
         notice = self._add_notice(NoticeKind.SIP_INVITATION, actor, now)
@@ -418,7 +422,7 @@ class DischargeCase:
         """Discharge notice / information transfer: due no later than the day of discharge."""
         self._require_part(actor, Part.WARD, "send the discharge notice")
         self._require_state("send the discharge notice", CaseState.PLANNING, CaseState.READY)
-        _require_aware(discharged_at, "discharged_at")
+        require_aware(discharged_at, "discharged_at")
         if discharged_at < self.admitted_at:
             raise InvalidValue("the discharge time is before the admission", field="discharged_at")
         if self.current_ready_period is not None:
@@ -484,7 +488,7 @@ class DischargeCase:
     def _set_needs_identified(self, at: datetime | None, now: datetime) -> None:
         if at is None:
             return
-        _require_aware(at, "needs_identified_at")
+        require_aware(at, "needs_identified_at")
         if at > now:
             raise InvalidValue("the time is in the future", field="needs_identified_at")
         if at < self.admitted_at:
@@ -492,7 +496,7 @@ class DischargeCase:
         self.needs_identified_at = at
 
     def _check_estimate(self, estimated: datetime) -> None:
-        _require_aware(estimated, "estimated_discharge_at")
+        require_aware(estimated, "estimated_discharge_at")
         if estimated < self.admitted_at:
             raise InvalidValue("the estimated discharge is before the admission", field="estimated_discharge_at")
 
@@ -517,8 +521,3 @@ class DischargeCase:
                            actor_unit_id=actor.unit_id, unit_ids=units, **fields)
         self.pending_events.append(event)
         self.timeline.append(TimelineEntry(now, action, actor.user_id, actor.unit_id, detail))
-
-
-def _require_aware(value: datetime, field_name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue("the time must include a time zone", field=field_name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     """Base of all domain errors. `code` is stable for clients; `field` names the offending input."""
@@ -36,3 +38,9 @@ class NotFound(DomainError):
     """A referenced thing does not exist (or is not visible)."""
 
     code = "not_found"
+
+
+def require_aware(value: datetime, field_name: str) -> None:
+    """A time from outside must say its time zone (a naive time is ambiguous across summer and winter time)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue("the time must include a time zone", field=field_name)

@@ -77,6 +77,11 @@ async def append(session: AsyncSession, rows: list[dict[str, object]]) -> None:
         for content in rows])
 
 
+def action_of(command: object) -> str:
+    """The logged action of a command: its class name in snake case (`SendAdmissionNotice` -> send_admission_notice)."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in type(command).__name__).lstrip("_")
+
+
 async def record(session: AsyncSession, user: CurrentUser, *, unit_id: str | None, patient_ids: list[str],
                  case_ids: list[str | None], action: str, at: datetime, purpose: str = "care_coordination") -> None:
     """One row per patient whose data the user read or changed (a list logs every patient on the page)."""

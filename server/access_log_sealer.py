@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import access_log
+from server.persistence import event_log
 from server.persistence.models import AccessLogRow
 
 log = logging.getLogger("samplan.access_log.sealer")
@@ -46,8 +47,7 @@ class Sealer:
         SEALED.inc(sealed)
         async with self._sessions() as session:
             oldest = await session.scalar(select(func.min(AccessLogRow.at)).where(AccessLogRow.seq.is_(None)))
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
+        oldest = event_log.as_utc(oldest) if oldest is not None else None
         SEAL_LAG.set(max(0.0, (datetime.now(UTC) - oldest).total_seconds()) if oldest else 0.0)
         return sealed
 

@@ -7,15 +7,21 @@ the change committed. A key reused with a different request body is refused.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import Invalid
+from server.errors import Conflict, Invalid
 from server.persistence.models import IdempotencyRow
+from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
+
+U = TypeVar("U", bound=UnitOfWork)
 
 
 @dataclass(frozen=True)
@@ -52,3 +58,30 @@ async def store_response(session: AsyncSession, user: CurrentUser, idem: Idempot
 
 async def purge_older_than(session: AsyncSession, cutoff: datetime) -> None:
     await session.execute(delete(IdempotencyRow).where(IdempotencyRow.created_at < cutoff))
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    status: int
+    body: bytes
+
+
+async def run_once(uow: Callable[[], U], user: CurrentUser, idem: IdempotencyKey | None,
+                   run: Callable[[], Awaitable[CommandResult]],
+                   log_replay: Callable[[UnitOfWork, bytes], Awaitable[None]]) -> CommandResult:
+    """Run a command; if a concurrent retry with the same key committed first, answer with its response.
+
+    The retry notices the first one as a unique-key violation, or as the conflict the first one's change
+    causes (e.g. the patient's open case it registered). The replayed answer is a read: `log_replay` logs it."""
+    try:
+        return await run()
+    except (IntegrityError, Conflict):
+        if idem is None:
+            raise
+        async with uow() as unit_of_work:
+            replay = await replay_or_none(unit_of_work.session, user, idem)
+            if replay is None:
+                raise
+            await log_replay(unit_of_work, replay[1])
+            await unit_of_work.commit()
+        return CommandResult(*replay)

@@ -166,11 +166,6 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes else "under 1 min"
 
 
-def countdown(due: datetime, now: datetime) -> str:
-    left = (due - now).total_seconds()
-    return f"om {duration(left)}" if left >= 0 else f"{duration(left)} sedan"
-
-
 def money(amount: int | None) -> str:
     return "–" if amount is None else f"{amount:,}".replace(",", "\u00a0") + " kr"
 

@@ -9,17 +9,18 @@ the browser tab goes away.
 from __future__ import annotations
 
 import contextlib
-import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from fastapi.responses import RedirectResponse
-from nicegui import Client, ui
+from nicegui import Client, background_tasks, ui
 
 from realtime.envelope import Envelope
 from ui import fmt, heap
 from ui.api_client import ApiClient, ApiError, Json
+from ui.components.admin_table import ADMIN_ROLES, LOG_REVIEW_ROLES, roles_of
 from ui.live import RECEIVING_KINDS, WARD_KINDS, LiveHub, LiveView, UserLive
 from ui.services import Services, services
 from ui.session import UiSession, access_token, clear_session, current_session, set_acting_unit
@@ -129,6 +130,20 @@ class Frame:
         with self.client.layout:
             ui.timer(TOKEN_CHECK_SECONDS, self.keep_token_fresh)  # the user's stream reuses the newest token
         heap.page_built()
+
+    def with_people(self, user_ids: set[str], then: Callable[[], None]) -> None:
+        """Run `then` once the names of these users are known: at once, or after one fetch (presence frames
+        name users by id only)."""
+        unknown = {u for u in user_ids if not self.hub.knows_person(u)}
+        if not unknown:
+            then()
+            return
+
+        async def load_then() -> None:
+            await self.hub.load_people(self.token, unknown)
+            then()
+
+        background_tasks.create(load_then(), name="load-people")
 
     def watch(self, view: LiveView) -> None:
         """Register a live view for as long as this browser tab lives."""
@@ -249,10 +264,10 @@ def _header(frame: Frame, path: str) -> None:
                     frame.badge.set_visibility(False)
             if live.case_units:
                 _nav_link("SIP", "/sip", path)
-            roles = {str(a["role"]) for a in live.me.get("assignments", [])}
-            if roles & {"local_access_administrator", "local_object_specialist", "central_administrator"}:
+            roles = roles_of(live.me)
+            if roles & ADMIN_ROLES:
                 _nav_link("Administration", "/admin", path)
-            if roles & {"auditor", "local_access_administrator"}:
+            if roles & LOG_REVIEW_ROLES:
                 _nav_link("Loggkontroll", "/loggkontroll", path)
         ui.space()
         if len(live.case_units) > 1:
@@ -280,6 +295,3 @@ def _nav_link(text: str, target: str, path: str) -> None:
     if current:
         link.props('aria-current="page"')
 
-
-def escape(value: object) -> str:
-    return html.escape(str(value), quote=True)

@@ -16,12 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from domain.discharge_case import Actor, CaseState, DischargeCase, Part
+from domain.discharge_case import SIP_INVITATION_STATES, Actor, CaseState, DischargeCase, Part
 from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart
 from domain.sip.participants import UnitRef
 from domain.sip.plan import SipPlan
-
-INVITATION_STATES = (CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)
 
 
 def open_plan_for_case(case: DischargeCase, *, owner: UnitRef, actor: Actor, now: datetime,
@@ -48,7 +46,7 @@ def can_record_invitation_on_case(plan: SipPlan, case: DischargeCase, actor: Act
     if plan.case_id != case.id:
         raise InvalidValue("the plan does not belong to this case", field="case_id")
     return (plan.first_invitation_sent_at is not None and case.sip_invitation_sent_at is None
-            and case.state in INVITATION_STATES and case.part_of(actor.unit_id) is Part.PRIMARY_CARE
+            and case.state in SIP_INVITATION_STATES and case.part_of(actor.unit_id) is Part.PRIMARY_CARE
             and case.is_visible_to(actor.unit_id))
 
 

@@ -9,9 +9,9 @@ the follow-up brings the next date. The SIP invitation inside a discharge case s
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 
-from domain.deadlines import DEFAULT_RULES, STOCKHOLM, Deadline, DeadlineKind, DeadlineRules, evaluate
+from domain.deadlines import DEFAULT_RULES, Deadline, DeadlineKind, DeadlineRules, end_of_day, evaluate
 from domain.sip.plan import SipPlan
 
 
@@ -24,7 +24,7 @@ def plan_deadlines(plan: SipPlan, now: datetime, rules: DeadlineRules = DEFAULT_
     if current is None or current.contents.next_follow_up_on.value is None:
         return ()
     day = current.contents.next_follow_up_on.value
-    due = datetime.combine(day, time(23, 59, 59, 999999), tzinfo=STOCKHOLM)
+    due = end_of_day(day)
     met = next((f.held_at for f in plan.follow_ups if f.version_number == current.number), None)
     if met is None and (not plan.state.is_open or plan.sharing_ended):
         return ()

@@ -17,7 +17,7 @@ from typing import Any
 
 from domain.deadlines import STOCKHOLM
 from domain.discharge_case import Actor
-from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart, NotFound
+from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart, NotFound, require_aware
 from domain.organisation import PrincipalKind
 from domain.sip import events as ev
 from domain.sip.consent import Consent, ConsentForm, ConsentGiver, ConsentScope
@@ -102,7 +102,7 @@ class SipPlan:
 
         The plan is the owner's alone until the person's consent names the other units.
         """
-        _require_aware(now, "now")
+        require_aware(now, "now")
         if actor.unit_id != owner.unit_id:
             raise NotAllowedForPart("a plan is started by a user of its owner unit")
         if not person_id.strip():
@@ -287,7 +287,7 @@ class SipPlan:
         sharing. The scope decides which participating units see the plan (the owner always does)."""
         self._require_visible(actor, "record consent")
         self._require_open("record consent")
-        _require_aware(given_at, "given_at")
+        require_aware(given_at, "given_at")
         if given_at > now:
             raise InvalidValue("consent cannot be given in the future", field="given_at")
         scope_ids = tuple(dict.fromkeys((self.owner_unit_id, *(clean_text(u, "scope_unit_ids", required=True,
@@ -323,7 +323,7 @@ class SipPlan:
         if consent is None:
             raise InvalidTransition("there is no consent in force to withdraw")
         when = withdrawn_at or now
-        _require_aware(when, "withdrawn_at")
+        require_aware(when, "withdrawn_at")
         if when > now or when < consent.given_at:
             raise InvalidValue("the withdrawal time must be between the consent and now", field="withdrawn_at")
         saw = self.visible_unit_ids()
@@ -538,7 +538,7 @@ class SipPlan:
         current = self.current_version
         if current is None or self.state not in (PlanState.ACTIVE, PlanState.FOLLOWED_UP):
             raise InvalidTransition(f"cannot follow up a plan that is {self.state}")
-        _require_aware(held_at, "held_at")
+        require_aware(held_at, "held_at")
         if held_at > now or held_at < current.agreed_at:
             raise InvalidValue("the follow-up is between the agreement of the version and now", field="held_at")
         new_id = follow_up_id or str(uuid.uuid4())
@@ -654,8 +654,8 @@ class SipPlan:
                      participant_id=named.id)
 
     def _check_meeting_time(self, starts_at: datetime, ends_at: datetime, now: datetime) -> None:
-        _require_aware(starts_at, "starts_at")
-        _require_aware(ends_at, "ends_at")
+        require_aware(starts_at, "starts_at")
+        require_aware(ends_at, "ends_at")
         if starts_at < now:
             raise InvalidValue("the meeting starts in the past", field="starts_at")
         if ends_at <= starts_at:
@@ -691,8 +691,3 @@ class SipPlan:
         units = tuple(dict.fromkeys((*self.visible_unit_ids(), *extra_units)))
         self.pending_events.append(event_type(plan_id=self.id, occurred_at=now, actor_user_id=actor.user_id,
                                               actor_unit_id=actor.unit_id, unit_ids=units, **fields))
-
-
-def _require_aware(value: datetime, field_name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue("the time must include a time zone", field=field_name)

@@ -20,11 +20,10 @@ from server import access_log, authorization
 from server.api import schemas as s
 from server.api.openapi import PROBLEMS
 from server.case_views import InboxOut, PersonOut, in_inbox, inbox, inbox_item
-from server.idempotency import IdempotencyKey
+from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.models import AssignmentRow, UserRow
 from server.principal import CurrentUser
 from server.runtime import Runtime, utc_now
-from server.services.cases import CommandResult
 
 IdempotencyHeader = Annotated[str | None, Parameter(
     header="Idempotency-Key", required=False, max_length=200,

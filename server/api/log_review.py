@@ -33,7 +33,7 @@ TAGS = ["access log"]
 
 
 def _service(runtime: Runtime) -> AuditService:
-    return AuditService(runtime.uow, utc_now, unsealed_grace=timedelta(
+    return AuditService(runtime.uow, utc_now, seal=runtime.sealer.run_once, unsealed_grace=timedelta(
         seconds=runtime.settings.access_log_unsealed_warning_seconds))
 
 

@@ -58,11 +58,10 @@ from server.api.sip_schemas import (
 from server.errors import Invalid
 from server.exports.sip_fhir import FHIR_MEDIA_TYPE, render_fhir
 from server.exports.sip_pdf import render_pdf
-from server.idempotency import IdempotencyKey
+from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.sip_repository import SipUnitOfWork
 from server.principal import CurrentUser
 from server.runtime import Runtime, utc_now
-from server.services.cases import CommandResult
 from server.services.sip import SipService
 
 PlanId = Annotated[str, Parameter(max_length=64, description="The plan id.")]

@@ -124,7 +124,7 @@ async def _presence(runtime: Runtime, session: Authenticated, subscriber: Subscr
     feeds = presence_cases.get(message.case_id)
     if feeds is None:
         visible = await _visible_units(runtime, message.case_id)
-        mine = sorted(visible & authorization.case_units(session.user))
+        mine = authorization.presence_units(session.user, visible)
         if not mine:
             subscriber.offer(protocol.encode(protocol.Error(code="not_found", detail="no such case or plan")))
             return
@@ -132,7 +132,7 @@ async def _presence(runtime: Runtime, session: Authenticated, subscriber: Subscr
         presence_cases[message.case_id] = feeds
         unit_id = mine[0]
     else:
-        unit_id = sorted(authorization.case_units(session.user) & {f.split(":", 1)[1] for f in feeds})[0]
+        unit_id = authorization.presence_units(session.user, {f.split(":", 1)[1] for f in feeds})[0]
     viewer = None if message.state == "left" else protocol.Viewer(
         user_id=session.user.id, unit_id=unit_id, state=message.state, field=message.field)
     viewers = await runtime.live.presence.update(message.case_id, connection_id, viewer)

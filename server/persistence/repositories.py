@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.discharge_case import CaseState, DischargeCase
-from server.persistence.case_documents import from_document, to_document
+from server.persistence.documents import from_document, to_document
 from server.persistence.models import (
     AssignmentRow,
     CaseParticipantRow,
@@ -35,7 +35,7 @@ class CaseRepository:
         if for_update and self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         row = await self.session.scalar(query)
-        return from_document(row.document, row.version) if row else None
+        return from_document(row.document, row.version, DischargeCase) if row else None
 
     async def add(self, case: DischargeCase, patient_id: str, now: datetime) -> int:
         case.version = 1
@@ -77,7 +77,7 @@ class CaseRepository:
             return []
         rows = await self.session.scalars(
             select(CaseRow).where(CaseRow.id.in_(list(case_ids))).order_by(CaseRow.admitted_at, CaseRow.id))
-        return [(from_document(r.document, r.version), r.patient_id) for r in rows]
+        return [(from_document(r.document, r.version, DischargeCase), r.patient_id) for r in rows]
 
     async def patient_id_of(self, case_id: str) -> str | None:
         return await self.session.scalar(select(CaseRow.patient_id).where(CaseRow.id == case_id))

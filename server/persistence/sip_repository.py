@@ -17,9 +17,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from domain.sip import PlanState, SipPlan
 from realtime.feeds import unit_feed
 from server.persistence import event_log
+from server.persistence.documents import from_document, to_document
 from server.persistence.models import FeedRow
 from server.persistence.repositories import ConcurrencyConflict
-from server.persistence.sip_documents import from_document, to_document
 from server.persistence.sip_models import SipPlanRow, SipPlanUnitRow
 from server.persistence.unit_of_work import UnitOfWork
 
@@ -47,7 +47,7 @@ class SipPlanRepository:
         row = await self.session.scalar(query)
         if row is None:
             return None
-        plan = from_document(row.document, row.version)  # plan.person_id is the patient's id (row.patient_id)
+        plan = from_document(row.document, row.version, SipPlan)  # plan.person_id is the patient's id (row.patient_id)
         self._seen_by[plan.id] = frozenset(plan.visible_unit_ids())
         return plan
 
@@ -106,7 +106,7 @@ class SipPlanRepository:
             .order_by(SipPlanRow.next_follow_up_on.is_(None), SipPlanRow.next_follow_up_on,
                       SipPlanRow.created_at, SipPlanRow.id)
             .limit(limit).offset(offset))
-        return total, [(from_document(r.document, r.version), r.patient_id) for r in rows]
+        return total, [(from_document(r.document, r.version, SipPlan), r.patient_id) for r in rows]
 
 
 class SipUnitOfWork(UnitOfWork):

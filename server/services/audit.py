@@ -14,7 +14,7 @@ import csv
 import io
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -56,8 +56,9 @@ def entry_out(row: AccessLogRow) -> AccessLogEntryOut:
 
 class AuditService:
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime], *,
-                 unsealed_grace: timedelta = access_log.UNSEALED_GRACE) -> None:
+                 seal: Callable[[], Awaitable[int]], unsealed_grace: timedelta = access_log.UNSEALED_GRACE) -> None:
         self._uow = uow
+        self._seal = seal  # a sealing round of its own (short transactions, the sealer's), not in a request's
         self._clock = clock
         self._unsealed_grace = unsealed_grace
 
@@ -223,15 +224,6 @@ class AuditService:
             return buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
     # ----- helpers ----------------------------------------------------------------------------------------------
-
-    async def _seal(self) -> None:
-        """A sealing round of its own (short transactions, as the background sealer's), not in the request's."""
-        while True:
-            async with self._uow() as uow:
-                sealed = await access_log.seal(uow.session)
-                await uow.commit()
-            if sealed < access_log.SEAL_BATCH:
-                return
 
     async def _open_review(self, uow: UnitOfWork, user: CurrentUser, review_id: str) -> tuple[Grants, LogReviewRow]:
         g = await authz.grants(uow.directory, user)

@@ -6,12 +6,11 @@ Each runs in one unit of work: state, events, access-log rows (and the idempoten
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import msgspec
-from sqlalchemy.exc import IntegrityError
 
 from domain.commands import AddParticipant, AppointNamedCareContact, CaseCommand, Forward
 from domain.deadlines import DeadlineState, case_deadlines, worst_open_state
@@ -23,7 +22,7 @@ from server import access_log, authorization
 from server.api.schemas import CaseDetail, CasePage, RegisterCase
 from server.case_views import detail, summary
 from server.errors import Conflict, Forbidden, Invalid, NotVisible, VersionConflict
-from server.idempotency import IdempotencyKey, replay_or_none, store_response
+from server.idempotency import CommandResult, IdempotencyKey, replay_or_none, run_once, store_response
 from server.persistence.models import PatientRow
 from server.persistence.repositories import ConcurrencyConflict
 from server.persistence.unit_of_work import UnitOfWork
@@ -31,12 +30,6 @@ from server.principal import CurrentUser
 
 PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.PRIMARY_CARE,
                 UnitKind.PSYCHIATRIC_OUTPATIENT: Part.PRIMARY_CARE}
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    status: int
-    body: bytes
 
 
 class CaseService:
@@ -49,30 +42,13 @@ class CaseService:
 
     async def register(self, user: CurrentUser, request: RegisterCase,
                        idem: IdempotencyKey | None = None) -> CommandResult:
-        return await self._once(user, idem, lambda: self._register(user, request, idem))
+        return await run_once(self._uow, user, idem, lambda: self._register(user, request, idem),
+                              lambda uow, body: self._log_replay(uow, user, body))
 
     async def execute(self, user: CurrentUser, command: CaseCommand, acting_unit: str | None,
                       idem: IdempotencyKey | None = None) -> CommandResult:
-        return await self._once(user, idem, lambda: self._execute(user, command, acting_unit, idem))
-
-    async def _once(self, user: CurrentUser, idem: IdempotencyKey | None,
-                    run: Callable[[], Awaitable[CommandResult]]) -> CommandResult:
-        """Run a command; if a concurrent retry with the same key committed first, answer with its response.
-
-        The retry notices the first one as a unique-key violation, or as the conflict the first one's change
-        causes (e.g. the patient's open case it registered)."""
-        try:
-            return await run()
-        except (IntegrityError, Conflict):
-            if idem is None:
-                raise
-            async with self._uow() as uow:
-                replay = await replay_or_none(uow.session, user, idem)
-                if replay is None:
-                    raise
-                await self._log_replay(uow, user, replay[1])
-                await uow.commit()
-            return CommandResult(*replay)
+        return await run_once(self._uow, user, idem, lambda: self._execute(user, command, acting_unit, idem),
+                              lambda uow, body: self._log_replay(uow, user, body))
 
     async def _log_replay(self, uow: UnitOfWork, user: CurrentUser, body: bytes,
                           unit_id: str | None = None) -> None:
@@ -150,7 +126,7 @@ class CaseService:
                                field="expected_version") from None
             await uow.record_events(case)
             await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
-                                    case_ids=[case.id], action=_action_name(command), at=now)
+                                    case_ids=[case.id], action=access_log.action_of(command), at=now)
             body = await self._detail_body(uow, case, patient, now)
             if idem:
                 await store_response(uow.session, user, idem, 200, body, now)
@@ -175,10 +151,9 @@ class CaseService:
 
     async def list_cases(self, user: CurrentUser, *, unit_id: str | None, states: list[CaseState] | None,
                    deadline_state: DeadlineState | None, limit: int, offset: int) -> CasePage:
-        units = self._case_units(user)
+        units = authorization.require_case_units(user)
         if unit_id is not None:
-            if unit_id not in units:
-                raise Forbidden("you do not work at this unit", field="unit_id")
+            authorization.require_unit_access(user, unit_id)
             units = frozenset({unit_id})
         async with self._uow() as uow:
             now = self._clock()
@@ -199,13 +174,9 @@ class CaseService:
 
     # ----- helpers --------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _case_units(user: CurrentUser) -> frozenset[str]:
-        return authorization.require_case_units(user)
-
     def _acting_unit(self, user: CurrentUser, case: DischargeCase | None, requested: str | None) -> str:
         """The unit the user acts for: one of theirs that can see the case (404 if none can)."""
-        mine = self._case_units(user)
+        mine = authorization.require_case_units(user)
         candidates = sorted(mine & set(case.visible_unit_ids())) if case else []
         if not candidates:
             raise NotVisible("no such case")
@@ -287,7 +258,3 @@ class CaseService:
     async def _detail_body(self, uow: UnitOfWork, case: DischargeCase, patient: PatientRow, now: datetime) -> bytes:
         return msgspec.json.encode(await self._detail(uow, case, patient, now))
 
-
-def _action_name(command: CaseCommand) -> str:
-    name = type(command).__name__
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")

@@ -10,13 +10,12 @@ case-working units in `SipPlan.visible_unit_ids()`; to anyone else it does not e
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from domain.discharge_case import Actor, DischargeCase
 from domain.identity import InvalidIdentity, parse_patient_identity
@@ -38,12 +37,12 @@ from server.api.schemas import PatientInput
 from server.api.sip_schemas import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
 from server.errors import Conflict, Forbidden, Invalid, NotVisible, VersionConflict
 from server.exports.context import ExportContext
-from server.idempotency import IdempotencyKey, replay_or_none, store_response
+from server.idempotency import CommandResult, IdempotencyKey, replay_or_none, run_once, store_response
 from server.persistence.models import PatientRow, PrincipalRow
 from server.persistence.repositories import ConcurrencyConflict
 from server.persistence.sip_repository import SipUnitOfWork
+from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
-from server.services.cases import CommandResult
 from server.sip_views import detail, diff_out, summary, version_out
 
 
@@ -56,29 +55,15 @@ class SipService:
 
     async def create(self, user: CurrentUser, request: CreateSipPlan,
                      idem: IdempotencyKey | None = None) -> CommandResult:
-        return await self._once(user, idem, lambda: self._create(user, request, idem))
+        return await run_once(self._uow, user, idem, lambda: self._create(user, request, idem),
+                              lambda uow, body: self._log_replay(uow, user, body))
 
     async def execute(self, user: CurrentUser, command: SipCommand, acting_unit: str | None,
                       idem: IdempotencyKey | None = None) -> CommandResult:
-        return await self._once(user, idem, lambda: self._execute(user, command, acting_unit, idem))
+        return await run_once(self._uow, user, idem, lambda: self._execute(user, command, acting_unit, idem),
+                              lambda uow, body: self._log_replay(uow, user, body))
 
-    async def _once(self, user: CurrentUser, idem: IdempotencyKey | None,
-                    run: Callable[[], Awaitable[CommandResult]]) -> CommandResult:
-        """Run a command; if a concurrent retry with the same key committed first, answer with its response."""
-        try:
-            return await run()
-        except (IntegrityError, Conflict):
-            if idem is None:
-                raise
-            async with self._uow() as uow:
-                replay = await replay_or_none(uow.session, user, idem)
-                if replay is None:
-                    raise
-                await self._log_replay(uow, user, replay[1])
-                await uow.commit()
-            return CommandResult(*replay)
-
-    async def _log_replay(self, uow: SipUnitOfWork, user: CurrentUser, body: bytes,
+    async def _log_replay(self, uow: UnitOfWork, user: CurrentUser, body: bytes,
                           unit_id: str | None = None) -> None:
         """A replayed answer shows the plan again: a read of patient data, logged like any other."""
         shown = msgspec.json.decode(body)
@@ -166,7 +151,7 @@ class SipService:
                     from None
             await self._save_case(uow, case, now)
             await self._record(uow, plan, case)
-            await self._log(uow, user, unit_id, plan, _action_name(command), now)
+            await self._log(uow, user, unit_id, plan, access_log.action_of(command), now)
             if idem:
                 body = await self._detail_body(uow, plan, await self._patient(uow, plan), now)
                 await store_response(uow.session, user, idem, 200, body, now)
@@ -192,8 +177,7 @@ class SipService:
                          follow_up_before: date | None, limit: int, offset: int) -> SipPlanPage:
         units = authorization.require_case_units(user)
         if unit_id is not None:
-            if unit_id not in units:
-                raise Forbidden("you do not work at this unit", field="unit_id")
+            authorization.require_unit_access(user, unit_id)
             units = frozenset({unit_id})
         async with self._uow() as uow:
             now = self._clock()
@@ -365,8 +349,4 @@ class SipService:
 async def _principals(uow: SipUnitOfWork, ids: set[str]) -> list[PrincipalRow]:
     return list(await uow.session.scalars(select(PrincipalRow).where(PrincipalRow.id.in_(sorted(ids)))))
 
-
-def _action_name(command: SipCommand) -> str:
-    name = type(command).__name__
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from nicegui import ui
 
 from realtime.protocol import Viewer
 from ui import fmt
@@ -85,3 +89,28 @@ def board_cells(case: Json, hub: LiveHub) -> tuple[str, str, str]:
         cached = (patient_html(case), state_html(case) + eta, acks_html(case, hub))
         _ROW_CACHE[key] = cached
     return cached
+
+
+class _Row(Protocol):
+    @property
+    def element(self) -> ui.element: ...
+
+
+R = TypeVar("R", bound=_Row)
+
+
+def place_rows(body: ui.element, rows: dict[str, R], wanted: list[str], make_row: Callable[[str], R]) -> None:
+    """Make `body` show exactly the rows of `wanted`, in that order: drop the others, create the missing ones
+    (`make_row`), move only what is out of place. Linear in the number of rows."""
+    keep = set(wanted)
+    for row_id in [r for r in rows if r not in keep]:
+        body.remove(rows.pop(row_id).element)
+    with body:
+        for row_id in wanted:
+            if row_id not in rows:
+                rows[row_id] = make_row(row_id)
+    children = body.default_slot.children
+    for index, row_id in enumerate(wanted):
+        element = rows[row_id].element
+        if index >= len(children) or children[index] is not element:
+            element.move(body, target_index=index)

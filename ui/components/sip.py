@@ -38,7 +38,6 @@ ITEM_PARTS: dict[str, dict[str, str]] = {
                  "contact_person": "Kontaktperson", "when": "När"},
     "measures": {"description": "Insats", "by_whom": "Av vem", "when": "När"},
 }
-CONFLICT_NOTE = "Någon annan har ändrat detta medan du skrev. Din text finns kvar – spara igen för att ersätta."
 
 
 def principal_names(plan: Json) -> dict[str, str]:

@@ -199,17 +199,7 @@ class Board(LiveView):
 
     def render_all(self) -> None:
         assert self.body is not None
-        wanted = self.ordered_ids()
-        for case_id in [c for c in self.rows if c not in set(wanted)]:
-            self.body.remove(self.rows.pop(case_id).element)
-        with self.body:
-            for case_id in wanted:
-                if case_id not in self.rows:
-                    self.rows[case_id] = BoardRow(self, self.cases[case_id])
-        for index, case_id in enumerate(wanted):
-            element = self.rows[case_id].element
-            if self.body.default_slot.children.index(element) != index:
-                element.move(self.body, target_index=index)
+        cells.place_rows(self.body, self.rows, self.ordered_ids(), lambda case_id: BoardRow(self, self.cases[case_id]))
         self.update_summary()
 
     def set_search(self, value: str | None) -> None:
@@ -308,15 +298,7 @@ class Board(LiveView):
         row = self.rows.get(case_id)
         if row is None:
             return
-        unknown = {v.user_id for v in viewers if not self.frame.hub.knows_person(v.user_id)}
-        if unknown:
-            background_tasks.create(self._load_people_then_show(row, unknown), name="board-people")
-        else:
-            row.show_presence()
-
-    async def _load_people_then_show(self, row: BoardRow, user_ids: set[str]) -> None:
-        await self.frame.hub.load_people(self.frame.token, user_ids)
-        row.show_presence()
+        self.frame.with_people({v.user_id for v in viewers}, row.show_presence)
 
     def resync(self, unit_id: str) -> None:
         background_tasks.create(self.load(), name="board-resync")

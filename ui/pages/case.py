@@ -157,6 +157,15 @@ def _updated(case: Json, view: CaseView) -> str | None:
     return form["updated_at"] if form else None
 
 
+def people_of(case: Json) -> set[str]:
+    """The users the case view names: timeline actors, planning editors, the named care contact."""
+    ids = {e["user_id"] for e in case["timeline"]} | {p.get("updated_by_user_id") or "" for p in
+                                                      case.get("planning", [])}
+    if case.get("named_care_contact_user_id"):
+        ids.add(case["named_care_contact_user_id"])
+    return ids
+
+
 class CaseView(LiveView):
     def __init__(self, frame: Frame, case: Json) -> None:
         self.frame = frame
@@ -319,17 +328,13 @@ class CaseView(LiveView):
 
     def show(self, case: Json) -> None:
         """Show a (newer) state of the case in every read-only section; the user's form keeps their text."""
-        if case["version"] < self.case["version"]:
-            return
+        if case is self.case or case["version"] < self.case["version"]:
+            return  # an older state, or this one again (an action's answer reaches `show` twice)
         self.case = case
         background_tasks.create(self._names_then_refresh(), name="case-refresh")
 
     async def _names_then_refresh(self) -> None:
-        ids = {e["user_id"] for e in self.case["timeline"]} | {p.get("updated_by_user_id") or "" for p in
-                                                               self.case.get("planning", [])}
-        if self.case.get("named_care_contact_user_id"):
-            ids.add(self.case["named_care_contact_user_id"])
-        await self.frame.hub.load_people(self.frame.token, ids)
+        await self.frame.hub.load_people(self.frame.token, people_of(self.case))
         self.header.refresh()
         self.actions_row.refresh()
         self.deadlines.set_deadlines(self.case["deadlines"])
@@ -350,12 +355,7 @@ class CaseView(LiveView):
 
     def presence(self, case_id: str, viewers: list[Viewer]) -> None:
         if case_id == self.case_id:
-            unknown = {v.user_id for v in viewers}
-            background_tasks.create(self._people_then_presence(unknown, viewers), name="case-presence")
-
-    async def _people_then_presence(self, ids: set[str], viewers: list[Viewer]) -> None:
-        await self.frame.hub.load_people(self.frame.token, ids)
-        self.show_presence(viewers)
+            self.frame.with_people({v.user_id for v in viewers}, lambda: self.show_presence(viewers))
 
     def show_presence(self, viewers: list[Viewer]) -> None:
         content = cells.presence_html(viewers, self.frame.user_id, self.frame.hub)
@@ -385,10 +385,7 @@ async def case_page(case_id: str) -> RedirectResponse | None:
         except ApiError as exc:
             ui.label(exc.message).props('role="alert"').classes("text-lg")
             return None
-        ids = {e["user_id"] for e in case["timeline"]} | {p.get("updated_by_user_id") or "" for p in case["planning"]}
-        if case.get("named_care_contact_user_id"):
-            ids.add(case["named_care_contact_user_id"])
-        await frame.hub.load_people(token, ids)
+        await frame.hub.load_people(token, people_of(case))
         view = CaseView(frame, case)
         frame.watch(view)
         view.build()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi.responses import RedirectResponse
 
+from ui.components.admin_table import ADMIN_ROLES, LOG_REVIEW_ROLES, roles_of
 from ui.frame import login_url, part_of_kind
 from ui.services import services
 from ui.session import access_token, current_session
@@ -17,10 +18,10 @@ async def home_page() -> RedirectResponse:
         return RedirectResponse(login_url("/"), status_code=303)
     live = await services().hub.user(session.username, token)
     if not live.case_units:  # administrators and auditors work on their own pages
-        roles = {str(a["role"]) for a in live.me.get("assignments", [])}
-        if roles & {"local_access_administrator", "local_object_specialist", "central_administrator"}:
+        roles = roles_of(live.me)
+        if roles & ADMIN_ROLES:
             return RedirectResponse("/admin", status_code=303)
-        if "auditor" in roles:
+        if roles & LOG_REVIEW_ROLES:
             return RedirectResponse("/loggkontroll", status_code=303)
     unit = session.acting_unit if session.acting_unit in live.case_units else (
         live.case_units[0] if live.case_units else None)

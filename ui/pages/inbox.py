@@ -161,17 +161,7 @@ class Inbox(LiveView):
     def render_all(self) -> None:
         assert self.body is not None
         wanted = self.ordered()
-        for case_id in [c for c in self.rows if c not in set(wanted)]:
-            self.body.remove(self.rows.pop(case_id).element)
-        with self.body:
-            for case_id in wanted:
-                if case_id not in self.rows:
-                    case, unread = self.items[case_id]
-                    self.rows[case_id] = InboxRow(self, case, unread)
-        for index, case_id in enumerate(wanted):
-            element = self.rows[case_id].element
-            if self.body.default_slot.children.index(element) != index:
-                element.move(self.body, target_index=index)
+        cells.place_rows(self.body, self.rows, wanted, lambda case_id: InboxRow(self, *self.items[case_id]))
         if self.empty is not None:
             self.empty.set_visibility(not wanted)
         self.update_selection()

@@ -339,17 +339,8 @@ class SipRoom(LiveView):
     # ----- presence ---------------------------------------------------------------------------------------------
 
     def presence(self, case_id: str, viewers: list[Viewer]) -> None:
-        if case_id != self.plan_id:
-            return
-        unknown = {v.user_id for v in viewers if not self.frame.hub.knows_person(v.user_id)}
-        if unknown:
-            background_tasks.create(self._people_then_presence(unknown, viewers), name="sip-presence")
-        else:
-            self.show_presence(viewers)
-
-    async def _people_then_presence(self, ids: set[str], viewers: list[Viewer]) -> None:
-        await self.frame.hub.load_people(await self.frame.fresh_token(), ids)
-        self.show_presence(viewers)
+        if case_id == self.plan_id:
+            self.frame.with_people({v.user_id for v in viewers}, lambda: self.show_presence(viewers))
 
     def show_presence(self, viewers: list[Viewer]) -> None:
         """Who is in the room, and on each section: "Anna (Solna kommun) redigerar" for whoever edits it."""

@@ -51,6 +51,12 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -135,6 +141,7 @@ class Tab:
         self.waiting: dict[str, float] = {}  # case id -> t0 of the change awaited
         self.latencies: list[float] = []
         self.got: dict[str, asyncio.Event] = {}
+        self.casts = 0  # cell broadcasts received
         self._task: asyncio.Task[None] | None = None
 
     async def open(self, http: httpx.AsyncClient, ui: str) -> None:
@@ -156,6 +163,10 @@ class Tab:
         opened = await ws.recv()
         assert str(opened).startswith("0"), opened
         await ws.send("40")
+        while not str(await ws.recv()).startswith("40"):  # the connect's answer (after NiceGUI's handshake)
+            pass
+        # what the page's script says once it listens for the cell broadcast (ui/components/cellcast.py)
+        await ws.send("42" + json.dumps(["sp_cells_ready", {"client_id": query["client_id"]}]))
         self._task = asyncio.create_task(self._read(ws))
 
     async def _read(self, ws: Any) -> None:
@@ -174,6 +185,12 @@ class Tab:
                     for element_id in data:
                         case_id = self.state_cells.get(element_id)
                         if case_id is not None and case_id in self.waiting:
+                            self.latencies.append(now - self.waiting.pop(case_id))
+                            self.got[case_id].set()
+                elif event == "sp_cells":  # the cell broadcast (ui/components/cellcast.py): row -> cell -> HTML
+                    self.casts += 1
+                    for case_id, cells in data.items():
+                        if "state" in cells and case_id in self.waiting:
                             self.latencies.append(now - self.waiting.pop(case_id))
                             self.got[case_id].set()
 
@@ -227,6 +244,9 @@ async def run(stack: Stack, tabs: int, changes: int) -> None:
         if not targets:
             raise SystemExit(f"no planning case on the board ({len(planning)} planning cases)")
         latencies: list[float] = []
+        cpu_before = cpu_seconds(ui_pid)
+        posts: list[float] = []  # the command's round trip
+        firsts: list[float] = []  # per change, the first tab's latency: the fixed part (API, fetch, stream)
         misses = 0
         for i in range(changes):
             case_id = targets[i % len(targets)]
@@ -236,6 +256,7 @@ async def run(stack: Stack, tabs: int, changes: int) -> None:
             response = await api.post(f"/api/v1/cases/{case_id}/{'leave-end' if on_leave else 'leave'}",
                                       json={"expected_version": version})
             response.raise_for_status()
+            posts.append(time.perf_counter() - t0)
             body = response.json()
             versions[case_id] = (body["version"], body["on_leave"])
             try:
@@ -245,6 +266,8 @@ async def run(stack: Stack, tabs: int, changes: int) -> None:
                 misses += sum(1 for e in events if not e.is_set())
                 for tab in opened:
                     tab.waiting.pop(case_id, None)
+            firsts.append(min(t.latencies[-1] for t in opened if t.latencies))
+        ui_cpu_ms = (cpu_seconds(ui_pid) - cpu_before) * 1000 / changes
         for tab in opened:
             latencies += tab.latencies
         print(json.dumps({"bench": "ui_fanout", "phase": "changes", "tabs": tabs, "changes": changes,
@@ -252,6 +275,9 @@ async def run(stack: Stack, tabs: int, changes: int) -> None:
                           "p50_ms": round(pct(latencies, 50), 1), "p95_ms": round(pct(latencies, 95), 1),
                           "p99_ms": round(pct(latencies, 99), 1), "max_ms": round(max(latencies) * 1000, 1),
                           "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+                          "first_tab_p50_ms": round(pct(firsts, 50), 1), "command_p50_ms": round(pct(posts, 50), 1),
+                          "ui_cpu_ms_per_change": round(ui_cpu_ms, 1),
+                          "broadcasts_per_tab": round(statistics.fmean(t.casts for t in opened), 1),
                           "ui_rss_mib": round(rss_kib(ui_pid) / 1024, 1)}), flush=True)
     await api.aclose()
 

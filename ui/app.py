@@ -12,6 +12,7 @@ from nicegui import app, ui
 
 from ui import heap
 from ui.api_client import ApiClient
+from ui.components.cellcast import CELLCAST
 from ui.components.countdown import TICKER
 from ui.live import LiveHub
 from ui.services import Services, install, services
@@ -34,6 +35,7 @@ def build(settings: UiSettings) -> None:
     api = ApiClient(settings.api_url)
     install(Services(settings=settings, api=api, hub=LiveHub(api, settings.api_url)))
     TICKER.start()
+    CELLCAST.install()
     heap.start()
 
     async def shutdown() -> None:
@@ -60,4 +62,7 @@ def run() -> None:
     build(settings)
     gc.freeze()  # the modules and the app built so far are permanent: full collections skip them (ui/heap.py)
     ui.run(host=settings.host, port=settings.port, title="Samplan", language="sv", reload=False, show=False,
-           storage_secret=settings.storage_secret, uvicorn_logging_level="warning", reconnect_timeout=10.0)
+           storage_secret=settings.storage_secret, uvicorn_logging_level="warning", reconnect_timeout=10.0,
+           # Updates are small and go to many tabs: compressing each frame per tab costs more CPU than it saves
+           # bytes on a hospital network (bench/ui_fanout.py).
+           ws_per_message_deflate=False)

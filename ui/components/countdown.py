@@ -75,10 +75,14 @@ class Countdown(ui.html):
         self.deadlines: list[dict[str, Any]] = []
         self.states: dict[str, str] = {}
         self._next_at = float("inf")
+        self._source: list[dict[str, Any]] | None = None
         TICKER.add(self)
         self.set_deadlines(deadlines or [])
 
     def set_deadlines(self, deadlines: list[dict[str, Any]]) -> None:
+        if deadlines == self._source:
+            return  # unchanged (most changes of a case): time alone is the ticker's
+        self._source = deadlines
         chosen = [d for d in deadlines if self.kinds is None or d["kind"] in self.kinds]
         if self.open_only:
             chosen = [d for d in chosen if d.get("met_at") is None]

@@ -17,6 +17,7 @@ from realtime.protocol import Viewer
 from ui.api_client import ApiError, Json
 from ui.components import cells
 from ui.components.actions import actions_for, perform
+from ui.components.cellcast import CELLCAST
 from ui.components.countdown import Countdown
 from ui.frame import Frame, page_frame
 from ui.live import LiveView
@@ -68,14 +69,15 @@ class BoardRow:
         self.case = case
         frame = board.frame
         self.element = ui.element("div").classes("sp-grid sp-row sp-board").props(
-            f'role="row" data-case="{case["id"]}"')
+            f'role="row" data-case="{case["id"]}" data-row="{case["id"]}"')
         patient, state, acks = cells.board_cells(case, frame.hub)
         with self.element:  # 5 cells, 7 elements: memory per tab is what limits how many tabs a process serves
-            self.patient = ui.html(patient + self._presence_html(), sanitize=False).props('role="cell"')
-            self.state = ui.html(state, sanitize=False).props('role="cell"')
+            self.patient = CELLCAST.cell(ui.html(patient + self._presence_html(), sanitize=False).props(
+                'role="cell"'), "patient")
+            self.state = CELLCAST.cell(ui.html(state, sanitize=False).props('role="cell"'), "state")
             self.deadlines = Countdown(case["deadlines"], kinds=BOARD_DEADLINES, short=True,
                                        on_change=self._deadline_changed).props('role="cell"')
-            self.acks = ui.html(acks, sanitize=False).props('role="cell"')
+            self.acks = CELLCAST.cell(ui.html(acks, sanitize=False).props('role="cell"'), "acks")
             with ui.element("div").props('role="cell"'):
                 self.actions = ui.button("Åtgärder", icon="more_vert", on_click=self._open_menu).props(
                     f'flat dense no-caps aria-label="Åtgärder för {cells.escape(case["patient"]["name"])}" '
@@ -90,10 +92,11 @@ class BoardRow:
         self.case = case
         frame = self.board.frame
         patient, state, acks = cells.board_cells(case, frame.hub)
-        for element, content in ((self.patient, patient + self._presence_html()), (self.state, state),
-                                 (self.acks, acks)):
+        row = str(case["id"])
+        for element, name, content in ((self.patient, "patient", patient + self._presence_html()),
+                                       (self.state, "state", state), (self.acks, "acks", acks)):
             if element.content != content:
-                element.set_content(content)
+                CELLCAST.set(element, row, name, content)
         self.deadlines.set_deadlines(case["deadlines"])
 
     def show_presence(self) -> None:
@@ -264,7 +267,8 @@ class Board(LiveView):
             return
         before = (row.deadlines.worst(), old["state"] if old else None)
         row.update(case)
-        if not self._in_order(row):
+        key = SORT_KEYS[self.sort]
+        if (old is None or key(old) != key(case)) and not self._in_order(row):
             wanted = self.ordered_ids()
             assert self.body is not None
             row.element.move(self.body, target_index=wanted.index(case_id))
@@ -322,6 +326,7 @@ async def board_page(path: str = "/tavla") -> RedirectResponse | None:
             ui.label("Du har ingen enhet som arbetar med ärenden.")
             return None
         ui.add_css(BOARD_CSS)
+        CELLCAST.page()
         board = Board(frame)
         board.build_controls()
         board.build_table()

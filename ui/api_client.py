@@ -3,7 +3,8 @@
 One `ApiClient` per UI process (one connection pool). Every call takes the user's bearer token and, where the
 user takes part through several units, the acting unit (`X-Acting-Unit`). Answers are plain JSON objects
 (`Json`); the shapes are those of `docs/api.md`. Errors raise `ApiError` with a Swedish `message` for the user,
-the problem's `code`, and for a stale write (409 `version_conflict`) the case as it is now in `current`.
+the problem's `code`, for a stale write (409 `version_conflict`) the case as it is now in `current`, and the whole
+problem body in `problem` (a 409 `field_conflict` names the field with its current value and revision there).
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ FIELD_LABELS = {
     "reason": "orsak",
     "X-Acting-Unit": "enhet du arbetar för",
     "notice_ids": "meddelanden",
+    "current_services": "nuvarande insatser",
+    "expected_needs": "förväntade behov",
+    "aids": "hjälpmedel",
+    "medication_handover": "läkemedelsöverlämning",
+    "adl": "ADL",
+    "notes": "övrigt",
+    "at": "tidpunkt",
 }
 
 MESSAGES_BY_CODE = {
@@ -39,6 +47,7 @@ MESSAGES_BY_CODE = {
     "not_found": "Ärendet finns inte, eller så är det inte synligt för dig.",
     "unauthenticated": "Du är inte inloggad längre. Logga in igen.",
     "validation_failed": "Uppgifterna är inte fullständiga eller har fel format.",
+    "field_conflict": "Någon annan har ändrat samma uppgift medan du skrev. Din text finns kvar.",
 }
 
 MESSAGES_BY_STATUS = {
@@ -57,7 +66,7 @@ class ApiError(Exception):
     """A failed API call, with a message fit to show the user (Swedish)."""
 
     def __init__(self, status: int, code: str, message: str, *, detail: str = "", current: Json | None = None,
-                 fields: tuple[str, ...] = ()) -> None:
+                 fields: tuple[str, ...] = (), problem: Mapping[str, Any] | None = None) -> None:
         super().__init__(f"{status} {code}")
         self.status = status
         self.code = code
@@ -65,6 +74,7 @@ class ApiError(Exception):
         self.detail = detail
         self.current = current
         self.fields = fields
+        self.problem: Mapping[str, Any] = problem or {}
 
     @property
     def stale(self) -> bool:
@@ -97,7 +107,7 @@ def error_from_response(response: httpx.Response) -> ApiError:
     fields = tuple(str(e.get("field")) for e in problem.get("errors", []) if isinstance(e, dict))
     return ApiError(response.status_code, str(problem.get("code", "http_error")),
                     problem_message(response.status_code, problem), detail=str(problem.get("detail", "")),
-                    current=current if isinstance(current, dict) else None, fields=fields)
+                    current=current if isinstance(current, dict) else None, fields=fields, problem=problem)
 
 
 class ApiClient:
@@ -140,10 +150,13 @@ class ApiClient:
             raise error_from_response(response)
         return response.json()
 
-    async def download(self, path: str, token: str) -> bytes:
-        """A file answer (a CSV export) as bytes, with the token in the header (never in a URL)."""
+    async def download(self, path: str, token: str, *, acting_unit: str | None = None) -> bytes:
+        """A file answer (a CSV, PDF or FHIR export) as bytes, with the token in the header (never in a URL)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        if acting_unit:
+            headers["X-Acting-Unit"] = acting_unit
         try:
-            response = await self._client().get(path, headers={"Authorization": f"Bearer {token}"})
+            response = await self._client().get(path, headers=headers)
         except httpx.HTTPError:
             raise ApiError(503, "unavailable", UNAVAILABLE) from None
         if response.status_code >= 400:

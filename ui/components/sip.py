@@ -64,9 +64,9 @@ def shown(value: Any, part: str, plan: Json) -> str:
     if value in (None, ""):
         return "(tomt)"
     if part in ("principal_id", "overall_responsibility"):
-        return principal_names(plan).get(str(value), str(value))
+        return principal_names(plan).get(str(value), "Huvudman som inte längre deltar")
     if part == "responsible_unit_id":
-        return unit_names(plan).get(str(value), str(value))
+        return unit_names(plan).get(str(value), "Enhet som inte längre deltar")
     return str(value)
 
 CONTENT_KEYS = frozenset({"description", "principal_id", "responsible_unit_id", "contact_person", "when", "by_whom",

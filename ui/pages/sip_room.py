@@ -1,19 +1,21 @@
 """`/sip/{plan_id}`: the SIP meeting room — the whole plan on one screen, large and clear enough for a shared
 screen in a video meeting.
 
-Every field and every item is its own editor (`Editor`) with the revision it was read at: an edit sends that
-revision, so edits of different fields or items never conflict. A SIP event for this plan on the user's stream
-(`LiveView.event`, aggregate type `sip_plan`) makes the room read the plan again (coalesced per tab; an event
-whose plan version the room already shows is dropped) and update only the editors whose revision moved:
+Every field and every item is its own editor (`ui/components/sip_editor.py`) with the revision it was read at:
+an edit sends that revision, so edits of different fields or items never conflict. A SIP event for this plan on
+the user's stream (`LiveView.event`, aggregate type `sip_plan`) makes the room read the plan again (coalesced per
+tab; an event whose plan version the room already shows is dropped) and update only the editors whose revision
+moved: an untouched one takes the new value in place; one the user is typing in keeps their text and shows the
+other value beside it (a save is then answered 409 `field_conflict` and overwrites knowingly the next time).
 
-* an editor the user has not touched takes the new value in place (briefly highlighted);
-* an editor the user is typing in keeps their text; the other value is shown beside it with a Swedish note.
-  Its revision stays the old one, so saving gets 409 `field_conflict` from the API: the room shows the value
-  as it is now beside the user's text (which stays) and takes its revision, so the next save overwrites
-  knowingly (as the case view does, `ui/pages/case.py`).
+Beside the contents: agreement (*justering*), the person's consent (`sip_consent.py`), meetings
+(`sip_meetings.py`), follow-up and closing (`sip_followup.py`), participants, and the agreed versions with their
+exports and comparison (`sip_versions.py`). Each part is redrawn only when what it shows changed; forms are
+dialogs outside the parts, so a redraw never touches what someone is typing.
 
-Agreement (*justering*): each principal's approval of the current content revision, and the button "Justera"
-for the principal of the unit the user acts for; the agreed versions below.
+The room follows the plan's state live (`follow_state`): when the plan is closed, consent is withdrawn or the
+acting unit no longer sees it (a read answers 404), every input, button and open form turns read-only in place,
+keeping what the user typed, and a note says why.
 
 Presence: the room announces "viewing" on open and, while an input has focus, "editing" with the section's
 code name (e.g. `services`); the others see who is in the room and, on each section, "Anna (Solna kommun)
@@ -34,8 +36,16 @@ from realtime.protocol import Viewer
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import cells, sip
+from ui.components.sip_consent import ConsentSection
+from ui.components.sip_editor import Editor, item_kinds
+from ui.components.sip_followup import FollowUpSection
+from ui.components.sip_forms import FormDialog, sip_message
+from ui.components.sip_meetings import MeetingsSection
+from ui.components.sip_versions import VersionsSection
 from ui.frame import Frame, page_frame
 from ui.live import LiveView
+
+Section = ConsentSection | MeetingsSection | FollowUpSection | VersionsSection
 
 ROOM_CSS = """
 .sp-room { font-size: 1.15rem; }
@@ -45,245 +55,11 @@ ROOM_CSS = """
 .sp-editor.sp-changed { animation: sp-flash 2s ease-out; border-left-color: #ca8a04; }
 .sp-conflict { border-left-color: #9a3412; background: #fff7ed; }
 """
-TEXT_PARTS = frozenset({"description", "contact_person", "when", "by_whom", "value"})
 FIELD_KIND = {"own_contribution": "text", "overall_responsibility": "principal", "next_follow_up_on": "date"}
-
-
-def _shown_value(kind: str, value: Any) -> Any:
-    """A value as its input element takes it (a select: None when empty; a date input: "")."""
-    if kind in ("principal", "unit"):
-        return value or None
-    return value or ""
-
-
-def _norm(part: str, value: Any) -> Any:
-    """The comparable form of an input's value: text is "" when empty, ids and dates None."""
-    if part in TEXT_PARTS:
-        return value or ""
-    return value or None
-
-
-class Editor:
-    """One field (`key` = ("field", name)) or item (("item", list, id)), or the form adding an item
-    (("new", list)): its inputs, the value and revision they were loaded from, and the conflict note."""
-
-    def __init__(self, room: SipRoom, key: tuple[str, ...], parts: dict[str, str], kinds: dict[str, str],
-                 value: dict[str, Any], revision: int) -> None:
-        self.room = room
-        self.key = key
-        self.parts = parts
-        self.kinds = kinds
-        self.revision = revision
-        self.content = dict(value)  # the whole stored content (items keep parts this editor does not edit)
-        self.base = {p: _norm(p, value.get(p)) for p in parts}
-        self.inputs: dict[str, Any] = {}
-        self.saving = False
-        self.marker = "-".join(key)
-        self.box = ui.element("div").classes("sp-editor w-full flex flex-col gap-1").props(
-            f'data-editor="{self.marker}"')
-        with self.box:
-            with ui.row().classes("w-full gap-2 items-start flex-wrap"):
-                for part, label in parts.items():
-                    self.inputs[part] = self._input(part, label, kinds.get(part, "text"))
-                    self._announce_editing(self.inputs[part])
-            self.note = ui.label("").classes("sp-at_risk whitespace-pre-wrap").props('role="status"')
-            self.note.set_visibility(False)
-            self.theirs = ui.label("").classes("sp-at_risk whitespace-pre-wrap font-bold").mark(
-                f"theirs-{self.marker}")
-            self.theirs.set_visibility(False)
-            with ui.row().classes("gap-2 items-center"):
-                text = "Lägg till" if key[0] == "new" else "Spara"
-                self.save_button = ui.button(text, icon="add" if key[0] == "new" else "save",
-                                             on_click=self.save).props(
-                    f'no-caps color=primary aria-label="{text} {label_of(key)}"').mark(f"save-{self.marker}")
-                if key[0] == "item":
-                    ui.button("Ta bort", icon="delete", on_click=self.remove).props(
-                        f'no-caps flat color=negative aria-label="Ta bort {label_of(key)}"').mark(
-                        f"remove-{self.marker}")
-                self.saved = ui.label("").classes("sp-muted").props('role="status"')
-        if not room.editable:
-            for element in self.inputs.values():
-                element.disable()
-            self.save_button.disable()
-
-    def _input(self, part: str, label: str, kind: str) -> Any:
-        value = _shown_value(kind, self.base[part])
-        element: Any
-        if kind in ("principal", "unit"):
-            element = ui.select(self._options(kind, value), value=value, label=label, clearable=True)
-        elif kind == "date":
-            element = ui.input(label, value=value).props('type=date stack-label')
-        elif part in ("description", "value"):
-            element = ui.textarea(label, value=value).props("autogrow")
-        else:
-            element = ui.input(label, value=value)
-        element.props("outlined").classes("flex-1 min-w-[14rem]" if part in ("description", "value")
-                                          else "min-w-[12rem]")
-        return element.mark(f"{self.marker}-{part}")
-
-    def _announce_editing(self, element: Any) -> None:
-        """Presence: the others see which section this user edits (the field is the section's code name)."""
-        live, plan_id, section = self.room.frame.live, self.room.plan_id, self.key[1]
-        element.on("focus", lambda: background_tasks.create(live.editing(plan_id, section), name="presence"))
-        element.on("blur", lambda: background_tasks.create(live.editing(plan_id, None), name="presence"))
-
-    def values(self) -> dict[str, Any]:
-        return {p: _norm(p, self.inputs[p].value) for p in self.parts}
-
-    def dirty(self) -> bool:
-        return self.values() != self.base
-
-    def _options(self, kind: str, *values: Any) -> dict[str, str]:
-        """The choices of a select: the plan's principals or units, plus any value it must be able to show
-        (a unit or principal that no longer takes part)."""
-        plan = self.room.plan
-        options = sip.principal_names(plan) if kind == "principal" else sip.unit_names(plan)
-        for value in values:
-            if value and value not in options:
-                options[value] = (self.room.frame.hub.unit_name(value) if kind == "unit"
-                                  else "Huvudman som inte längre deltar")
-        return options
-
-    def _set(self, part: str, value: Any) -> None:
-        kind = self.kinds.get(part, "text")
-        element = self.inputs[part]
-        if kind in ("principal", "unit") and value and value not in element.options:
-            element.set_options(self._options(kind, element.value, value))
-        element.set_value(_shown_value(kind, value))
-
-    def refresh_options(self) -> None:
-        for part, element in self.inputs.items():
-            kind = self.kinds.get(part)
-            if kind in ("principal", "unit"):
-                options = self._options(kind, element.value)
-                if options != element.options:
-                    element.set_options(options, value=element.value)
-
-    def apply(self, value: dict[str, Any], revision: int) -> None:
-        """A newer plan: take the new value in place, unless the user is typing here (their text stays)."""
-        if revision == self.revision:
-            return
-        theirs = {p: _norm(p, value.get(p)) for p in self.parts}
-        mine = self.values()
-        clashes = [p for p in self.parts if self.base[p] != mine[p] != theirs[p] and theirs[p] != self.base[p]]
-        if not clashes:  # merge per part: the parts the user has not touched take the new value
-            for part in self.inputs:
-                if mine[part] == self.base[part] and mine[part] != theirs[part]:
-                    self._set(part, theirs[part])
-            self.base, self.revision, self.content = theirs, revision, dict(value)
-            self.clear_conflict()
-            self.box.classes(remove="sp-changed")
-            self.box.classes(add="sp-changed")
-            return
-        # Changed underneath while the user types: the untouched parts take the new value, the clashing ones
-        # keep the user's text with theirs beside it (and the old revision, so the save is answered with the
-        # conflict and the value as it is then).
-        for part in self.inputs:
-            if part not in clashes and mine[part] == self.base[part] != theirs[part]:
-                self._set(part, theirs[part])
-                self.base[part] = theirs[part]
-        self.show_conflict(theirs, "Någon annan har ändrat detta medan du skriver. Din text finns kvar.")
-
-    def show_conflict(self, theirs: dict[str, Any], note: str) -> None:
-        shown = "; ".join(f"{self.parts[p]}: {sip.shown(theirs[p], p, self.room.plan)}"
-                          for p in self.parts if theirs[p] != self.values()[p]) or "samma som din text"
-        self.note.set_text(note)
-        self.note.set_visibility(True)
-        self.theirs.set_text(f"Sparat av någon annan: {shown}")
-        self.theirs.set_visibility(True)
-        self.box.classes(add="sp-conflict")
-
-    def clear_conflict(self) -> None:
-        self.note.set_visibility(False)
-        self.theirs.set_visibility(False)
-        self.box.classes(remove="sp-conflict")
-
-    async def save(self) -> None:
-        if self.saving:
-            return  # one save at a time (a second click would send the same revision again)
-        self.saving = True
-        try:
-            await self._save()
-        finally:
-            self.saving = False
-
-    async def _save(self) -> None:
-        room = self.room
-        values = self.values()
-        body: Json
-        if self.key[0] == "new":
-            if not values.get("description"):
-                ui.notify("Skriv något först.", type="warning", position="top")
-                return
-            path, body = f"items/{self.key[1]}", {"content": values, "item_id": str(uuid.uuid4())}
-        elif self.key[0] == "field":
-            path, body = f"fields/{self.key[1]}", {"value": values["value"] or None,
-                                                   "expected_revision": self.revision}
-        else:
-            content = {k: v for k, v in {**self.content, **values}.items() if k in sip.CONTENT_KEYS}
-            path, body = f"items/{self.key[1]}/{self.key[2]}", {"content": content,
-                                                                "expected_revision": self.revision}
-        try:
-            result = await room.command(path, body)
-        except ApiError as exc:
-            if exc.status == 409 and exc.code == "field_conflict":
-                await self.conflicted()
-                return
-            ui.notify(exc.message, type="negative", position="top", close_button="Stäng")
-            return
-        if self.key[0] == "new":
-            for part in self.inputs:
-                self._set(part, None)
-            self.base = self.values()
-        else:
-            written = room.value_of(self.key, result)
-            if written is not None:  # the user may have typed on meanwhile: that stays (and stays unsaved)
-                self.content, self.revision = written
-                self.base = {p: _norm(p, self.content.get(p)) for p in self.parts}
-        self.clear_conflict()
-        room.apply_plan(result)
-        self.saved.set_text("Sparat")
-
-    async def conflicted(self) -> None:
-        """409: someone else changed this since it was read. Show their value beside the user's text and take
-        its revision (the next save overwrites knowingly)."""
-        plan = await self.room.reload()
-        if plan is None:
-            return
-        current = self.room.value_of(self.key, plan)
-        if current is None:
-            ui.notify("Någon annan har tagit bort detta under tiden.", type="warning", position="top")
-            return
-        value, revision = current
-        self.revision = revision
-        self.content = dict(value)
-        self.base = {p: _norm(p, value.get(p)) for p in self.parts}
-        self.show_conflict(self.base, "Någon annan har ändrat detta. Här är det som gäller nu; din text finns kvar "
-                                      "i fältet. Spara igen för att ersätta.")
-        ui.notify("Någon annan har ändrat detta – din text finns kvar.", type="warning", position="top",
-                  close_button="Stäng", timeout=10000)
-
-    async def remove(self) -> None:
-        try:
-            result = await self.room.command(f"items/{self.key[1]}/{self.key[2]}/removal",
-                                             {"expected_revision": self.revision})
-        except ApiError as exc:
-            if exc.status == 409 and exc.code == "field_conflict":
-                await self.conflicted()
-                return
-            ui.notify(exc.message, type="negative", position="top", close_button="Stäng")
-            return
-        self.room.apply_plan(result)
 
 
 def _section_title(section: str) -> str:
     return sip.LISTS.get(section) or sip.FIELDS.get(section) or section
-
-
-def label_of(key: tuple[str, ...]) -> str:
-    if key[0] == "field":
-        return sip.FIELDS.get(key[1], key[1])
-    return sip.SINGULAR.get(key[1], key[1])
 
 
 class SipRoom(LiveView):
@@ -296,22 +72,51 @@ class SipRoom(LiveView):
         self.containers: dict[str, ui.element] = {}
         self.adders: list[Editor] = []
         self.empty: dict[str, ui.label] = {}
+        self.adder_boxes: list[ui.element] = []
         self._fetch: asyncio.Task[None] | None = None
         self._again = False
+        self._visible = True
         self.section_presence: dict[str, ui.label] = {}
+        self.sections: list[Section] = []
+        self.dialogs: set[FormDialog] = set()
 
     @property
     def plan_id(self) -> str:
         return str(self.plan["id"])
 
     @property
+    def visible(self) -> bool:
+        """The acting unit still sees the plan (False after a read answered 404: consent withdrawn, unit removed)."""
+        return self._visible
+
+    @property
     def editable(self) -> bool:
-        return self.plan["state"] != "closed" and not self.plan.get("sharing_ended")
+        """The plan takes edits now (the domain's rule: open, consent not withdrawn, visible to the acting unit)."""
+        return self._visible and self.plan["state"] != "closed" and not self.plan.get("sharing_ended")
+
+    def state_note(self) -> str:
+        if not self._visible:
+            return ("Planen är inte längre synlig för din enhet (samtycket kan ha återkallats eller enheten tagits "
+                    "bort ur planen). Det du skrev syns kvar men kan inte sparas.")
+        if self.plan["state"] == "closed":
+            return "Planen är avslutad och kan inte ändras. Fastställda versioner kan laddas ned."
+        if self.plan.get("sharing_ended"):
+            return ("Samtycket är återkallat: planen delas inte längre och kan inte ändras förrän nytt samtycke "
+                    "registreras.")
+        return ""
+
+    def track(self, dialog: FormDialog) -> None:
+        self.dialogs.add(dialog)
+
+    def untrack(self, dialog: FormDialog) -> None:
+        self.dialogs.discard(dialog)
 
     # ----- build ------------------------------------------------------------------------------------------------
 
     def build(self) -> None:
         self.header()
+        self.status = ui.label("").classes("sp-overdue text-xl").props('role="alert"').mark("room-state")
+        self.dialog_host = ui.element("div")  # the forms' dialogs, outside every section a change redraws
         self.presence_label = ui.html("", sanitize=False).props('aria-live="polite"').mark("room-presence")
         self.show_presence(self.frame.live.viewers.get(self.plan_id, []))
         with ui.row().classes("w-full gap-4 items-start flex-wrap"):
@@ -329,12 +134,12 @@ class SipRoom(LiveView):
                 with ui.card().classes("w-full").props('role="region" aria-label="Justering"'):
                     ui.label("Justering").classes("sp-h2").props('role="heading" aria-level="2"')
                     self.approvals()
+                self.sections = [ConsentSection(self), MeetingsSection(self), FollowUpSection(self)]
                 with ui.card().classes("w-full").props('role="region" aria-label="Deltagare"'):
                     ui.label("Deltagare").classes("sp-h2").props('role="heading" aria-level="2"')
                     self.participants()
-                with ui.card().classes("w-full").props('role="region" aria-label="Fastställda versioner"'):
-                    ui.label("Fastställda versioner").classes("sp-h2").props('role="heading" aria-level="2"')
-                    self.versions()
+                self.sections.append(VersionsSection(self))
+        self.follow_state()
 
     # ----- presence ---------------------------------------------------------------------------------------------
 
@@ -350,7 +155,8 @@ class SipRoom(LiveView):
         editing: dict[str, list[str]] = {}
         for viewer in viewers:
             if viewer.user_id != self.frame.user_id and viewer.state == "editing" and viewer.field:
-                who = f"{self.frame.hub.person_name(viewer.user_id)} ({self.frame.hub.unit_name(viewer.unit_id)})"
+                unit = sip.unit_names(self.plan).get(viewer.unit_id) or self.frame.hub.unit_name(viewer.unit_id)
+                who = f"{self.frame.hub.person_name(viewer.user_id)} ({unit})"
                 editing.setdefault(viewer.field, []).append(who)
         for section, label in self.section_presence.items():
             names = editing.get(section)
@@ -372,14 +178,14 @@ class SipRoom(LiveView):
                 for item in self.plan["contents"][name]:
                     self.items[name][item["id"]] = self.item_editor(name, item)
             self.empty[name].set_visibility(not self.items[name])
-            if self.editable:
-                with ui.expansion(f"Lägg till {sip.SINGULAR[name]}", icon="add").classes("w-full"):
-                    parts = sip.ITEM_PARTS[name]
-                    self.adders.append(Editor(self, ("new", name), parts, _kinds(parts), {}, 0))
+            with ui.expansion(f"Lägg till {sip.SINGULAR[name]}", icon="add").classes("w-full") as adder:
+                parts = sip.ITEM_PARTS[name]
+                self.adders.append(Editor(self, ("new", name), parts, item_kinds(parts), {}, 0))
+            self.adder_boxes.append(adder)
 
     def item_editor(self, name: str, item: Json) -> Editor:
         parts = sip.ITEM_PARTS[name]
-        return Editor(self, ("item", name, str(item["id"])), parts, _kinds(parts), item["content"],
+        return Editor(self, ("item", name, str(item["id"])), parts, item_kinds(parts), item["content"],
                       int(item["revision"]))
 
     @ui.refreshable_method
@@ -399,9 +205,6 @@ class SipRoom(LiveView):
                 _fact("Nästa uppföljning", fmt.day(plan.get("next_follow_up_on")) if plan.get("next_follow_up_on")
                       else "Inget datum")
                 _fact("Ändringar sedan senaste version", "Ja" if plan.get("has_unagreed_changes") else "Nej")
-            if plan.get("sharing_ended"):
-                ui.label("Samtycket är återkallat: planen delas inte längre och kan inte ändras.").classes(
-                    "sp-overdue").props('role="alert"')
 
     @ui.refreshable_method
     def approvals(self) -> None:
@@ -422,7 +225,10 @@ class SipRoom(LiveView):
                 ui.label("Saknas innan planen kan justeras: " + ", ".join(sip.MISSING.get(m, m) for m in missing)
                          + ".").classes("sp-at_risk")
             mine = sip.principal_of_unit(plan, self.frame.acting_unit)
-            if mine is not None and mine in plan["principal_ids"] and self.editable:
+            if not plan.get("has_unagreed_changes"):
+                ui.label(f"Det som står nu är fastställt (version {plan.get('current_version_number')}).").classes(
+                    "sp-ok")
+            elif mine is not None and mine in plan["principal_ids"] and self.editable:
                 if mine in approved:
                     ui.label("Din huvudman har justerat det som står nu.").classes("sp-ok")
                 else:
@@ -450,19 +256,6 @@ class SipRoom(LiveView):
                         ui.label(", ".join(x for x in (named.get("role"), named.get("organisation")) if x)
                                  or "").classes("sp-muted")
 
-    @ui.refreshable_method
-    def versions(self) -> None:
-        versions = self.plan.get("versions") or []
-        if not versions:
-            ui.label("Ingen version är fastställd än.").classes("sp-muted")
-        for version in reversed(versions):
-            with ui.element("div").classes("sp-row w-full").mark(f"version-{version['number']}"):
-                ui.label(f"Version {version['number']} – fastställd {fmt.date_time(version['agreed_at'])}").classes(
-                    "font-bold")
-                names = sip.principal_names(self.plan)
-                who = ", ".join(names.get(a["principal_id"], a["principal_id"]) for a in version["approvals"])
-                ui.label(f"Justerad av {who}").classes("sp-muted")
-
     # ----- commands ---------------------------------------------------------------------------------------------
 
     async def command(self, path: str, body: Json) -> Json:
@@ -483,7 +276,7 @@ class SipRoom(LiveView):
             elif exc.code == "missing_contents":
                 ui.notify("Planen är inte komplett än och kan inte justeras.", type="warning", position="top")
             else:
-                ui.notify(exc.message, type="negative", position="top", close_button="Stäng")
+                ui.notify(sip_message(exc), type="negative", position="top", close_button="Stäng")
             return
         agreed = result.get("current_version_number") != self.plan.get("current_version_number")
         self.apply_plan(result)
@@ -523,12 +316,39 @@ class SipRoom(LiveView):
                                                       acting_unit=self.frame.acting_unit)
         except ApiError as exc:
             with self.frame.client:
-                ui.notify(exc.message if exc.status != 404 else "Planen är inte längre synlig för din enhet.",
-                          type="warning", position="top")
+                if exc.status in (403, 404):
+                    self.lose()
+                ui.notify(sip_message(exc) if exc.status not in (403, 404) else
+                          "Planen är inte längre synlig för din enhet.", type="warning", position="top")
             return None
         with self.frame.client:
+            self._visible = True
             self.apply_plan(plan)
         return plan
+
+    def lose(self) -> None:
+        """The acting unit no longer sees the plan: everything becomes read-only in place (typed text stays)."""
+        if not self._visible:
+            return
+        self._visible = False
+        self.follow_state()
+        self.approvals.refresh()
+
+    def follow_state(self) -> None:
+        """Inputs, buttons and open forms follow the plan's state live (not only when the page is built)."""
+        editable = self.editable
+        for editor in (*self.fields.values(), *self.adders, *(e for i in self.items.values() for e in i.values())):
+            editor.set_enabled(editable)
+        for box in self.adder_boxes:
+            box.set_visibility(editable)
+        note = self.state_note()
+        if note != self.status.text:
+            self.status.set_text(note)
+        self.status.set_visibility(bool(note))
+        for section in self.sections:
+            section.update()
+        for dialog in list(self.dialogs):
+            dialog.follow(self.plan)
 
     def value_of(self, key: tuple[str, ...], plan: Json) -> tuple[dict[str, Any], int] | None:
         if key[0] == "field":
@@ -564,6 +384,7 @@ class SipRoom(LiveView):
                     shown.refresh_options()
                     shown.apply(item["content"], int(item["revision"]))
             self.empty[name].set_visibility(not editors)
+        self.follow_state()
         background_tasks.create(self._names_then_refresh(), name="sip-refresh")
 
     async def _names_then_refresh(self) -> None:
@@ -572,12 +393,6 @@ class SipRoom(LiveView):
             self.header.refresh()
             self.approvals.refresh()
             self.participants.refresh()
-            self.versions.refresh()
-
-
-def _kinds(parts: dict[str, str]) -> dict[str, str]:
-    return {p: ("principal" if p == "principal_id" else "unit" if p == "responsible_unit_id" else "text")
-            for p in parts}
 
 
 def _fact(label: str, value: str) -> None:

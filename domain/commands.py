@@ -1,7 +1,15 @@
 """Commands on a discharge case, in the imperative, and the one function that applies them.
 
-A command carries what the user asked for; `apply` calls the aggregate method that enforces the rules.
+A command carries what the user asked for; `apply_to` calls the aggregate method that enforces the rules.
 Registering a case creates the aggregate instead (see `DischargeCase.register`).
+
+Guards against lost updates, by kind of command (as for a SIP plan, `domain.sip.commands`):
+
+- `ChangePlanning` carries each edited field's `expected_revision` and **must not** be checked against the
+  case's `version`: two people editing different planning fields (of one form or of different units' forms)
+  never conflict, and no other action on the case makes a planning edit stale.
+- every other command is a `VersionedCaseCommand`: the application compares `expected_version` with the case's
+  `version` (409 with the current case when stale). `UpdatePlanning` (the whole form at once) is one of them.
 """
 
 from __future__ import annotations
@@ -11,15 +19,14 @@ from datetime import datetime
 
 from domain.discharge_case import Actor, DischargeCase, InterruptionReason, Part, RejectionReason
 from domain.errors import InvalidValue
-from domain.planning import HomeReadiness, PlanningForm
+from domain.planning import HomeReadiness, PlanningEdit, PlanningForm
 
 
 @dataclass(frozen=True, kw_only=True)
 class CaseCommand:
-    """A command on an existing case; `expected_version` guards against stale writes."""
+    """A command on an existing case."""
 
     case_id: str
-    expected_version: int
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         """Call the aggregate method that enforces the rules (raises a DomainError if they forbid it)."""
@@ -27,14 +34,31 @@ class CaseCommand:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SendAdmissionNotice(CaseCommand):
+class VersionedCaseCommand(CaseCommand):
+    """A command guarded by the whole case's `version`: `expected_version` is the version the user last read."""
+
+    expected_version: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangePlanning(CaseCommand):
+    """Set fields of the acting unit's planning form, each guarded by its own revision (not the case's version)."""
+
+    edits: tuple[PlanningEdit, ...]
+
+    def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
+        case.change_planning(actor, self.edits, now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendAdmissionNotice(VersionedCaseCommand):
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.send_admission_notice(actor, now)
 
 
 @dataclass(frozen=True, kw_only=True)
-class RecordNeedsIdentified(CaseCommand):
+class RecordNeedsIdentified(VersionedCaseCommand):
     at: datetime
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -42,7 +66,7 @@ class RecordNeedsIdentified(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Acknowledge(CaseCommand):
+class Acknowledge(VersionedCaseCommand):
     notice_ids: tuple[str, ...] | None = None
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -50,7 +74,7 @@ class Acknowledge(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Forward(CaseCommand):
+class Forward(VersionedCaseCommand):
     to_unit_id: str
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -58,7 +82,7 @@ class Forward(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Reject(CaseCommand):
+class Reject(VersionedCaseCommand):
     reason: RejectionReason
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -66,7 +90,7 @@ class Reject(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AddParticipant(CaseCommand):
+class AddParticipant(VersionedCaseCommand):
     unit_id: str
     part: Part | None = None  # decided from the unit's kind by the application when not given
 
@@ -77,7 +101,7 @@ class AddParticipant(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RemoveParticipant(CaseCommand):
+class RemoveParticipant(VersionedCaseCommand):
     unit_id: str
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -85,7 +109,7 @@ class RemoveParticipant(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AppointNamedCareContact(CaseCommand):
+class AppointNamedCareContact(VersionedCaseCommand):
     contact_user_id: str
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -93,7 +117,7 @@ class AppointNamedCareContact(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChangeEstimatedDischarge(CaseCommand):
+class ChangeEstimatedDischarge(VersionedCaseCommand):
     estimated_discharge_at: datetime
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -101,7 +125,7 @@ class ChangeEstimatedDischarge(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpdatePlanning(CaseCommand):
+class UpdatePlanning(VersionedCaseCommand):
     form: PlanningForm
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -109,21 +133,21 @@ class UpdatePlanning(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MarkReadyForDischarge(CaseCommand):
+class MarkReadyForDischarge(VersionedCaseCommand):
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.mark_ready_for_discharge(actor, now)
 
 
 @dataclass(frozen=True, kw_only=True)
-class WithdrawReadyForDischarge(CaseCommand):
+class WithdrawReadyForDischarge(VersionedCaseCommand):
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.withdraw_ready_for_discharge(actor, now)
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetSipApplies(CaseCommand):
+class SetSipApplies(VersionedCaseCommand):
     applies: bool
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -131,14 +155,14 @@ class SetSipApplies(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SendSipInvitation(CaseCommand):
+class SendSipInvitation(VersionedCaseCommand):
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.send_sip_invitation(actor, now)
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetLiabilityFacts(CaseCommand):
+class SetLiabilityFacts(VersionedCaseCommand):
     patient_refused_services: bool
     outpatient_services_missing: bool
 
@@ -148,7 +172,7 @@ class SetLiabilityFacts(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpdateHomeReadiness(CaseCommand):
+class UpdateHomeReadiness(VersionedCaseCommand):
     readiness: HomeReadiness
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -156,21 +180,21 @@ class UpdateHomeReadiness(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class StartLeave(CaseCommand):
+class StartLeave(VersionedCaseCommand):
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.start_leave(actor, now)
 
 
 @dataclass(frozen=True, kw_only=True)
-class EndLeave(CaseCommand):
+class EndLeave(VersionedCaseCommand):
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.end_leave(actor, now)
 
 
 @dataclass(frozen=True, kw_only=True)
-class SendDischargeNotice(CaseCommand):
+class SendDischargeNotice(VersionedCaseCommand):
     discharged_at: datetime
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -178,7 +202,7 @@ class SendDischargeNotice(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Interrupt(CaseCommand):
+class Interrupt(VersionedCaseCommand):
     reason: InterruptionReason
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -186,14 +210,14 @@ class Interrupt(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Cancel(CaseCommand):
+class Cancel(VersionedCaseCommand):
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.cancel(actor, now)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Close(CaseCommand):
+class Close(VersionedCaseCommand):
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.close(actor, now)

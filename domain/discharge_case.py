@@ -7,15 +7,16 @@ past-tense events in `pending_events`. The repository bumps `version` once per s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
 from domain import events as ev
 from domain.care import CareType
-from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart, require_aware
+from domain.errors import FieldConflict, InvalidTransition, InvalidValue, NotAllowedForPart, require_aware
 from domain.payment import ReadyPeriod
-from domain.planning import HomeReadiness, PlanningForm
+from domain.planning import HomeReadiness, PlanningEdit, PlanningField, PlanningForm, clean_planning_value
 
 
 class CaseState(StrEnum):
@@ -341,10 +342,53 @@ class DischargeCase:
                      detail=estimated.isoformat(), notice_id=notice_id, estimated_discharge_at=estimated)
 
     def update_planning(self, actor: Actor, form: PlanningForm, now: datetime) -> None:
+        """Write the acting unit's whole planning form (guarded by the case's version, by the caller).
+
+        Every field whose value changes moves to its next revision, so per-field editors see the change."""
         self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "update the planning")
         self._require_state("update the planning", CaseState.PLANNING, CaseState.READY)
-        self.planning[actor.unit_id] = replace(form, updated_at=now, updated_by_user_id=actor.user_id)
-        self._record(ev.PlanningUpdated, actor, now, "planning_updated", unit_id=actor.unit_id)
+        current = self.planning.get(actor.unit_id, PlanningForm())
+        clean = form.normalised()
+        values = {f: clean.value(f) for f in PlanningField}
+        changed = current.differing_fields(values)
+        self.planning[actor.unit_id] = replace(current.changed(values, now, actor.user_id), updated_at=now,
+                                               updated_by_user_id=actor.user_id)
+        self._record(ev.PlanningUpdated, actor, now, "planning_updated", unit_id=actor.unit_id,
+                     fields=tuple(f.value for f in changed))
+
+    def change_planning(self, actor: Actor, edits: Sequence[PlanningEdit], now: datetime) -> tuple[PlanningField, ...]:
+        """Set fields of the acting unit's planning form, each from the revision the editor read it at.
+
+        Guarded per field, never by the case's version: edits of other fields (of this form or another unit's)
+        and every other action on the case never conflict. If a field to change has moved past its expected
+        revision, `FieldConflict` names it (and in `conflicts` every such field) with the current value and
+        revision, and nothing is written. A field given the value it already has is no change and no conflict,
+        even from a stale revision (nobody's edit is lost when both wanted the same); when nothing changes,
+        nothing is recorded. Returns the changed fields."""
+        self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "update the planning")
+        self._require_state("update the planning", CaseState.PLANNING, CaseState.READY)
+        if not edits:
+            raise InvalidValue("name at least one field to change", field="fields")
+        if len({e.field for e in edits}) != len(edits):
+            raise InvalidValue("each field may be changed once per edit", field="fields")
+        current = self.planning.get(actor.unit_id, PlanningForm())
+        wanted = {e.field: clean_planning_value(e.field, e.value) for e in edits}
+        expected = {e.field: e.expected_revision for e in edits}
+        changed = current.differing_fields(wanted)
+        clashes = tuple(
+            FieldConflict(f"{name} of the planning form was changed by someone else", field=name.value, item_id=None,
+                          current_value=current.value(name), current_revision=current.revision(name))
+            for name in changed if expected[name] != current.revision(name))
+        if clashes:
+            first = clashes[0]
+            raise FieldConflict(first.message, field=first.field or "", item_id=None, current_value=first.current_value,
+                                current_revision=first.current_revision, conflicts=clashes)
+        if not changed:
+            return ()
+        self.planning[actor.unit_id] = current.changed({f: wanted[f] for f in changed}, now, actor.user_id)
+        self._record(ev.PlanningUpdated, actor, now, "planning_updated", unit_id=actor.unit_id,
+                     fields=tuple(f.value for f in changed))
+        return changed
 
     def mark_ready_for_discharge(self, actor: Actor, now: datetime) -> None:
         """The treating doctor judged the patient ready; the time it is sent starts the payment clock."""

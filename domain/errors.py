@@ -40,6 +40,26 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class FieldConflict(DomainError):
+    """Someone else changed the field (or item) since the editor read it: nothing was written.
+
+    Carries what the editor needs to resolve it: the current value and revision. `field` names the field (for a
+    SIP: the scalar field or the list); `item_id` a SIP list item (None for a field). Edits guarded per field (a
+    SIP's contents, a case's planning form) raise it instead of comparing the aggregate's version. When one edit
+    touched several fields, `conflicts` lists every field that clashed (this one first).
+    """
+
+    code = "field_conflict"
+
+    def __init__(self, message: str, *, field: str, item_id: str | None, current_value: object,
+                 current_revision: int, conflicts: tuple[FieldConflict, ...] = ()) -> None:
+        super().__init__(message, field=field)
+        self.item_id = item_id
+        self.current_value = current_value
+        self.current_revision = current_revision
+        self.conflicts = conflicts
+
+
 def require_aware(value: datetime, field_name: str) -> None:
     """A time from outside must say its time zone (a naive time is ambiguous across summer and winter time)."""
     if value.tzinfo is None or value.utcoffset() is None:

@@ -79,7 +79,10 @@ class EstimatedDischargeChanged(CaseEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class PlanningUpdated(CaseEvent):
+    """A unit changed its planning form; `fields` names the fields whose value changed (codes, never text)."""
+
     unit_id: str
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -62,5 +62,10 @@ class Unit:
 
 @dataclass(frozen=True)
 class Assignment:
+    """A role at a unit. `protected_identity_access`: the explicit need, decided by the user's administrator, to
+    see the name and address of a person with protected identity (*skyddad identitet*) when acting for this unit.
+    Without it they are masked."""
+
     unit_id: str
     role: Role
+    protected_identity_access: bool = False

@@ -12,6 +12,7 @@ from domain.deadlines import case_deadlines, case_liability, worst_open_state
 from domain.discharge_case import RECEIVING_PARTS, DischargeCase
 from domain.identity import parse_patient_identity
 from domain.payment import PaymentPolicy
+from domain.planning import PlanningField
 from server.api.schemas import (
     AcknowledgementOut,
     AckStatusOut,
@@ -30,24 +31,27 @@ from server.persistence.models import PatientRow, UnitRow
 PROTECTED_NAME = "Skyddad identitet"
 
 
-def patient_out(row: PatientRow) -> PatientOut:
-    """Protected identity: name and address are masked (the identity number stays, it is needed for care)."""
+def patient_out(row: PatientRow, *, reveal: bool = False) -> PatientOut:
+    """Protected identity: name and address are masked (the identity number stays, it is needed for care) unless
+    `reveal`: the user's assignment at the acting unit carries the explicit need
+    (`authorization.reveals_protected_identity`)."""
     identity = parse_patient_identity(row.identity_value)
-    protected = row.protected_identity
+    masked = row.protected_identity and not reveal
     return PatientOut(
         id=row.id, identity_kind=row.identity_kind,
         identity=identity.formatted,
-        name=PROTECTED_NAME if protected else row.name, address="" if protected else row.address,
-        municipality_code=row.municipality_code, protected_identity=protected,
-        birth_date=identity.birth_date)
+        name=PROTECTED_NAME if masked else row.name, address="" if masked else row.address,
+        municipality_code=row.municipality_code, protected_identity=row.protected_identity,
+        birth_date=identity.birth_date, masked=masked)
 
 
-def summary(case: DischargeCase, patient: PatientRow, policy: PaymentPolicy, now: datetime) -> CaseSummary:
+def summary(case: DischargeCase, patient: PatientRow, policy: PaymentPolicy, now: datetime, *,
+            reveal: bool = False) -> CaseSummary:
     deadlines = case_deadlines(case, policy, now)
     worst = worst_open_state(deadlines)
     return CaseSummary(
         id=case.id, version=case.version, state=str(case.state), care_type=str(case.care_type),
-        patient=patient_out(patient), ward_unit_id=case.ward_unit_id, admitted_at=case.admitted_at,
+        patient=patient_out(patient, reveal=reveal), ward_unit_id=case.ward_unit_id, admitted_at=case.admitted_at,
         estimated_discharge_at=case.estimated_discharge_at, ready_for_discharge_at=case.ready_for_discharge_at,
         deadlines=[DeadlineOut(kind=str(d.kind), due_at=d.due_at, met_at=d.met_at, state=str(d.state))
                    for d in deadlines],
@@ -58,8 +62,8 @@ def summary(case: DischargeCase, patient: PatientRow, policy: PaymentPolicy, now
 
 
 def detail(case: DischargeCase, patient: PatientRow, units: Mapping[str, UnitRow], policy: PaymentPolicy,
-           amounts: Mapping[int, int], now: datetime) -> CaseDetail:
-    base = summary(case, patient, policy, now)
+           amounts: Mapping[int, int], now: datetime, *, reveal: bool = False) -> CaseDetail:
+    base = summary(case, patient, policy, now, reveal=reveal)
     liability = case_liability(case, policy, amounts, now)
     return CaseDetail(
         **{f: getattr(base, f) for f in base.__struct_fields__},
@@ -84,7 +88,8 @@ def detail(case: DischargeCase, patient: PatientRow, units: Mapping[str, UnitRow
         planning=[PlanningOut(unit_id=u, current_services=f.current_services,
                               expected_needs=[str(n) for n in f.expected_needs], aids=f.aids,
                               medication_handover=f.medication_handover, adl=f.adl, notes=f.notes,
-                              updated_at=f.updated_at, updated_by_user_id=f.updated_by_user_id)
+                              updated_at=f.updated_at, updated_by_user_id=f.updated_by_user_id,
+                              revisions={n.value: f.revision(n) for n in PlanningField})
                   for u, f in case.planning.items()],
         timeline=[TimelineOut(at=t.at, action=t.action, user_id=t.user_id, unit_id=t.unit_id, detail=t.detail)
                   for t in case.timeline],
@@ -139,10 +144,10 @@ def in_inbox(case: DischargeCase, unit_id: str) -> bool:
 
 
 def inbox_item(case: DischargeCase, patient: PatientRow, unit_id: str, policy: PaymentPolicy,
-               now: datetime) -> InboxItemOut:
+               now: datetime, *, reveal: bool = False) -> InboxItemOut:
     part = case.part_of(unit_id)
     return InboxItemOut(
-        case=summary(case, patient, policy, now), part=str(part) if part else "",
+        case=summary(case, patient, policy, now, reveal=reveal), part=str(part) if part else "",
         unacknowledged=[InboxNoticeOut(id=n.id, kind=str(n.kind), sent_at=n.sent_at)
                         for n in sorted(case.unacknowledged(unit_id), key=lambda n: n.sent_at, reverse=True)])
 

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from domain.errors import DomainError, InvalidValue
+from domain.errors import FieldConflict as FieldConflict  # raised by SIP edits; defined with the other errors
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -154,23 +155,6 @@ class PlanContents:
 
 
 # ----- errors ---------------------------------------------------------------------------------------------------
-
-
-class FieldConflict(DomainError):
-    """Someone else changed the field (or item) since the editor read it: nothing was written.
-
-    Carries what the editor needs to resolve it: the current value (an item's content) and revision.
-    `field` names the scalar field or the list; `item_id` the item (None for a scalar field).
-    """
-
-    code = "field_conflict"
-
-    def __init__(self, message: str, *, field: str, item_id: str | None, current_value: object,
-                 current_revision: int) -> None:
-        super().__init__(message, field=field)
-        self.item_id = item_id
-        self.current_value = current_value
-        self.current_revision = current_revision
 
 
 class ContentChanged(DomainError):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from domain import commands as cmd
 from domain.deadlines import DeadlineState
 from domain.discharge_case import CaseState
-from domain.planning import HomeReadiness, PlanningForm
+from domain.planning import HomeReadiness, PlanningEdit, PlanningField, PlanningForm
 from server import access_log, authorization
 from server.api import schemas as s
 from server.api.openapi import PROBLEMS
@@ -142,8 +142,11 @@ COMMAND_ROUTES = [
                   lambda c, d: cmd.UpdatePlanning(case_id=c, expected_version=_v(d), form=PlanningForm(
                       current_services=d.current_services, expected_needs=tuple(d.expected_needs), aids=d.aids,
                       medication_handover=d.medication_handover, adl=d.adl, notes=d.notes)),
-                  operation_id="updatePlanning", summary="Update my unit's planning form",
-                  description="Each participating unit keeps its own structured planning form on the case."),
+                  operation_id="updatePlanning", summary="Write my unit's whole planning form",
+                  description="Each participating unit keeps its own structured planning form on the case. This "
+                              "writes the whole form at once (fields left out are emptied), guarded by the case's "
+                              "`expected_version`: any change to the case in between gives 409. Kept for "
+                              "whole-form writes; editors should use `changePlanningFields`, guarded per field."),
     command_route("ready-for-discharge", s.VersionOnly,
                   lambda c, d: cmd.MarkReadyForDischarge(case_id=c, expected_version=_v(d)),
                   operation_id="markReadyForDischarge", summary="Mark the patient ready for discharge",
@@ -199,6 +202,47 @@ COMMAND_ROUTES = [
                   description="The ward closes a discharged or interrupted case."),
 ]
 
+
+
+def _edit(name: PlanningField, data: s.PlanningFieldEdit) -> PlanningEdit:
+    value = tuple(data.value) if isinstance(data.value, list) else data.value
+    return PlanningEdit(name, value, data.expected_revision)
+
+
+@post("/cases/{case_id:str}/planning/fields", operation_id="changePlanningFields",
+      summary="Change fields of my unit's planning form",
+      description="Set fields of your unit's planning form, each from the `expected_revision` you read (see "
+                  "`revisions` in the case's `planning`), all or nothing. Guarded per field, not by the case's "
+                  "version: edits of other fields, other units' forms and every other action never conflict. If "
+                  "someone else changed one of the fields meanwhile: 409 `field_conflict` with `field`, "
+                  "`current_value`, `current_revision` (and `conflicts`: every such field), nothing written. A "
+                  "field given the value it already has is no change.",
+      status_code=200, responses=PROBLEMS, tags=["case actions"])
+async def change_planning_fields(current_user: CurrentUser, runtime: Runtime, case_id: CaseId,
+                                 data: s.PlanningFieldsInput, request: Request[Any, Any, Any],
+                                 idempotency_key: IdempotencyHeader = None,
+                                 acting_unit: ActingUnitHeader = None) -> Response[s.CaseDetail]:
+    idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
+    command = cmd.ChangePlanning(case_id=case_id, edits=tuple(_edit(n, e) for n, e in data.fields.items()))
+    return _json(await runtime.cases.execute(current_user, command, acting_unit, idem))
+
+
+@post("/cases/{case_id:str}/planning/fields/{field:str}", operation_id="changePlanningField",
+      summary="Change one field of my unit's planning form",
+      description="`{value, expected_revision}` for one field (`current_services`, `expected_needs`: a list of "
+                  "needs, `aids`, `medication_handover`, `adl`, `notes`); as `changePlanningFields`.",
+      status_code=200, responses=PROBLEMS, tags=["case actions"])
+async def change_planning_field(current_user: CurrentUser, runtime: Runtime, case_id: CaseId, field: PlanningField,
+                                data: s.PlanningFieldEdit, request: Request[Any, Any, Any],
+                                idempotency_key: IdempotencyHeader = None,
+                                acting_unit: ActingUnitHeader = None) -> Response[s.CaseDetail]:
+    idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
+    command = cmd.ChangePlanning(case_id=case_id, edits=(_edit(field, data),))
+    return _json(await runtime.cases.execute(current_user, command, acting_unit, idem))
+
+
+PLANNING_ROUTES = [change_planning_fields, change_planning_field]
+
 INBOX_STATES = [str(s) for s in (CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)]
 
 
@@ -215,7 +259,8 @@ async def get_inbox(current_user: CurrentUser, runtime: Runtime,
         ids = await uow.cases.ids_for_units([unit_id], [CaseState(s) for s in INBOX_STATES])
         cases = [(c, p) for c, p in await uow.cases.get_many(ids) if in_inbox(c, unit_id)]
         patients = await uow.patients.get_many(p for _, p in cases)
-        items = [inbox_item(c, patients[p], unit_id, runtime.policy, now) for c, p in cases]
+        reveal = authorization.reveals_protected_identity(current_user, unit_id)
+        items = [inbox_item(c, patients[p], unit_id, runtime.policy, now, reveal=reveal) for c, p in cases]
         await access_log.record(uow.session, current_user, unit_id=unit_id, patient_ids=[p for _, p in cases],
                                 case_ids=[c.id for c, _ in cases], action="list_inbox", at=now)
         await uow.commit()
@@ -246,4 +291,5 @@ async def list_people(current_user: CurrentUser, runtime: Runtime,
     return [PersonOut(id=r.id, display_name=r.display_name, title=r.title) for r in rows]
 
 
-CASE_ROUTES = [list_cases, register_case, get_case, *COMMAND_ROUTES, get_inbox, list_unit_staff, list_people]
+CASE_ROUTES = [list_cases, register_case, get_case, *COMMAND_ROUTES, *PLANNING_ROUTES, get_inbox, list_unit_staff,
+               list_people]

@@ -11,8 +11,8 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
-from domain.errors import DomainError, NotAllowedForPart, NotFound
-from domain.sip import ContentChanged, FieldConflict, MissingContents
+from domain.errors import DomainError, FieldConflict, NotAllowedForPart, NotFound
+from domain.sip import ContentChanged, MissingContents
 from server.api.schemas import FieldError, Problem
 from server.errors import ApplicationError, VersionConflict
 
@@ -46,10 +46,14 @@ def application_error(_: Request[Any, Any, Any], exc: ApplicationError) -> Respo
 
 def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
     errors = _field_errors(exc.field, exc.message)
-    if isinstance(exc, FieldConflict):  # SIP: someone else changed the field or item; show it as it is now
-        return problem(409, exc.message, exc.code, errors, {
+    if isinstance(exc, FieldConflict):  # someone else changed the field or item (SIP, planning); show it as it is now
+        extra: dict[str, Any] = {
             "field": exc.field, "item_id": exc.item_id, "current_value": msgspec.to_builtins(exc.current_value),
-            "current_revision": exc.current_revision})
+            "current_revision": exc.current_revision}
+        if exc.conflicts:  # an edit of several fields: every field that clashed
+            extra["conflicts"] = [{"field": c.field, "current_value": msgspec.to_builtins(c.current_value),
+                                   "current_revision": c.current_revision} for c in exc.conflicts]
+        return problem(409, exc.message, exc.code, errors, extra)
     if isinstance(exc, ContentChanged):
         return problem(409, exc.message, exc.code, errors, {"current_revision": exc.current_revision})
     if isinstance(exc, MissingContents):

@@ -9,7 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from domain.discharge_case import InterruptionReason, Part, RejectionReason
-from domain.planning import Need
+from domain.planning import Need, PlanningField
 
 Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
 FreeText = Annotated[str, Meta(max_length=4000)]
@@ -94,12 +94,33 @@ class EstimatedDischargeInput(VersionOnly, kw_only=True, forbid_unknown_fields=T
 
 
 class PlanningInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
+    """The whole planning form at once, guarded by the case's version (every field not given is emptied)."""
+
     current_services: FreeText = ""
     expected_needs: Annotated[list[Need], Meta(max_length=20)] = []
     aids: FreeText = ""
     medication_handover: FreeText = ""
     adl: FreeText = ""
     notes: FreeText = ""
+
+
+FieldRevision = Annotated[int, Meta(ge=0, le=2_147_483_647,
+                                    description="The revision of the field you last read (0: never changed).")]
+NeedList = Annotated[list[Need], Meta(max_length=20)]
+
+
+class PlanningFieldEdit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One planning field from the revision you read: text for a text field, a list of needs for
+    `expected_needs`."""
+
+    value: FreeText | NeedList
+    expected_revision: FieldRevision
+
+
+class PlanningFieldsInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Fields of your unit's planning form, each from the revision you read; all or nothing."""
+
+    fields: Annotated[dict[PlanningField, PlanningFieldEdit], Meta(min_length=1, max_length=6)]
 
 
 class SipAppliesInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
@@ -167,6 +188,9 @@ class PatientOut(msgspec.Struct, kw_only=True):
     municipality_code: str
     protected_identity: bool
     birth_date: date | None
+    # True when name and address are withheld from you: the person has protected identity and your assignment at
+    # the unit you act for does not carry the explicit need to see them (`name` then says "Skyddad identitet").
+    masked: bool = False
 
 
 class ParticipantOut(msgspec.Struct, kw_only=True):
@@ -232,6 +256,8 @@ class PlanningOut(msgspec.Struct, kw_only=True):
     notes: str
     updated_at: datetime | None
     updated_by_user_id: str | None
+    # Every field's revision (0: never changed): send it back as `expected_revision` when you change the field.
+    revisions: dict[str, int] = {}
 
 
 class AckStatusOut(msgspec.Struct, kw_only=True):

@@ -12,9 +12,10 @@ from datetime import datetime
 
 import msgspec
 
-from domain.commands import AddParticipant, AppointNamedCareContact, CaseCommand, Forward
+from domain.commands import AddParticipant, AppointNamedCareContact, CaseCommand, Forward, VersionedCaseCommand
 from domain.deadlines import DeadlineState, case_deadlines, worst_open_state
 from domain.discharge_case import Actor, CaseState, DischargeCase, Part
+from domain.errors import FieldConflict
 from domain.identity import InvalidIdentity, parse_patient_identity
 from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
@@ -87,7 +88,7 @@ class CaseService:
             await uow.record_events(case)
             await access_log.record(uow.session, user, unit_id=ward.id, patient_ids=[patient.id],
                                     case_ids=[case.id], action="register_case", at=now)
-            body = await self._detail_body(uow, case, patient, now)
+            body = await self._detail_body(uow, case, patient, now, user, ward.id)
             if idem:
                 await store_response(uow.session, user, idem, 201, body, now)
             await uow.commit()
@@ -108,8 +109,9 @@ class CaseService:
             assert case is not None
             patient = await uow.patients.get(await uow.cases.patient_id_of(case.id) or "")
             assert patient is not None
-            if command.expected_version != case.version:
-                current = await self._detail(uow, case, patient, now)
+            # A versioned command is stale when the case moved on; a planning edit is guarded per field instead.
+            if isinstance(command, VersionedCaseCommand) and command.expected_version != case.version:
+                current = await self._detail(uow, case, patient, now, user, unit_id)
                 # The answer shows the current case: a read of patient data, so it is logged (and only that).
                 await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
                                         case_ids=[case.id], action="read_case", at=now)
@@ -117,7 +119,14 @@ class CaseService:
                 raise VersionConflict(f"the case has changed (version {case.version}, "
                                       f"you sent {command.expected_version})", current)
             command = await self._complete(uow, command, unit_id)
-            command.apply_to(case, Actor(user.id, unit_id), now)
+            try:
+                command.apply_to(case, Actor(user.id, unit_id), now)
+            except FieldConflict:
+                # The problem shows the field's current value: a read of patient data, so it is logged (only that).
+                await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
+                                        case_ids=[case.id], action="read_case", at=now)
+                await uow.commit()
+                raise
             try:
                 if case.pending_events:  # nothing changed (e.g. acknowledging twice): no new version without an event
                     await uow.cases.save(case, now)
@@ -127,7 +136,7 @@ class CaseService:
             await uow.record_events(case)
             await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
                                     case_ids=[case.id], action=access_log.action_of(command), at=now)
-            body = await self._detail_body(uow, case, patient, now)
+            body = await self._detail_body(uow, case, patient, now, user, unit_id)
             if idem:
                 await store_response(uow.session, user, idem, 200, body, now)
             await uow.commit()
@@ -143,7 +152,7 @@ class CaseService:
             assert case is not None
             patient = await uow.patients.get(await uow.cases.patient_id_of(case.id) or "")
             assert patient is not None
-            view = await self._detail(uow, case, patient, now)
+            view = await self._detail(uow, case, patient, now, user, unit_id)
             await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
                                     case_ids=[case.id], action="read_case", at=now)
             await uow.commit()
@@ -163,12 +172,16 @@ class CaseService:
                     or deadline_state is None]
             page = rows[offset:offset + limit]
             patients = await uow.patients.get_many(p for _, p, _ in page)
-            items = [summary(c, patients[p], self._policy, now) for c, p, _ in page]
-            # Each row names the unit through which the user sees that case (one of theirs that takes part).
+            # Each row names the unit through which the user sees that case (one of theirs that takes part); that
+            # unit's assignment decides whether a protected identity is shown.
+            through = [unit_id or min(units & set(c.visible_unit_ids())) for c, _, _ in page]
+            items = [summary(c, patients[p], self._policy, now,
+                             reveal=authorization.reveals_protected_identity(user, u))
+                     for (c, p, _), u in zip(page, through, strict=True)]
             await access_log.append(uow.session, [
                 {"at": now, "user_id": user.id, "user_hsa_id": user.hsa_id, "patient_id": p, "case_id": c.id,
-                 "unit_id": unit_id or min(units & set(c.visible_unit_ids())), "action": "list_cases",
-                 "purpose": "care_coordination"} for c, p, _ in page])
+                 "unit_id": u, "action": "list_cases", "purpose": "care_coordination"}
+                for (c, p, _), u in zip(page, through, strict=True)])
             await uow.commit()
             return CasePage(items=items, total=len(rows), limit=limit, offset=offset)
 
@@ -250,11 +263,15 @@ class CaseService:
             receivers.append((listed.id, Part.PRIMARY_CARE))
         return receivers
 
-    async def _detail(self, uow: UnitOfWork, case: DischargeCase, patient: PatientRow, now: datetime) -> CaseDetail:
+    async def _detail(self, uow: UnitOfWork, case: DischargeCase, patient: PatientRow, now: datetime,
+                      user: CurrentUser, unit_id: str) -> CaseDetail:
+        """The case as `user` sees it acting for `unit_id` (which decides whether a protected identity shows)."""
         units = await uow.directory.units(p.unit_id for p in case.participants)
         amounts = await uow.directory.payment_amounts()
-        return detail(case, patient, units, self._policy, amounts, now)
+        return detail(case, patient, units, self._policy, amounts, now,
+                      reveal=authorization.reveals_protected_identity(user, unit_id))
 
-    async def _detail_body(self, uow: UnitOfWork, case: DischargeCase, patient: PatientRow, now: datetime) -> bytes:
-        return msgspec.json.encode(await self._detail(uow, case, patient, now))
+    async def _detail_body(self, uow: UnitOfWork, case: DischargeCase, patient: PatientRow, now: datetime,
+                           user: CurrentUser, unit_id: str) -> bytes:
+        return msgspec.json.encode(await self._detail(uow, case, patient, now, user, unit_id))
 

@@ -19,7 +19,7 @@ from domain.discharge_case import (
     RejectionReason,
 )
 from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart
-from domain.planning import HomeReadiness, Need, PlanningForm
+from domain.planning import HomeReadiness, Need, PlanningEdit, PlanningField, PlanningForm
 from tests.domain.builders import (
     CASE_ID,
     MUNICIPAL,
@@ -27,6 +27,7 @@ from tests.domain.builders import (
     OTHER_MUNICIPAL,
     OTHER_PRIMARY,
     PRIMARY_USER,
+    WARD,
     WARD_USER,
     Clock,
     at,
@@ -38,6 +39,7 @@ from tests.domain.builders import (
 NOW = at(2026, 3, 5, 9)
 LATER = at(2026, 3, 9, 12)
 FORM = PlanningForm(expected_needs=(Need.HOME_HELP,), notes="Behöver hjälp med dusch")
+EDITS = (PlanningEdit(PlanningField.AIDS, "Rollator", 0), PlanningEdit(PlanningField.EXPECTED_NEEDS, (Need.AIDS,), 2))
 READINESS = HomeReadiness(medicines_secured=True, aids_in_place=True)
 
 
@@ -96,10 +98,14 @@ ROUTING = [
     (cmd.Cancel(**base()), "cancel", (A, N), {}),
     (cmd.Close(**base()), "close", (A, N), {}),
 ]
+# Guarded per field (never by the case's version).
+PER_FIELD = [
+    (cmd.ChangePlanning(case_id=CASE_ID, edits=EDITS), "change_planning", (A, EDITS, N), {}),
+]
 
 
-@pytest.mark.parametrize(("command", "method", "args", "kwargs"), ROUTING,
-                         ids=[f"{type(r[0]).__name__}-{i}" for i, r in enumerate(ROUTING)])
+@pytest.mark.parametrize(("command", "method", "args", "kwargs"), ROUTING + PER_FIELD,
+                         ids=[f"{type(r[0]).__name__}-{i}" for i, r in enumerate(ROUTING + PER_FIELD)])
 def test_command_calls_its_method(command: cmd.CaseCommand, method: str, args: tuple[Any, ...],
                                   kwargs: dict[str, Any]) -> None:
     fake = RecordingCase()
@@ -108,21 +114,35 @@ def test_command_calls_its_method(command: cmd.CaseCommand, method: str, args: t
 
 
 def test_every_command_is_routed() -> None:
-    subclasses = set(cmd.CaseCommand.__subclasses__())
-    assert subclasses == {type(r[0]) for r in ROUTING}
+    versioned = set(cmd.VersionedCaseCommand.__subclasses__())
+    assert versioned == {type(r[0]) for r in ROUTING}
+    per_field = set(cmd.CaseCommand.__subclasses__()) - {cmd.VersionedCaseCommand}
+    assert per_field == {type(r[0]) for r in PER_FIELD}
+    bases = (cmd.CaseCommand, cmd.VersionedCaseCommand)
     public = {name for name in dir(cmd) if isinstance(getattr(cmd, name), type)
-              and issubclass(getattr(cmd, name), cmd.CaseCommand) and getattr(cmd, name) is not cmd.CaseCommand}
-    assert public == {c.__name__ for c in subclasses}
+              and issubclass(getattr(cmd, name), cmd.CaseCommand) and getattr(cmd, name) not in bases}
+    assert public == {c.__name__ for c in versioned | per_field}
 
 
-def test_the_base_command_does_nothing_by_itself() -> None:
+@pytest.mark.parametrize("command", [cmd.CaseCommand(case_id=CASE_ID),
+                                     cmd.VersionedCaseCommand(case_id=CASE_ID, expected_version=0)],
+                         ids=lambda c: type(c).__name__)
+def test_the_base_commands_do_nothing_by_themselves(command: cmd.CaseCommand) -> None:
     with pytest.raises(NotImplementedError):
-        cmd.CaseCommand(case_id=CASE_ID, expected_version=0).apply_to(cast(DischargeCase, RecordingCase()),
-                                                                       WARD_USER, NOW)
+        command.apply_to(cast(DischargeCase, RecordingCase()), WARD_USER, NOW)
+
+
+def test_a_planning_edit_carries_no_case_version() -> None:
+    command = cmd.ChangePlanning(case_id=CASE_ID, edits=EDITS)
+    assert not isinstance(command, cmd.VersionedCaseCommand)
+    assert not hasattr(command, "expected_version")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        command.edits = ()  # type: ignore[misc]
+    assert hash(command) == hash(dataclasses.replace(command))
 
 
 @pytest.mark.parametrize("command", [r[0] for r in ROUTING], ids=lambda c: type(c).__name__)
-def test_commands_are_frozen_and_carry_the_version(command: cmd.CaseCommand) -> None:
+def test_commands_are_frozen_and_carry_the_version(command: cmd.VersionedCaseCommand) -> None:
     assert (command.case_id, command.expected_version) == (CASE_ID, 3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         command.expected_version = 4  # type: ignore[misc]
@@ -166,6 +186,7 @@ def test_a_whole_discharge_through_commands() -> None:
         (cmd.Acknowledge(**base()), MUNICIPAL_USER),
         (cmd.AppointNamedCareContact(**base(contact_user_id="user-fvk")), PRIMARY_USER),
         (cmd.UpdatePlanning(**base(form=FORM)), MUNICIPAL_USER),
+        (cmd.ChangePlanning(case_id=CASE_ID, edits=(PlanningEdit(PlanningField.ADL, "Går själv", 0),)), WARD_USER),
         (cmd.SetSipApplies(**base(applies=True)), PRIMARY_USER),
         (cmd.ChangeEstimatedDischarge(**base(estimated_discharge_at=LATER)), WARD_USER),
         (cmd.MarkReadyForDischarge(**base()), WARD_USER),
@@ -187,6 +208,7 @@ def test_a_whole_discharge_through_commands() -> None:
     assert case.state is CaseState.CLOSED
     assert case.named_care_contact is not None
     assert case.planning[MUNICIPAL].notes == FORM.notes
+    assert case.planning[WARD].adl == "Går själv"
     assert case.estimated_discharge_at == LATER
     assert len(case.ready_periods) == 2
     assert case.ready_periods[-1].ended_by_discharge

@@ -22,7 +22,7 @@ from domain.discharge_case import (
     RejectionReason,
 )
 from domain.errors import DomainError, InvalidTransition, InvalidValue, NotAllowedForPart
-from domain.planning import HomeReadiness, Need, PlanningForm
+from domain.planning import HomeReadiness, Need, PlanningEdit, PlanningField, PlanningForm
 from tests.domain.builders import (
     ADMITTED_AT,
     ALL_STATES,
@@ -129,6 +129,9 @@ ACTIONS = (
     Action("update_planning(ward)", WARD_USER, lambda c, a, n: c.update_planning(a, planning_form(), n),
            frozenset({CaseState.PLANNING, CaseState.READY}), EVERY_PART, ev.PlanningUpdated),
     Action("update_planning(municipal)", MUNICIPAL_USER, lambda c, a, n: c.update_planning(a, planning_form(), n),
+           frozenset({CaseState.PLANNING, CaseState.READY}), EVERY_PART, ev.PlanningUpdated),
+    Action("change_planning", PRIMARY_USER,
+           lambda c, a, n: c.change_planning(a, [PlanningEdit(PlanningField.NOTES, SECRET_TEXT, 0)], n),
            frozenset({CaseState.PLANNING, CaseState.READY}), EVERY_PART, ev.PlanningUpdated),
     Action("mark_ready_for_discharge", WARD_USER, lambda c, a, n: c.mark_ready_for_discharge(a, n),
            frozenset({CaseState.PLANNING}), WARD_ONLY, ev.ReadyForDischargeSent, CaseState.READY),
@@ -1004,7 +1007,7 @@ def test_no_event_field_contains_free_text_or_patient_data() -> None:
     allowed = {CASE_ID, WARD, PRIMARY, MUNICIPAL, OTHER_PRIMARY, OTHER_MUNICIPAL, "user-fvk",
                *(n.id for n in case.notices),
                *(a.user_id for a in (WARD_USER, PRIMARY_USER, MUNICIPAL_USER, OTHER_MUNICIPAL_USER)),
-               *CareType, *Part, *RejectionReason, *InterruptionReason}
+               *CareType, *Part, *RejectionReason, *InterruptionReason, *PlanningField}
     for event in case.pending_events:
         data = dataclasses.asdict(event)
         for value in data.values():

@@ -153,6 +153,12 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
     "getInbox": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/inbox", None), {200}),
     "listUnitStaff": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/staff", None), {200}),
     "listUnitEvents": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/events", None), {200}),
+    # planning edits guarded per field: the own case is the ward's draft, so a permitted caller reaches the domain,
+    # which refuses planning before the admission notice (422); nothing changes
+    "changePlanningFields": (case_worker, lambda t, s: ("POST", f"/cases/{t.case[s]}/planning/fields", {
+        "fields": {"notes": {"value": "x", "expected_revision": STALE}}}), {422}),
+    "changePlanningField": (case_worker, lambda t, s: ("POST", f"/cases/{t.case[s]}/planning/fields/notes", {
+        "value": "x", "expected_revision": STALE}), {422}),
     # directory: staff and units are not patient data
     "getMe": (anyone, lambda t, s: ("GET", "/me", None), {200}),
     "listUnits": (anyone, lambda t, s: ("GET", f"/units?organisation_id={t.organisation[s]}", None), {200}),
@@ -186,6 +192,9 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
     "adminChangeUser": (user_administrator, lambda t, s: ("PATCH", f"/admin/users/{t.user[s]}", {}), {200}),
     "adminAddAssignment": (user_administrator, lambda t, s: ("POST", f"/admin/users/{t.user[s]}/assignments",
                            {"unit_id": WARD if s == OWN else SOLNA_INTAKE, "role": "user"}), {409}),
+    "adminChangeAssignment": (user_administrator, lambda t, s: (
+        "PATCH", f"/admin/users/{t.user[s]}/assignments/{t.assignment[OTHER if s == OWN else OWN]}",
+        {"protected_identity_access": True}), {404}),
     "adminRemoveAssignment": (user_administrator, lambda t, s: (
         "DELETE", f"/admin/users/{t.user[s]}/assignments/{t.assignment[OTHER if s == OWN else OWN]}", None), {404}),
     "adminListChanges": (organisation_viewer,

@@ -292,3 +292,31 @@ async def test_snapshot_plus_events_equals_fresh_fetch(client: httpx.AsyncClient
     await verify_action(api, lambda: api.act(action.user, case, action.path, action.body(), changes=plan.changes),
                         changes=plan.changes)
 
+
+
+# ----- planning edits guarded per field (not a versioned command route) ----------------------------------------
+
+@pytest.mark.parametrize("repeat", [False, True], ids=["change", "same-value-again"])
+async def test_planning_field_edits_emit_their_event(client: httpx.AsyncClient, auth: Auth, repeat: bool) -> None:
+    """A per-field planning edit commits its event with the change (and an edit that changes nothing, none)."""
+    api = Api(client, auth)
+    case = await api.act("ward.nurse", await register(client, auth("ward.nurse")), "admission-notice", {})
+    body = {"fields": {"notes": {"value": "Vill hem", "expected_revision": 0},
+                       "expected_needs": {"value": ["home_help"], "expected_revision": 0}}}
+    path = f"/api/v1/cases/{case['id']}/planning/fields"
+
+    async def edit() -> Json:
+        response = await client.post(path, json=body, headers=auth("needs.assessor"))
+        assert response.status_code == 200, response.text
+        result: Json = response.json()
+        return result
+
+    if repeat:
+        case = await edit()
+    head = (await api.feed(WARD, HEAD_ONLY))["head"]
+    changed = await verify_action(api, edit, changes=not repeat)
+    assert changed["version"] == case["version"] + (0 if repeat else 1)
+    events = (await api.feed(WARD, head))["items"]
+    if not repeat:
+        assert [(e["type"], e["data"]["unit_id"], e["data"]["fields"]) for e in events] == [
+            ("PlanningUpdated", SOLNA_INTAKE, ["expected_needs", "notes"])]

@@ -28,7 +28,7 @@ class Action:
     key: str
     label: str
     path: str
-    kind: str = "simple"  # simple | confirm | datetime | discharge | reject | forward | interrupt | contact
+    kind: str = "simple"  # simple | confirm | datetime | discharge | needs | reject | forward | interrupt | contact
     icon: str = ""
     danger: bool = False
 
@@ -49,6 +49,14 @@ CONTACT = Action("contact", "Utse fast vårdkontakt", "named-care-contact", "con
 SIP = Action("sip", "Skicka kallelse till SIP", "sip-invitation", "confirm", icon="groups")
 FORWARD = Action("forward", "Vidarebefordra", "forwarding", "forward", icon="forward")
 REJECT = Action("reject", "Inte vår patient", "rejection", "reject", icon="report", danger=True)
+# Actions of the case view's own sections (participants, needs, liability facts, home-ready checklist); their
+# input comes from the section, not from a dialog here (except the time of NEEDS_IDENTIFIED).
+ADD_PARTICIPANT = Action("add_participant", "Lägg till enhet", "participants", icon="group_add")
+REMOVE_PARTICIPANT = Action("remove_participant", "Ta bort enhet", "participant-removal", icon="group_remove",
+                            danger=True)
+NEEDS_IDENTIFIED = Action("needs", "Behov identifierade senare", "needs-identified", "needs", icon="flag")
+LIABILITY_FACTS = Action("liability", "Spara uppgifter om betalningsansvar", "liability-facts", icon="save")
+HOME_READINESS = Action("home", "Spara hemgångsklar", "home-readiness", icon="save")
 
 
 def actions_for(case: Json, frame: Frame) -> list[Action]:
@@ -120,11 +128,12 @@ async def _ask(frame: Frame, case: Json, action: Action) -> dict[str, Any] | Non
         ui.label(action.label).classes("text-lg font-bold").props('role="heading" aria-level="2"')
         ui.label(f"Patient: {name}").classes("sp-muted")
         values: dict[str, Any] = {}
-        if action.kind in ("datetime", "discharge"):
+        if action.kind in ("datetime", "discharge", "needs"):
             start = fmt.local(case.get("estimated_discharge_at") if action.kind == "datetime" else None) or \
                 fmt.local(datetime.now(UTC))
             assert start is not None
-            label = "Beräknad utskrivning" if action.kind == "datetime" else "Utskriven"
+            label = {"datetime": "Beräknad utskrivning", "discharge": "Utskriven",
+                     "needs": "Läkaren bedömde att behov kan uppstå"}[action.kind]
             field = ui.input(label, value=start.strftime("%Y-%m-%dT%H:%M")).props("type=datetime-local")
             values["input"] = field
         elif action.kind == "reject":
@@ -147,18 +156,19 @@ async def _ask(frame: Frame, case: Json, action: Action) -> dict[str, Any] | Non
         with ui.row().classes("justify-end w-full gap-2"):
             ui.button("Avbryt", on_click=lambda: dialog.submit(None)).props("flat")
             ui.button(action.label, on_click=lambda: dialog.submit(True)).props(
-                "color=negative" if action.danger else "color=primary")
+                "color=negative" if action.danger else "color=primary").mark(f"confirm-{action.key}")
     confirmed = await dialog
     dialog.delete()
     if not confirmed:
         return None
     value = values["input"].value if "input" in values else None
-    if action.kind in ("datetime", "discharge"):
+    if action.kind in ("datetime", "discharge", "needs"):
         moment = _stockholm_time(value)
         if moment is None:
             ui.notify("Ange datum och tid.", type="negative")
             return None
-        return {"estimated_discharge_at" if action.kind == "datetime" else "discharged_at": moment}
+        key = {"datetime": "estimated_discharge_at", "discharge": "discharged_at", "needs": "at"}[action.kind]
+        return {key: moment}
     if action.kind in ("reject", "interrupt"):
         return {"reason": value}
     if action.kind == "forward":

@@ -2,7 +2,9 @@
 
 Each case with notices is one row: the notices not yet acknowledged, the case's state and the deadlines this
 unit answers for. Acknowledge one case with one click, or several at once; appoint the named care contact,
-forward within the organisation, answer "not ours", open the case. A change updates only its row.
+forward within the organisation, answer "not ours", open the case. A change updates only its row, and only the
+cells whose HTML differs; the patient and state cells are the board's (`cells.board_cells`: computed once per
+case version and shared by every tab, board or inbox, that shows it).
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ class InboxRow:
             with ui.element("div").props('role="cell"'):
                 self.check = ui.checkbox(on_change=lambda _: inbox.update_selection()).props(
                     f'aria-label="Välj {name}"')
-            self.patient = ui.html(cells.patient_html(case), sanitize=False).props('role="cell"')
+            patient, state, _ = cells.board_cells(case, inbox.frame.hub)
+            self.patient = ui.html(patient, sanitize=False).props('role="cell"')
             self.notices = ui.html(notices_html(unread), sanitize=False).props('role="cell"')
-            self.state = ui.html(self._state_html(), sanitize=False).props('role="cell"')
+            self.state = ui.html(state, sanitize=False).props('role="cell"')
             self.deadlines = Countdown(case["deadlines"], kinds=PART_DEADLINES.get(inbox.frame.part or "", ()),
                                        short=True, open_only=True,
                                        on_change=lambda kind, old, new: inbox.frame.deadline_changed(
@@ -65,14 +68,11 @@ class InboxRow:
                 self.menu: ui.menu | None = None
         self.ack.set_visibility(bool(unread))
 
-    def _state_html(self) -> str:
-        eta = fmt.short_date_time(self.case.get("estimated_discharge_at"))
-        return f'{cells.state_html(self.case)}<div class="sp-muted">Ber. utskr. {cells.escape(eta)}</div>'
-
     def update(self, case: Json, unread: list[Json]) -> None:
         self.case, self.unread = case, unread
-        for element, content in ((self.patient, cells.patient_html(case)), (self.notices, notices_html(unread)),
-                                 (self.state, self._state_html())):
+        patient, state, _ = cells.board_cells(case, self.inbox.frame.hub)  # shared per case version, as the board
+        for element, content in ((self.patient, patient), (self.notices, notices_html(unread)),
+                                 (self.state, state)):
             if element.content != content:
                 element.set_content(content)
         self.deadlines.set_deadlines(case["deadlines"])

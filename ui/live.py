@@ -400,7 +400,9 @@ class LiveHub:
 
     def remember_units(self, units: Iterable[Json]) -> None:
         for unit in units:
-            self._units.setdefault(unit["id"], unit)
+            if unit["id"] not in self._units:
+                self._units[unit["id"]] = unit
+                self.units_version += 1  # HTML cached while the name was unknown is drawn again
 
     async def load_people(self, token: str, user_ids: Iterable[str]) -> None:
         missing = sorted({u for u in user_ids if u and u not in self._people})

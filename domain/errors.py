@@ -6,14 +6,20 @@ from datetime import datetime
 
 
 class DomainError(Exception):
-    """Base of all domain errors. `code` is stable for clients; `field` names the offending input."""
+    """Base of all domain errors. `code` is stable for clients; `field` names the offending input.
+
+    A refusal may carry a more specific `code` than its class's (the class still says what kind of refusal it is
+    and so its HTTP status), e.g. `InvalidTransition(..., code="plan_closed")`: the SIP's codes are
+    `domain.sip.refusals.Refusal`."""
 
     code = "domain_error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:
+            self.code = str(code)
 
 
 class InvalidTransition(DomainError):

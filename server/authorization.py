@@ -45,6 +45,16 @@ def require_unit_access(user: CurrentUser, unit_id: str) -> None:
         raise Forbidden("you do not work at this unit", field="unit_id")
 
 
+def reveals_protected_identity(user: CurrentUser, unit_id: str | None) -> bool:
+    """Protected identity (*skyddad identitet*): a person's name and address are shown only when the user's
+    assignment at the unit they act for carries the explicit need (`protected_identity_access`, set by the
+    administrator who manages the user). Masked for everyone else, also through their other units. A read that
+    reveals is access-logged like any other; the log row has no field that says the name was shown (docs/api.md,
+    "Protected identity")."""
+    return unit_id is not None and any(
+        a.unit_id == unit_id and a.role.works_with_cases and a.protected_identity_access for a in user.assignments)
+
+
 def stream_feeds(user: CurrentUser) -> dict[str, str]:
     """The feeds the user may follow on the event stream: those of their case units (feed -> unit)."""
     return {unit_feed(u): u for u in case_units(user)}

@@ -178,7 +178,9 @@ async def _users(settings: Settings) -> list[str]:
             for user in await directory.users():
                 assignments = await directory.assignments(user.id)
                 units = await directory.units(a.unit_id for a in assignments)
-                roles = ", ".join(f"{units[a.unit_id].name} ({a.role})" for a in assignments)
+                roles = ", ".join(f"{units[a.unit_id].name} ({a.role}"
+                                  + (", protected identity" if a.protected_identity_access else "") + ")"
+                                  for a in assignments)
                 lines.append(f"{user.username:20} {user.display_name:18} {user.title:40} {roles}")
             return lines
     finally:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 
 class ApplicationError(Exception):
+    """`code` names the problem for clients (the `code` of the problem details); a call may give a more specific
+    one than its class's, e.g. `Conflict(..., code="username_taken")`."""
+
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:
+            self.code = code
 
 
 class NotVisible(ApplicationError):

@@ -1,7 +1,12 @@
 """Read models of a SIP plan: what the API shows, with deadlines computed live and protected identity masked.
 
+What the acting unit may do (`allowed_actions`) is the domain's rule (`SipPlan.allowed_actions`), the same one
+every command checks, so a client offers exactly what would go through.
+
 Protected identity (*skyddad identitet*): the person's name and address are masked as for a case
-(`case_views.patient_out`), and so are the names of next of kin taking part (they would point to the person).
+(`case_views.patient_out`), and so are the names of next of kin taking part (they would point to the person),
+unless `reveal`: the user's assignment at the acting unit carries the explicit need
+(`authorization.reveals_protected_identity`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
+from domain.organisation import PrincipalKind
 from domain.sip import (
     AgreedVersion,
     Approval,
@@ -39,6 +45,7 @@ from server.api.sip_schemas import (
     ItemOut,
     MeetingOut,
     NamedParticipantOut,
+    ResponsiblePrincipalOut,
     SipDiffOut,
     SipPlanDetail,
     SipPlanSummary,
@@ -47,7 +54,7 @@ from server.api.sip_schemas import (
     VersionSummaryOut,
 )
 from server.case_views import PROTECTED_NAME, patient_out
-from server.persistence.models import PatientRow, UnitRow
+from server.persistence.models import PatientRow, PrincipalRow, UnitRow
 from server.persistence.sip_repository import listing_follow_up
 
 
@@ -107,24 +114,43 @@ def version_out(v: AgreedVersion) -> VersionOut:
                       approvals=[_approval(a) for a in v.approvals], contents=contents_out(v.contents))
 
 
-def summary(plan: SipPlan, patient: PatientRow, now: datetime) -> SipPlanSummary:
+def summary(plan: SipPlan, patient: PatientRow, now: datetime, *, reveal: bool = False) -> SipPlanSummary:
     current = plan.current_version
     return SipPlanSummary(
         id=plan.id, version=plan.version, state=str(plan.state), case_id=plan.case_id,
-        owner_unit_id=plan.owner_unit_id, person=patient_out(patient), created_at=plan.created_at,
+        owner_unit_id=plan.owner_unit_id, person=patient_out(patient, reveal=reveal), created_at=plan.created_at,
         next_follow_up_on=listing_follow_up(plan), current_version_number=current.number if current else None,
         sharing_ended=plan.sharing_ended, visible_unit_ids=list(plan.visible_unit_ids()),
         deadlines=[DeadlineOut(kind=str(d.kind), due_at=d.due_at, met_at=d.met_at, state=str(d.state))
                    for d in plan_deadlines(plan, now)])
 
 
-def detail(plan: SipPlan, patient: PatientRow, units: Mapping[str, UnitRow], now: datetime) -> SipPlanDetail:
-    base = summary(plan, patient, now)
+def responsible_out(plan: SipPlan, principals: Mapping[str, PrincipalRow]) -> ResponsiblePrincipalOut | None:
+    """The principal with the overall responsibility: per the version in force, else per the working contents."""
+    principal_id = plan.responsible_principal_id
+    if principal_id is None:
+        return None
+    row = principals.get(principal_id)
+    kind = next((str(u.principal_kind) for u in plan.units if u.principal_id == principal_id),
+                row.kind if row is not None else str(PrincipalKind.REGION))
+    current = plan.current_version
+    return ResponsiblePrincipalOut(id=principal_id, name=row.name if row is not None else principal_id, kind=kind,
+                                   version_number=current.number if current else None)
+
+
+def detail(plan: SipPlan, patient: PatientRow, units: Mapping[str, UnitRow], now: datetime, *,
+           acting_unit_id: str, principals: Mapping[str, PrincipalRow], reveal: bool = False) -> SipPlanDetail:
+    """The whole plan as the acting unit sees it (`principals`: at least the one with the overall
+    responsibility)."""
+    base = summary(plan, patient, now, reveal=reveal)
     visible = set(plan.visible_unit_ids())
-    protected = patient.protected_identity
+    protected = base.person.masked
     return SipPlanDetail(
         **{f: getattr(base, f) for f in base.__struct_fields__},
-        created_by_user_id=plan.created_by_user_id,
+        created_by_user_id=plan.created_by_user_id, acting_unit_id=acting_unit_id,
+        allowed_actions=list(plan.allowed_actions(acting_unit_id)),
+        responsible_principal=responsible_out(plan, principals),
+        hand_over_unit_ids=list(plan.hand_over_unit_ids()),
         units=[SipUnitOut(unit_id=u.unit_id, unit_name=units[u.unit_id].name if u.unit_id in units else u.unit_id,
                           principal_id=u.principal_id, principal_kind=str(u.principal_kind), active=u.active,
                           sees_plan=u.active and u.unit_id in visible, added_at=u.added_at) for u in plan.units],

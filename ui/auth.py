@@ -6,8 +6,10 @@
   session cookie and only ever a relative path on this site (no open redirect); anything else becomes `/`.
 - `GET /auth/callback` exchanges the code (client secret + PKCE verifier), stores a `ui.session.UiSession`
   in NiceGUI's server-side user storage under a fresh storage id (no session fixation) and redirects back.
-- `GET|POST /logout` clears the session, revokes the refresh token (when the provider has a revocation
-  endpoint) and sends the browser to the provider's end-session endpoint, which returns to `/logged-out`.
+- `POST /logout` (with the form's anti-forgery token, see `Login.logout`) clears the session, revokes the
+  refresh token (when the provider has a revocation endpoint) and sends the browser to the provider's
+  end-session endpoint, which returns to `/logged-out`. `GET /logout` changes nothing: it shows a small page
+  whose button posts the form.
 - a refresher for `ui.session.access_token()` that uses the refresh token (rotating refresh tokens are
   handled: concurrent refreshes of one session share a single call to the provider).
 
@@ -36,7 +38,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from nicegui import app, ui
 from starlette.middleware.sessions import SessionMiddleware
 
-from ui.session import UiSession, clear_session, current_session, register_refresher, save_session
+from ui.session import (
+    UiSession,
+    clear_session,
+    current_session,
+    forget_logout_token,
+    logout_token,
+    logout_token_matches,
+    register_refresher,
+    save_session,
+)
 from ui.settings import UiSettings
 
 with warnings.catch_warnings():
@@ -46,12 +57,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from authlib.integrations.starlette_client import OAuth, OAuthError
 
-__all__ = ["CALLBACK_PATH", "LOGGED_OUT_PATH", "LOGIN_PATH", "LOGOUT_PATH", "install", "safe_next"]
+__all__ = ["CALLBACK_PATH", "LOGGED_OUT_PATH", "LOGIN_PATH", "LOGOUT_FIELD", "LOGOUT_PATH", "install", "logout_form",
+           "safe_next"]
 
 LOGIN_PATH = "/login"
 CALLBACK_PATH = "/auth/callback"
 LOGOUT_PATH = "/logout"
 LOGGED_OUT_PATH = "/logged-out"
+LOGOUT_FIELD = "csrf_token"  # the logout form's anti-forgery token
 
 _log = logging.getLogger(__name__)
 _CLIENT = "samplan"
@@ -96,7 +109,8 @@ def install(settings: UiSettings) -> None:
 
     app.add_api_route(LOGIN_PATH, login.start, methods=["GET"], include_in_schema=False)
     app.add_api_route(CALLBACK_PATH, login.callback, methods=["GET"], include_in_schema=False)
-    app.add_api_route(LOGOUT_PATH, login.logout, methods=["GET", "POST"], include_in_schema=False)
+    app.add_api_route(LOGOUT_PATH, login.confirm_logout, methods=["GET"], include_in_schema=False)
+    app.add_api_route(LOGOUT_PATH, login.logout, methods=["POST"], include_in_schema=False)
 
     @ui.page(LOGGED_OUT_PATH, title="Utloggad – Samplan")
     def logged_out() -> None:
@@ -166,9 +180,30 @@ class Login:
         save_session(session)
         return RedirectResponse(target, status_code=303)
 
+    async def confirm_logout(self) -> Response:
+        """GET /logout changes nothing (a link, a prefetch or an image on another site must not sign anyone out):
+        a page whose button posts the logout form."""
+        return _logout_page(200, "Logga ut", "Vill du logga ut från Samplan?")
+
     async def logout(self, request: Request) -> Response:
+        """POST /logout, from the user menu's form (`logout_form`) or the GET page.
+
+        Cross-site request forgery: the form carries a token from the server-side user storage
+        (`ui.session.logout_token`), checked here in constant time; a post without it changes nothing and gets the
+        confirmation page. Why a token and not only the cookie's SameSite=Lax plus an Origin check: Lax is kept by
+        the browser, not by us (it does not separate sites under one registrable domain, such as sibling
+        subdomains of a region's intranet, and older browsers ignore it), and proxies may drop or rewrite Origin;
+        the token needs neither, and a signed-out browser (no storage, no token) has nothing to lose."""
+        form = await request.form()
+        if not logout_token_matches(form.get(LOGOUT_FIELD)):
+            if current_session() is None:  # nobody to sign out: just where a logout ends
+                return RedirectResponse(LOGGED_OUT_PATH, status_code=303)
+            _log.info("logout refused: the form's token is missing or wrong")
+            return _logout_page(403, "Utloggningen kunde inte bekräftas",
+                                "Utloggningen kom inte från Samplans egen knapp. Tryck på knappen för att logga ut.")
         session = current_session()
         clear_session()
+        forget_logout_token()
         request.session.pop(_NEXT_KEY, None)
         done = self._settings.public_url + LOGGED_OUT_PATH
         try:
@@ -288,6 +323,28 @@ def _error_code(response: httpx.Response) -> str:
         return "-"
     code = body.get("error") if isinstance(body, dict) else None
     return code if isinstance(code, str) and code.isascii() and len(code) < 64 else "-"
+
+
+def logout_form(form_id: str = "sp-logout") -> str:
+    """A hidden form that posts the logout with this browser's token (a page submits it from its user menu)."""
+    return (f'<form id="{html.escape(form_id)}" method="post" action="{LOGOUT_PATH}" hidden>'
+            f'<input type="hidden" name="{LOGOUT_FIELD}" value="{html.escape(logout_token())}"></form>')
+
+
+def _logout_page(status: int, title: str, message: str) -> HTMLResponse:
+    """A small page with the logout button (a form posting the token)."""
+    page = f"""<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} – Samplan</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}
+button{{font:inherit;padding:.5rem 1.25rem;background:#1e3a8a;color:#fff;border:0;border-radius:4px;cursor:pointer}}
+a{{color:#1d4ed8}}</style></head>
+<body><main><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>
+<form method="post" action="{LOGOUT_PATH}">
+<input type="hidden" name="{LOGOUT_FIELD}" value="{html.escape(logout_token())}">
+<button type="submit">Logga ut</button></form>
+<p><a href="/">Tillbaka till Samplan</a></p></main></body></html>"""
+    return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _problem_page(status: int, title: str, message: str) -> HTMLResponse:

@@ -20,6 +20,7 @@ from nicegui import Client, background_tasks, ui
 from realtime.envelope import Envelope
 from ui import fmt, heap
 from ui.api_client import ApiClient, ApiError, Json
+from ui.auth import logout_form
 from ui.components.admin_table import ADMIN_ROLES, LOG_REVIEW_ROLES, roles_of
 from ui.live import RECEIVING_KINDS, WARD_KINDS, LiveHub, LiveView, UserLive
 from ui.services import Services, services
@@ -286,7 +287,10 @@ def _header(frame: Frame, path: str) -> None:
                 'flat no-caps color=white aria-haspopup="menu"').classes("text-white"), \
                 ui.menu().props('aria-label="Användarmeny" role="menu"'):
             ui.menu_item(f"Inloggad som {frame.session.display_name}").props('disable role="menuitem"')
-            ui.menu_item("Logga ut", on_click=lambda: ui.navigate.to("/logout")).props('role="menuitem"')
+            # Logout is a POST with the browser's anti-forgery token (ui/auth.py): the item submits a hidden form.
+            ui.menu_item("Logga ut").props('role="menuitem"').on(
+                "click", js_handler="() => document.getElementById('sp-logout').submit()")
+        ui.html(logout_form("sp-logout"), sanitize=False)
 
 
 def _nav_link(text: str, target: str, path: str) -> None:

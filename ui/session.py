@@ -8,6 +8,8 @@ Tokens live only in the server-side session store, never in URLs or logs.
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
@@ -16,6 +18,7 @@ from typing import Any
 from nicegui import app
 
 _KEY = "samplan_session"
+_LOGOUT_NONCE_KEY = "samplan_logout_nonce"
 _REFRESH_MARGIN_SECONDS = 30.0
 
 
@@ -83,3 +86,25 @@ async def access_token() -> str | None:
         return session.access_token
     clear_session()
     return None
+
+
+def logout_token() -> str:
+    """The anti-forgery token the logout form carries (`ui/auth.py` checks it on `POST /logout`).
+
+    One per browser, kept in the server-side user storage: a page on another site can neither read it nor guess
+    it. A sign-in starts a fresh storage (and so a fresh token); a logout removes it."""
+    token = app.storage.user.get(_LOGOUT_NONCE_KEY)
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        app.storage.user[_LOGOUT_NONCE_KEY] = token
+    return token
+
+
+def logout_token_matches(sent: object) -> bool:
+    """`sent` is this browser's logout token (compared in constant time; no token stored: no match)."""
+    token = app.storage.user.get(_LOGOUT_NONCE_KEY)
+    return isinstance(token, str) and isinstance(sent, str) and hmac.compare_digest(token.encode(), sent.encode())
+
+
+def forget_logout_token() -> None:
+    app.storage.user.pop(_LOGOUT_NONCE_KEY, None)

@@ -42,6 +42,14 @@ overall responsibility with a principal taking part; the next follow-up date.
 overall responsibility). An active plan can be edited: the version in force stays in force until the next one
 is agreed.
 
+**Ownership.** The owner unit may hand the plan over (`hand_over`) to another unit that takes part and sees it;
+the former owner stays a participant.
+
+**What a unit may do** (`domain.sip.refusals`): `SipPlan.refusal(action, unit_id)` is the one rule per
+`SipAction` (edit, approve, follow up, close, record consent...), checked by every command before it changes
+anything; `allowed_actions(unit_id)` lists what it does not refuse, for clients to offer. Every refusal carries a
+specific code (`Refusal`), the `code` of the API's problem details.
+
 **Meetings.** `schedule_meeting` sends the invitations (units, the person, named participants); units answer
 for themselves, a unit records the answers of the person and named participants; rescheduling resets answers.
 
@@ -82,6 +90,7 @@ from domain.sip.deadlines import plan_deadlines
 from domain.sip.meetings import PERSON_REF, Answer, Invitation, InviteeKind, Meeting
 from domain.sip.participants import NamedParticipant, NamedParticipantKind, UnitParticipant, UnitRef
 from domain.sip.plan import CloseReason, PlanState, SipPlan
+from domain.sip.refusals import Refusal, SipAction
 from domain.sip.versions import AgreedVersion, Approval, FollowUp, MissingContents, Requirement
 
 __all__ = [
@@ -117,9 +126,11 @@ __all__ = [
     "PlanDiff",
     "PlanField",
     "PlanState",
+    "Refusal",
     "Requirement",
     "Revised",
     "ServiceContent",
+    "SipAction",
     "SipPlan",
     "UnitParticipant",
     "UnitRef",

@@ -20,6 +20,7 @@ from domain.discharge_case import SIP_INVITATION_STATES, Actor, CaseState, Disch
 from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart
 from domain.sip.participants import UnitRef
 from domain.sip.plan import SipPlan
+from domain.sip.refusals import Refusal
 
 
 def open_plan_for_case(case: DischargeCase, *, owner: UnitRef, actor: Actor, now: datetime,
@@ -31,9 +32,10 @@ def open_plan_for_case(case: DischargeCase, *, owner: UnitRef, actor: Actor, now
     `SipApplicabilityChanged`), which starts the case's SIP-invitation deadline once the patient is ready.
     The caller saves both aggregates."""
     if case.part_of(actor.unit_id) is None or not case.is_visible_to(actor.unit_id):
-        raise NotAllowedForPart("only a unit that takes part in the case may start its SIP")
+        raise NotAllowedForPart("only a unit that takes part in the case may start its SIP", field="case_id",
+                                code=Refusal.NOT_CASE_PARTICIPANT)
     if case.state is CaseState.CANCELLED:
-        raise InvalidTransition("a cancelled case has no SIP")
+        raise InvalidTransition("a cancelled case has no SIP", field="case_id", code=Refusal.CASE_CANCELLED)
     plan = SipPlan.create(person_id=case.patient_id, owner=owner, actor=actor, now=now, units=units,
                           case_id=case.id, plan_id=plan_id)
     if case.state.is_open and not case.sip_applies:
@@ -44,7 +46,7 @@ def open_plan_for_case(case: DischargeCase, *, owner: UnitRef, actor: Actor, now
 def can_record_invitation_on_case(plan: SipPlan, case: DischargeCase, actor: Actor) -> bool:
     """Whether `record_invitation_on_case` would change the case (see there for the rules)."""
     if plan.case_id != case.id:
-        raise InvalidValue("the plan does not belong to this case", field="case_id")
+        raise InvalidValue("the plan does not belong to this case", field="case_id", code=Refusal.PLAN_NOT_FOR_CASE)
     return (plan.first_invitation_sent_at is not None and case.sip_invitation_sent_at is None
             and case.state in SIP_INVITATION_STATES and case.part_of(actor.unit_id) is Part.PRIMARY_CARE
             and case.is_visible_to(actor.unit_id))

@@ -216,6 +216,14 @@ class RecordSipFollowUp(VersionedSipCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HandOverSipPlan(VersionedSipCommand):
+    to_unit_id: str
+
+    def apply_to(self, plan: SipPlan, actor: Actor, now: datetime) -> None:
+        plan.hand_over(actor, self.to_unit_id, now)
+
+
+@dataclass(frozen=True, kw_only=True)
 class CloseSipPlan(VersionedSipCommand):
     reason: CloseReason
 

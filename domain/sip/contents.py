@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from domain.errors import DomainError, InvalidValue
 from domain.errors import FieldConflict as FieldConflict  # raised by SIP edits; defined with the other errors
+from domain.sip.refusals import Refusal
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -172,12 +173,13 @@ class ContentChanged(DomainError):
 
 def clean_text(value: object, field_name: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str):
-        raise InvalidValue("the value must be text", field=field_name)
+        raise InvalidValue("the value must be text", field=field_name, code=Refusal.NOT_TEXT)
     text = value.strip()
     if required and not text:
-        raise InvalidValue("the text must not be empty", field=field_name)
+        raise InvalidValue("the text must not be empty", field=field_name, code=Refusal.TEXT_REQUIRED)
     if len(text) > limit:
-        raise InvalidValue(f"the text is longer than {limit} characters", field=field_name)
+        raise InvalidValue(f"the text is longer than {limit} characters", field=field_name,
+                           code=Refusal.TEXT_TOO_LONG)
     return text
 
 
@@ -192,7 +194,8 @@ def clean_content(name: ItemList, content: object) -> ItemContent:
     """Check that `content` fits list `name` and normalise its text (trimmed, within limits)."""
     expected = CONTENT_TYPES[name]
     if not isinstance(content, expected):
-        raise InvalidValue(f"an item of {name} must be a {expected.__name__}", field=name.value)
+        raise InvalidValue(f"an item of {name} must be a {expected.__name__}", field=name.value,
+                           code=Refusal.WRONG_ITEM_TYPE)
     where = name.value
     if isinstance(content, NeedContent):
         return NeedContent(clean_text(content.description, f"{where}.description", required=True))

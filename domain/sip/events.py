@@ -151,6 +151,14 @@ class SipFollowedUp(SipEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SipPlanHandedOver(SipEvent):
+    """The owner unit handed the plan over to another unit taking part (it is the owner from now on)."""
+
+    from_unit_id: str
+    to_unit_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SipPlanClosed(SipEvent):
     reason_code: str  # CloseReason
 
@@ -161,6 +169,6 @@ SIP_EVENT_TYPES: dict[str, type[SipEvent]] = {
         SipPlanCreated, SipParticipantAdded, SipParticipantRemoved, SipConsentGiven, SipConsentWithdrawn,
         SipFieldChanged, SipItemAdded, SipItemChanged, SipItemRemoved, SipApprovalsInvalidated,
         SipMeetingScheduled, SipMeetingRescheduled, SipMeetingCancelled, SipInvitationAnswered,
-        SipVersionApproved, SipVersionAgreed, SipFollowedUp, SipPlanClosed,
+        SipVersionApproved, SipVersionAgreed, SipFollowedUp, SipPlanHandedOver, SipPlanClosed,
     )
 }

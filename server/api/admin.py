@@ -15,6 +15,7 @@ from server.api.admin_schemas import (
     AdminChangePage,
     AdminUnitOut,
     AdminUserOut,
+    ChangeAssignment,
     ChangeOrganisation,
     ChangeUnit,
     ChangeUser,
@@ -32,6 +33,7 @@ from server.services.admin import AdminService
 OrganisationId = Annotated[str, Parameter(max_length=64, description="The organisation id.")]
 UnitId = Annotated[str, Parameter(max_length=64, description="The unit id.")]
 UserId = Annotated[str, Parameter(max_length=64, description="The user id.")]
+AssignmentId = Annotated[int, Parameter(ge=1, le=2**53, description="The assignment id.")]
 TAGS = ["administration"]
 
 
@@ -80,7 +82,8 @@ async def list_units(current_user: CurrentUser, runtime: Runtime,
 
 @post("/admin/organisations/{organisation_id:str}/units", operation_id="adminCreateUnit", summary="Add a unit",
       description="A unit with its kind, HSA-id and place in the tree. A municipal unit with `routing_role: "
-                  "intake` receives the municipality's notices (for its `district`, or all without one).",
+                  "intake` receives the municipality's notices (for its `district`, or all without one). 409 "
+                  "`hsa_id_taken` when another unit has the HSA-id.",
       status_code=201, responses=PROBLEMS, tags=TAGS)
 async def create_unit(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
                       data: NewUnit) -> AdminUnitOut:
@@ -96,7 +99,8 @@ async def change_unit(current_user: CurrentUser, runtime: Runtime, unit_id: Unit
 
 @post("/admin/units/{unit_id:str}/deactivation", operation_id="adminDeactivateUnit", summary="Deactivate a unit",
       description="The unit keeps its cases and log rows but receives no new notices and takes no new "
-                  "assignments. Refused (409) while it takes part in open cases or has active sub-units.",
+                  "assignments. Refused while it takes part in open cases (409 `unit_in_use`) or has active "
+                  "sub-units (409 `unit_has_active_sub_units`).",
       status_code=200, responses=PROBLEMS, tags=TAGS)
 async def deactivate_unit(current_user: CurrentUser, runtime: Runtime, unit_id: UnitId) -> AdminUnitOut:
     return await _service(runtime).deactivate_unit(current_user, unit_id)
@@ -110,7 +114,8 @@ async def list_users(current_user: CurrentUser, runtime: Runtime,
 
 
 @post("/admin/organisations/{organisation_id:str}/users", operation_id="adminCreateUser", summary="Add a user",
-      description="A user of the organisation, identified at login by the HSA-id.", status_code=201,
+      description="A user of the organisation, identified at login by the HSA-id. 409 `username_taken` or "
+                  "`hsa_id_taken` when another user has it.", status_code=201,
       responses=PROBLEMS, tags=TAGS)
 async def create_user(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
                       data: NewUser) -> AdminUserOut:
@@ -124,24 +129,40 @@ async def get_user(current_user: CurrentUser, runtime: Runtime, user_id: UserId)
 
 
 @patch("/admin/users/{user_id:str}", operation_id="adminChangeUser", summary="Change a user",
-       description="Name, title; `active: false` ends the user's access (they can no longer sign in).",
+       description="Name, title, HSA-id; `active: false` ends the user's access (they can no longer sign in). A "
+                   "changed HSA-id must be free (409 `hsa_id_taken`); the user signs in by it, so tokens issued for "
+                   "the old one stop working.",
        responses=PROBLEMS, tags=TAGS)
 async def change_user(current_user: CurrentUser, runtime: Runtime, user_id: UserId, data: ChangeUser) -> AdminUserOut:
     return await _service(runtime).change_user(current_user, user_id, data)
 
 
 @post("/admin/users/{user_id:str}/assignments", operation_id="adminAddAssignment", summary="Give an assignment",
-      description="A role at a unit of the user's organisation.", status_code=201, responses=PROBLEMS, tags=TAGS)
+      description="A role at a unit of the user's organisation; `protected_identity_access: true` gives the explicit "
+                  "need to see the name and address of people with protected identity when acting for that unit "
+                  "(roles user and super_user only). 409 `assignment_exists` if the user has it already.",
+      status_code=201, responses=PROBLEMS, tags=TAGS)
 async def add_assignment(current_user: CurrentUser, runtime: Runtime, user_id: UserId,
                          data: NewAssignment) -> AdminUserOut:
     return await _service(runtime).add_assignment(current_user, user_id, data)
+
+
+@patch("/admin/users/{user_id:str}/assignments/{assignment_id:int}", operation_id="adminChangeAssignment",
+       summary="Change an assignment",
+       description="Give or take away the explicit need to see protected identities (skyddad identitet) at the "
+                   "assignment's unit: `protected_identity_access`. For those who may grant the assignment; "
+                   "recorded as `change_assignment` in the organisation's changes.",
+       responses=PROBLEMS, tags=TAGS)
+async def change_assignment(current_user: CurrentUser, runtime: Runtime, user_id: UserId,
+                            assignment_id: AssignmentId, data: ChangeAssignment) -> AdminUserOut:
+    return await _service(runtime).change_assignment(current_user, user_id, assignment_id, data)
 
 
 @delete("/admin/users/{user_id:str}/assignments/{assignment_id:int}", operation_id="adminRemoveAssignment",
         summary="Take an assignment away", description="Answers with the user's remaining assignments.",
         status_code=200, responses=PROBLEMS, tags=TAGS)
 async def remove_assignment(current_user: CurrentUser, runtime: Runtime, user_id: UserId,
-                            assignment_id: Annotated[int, Parameter(ge=1, le=2**53)]) -> AdminUserOut:
+                            assignment_id: AssignmentId) -> AdminUserOut:
     return await _service(runtime).remove_assignment(current_user, user_id, assignment_id)
 
 
@@ -157,4 +178,4 @@ async def list_changes(current_user: CurrentUser, runtime: Runtime, organisation
 
 ADMIN_ROUTES = [list_organisations, connect_organisation, get_organisation, change_organisation, list_units,
                 create_unit, change_unit, deactivate_unit, list_users, create_user, get_user, change_user,
-                add_assignment, remove_assignment, list_changes]
+                add_assignment, change_assignment, remove_assignment, list_changes]

@@ -93,17 +93,33 @@ class ChangeUser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     display_name: Text200 | None = None
     title: Annotated[str, Meta(max_length=100)] | None = None
     active: bool | None = None
+    # A corrected HSA-id: unique among users (409 `hsa_id_taken`). The user signs in by it (OIDC_USER_CLAIM), so
+    # tokens issued for the old one stop working.
+    hsa_id: HsaId | None = None
+
+
+# The explicit need to see the name and address of a person with protected identity (skyddad identitet) when
+# acting for the assignment's unit; only for roles that work with cases (user, super user).
+ProtectedIdentityAccess = Annotated[bool, Meta(description=(
+    "Behörighet att se skyddade personuppgifter: name and address of a person with protected identity are shown "
+    "when the user acts for this unit. Only for the roles user and super_user."))]
 
 
 class NewAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     unit_id: Id
     role: Role
+    protected_identity_access: ProtectedIdentityAccess = False
+
+
+class ChangeAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    protected_identity_access: ProtectedIdentityAccess
 
 
 class AdminAssignmentOut(msgspec.Struct, kw_only=True):
     id: int
     unit_id: str
     role: str
+    protected_identity_access: bool
 
 
 class AdminUserOut(msgspec.Struct, kw_only=True):
@@ -160,6 +176,8 @@ class AccessLogQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     patient_identity: Annotated[str, Meta(min_length=10, max_length=13)] | None = None
     patient_id: Id | None = None
     user_id: Id | None = None
+    # The user's HSA-id, as auditors know them: rows logged under it, and rows of the user who holds it now.
+    user_hsa_id: HsaId | None = None
     unit_id: Id | None = None
     period_from: AwareTime | None = None
     period_to: AwareTime | None = None

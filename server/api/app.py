@@ -18,7 +18,7 @@ from server.api.cases import CASE_ROUTES
 from server.api.dependencies import provide_current_user, provide_runtime
 from server.api.directory import DIRECTORY_ROUTES
 from server.api.feeds import FEED_ROUTES
-from server.api.hardening import rate_limit, security_headers
+from server.api.hardening import rate_limit, rate_limit_stores, security_headers
 from server.api.log_review import LOG_REVIEW_ROUTES
 from server.api.openapi import openapi_config
 from server.api.payment import PAYMENT_ROUTES
@@ -103,4 +103,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         on_startup=[start], on_shutdown=[stop], debug=False,
         before_send=[security_headers(settings.hsts_seconds)],
         middleware=[limiter.middleware] if (limiter := rate_limit(settings.rate_limit)) else [],
+        stores=rate_limit_stores(settings.redis_url) if limiter else None,
     )

@@ -54,13 +54,14 @@ async def search_access_log(
 
 @post("/audit/access-log/search", operation_id="searchAccessLogByBody", summary="Search the access log (body)",
       description="The same search with the filters in the body; it also takes the patient's identity number "
-                  "(personnummer, samordningsnummer, reservnummer), which never belongs in a URL.",
+                  "(personnummer, samordningsnummer, reservnummer) and the user's HSA-id (`user_hsa_id`: rows "
+                  "logged under it and rows of the user who holds it now), which never belong in a URL.",
       status_code=200, responses=PROBLEMS, tags=TAGS)
 async def search_access_log_by_body(current_user: CurrentUser, runtime: Runtime, data: AccessLogQuery) -> AccessLogPage:
     return await _service(runtime).search(
         current_user, patient_id=data.patient_id, user_id=data.user_id, unit_id=data.unit_id,
         period_from=data.period_from, period_to=data.period_to, limit=data.limit, offset=data.offset,
-        patient_identity=data.patient_identity)
+        patient_identity=data.patient_identity, user_hsa_id=data.user_hsa_id)
 
 
 @get("/audit/access-log/verification", operation_id="verifyAccessLog", summary="Check the access log's integrity",

@@ -24,6 +24,7 @@ from domain.sip import (
     NeedContent,
     PlanField,
     PlanState,
+    Refusal,
     ServiceContent,
     UnitRef,
 )
@@ -43,6 +44,7 @@ from server.api.sip_schemas import (
     FieldEditInput,
     FollowUpInput,
     GiveConsentInput,
+    HandOverInput,
     ItemContentInput,
     PlanVersionOnly,
     RemoveItemInput,
@@ -209,7 +211,8 @@ def field_value(name: PlanField, value: str | None) -> FieldValue:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            raise Invalid("the follow-up is a date (YYYY-MM-DD)", field="value") from None
+            raise Invalid("the follow-up is a date (YYYY-MM-DD)", field="value",
+                          code=Refusal.FOLLOW_UP_NOT_A_DATE) from None
     if name is PlanField.OWN_CONTRIBUTION:
         return value or ""
     return value
@@ -222,7 +225,7 @@ def item_content(name: ItemList, data: ItemContentInput) -> ItemContent:
                ItemList.MEASURES: {"by_whom", "participant_id", "when"}}[name]
     for extra in ("principal_id", "responsible_unit_id", "contact_person", "when", "by_whom", "participant_id"):
         if extra not in allowed and getattr(data, extra):
-            raise Invalid(f"{extra} is not a field of {name}", field=f"content.{extra}")
+            raise Invalid(f"{extra} is not a field of {name}", field=f"content.{extra}", code="not_a_field_of_list")
     if name is ItemList.NEEDS:
         return NeedContent(data.description)
     if name is ItemList.GOALS:
@@ -360,6 +363,12 @@ STRUCTURE_ROUTES = [
               lambda p, d: cmd.CloseSipPlan(plan_id=p, expected_version=d.expected_version, reason=d.reason),
               operation_id="closeSipPlan", summary="Close the plan",
               description="Avslut, by the owner or the principal with the overall responsibility."),
+    sip_route("ownership", HandOverInput,
+              lambda p, d: cmd.HandOverSipPlan(plan_id=p, expected_version=d.expected_version, to_unit_id=d.unit_id),
+              operation_id="handOverSipPlan", summary="Hand the plan over to another unit",
+              description="The owner unit passes the plan to another unit that takes part and sees it (one of "
+                          "`hand_over_unit_ids`); that unit is the owner from now on, the former owner stays a "
+                          "participant. Event `SipPlanHandedOver`."),
 ]
 
 CONTENT_ROUTES = [change_sip_field, add_sip_item, change_sip_item, remove_sip_item]

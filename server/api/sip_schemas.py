@@ -12,7 +12,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from domain.sip import Answer, CloseReason, ConsentForm, ConsentGiver, InviteeKind, NamedParticipantKind
+from domain.sip import Answer, CloseReason, ConsentForm, ConsentGiver, InviteeKind, NamedParticipantKind, SipAction
 from server.api.schemas import DeadlineOut, PatientInput, PatientOut
 
 Id = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -23,6 +23,7 @@ PlanVersion = Annotated[int, Meta(ge=1, le=2_147_483_647, description="The versi
 Revision = Annotated[int, Meta(ge=0, le=2_147_483_647,
                                description="The revision of the field or item you last read (0: never set).")]
 ItemRevision = Annotated[int, Meta(ge=1, le=2_147_483_647, description="The revision of the item you last read.")]
+SipActionName = Annotated[SipAction, Meta(description="An action on the plan the acting unit may take now.")]
 
 
 # ----- requests ---------------------------------------------------------------------------------------------
@@ -139,6 +140,12 @@ class FollowUpInput(PlanVersionOnly, kw_only=True, forbid_unknown_fields=True):
 
 class ClosePlanInput(PlanVersionOnly, kw_only=True, forbid_unknown_fields=True):
     reason: CloseReason
+
+
+class HandOverInput(PlanVersionOnly, kw_only=True, forbid_unknown_fields=True):
+    """The unit the owner hands the plan over to: one that takes part and sees it (`hand_over_unit_ids`)."""
+
+    unit_id: Id
 
 
 # ----- responses ---------------------------------------------------------------------------------------------
@@ -276,8 +283,21 @@ class SipPlanSummary(msgspec.Struct, kw_only=True):
     deadlines: list[DeadlineOut]
 
 
+class ResponsiblePrincipalOut(msgspec.Struct, kw_only=True):
+    """The principal with the overall responsibility (*huvudansvar*, statutory content 4)."""
+
+    id: str
+    name: str  # e.g. "Region Stockholm", "Solna stad"
+    kind: str  # region | municipality
+    version_number: int | None  # the agreed version in force that names it; None: named by the working contents
+
+
 class SipPlanDetail(SipPlanSummary, kw_only=True):
     created_by_user_id: str
+    acting_unit_id: str  # the unit this answer is for: `allowed_actions` are that unit's
+    allowed_actions: list[SipActionName]  # what the acting unit may do now (docs/api.md, "What the acting unit may do")
+    responsible_principal: ResponsiblePrincipalOut | None  # from the version in force, else the working contents
+    hand_over_unit_ids: list[str]  # the units the owner may hand the plan over to
     units: list[SipUnitOut]
     named_participants: list[NamedParticipantOut]
     consent: ConsentOut | None

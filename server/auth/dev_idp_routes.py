@@ -146,7 +146,9 @@ async def _cards(runtime: Runtime) -> list[_Card]:
                 continue
             assignments = await directory.assignments(row.id)
             units = await directory.units(a.unit_id for a in assignments)
-            lines = tuple(f"{units[a.unit_id].name} – {_role_name(a.role)}" for a in assignments if a.unit_id in units)
+            lines = tuple(f"{units[a.unit_id].name} – {_role_name(a.role)}"
+                          + (" (ser skyddade personuppgifter)" if a.protected_identity_access else "")
+                          for a in assignments if a.unit_id in units)
             cards.append(_Card(_dev_user(row), row.title, lines))
         return cards
 

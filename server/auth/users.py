@@ -32,5 +32,6 @@ async def authenticate(token: str, verifier: TokenVerifier, uow: UnitOfWork, use
         assignments = await uow.directory.assignments(user.id)
     current = CurrentUser(id=user.id, username=user.username, hsa_id=user.hsa_id, display_name=user.display_name,
                           organisation_id=user.organisation_id,
-                          assignments=tuple(Assignment(a.unit_id, Role(a.role)) for a in assignments))
+                          assignments=tuple(Assignment(a.unit_id, Role(a.role), a.protected_identity_access)
+                                            for a in assignments))
     return Authenticated(current, float(verified.claims.get("exp", 0)))

@@ -52,6 +52,8 @@ class DemoUser:
     title: str
     organisation_key: str
     assignments: tuple[tuple[str, Role], ...]
+    # Units (keys) where the user's assignment carries the explicit need to see protected identities.
+    protected_identity_units: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -70,7 +72,8 @@ DEMO_USERS: tuple[DemoUser, ...] = (
              (("ks-huddinge-ward-psykiatri-2", Role.USER),)),
     DemoUser("needs.assessor", "Karin Berg", "Biståndshandläggare", "solna-stad", (("solna-stad-intake", Role.USER),)),
     DemoUser("municipal.nurse", "Johan Ek", "Sjuksköterska hemsjukvård", "solna-stad",
-             (("solna-stad-hemsjukvard", Role.USER),)),
+             (("solna-stad-hemsjukvard", Role.USER),),
+             protected_identity_units=("solna-stad-hemsjukvard",)),  # visits people at home: needs the address
     DemoUser("care.contact", "Maria Nyström", "Distriktssköterska, fast vårdkontakt", "aleris",
              (("aleris-vc-ronnviken", Role.USER),)),
     DemoUser("stockholm.assessor", "Ali Hassan", "Biståndshandläggare", "stockholms-stad",
@@ -133,8 +136,9 @@ async def _seed_users(session: AsyncSession) -> None:
             id=user.id, username=user.username, hsa_id=user.hsa_id, display_name=user.display_name, title=user.title,
             organisation_id=stable_id("organisation", user.organisation_key), active=True))
         for unit_key, role in user.assignments:
-            await session.execute(insert(AssignmentRow).values(user_id=user.id, unit_id=stable_id("unit", unit_key),
-                                                               role=str(role)))
+            await session.execute(insert(AssignmentRow).values(
+                user_id=user.id, unit_id=stable_id("unit", unit_key), role=str(role),
+                protected_identity_access=unit_key in user.protected_identity_units))
 
 
 # ----- cases -----------------------------------------------------------------------------------------------------

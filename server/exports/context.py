@@ -18,6 +18,13 @@ class ExportContext:
     units: Mapping[str, UnitRow]  # every unit taking part or named in a service
     principals: Mapping[str, PrincipalRow]
     now: datetime
+    # The user's assignment at the acting unit carries the explicit need to see a protected identity.
+    reveal_protected: bool = False
+
+    @property
+    def masked(self) -> bool:
+        """Protected identity (skyddad identitet) withheld: the person's name, and names of next of kin."""
+        return self.patient.protected_identity and not self.reveal_protected
 
     def unit_name(self, unit_id: str | None) -> str:
         if unit_id is None:

@@ -13,7 +13,8 @@ Mapping (statutory contents, HSL 16 kap. 4 §, SoL 2 kap. 7 §):
   in `supportingInfo`.
 
 The person is referenced by identifier (personnummer, samordningsnummer or reservnummer OID); with a protected
-identity no name is given.
+identity no name is given (nor names of next of kin), unless the exporting user's assignment at the acting unit
+carries the explicit need to see it (`ExportContext.masked`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def care_plan(context: ExportContext) -> dict[str, Any]:
     subject: dict[str, Any] = {"identifier": {"system": IDENTITY_SYSTEMS.get(patient.identity_kind,
                                                                              IDENTITY_SYSTEMS["personnummer"]),
                                               "value": patient.identity_value}}
-    if not patient.protected_identity:
+    if not context.masked:
         subject["display"] = patient.name
     contained: list[dict[str, Any]] = []
 
@@ -78,7 +79,7 @@ def care_plan(context: ExportContext) -> dict[str, Any]:
                for u in plan.units if u.active]
     for p in plan.named_participants:
         if p.active:
-            name = PROTECTED_NAME if patient.protected_identity and p.kind is NamedParticipantKind.NEXT_OF_KIN \
+            name = PROTECTED_NAME if context.masked and p.kind is NamedParticipantKind.NEXT_OF_KIN \
                 else p.name
             members.append({"member": {"display": name}, "role": [{"text": p.role or str(p.kind)}]})
     contained.append({"resourceType": "CareTeam", "id": "careteam", "status": "active", "subject": subject,

@@ -101,7 +101,7 @@ def render_pdf(context: ExportContext) -> bytes:
     doc.heading("Samordnad individuell plan (SIP)", 17)
     doc.line(f"Version {version.number}, överenskommen {_local(version.agreed_at)}")
     identity = parse_patient_identity(patient.identity_value).formatted
-    name = PROTECTED_NAME if patient.protected_identity else patient.name
+    name = PROTECTED_NAME if context.masked else patient.name
     doc.line(f"Person: {name}, {identity}")
     if plan.current_version is not None and plan.current_version.number != version.number:
         doc.line(f"Obs: en senare version ({plan.current_version.number}) gäller nu.")
@@ -134,7 +134,7 @@ def render_pdf(context: ExportContext) -> bytes:
              for u in plan.units if u.active]
     for p in plan.named_participants:
         if p.active:
-            shown = PROTECTED_NAME if patient.protected_identity and p.kind == "next_of_kin" else p.name
+            shown = PROTECTED_NAME if context.masked and p.kind == "next_of_kin" else p.name
             lines.append(", ".join(x for x in (shown, KIND_TEXT.get(str(p.kind), str(p.kind)), p.organisation,
                                                p.role) if x))
     doc.bullets(lines)

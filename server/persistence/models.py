@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -91,6 +92,9 @@ class AssignmentRow(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
     role: Mapped[str] = mapped_column(String(40))
+    # The explicit need to see a protected person's name and address (skyddad identitet) at this unit, given by
+    # the administrator who manages the user (migration 0004). False: protected identities stay masked.
+    protected_identity_access: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PatientRow(Base):

@@ -68,7 +68,8 @@ class SipPlanRepository:
         """Store the changed plan if nobody changed it since it was read; returns the new version."""
         result = await self.session.execute(
             update(SipPlanRow).where(SipPlanRow.id == plan.id, SipPlanRow.version == plan.version)
-            .values(state=str(plan.state), next_follow_up_on=listing_follow_up(plan), updated_at=now,
+            .values(state=str(plan.state), owner_unit_id=plan.owner_unit_id,
+                    next_follow_up_on=listing_follow_up(plan), updated_at=now,
                     version=plan.version + 1, document=to_document(plan)))
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyConflict(plan.id)

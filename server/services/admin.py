@@ -1,8 +1,10 @@
 """Use cases of administration: connect organisations, keep the unit tree, manage users and their assignments.
 
-Who may do what is decided by `server/authorization.py` (policies in `domain/administration.py`). Units are
-never deleted: a deactivated unit keeps its id, its cases and its log rows, and receives no new notices
-(routing, forwarding and adding participants only pick active units; a unit with open cases cannot close).
+Who may do what is decided by `server/authorization.py` (policies in `domain/administration.py`). Conflicts
+carry a specific problem code: `unit_in_use`, `unit_has_active_sub_units`, `username_taken`, `hsa_id_taken`,
+`assignment_exists`. Units are never deleted: a deactivated unit keeps its id, its cases and its log rows, and
+receives no new notices (routing, forwarding and adding participants only pick active units; a unit with open
+cases cannot close).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 
 import msgspec
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from domain.administration import check_connection, check_parent, check_unit, deactivation_refusal
 from domain.discharge_case import CaseState
@@ -25,6 +28,7 @@ from server.api.admin_schemas import (
     AdminChangePage,
     AdminUnitOut,
     AdminUserOut,
+    ChangeAssignment,
     ChangeOrganisation,
     ChangeUnit,
     ChangeUser,
@@ -65,8 +69,16 @@ def unit_out(row: UnitRow) -> AdminUnitOut:
 def user_out(row: UserRow, assignments: list[AssignmentRow]) -> AdminUserOut:
     return AdminUserOut(id=row.id, username=row.username, hsa_id=row.hsa_id, display_name=row.display_name,
                         title=row.title, organisation_id=row.organisation_id, active=row.active,
-                        assignments=[AdminAssignmentOut(id=a.id, unit_id=a.unit_id, role=a.role)
+                        assignments=[AdminAssignmentOut(id=a.id, unit_id=a.unit_id, role=a.role,
+                                                        protected_identity_access=a.protected_identity_access)
                                      for a in sorted(assignments, key=lambda a: a.id)])
+
+
+def check_protected_identity_access(role: Role, access: bool) -> None:
+    """The explicit need to see protected identities belongs only to an assignment that works with cases."""
+    if access and not role.works_with_cases:
+        raise Invalid("only the roles user and super user work with patients and can see protected identities",
+                      field="protected_identity_access")
 
 
 class AdminService:
@@ -188,11 +200,12 @@ class AdminService:
                 taking_part = sum(1 for c, _ in cases if c.ward_unit_id == unit_id or any(
                     p.unit_id == unit_id and p.active for p in c.participants))
                 if reason := deactivation_refusal(taking_part):
-                    raise Conflict(reason, field="unit_id")
+                    raise Conflict(reason, field="unit_id", code="unit_in_use")
                 children = await uow.session.scalar(select(func.count()).select_from(UnitRow).where(
                     UnitRow.parent_unit_id == unit_id, UnitRow.active.is_(True)))
                 if children:
-                    raise Conflict("the unit has active sub-units; deactivate or move them first", field="unit_id")
+                    raise Conflict("the unit has active sub-units; deactivate or move them first", field="unit_id",
+                                   code="unit_has_active_sub_units")
                 row.active, row.deactivated_at = False, self._clock()
                 await self._log(uow, user, row.organisation_id, "deactivate_unit", "unit", row.id, {})
                 await uow.commit()
@@ -215,9 +228,8 @@ class AdminService:
             org = await self._organisation(uow, organisation_id)
             authz.require_user_admin(await authz.grants(uow.directory, user), org.id)
             if await uow.session.scalar(select(UserRow.id).where(UserRow.username == data.username)):
-                raise Conflict("the username is taken", field="username")
-            if await uow.session.scalar(select(UserRow.id).where(UserRow.hsa_id == data.hsa_id)):
-                raise Conflict("a user with this HSA-id exists", field="hsa_id")
+                raise Conflict("the username is taken", field="username", code="username_taken")
+            await self._check_user_hsa_free(uow, data.hsa_id)
             row = UserRow(id=str(uuid.uuid4()), username=data.username, hsa_id=data.hsa_id,
                           display_name=data.display_name, title=data.title, organisation_id=org.id, active=True)
             uow.session.add(row)
@@ -239,10 +251,18 @@ class AdminService:
             authz.require_user_admin(await authz.grants(uow.directory, user), row.organisation_id)
             if data.active is False and row.id == user.id:
                 raise Invalid("you cannot deactivate yourself", field="active")
-            for name in ("display_name", "title", "active"):
+            detail = msgspec.to_builtins(data)
+            if data.hsa_id is not None and data.hsa_id != row.hsa_id:
+                await self._check_user_hsa_free(uow, data.hsa_id)
+                detail["previous_hsa_id"] = row.hsa_id
+            for name in ("display_name", "title", "active", "hsa_id"):
                 if (value := getattr(data, name)) is not None:
                     setattr(row, name, value)
-            await self._log(uow, user, row.organisation_id, "change_user", "user", row.id, msgspec.to_builtins(data))
+            try:
+                await uow.session.flush()
+            except IntegrityError:  # another administrator gave the same HSA-id at the same moment
+                raise Conflict("a user with this HSA-id exists", field="hsa_id", code="hsa_id_taken") from None
+            await self._log(uow, user, row.organisation_id, "change_user", "user", row.id, detail)
             await uow.commit()
             return user_out(row, await uow.directory.assignments(row.id))
 
@@ -258,14 +278,44 @@ class AdminService:
                                      unit_organisation_id=unit.organisation_id, role=data.role)
             if not unit.active:
                 raise Invalid("the unit is deactivated", field="unit_id")
+            check_protected_identity_access(data.role, data.protected_identity_access)
             if await uow.session.scalar(select(AssignmentRow.id).where(
                     AssignmentRow.user_id == row.id, AssignmentRow.unit_id == unit.id,
                     AssignmentRow.role == str(data.role))):
-                raise Conflict("the user already has this assignment", field="role")
-            await uow.session.execute(insert(AssignmentRow).values(user_id=row.id, unit_id=unit.id,
-                                                                   role=str(data.role)))
+                raise Conflict("the user already has this assignment", field="role", code="assignment_exists")
+            await uow.session.execute(insert(AssignmentRow).values(
+                user_id=row.id, unit_id=unit.id, role=str(data.role),
+                protected_identity_access=data.protected_identity_access))
             await self._log(uow, user, row.organisation_id, "grant_assignment", "user", row.id,
-                            {"unit_id": unit.id, "role": str(data.role)})
+                            {"unit_id": unit.id, "role": str(data.role),
+                             "protected_identity_access": data.protected_identity_access})
+            assignments = await uow.directory.assignments(row.id)
+            await uow.commit()
+            return user_out(row, assignments)
+
+    async def change_assignment(self, user: CurrentUser, user_id: str, assignment_id: int,
+                                data: ChangeAssignment) -> AdminUserOut:
+        """Give or take away the explicit need to see protected identities at the assignment's unit. Decided by
+        those who may grant the assignment itself (the user's organisation's administrators, central)."""
+        async with self._uow() as uow:
+            row = await self._user(uow, user_id)
+            g = await authz.grants(uow.directory, user)
+            authz.require_user_admin(g, row.organisation_id)
+            assignment = await uow.session.get(AssignmentRow, assignment_id)
+            if assignment is None or assignment.user_id != row.id:
+                raise NotVisible("no such assignment")
+            unit = await uow.directory.unit(assignment.unit_id)
+            assert unit is not None
+            role = Role(assignment.role)
+            authz.require_assignment(g, user_organisation_id=row.organisation_id,
+                                     unit_organisation_id=unit.organisation_id, role=role)
+            check_protected_identity_access(role, data.protected_identity_access)
+            if assignment.protected_identity_access != data.protected_identity_access:
+                assignment.protected_identity_access = data.protected_identity_access
+                await self._log(uow, user, row.organisation_id, "change_assignment", "user", row.id,
+                                {"assignment_id": assignment.id, "unit_id": assignment.unit_id,
+                                 "role": assignment.role,
+                                 "protected_identity_access": data.protected_identity_access})
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)
@@ -284,7 +334,8 @@ class AdminService:
                                      unit_organisation_id=unit.organisation_id, role=Role(assignment.role))
             await uow.session.execute(delete(AssignmentRow).where(AssignmentRow.id == assignment_id))
             await self._log(uow, user, row.organisation_id, "revoke_assignment", "user", row.id,
-                            {"unit_id": assignment.unit_id, "role": assignment.role})
+                            {"unit_id": assignment.unit_id, "role": assignment.role,
+                             "protected_identity_access": assignment.protected_identity_access})
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)
@@ -337,7 +388,12 @@ class AdminService:
     @staticmethod
     async def _check_hsa_free(uow: UnitOfWork, hsa_id: str) -> None:
         if await uow.session.scalar(select(UnitRow.id).where(UnitRow.hsa_id == hsa_id)):
-            raise Conflict("a unit with this HSA-id exists", field="hsa_id")
+            raise Conflict("a unit with this HSA-id exists", field="hsa_id", code="hsa_id_taken")
+
+    @staticmethod
+    async def _check_user_hsa_free(uow: UnitOfWork, hsa_id: str) -> None:
+        if await uow.session.scalar(select(UserRow.id).where(UserRow.hsa_id == hsa_id)):
+            raise Conflict("a user with this HSA-id exists", field="hsa_id", code="hsa_id_taken")
 
     @staticmethod
     async def _check_parent(uow: UnitOfWork, unit_id: str, parent_id: str, organisation_id: str) -> None:

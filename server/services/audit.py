@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.administration import Grants, check_finding, draw_sample, summarise
@@ -38,7 +38,7 @@ from server.api.admin_schemas import (
 )
 from server.errors import Invalid, NotVisible
 from server.persistence.event_log import as_utc
-from server.persistence.models import AccessLogRow, LogReviewEntryRow, LogReviewRow, UnitRow
+from server.persistence.models import AccessLogRow, LogReviewEntryRow, LogReviewRow, UnitRow, UserRow
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 
@@ -66,7 +66,8 @@ class AuditService:
 
     async def search(self, user: CurrentUser, *, patient_id: str | None, user_id: str | None, unit_id: str | None,
                      period_from: datetime | None, period_to: datetime | None, limit: int,
-                     offset: int, patient_identity: str | None = None) -> AccessLogPage:
+                     offset: int, patient_identity: str | None = None,
+                     user_hsa_id: str | None = None) -> AccessLogPage:
         async with self._uow() as uow:
             g = await authz.grants(uow.directory, user)
             orgs = authz.log_organisations(g)
@@ -92,6 +93,12 @@ class AuditService:
                                   (AccessLogRow.unit_id, unit_id)):
                 if value is not None:
                     query = query.where(column == value)
+            if user_hsa_id is not None:
+                # Rows name the HSA-id the user had then; an administrator may have corrected it since. So: rows
+                # logged under this HSA-id, and rows of whoever holds it now.
+                holder = await uow.session.scalar(select(UserRow.id).where(UserRow.hsa_id == user_hsa_id))
+                query = query.where(or_(AccessLogRow.user_hsa_id == user_hsa_id, AccessLogRow.user_id == holder)
+                                    if holder is not None else AccessLogRow.user_hsa_id == user_hsa_id)
             if period_from:
                 query = query.where(AccessLogRow.at >= period_from)
             if period_to:

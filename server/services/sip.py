@@ -5,6 +5,9 @@ As for cases (`server.services.cases`), each runs in one unit of work: the plan'
 touched discharge case and its events, the access-log rows (and the idempotency record) commit together, and
 the events are published after commit. Visibility is the plan's: a user sees it through one of their
 case-working units in `SipPlan.visible_unit_ids()`; to anyone else it does not exist (404).
+
+Refusals carry a specific problem code (docs/api.md, "SIP refusals"): the domain's (`domain.sip.Refusal`) and,
+for what this layer decides (the acting unit, the units and the person named in a request), the codes below.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from domain.sip import (
     ContentChanged,
     FieldConflict,
     PlanState,
+    Refusal,
     SipPlan,
     UnitRef,
     diff_contents,
@@ -75,9 +79,10 @@ class SipService:
 
     async def _create(self, user: CurrentUser, request: CreateSipPlan, idem: IdempotencyKey | None) -> CommandResult:
         if request.owner_unit_id not in authorization.require_case_units(user):
-            raise Forbidden("you do not work at this unit", field="owner_unit_id")
+            raise Forbidden("you do not work at this unit", field="owner_unit_id", code=Refusal.NOT_YOUR_UNIT)
         if (request.case_id is None) == (request.person is None):
-            raise Invalid("give either the discharge case (case_id) or the person", field="person")
+            raise Invalid("give either the discharge case (case_id) or the person", field="person",
+                          code="case_or_person_required")
         async with self._uow() as uow:
             if idem and (replay := await replay_or_none(uow.session, user, idem)):
                 await self._log_replay(uow, user, replay[1], request.owner_unit_id)
@@ -87,13 +92,13 @@ class SipService:
             owner = await self._unit_ref(uow, request.owner_unit_id, "owner_unit_id")
             others = [await self._unit_ref(uow, u, "unit_ids") for u in request.unit_ids]
             if request.plan_id and await uow.sip_plans.exists(request.plan_id):
-                raise Conflict("a plan with this id exists", field="plan_id")
+                raise Conflict("a plan with this id exists", field="plan_id", code="plan_exists")
             actor = Actor(user.id, owner.unit_id)
             case: DischargeCase | None = None
             if request.case_id is not None:
                 case = await uow.cases.get(request.case_id, for_update=True)
                 if case is None or not case.is_visible_to(owner.unit_id):
-                    raise NotVisible("no such case", field="case_id")
+                    raise NotVisible("no such case", field="case_id", code="case_not_found")
                 patient = await uow.patients.get(await uow.cases.patient_id_of(case.id) or "")
                 assert patient is not None
                 plan = open_plan_for_case(case, owner=owner, actor=actor, now=now, units=others,
@@ -108,7 +113,7 @@ class SipService:
             await self._record(uow, plan, case)
             await access_log.record(uow.session, user, unit_id=owner.unit_id, patient_ids=[patient.id],
                                     case_ids=[plan.case_id], action="create_sip_plan", at=now)
-            body = await self._detail_body(uow, plan, patient, now)
+            body = await self._detail_body(uow, plan, patient, now, user, owner.unit_id)
             if idem:
                 await store_response(uow.session, user, idem, 201, body, now)
             await uow.commit()
@@ -127,7 +132,7 @@ class SipService:
             unit_id = self._acting_unit(user, plan, acting_unit)
             assert plan is not None
             if isinstance(command, VersionedSipCommand) and command.expected_version != plan.version:
-                current = await self._detail(uow, plan, await self._patient(uow, plan), now)
+                current = await self._detail(uow, plan, await self._patient(uow, plan), now, user, unit_id)
                 # The answer shows the current plan: a read of patient data, so it is logged (and only that).
                 await self._log(uow, user, unit_id, plan, "read_sip_plan", now)
                 await uow.commit()
@@ -153,14 +158,15 @@ class SipService:
             await self._record(uow, plan, case)
             await self._log(uow, user, unit_id, plan, access_log.action_of(command), now)
             if idem:
-                body = await self._detail_body(uow, plan, await self._patient(uow, plan), now)
+                body = await self._detail_body(uow, plan, await self._patient(uow, plan), now, user, unit_id)
                 await store_response(uow.session, user, idem, 200, body, now)
                 await uow.commit()
                 return CommandResult(200, body)
             # Without a key the answer is read and built after the commit: the plan's row lock is held no longer
             # than the change needs.
             await uow.commit()
-            return CommandResult(200, await self._detail_body(uow, plan, await self._patient(uow, plan), now))
+            return CommandResult(200, await self._detail_body(uow, plan, await self._patient(uow, plan), now, user,
+                                                              unit_id))
 
     # ----- queries --------------------------------------------------------------------------------------------
 
@@ -168,7 +174,7 @@ class SipService:
         async with self._uow() as uow:
             now = self._clock()
             plan, unit_id = await self._visible(uow, user, plan_id, acting_unit)
-            view = await self._detail(uow, plan, await self._patient(uow, plan), now)
+            view = await self._detail(uow, plan, await self._patient(uow, plan), now, user, unit_id)
             await self._log(uow, user, unit_id, plan, "read_sip_plan", now)
             await uow.commit()
             return view
@@ -184,11 +190,15 @@ class SipService:
             total, plans = await uow.sip_plans.page_for_units(units, states=states, follow_up_before=follow_up_before,
                                                              limit=limit, offset=offset)
             patients = await uow.patients.get_many(p for _, p in plans)
-            items = [summary(plan, patients[p], now) for plan, p in plans]
+            # Each row names the unit through which the user sees that plan; its assignment decides whether a
+            # protected identity is shown.
+            through = [unit_id or min(units & set(plan.visible_unit_ids())) for plan, _ in plans]
+            items = [summary(plan, patients[p], now, reveal=authorization.reveals_protected_identity(user, u))
+                     for (plan, p), u in zip(plans, through, strict=True)]
             await access_log.append(uow.session, [
                 {"at": now, "user_id": user.id, "user_hsa_id": user.hsa_id, "patient_id": p, "case_id": plan.case_id,
-                 "unit_id": unit_id or min(units & set(plan.visible_unit_ids())), "action": "list_sip_plans",
-                 "purpose": "care_coordination"} for plan, p in plans])
+                 "unit_id": u, "action": "list_sip_plans", "purpose": "care_coordination"}
+                for (plan, p), u in zip(plans, through, strict=True)])
             await uow.commit()
             return SipPlanPage(items=items, total=total, limit=limit, offset=offset)
 
@@ -229,7 +239,8 @@ class SipService:
             principal_ids = {u.principal_id for u in plan.units}
             principals = {p.id: p for p in await _principals(uow, principal_ids)}
             context = ExportContext(plan=plan, version=version, patient=patient, units=units,
-                                    principals=principals, now=now)
+                                    principals=principals, now=now,
+                                    reveal_protected=authorization.reveals_protected_identity(user, unit_id))
             content = render(context)
             await self._log(uow, user, unit_id, plan, action, now)
             await uow.commit()
@@ -253,10 +264,12 @@ class SipService:
             raise NotVisible("no such plan")
         if requested is not None:
             if requested not in candidates:
-                raise Forbidden("you cannot act for this unit on this plan", field="X-Acting-Unit")
+                raise Forbidden("you cannot act for this unit on this plan", field="X-Acting-Unit",
+                                code="acting_unit_not_allowed")
             return requested
         if len(candidates) > 1:
-            raise Invalid("you take part through several units: choose one", field="X-Acting-Unit")
+            raise Invalid("you take part through several units: choose one", field="X-Acting-Unit",
+                          code="acting_unit_required")
         return candidates[0]
 
     @staticmethod
@@ -278,11 +291,12 @@ class SipService:
         organisation = await uow.directory.organisation(unit.organisation_id) if unit is not None else None
         principal = await uow.session.get(PrincipalRow, organisation.principal_id) if organisation else None
         if unit is None or not unit.active or principal is None:
-            raise Invalid("no such active unit", field=field)
+            raise Invalid("no such active unit", field=field, code="unknown_unit")
         try:
             kind = PrincipalKind(principal.kind)
         except ValueError:
-            raise Invalid("the unit acts for no region or municipality", field=field) from None
+            raise Invalid("the unit acts for no region or municipality", field=field,
+                          code="unit_without_principal") from None
         return UnitRef(unit.id, principal.id, kind)
 
     async def _complete(self, uow: SipUnitOfWork, command: SipCommand) -> SipCommand:
@@ -327,7 +341,7 @@ class SipService:
         try:
             identity = parse_patient_identity(data.identity, today=now.date())
         except InvalidIdentity as exc:
-            raise Invalid(str(exc), field="person.identity") from None
+            raise Invalid(str(exc), field="person.identity", code="invalid_identity") from None
         row = await uow.patients.by_identity(identity.value)
         if row is None:
             row = PatientRow(id=str(uuid.uuid4()), identity_kind=str(identity.kind), identity_value=identity.value,
@@ -338,12 +352,18 @@ class SipService:
             await uow.session.flush()
         return row
 
-    async def _detail(self, uow: SipUnitOfWork, plan: SipPlan, patient: PatientRow, now: datetime) -> SipPlanDetail:
+    async def _detail(self, uow: SipUnitOfWork, plan: SipPlan, patient: PatientRow, now: datetime,
+                      user: CurrentUser, unit_id: str) -> SipPlanDetail:
+        """The plan as `user` sees it acting for `unit_id` (which decides whether a protected identity shows)."""
         units = await uow.directory.units(u.unit_id for u in plan.units)
-        return detail(plan, patient, units, now)
+        responsible = plan.responsible_principal_id
+        principals = {p.id: p for p in await _principals(uow, {responsible})} if responsible else {}
+        return detail(plan, patient, units, now, acting_unit_id=unit_id, principals=principals,
+                      reveal=authorization.reveals_protected_identity(user, unit_id))
 
-    async def _detail_body(self, uow: SipUnitOfWork, plan: SipPlan, patient: PatientRow, now: datetime) -> bytes:
-        return msgspec.json.encode(await self._detail(uow, plan, patient, now))
+    async def _detail_body(self, uow: SipUnitOfWork, plan: SipPlan, patient: PatientRow, now: datetime,
+                           user: CurrentUser, unit_id: str) -> bytes:
+        return msgspec.json.encode(await self._detail(uow, plan, patient, now, user, unit_id))
 
 
 async def _principals(uow: SipUnitOfWork, ids: set[str]) -> list[PrincipalRow]:

@@ -85,6 +85,7 @@ ROUTING: list[tuple[cmd.SipCommand, str, tuple[Any, ...], dict[str, Any]]] = [
      {"starts_at": LATER, "ends_at": LATER + timedelta(hours=1), "now": N, "place": None, "video_link": None}),
     (cmd.CancelSipMeeting(**V, meeting_id="m"), "cancel_meeting", (A, "m", N), {}),
     (cmd.RecordSipFollowUp(**V, held_at=NOW), "record_follow_up", (A, NOW, N), {"notes": "", "follow_up_id": None}),
+    (cmd.HandOverSipPlan(**V, to_unit_id=MUNICIPAL), "hand_over", (A, MUNICIPAL, N), {}),
     (cmd.CloseSipPlan(**V, reason=CloseReason.GOALS_MET), "close", (A, CloseReason.GOALS_MET, N), {}),
 ]
 

@@ -668,6 +668,8 @@ def _full_story() -> SipPlan:
     agree(plan)
     plan.cancel_meeting(OWNER_USER, meeting, AGREED_AT)
     plan.record_follow_up(OWNER_USER, ACT_AT, ACT_AT, notes=SECRET_TEXT)
+    plan.hand_over(OWNER_USER, PSYCH, ACT_AT)
+    plan.hand_over(PSYCH_USER, PRIMARY, ACT_AT)
     plan.withdraw_consent(OWNER_USER, ACT_AT)
     plan.close(OWNER_USER, CloseReason.CONSENT_WITHDRAWN, ACT_AT)
     return plan

@@ -18,7 +18,8 @@ Helpers (import them: `from tests.e2e.conftest import login, logout`)
     await login(page, "ward.nurse", next="/")   signs in through the development identity provider's page as the
                                                 demo user (see `samplan users`); returns when the browser is back
                                                 on the UI, at `next` or where that page forwards to.
-    await logout(page)                          signs out; returns on the UI's "Du är utloggad" page.
+    await logout(page)                          signs out (the logout page's button posts the form with its
+                                                anti-forgery token); returns on the UI's "Du är utloggad" page.
 
 All waits are Playwright's own (navigation and locator events) or the readiness check of the processes at start
 (the HTTP port answering, with a deadline); none is a fixed sleep.
@@ -215,7 +216,10 @@ async def login(page: Page, username: str, next: str = "/") -> None:
 
 
 async def logout(page: Page) -> None:
-    """Sign out (UI session and identity provider); returns on the UI's logged-out page."""
+    """Sign out (UI session and identity provider); returns on the UI's logged-out page.
+
+    `GET /logout` only shows a page whose button posts the logout (with the browser's anti-forgery token)."""
     await page.goto("/logout")
+    await page.get_by_role("button", name="Logga ut").click()
     await page.wait_for_url(lambda url: urlsplit(url).path == "/logged-out")
     await page.get_by_role("heading", name="Du är utloggad").wait_for()

@@ -70,8 +70,14 @@ async def test_login_through_the_dev_idp_and_logout(page: Page, context: Browser
     await page.wait_for_url(lambda url: url == f"{stack.ui_url}/tavla?x=1")
     assert not any("/dev-idp/" in r.url for r in requests)
 
-    # Logout ends the session at the UI and at the provider and lands on the UI's logged-out page.
-    await logout(page)
+    # Logout (the user menu's item posts the logout form) ends the session at the UI and at the provider and
+    # lands on the UI's logged-out page.
+    await page.goto("/inkorg")
+    await page.get_by_role("button", name=user.display_name).click()
+    await page.get_by_role("menuitem", name="Logga ut").click()
+    await page.wait_for_url(lambda url: urlsplit(url).path == "/logged-out")
+    await page.get_by_role("heading", name="Du är utloggad").wait_for()
+    assert any(r.method == "POST" and urlsplit(r.url).path == "/logout" for r in requests)
     assert await page.title() == "Utloggad – Samplan"
     await page.get_by_role("link", name="Logga in igen").wait_for()
 
@@ -97,6 +103,32 @@ async def test_login_helper_and_open_redirects(page: Page, stack: Stack) -> None
         assert page.url.startswith(f"{stack.ui_url}/")
         assert "evil" not in page.url
         await logout(page)
+
+
+async def test_logout_is_a_post_with_the_forms_token(page: Page, context: BrowserContext, stack: Stack) -> None:
+    """A GET, or a POST without this browser's token (a forged form on another site), signs nobody out."""
+    await login(page, "ward.nurse", next="/inkorg")
+
+    async def still_signed_in() -> None:
+        await page.goto("/inkorg")
+        await page.get_by_text(USERS["ward.nurse"].display_name).first.wait_for()
+        assert urlsplit(page.url).path == "/inkorg"
+
+    shown = await page.goto("/logout")
+    assert shown is not None
+    assert shown.status == 200
+    await page.get_by_role("heading", name="Logga ut").wait_for()
+    await still_signed_in()
+
+    for form in ({}, {auth.LOGOUT_FIELD: "forged"}):
+        forged = await context.request.post(f"{stack.ui_url}/logout", form=form, max_redirects=0)
+        assert forged.status == 403
+        assert "Utloggningen kunde inte bekräftas" in await forged.text()
+        await still_signed_in()
+
+    await logout(page)  # the logout page's own button
+    await page.goto("/inkorg")
+    await page.wait_for_url(lambda url: "/dev-idp/authorize" in url)
 
 
 async def test_callback_without_a_started_login_is_refused(page: Page) -> None:

@@ -29,6 +29,7 @@ Auth = Callable[[str], dict[str, str]]
 ADMIN = "/api/v1/admin"
 KAROLINSKA = stable_id("organisation", "karolinska")
 STOCKHOLMS_STAD = stable_id("organisation", "stockholms-stad")
+SOLNA_STAD = stable_id("organisation", "solna-stad")
 NO_LOCAL_ADMIN = stable_id("organisation", "vc-exempelgatan-ab")
 REGION = stable_id("principal", "region-stockholm")
 
@@ -39,6 +40,14 @@ def hsa(prefix: str = "T") -> str:
 
 def fields(response: httpx.Response) -> list[str]:
     return [e["field"] for e in response.json()["errors"]]
+
+
+def conflict(response: httpx.Response, code: str, field: str) -> None:
+    """A 409 problem with its specific code and the field it is about."""
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == code
+    assert fields(response) == [field]
 
 
 async def test_an_organisation_connects_only_with_a_care_agreement(client: Client, auth: Auth) -> None:
@@ -234,6 +243,144 @@ async def test_every_change_is_recorded_with_who_made_it(client: Client, auth: A
     mine = [c for c in changes.json()["items"] if c["target_id"] == user_id]
     assert [c["action"] for c in mine] == ["revoke_assignment", "grant_assignment", "create_user"]
     assert {c["actor_user_id"] for c in mine} == {stable_id("user", "hospital.admin")}
-    assert mine[1]["detail"] == {"unit_id": WARD, "role": "user"}
+    assert mine[1]["detail"] == {"unit_id": WARD, "role": "user", "protected_identity_access": False}
     assert (await client.get(f"{ADMIN}/organisations/{KAROLINSKA}/changes",
                              headers=auth("municipal.admin"))).status_code == 403
+
+
+async def _new_user(client: Client, headers: dict[str, str], organisation_id: str = KAROLINSKA,
+                    prefix: str = "ny") -> dict[str, Any]:
+    created = await client.post(f"{ADMIN}/organisations/{organisation_id}/users", headers=headers, json={
+        "username": f"{prefix}.{uuid.uuid4().hex[:8]}", "hsa_id": hsa("P"), "display_name": "Ny Användare"})
+    assert created.status_code == 201, created.text
+    user: dict[str, Any] = created.json()
+    return user
+
+
+async def test_protected_identity_access_is_given_by_the_users_own_administrators(client: Client,
+                                                                                 auth: Auth) -> None:
+    """Behörighet att se skyddade personuppgifter: a flag on one assignment, set by those who may grant it."""
+    admin = auth("hospital.admin")
+    user = await _new_user(client, admin)
+    granted = await client.post(f"{ADMIN}/users/{user['id']}/assignments", headers=admin,
+                                json={"unit_id": WARD, "role": "user", "protected_identity_access": True})
+    assert granted.status_code == 201, granted.text
+    [assignment] = granted.json()["assignments"]
+    assert (assignment["unit_id"], assignment["protected_identity_access"]) == (WARD, True)
+    path = f"{ADMIN}/users/{user['id']}/assignments/{assignment['id']}"
+
+    taken_away = await client.patch(path, headers=admin, json={"protected_identity_access": False})
+    assert taken_away.status_code == 200, taken_away.text
+    assert taken_away.json()["assignments"][0]["protected_identity_access"] is False
+    by_central = await client.patch(path, headers=auth("central.admin"), json={"protected_identity_access": True})
+    assert by_central.status_code == 200, by_central.text
+    assert by_central.json()["assignments"][0]["protected_identity_access"] is True
+    read = await client.get(f"{ADMIN}/users/{user['id']}", headers=admin)
+    assert read.json()["assignments"][0]["protected_identity_access"] is True
+
+    # A local administrator of another organisation neither sees nor changes it; nor do other roles.
+    for who in ("municipal.admin", "ward.nurse", "auditor"):
+        refused = await client.patch(path, headers=auth(who), json={"protected_identity_access": False})
+        assert refused.status_code == 403, (who, refused.text)
+    # An assignment of another user, or none: 404. A bad body: 400.
+    other = await _new_user(client, admin)
+    elsewhere = await client.patch(f"{ADMIN}/users/{other['id']}/assignments/{assignment['id']}", headers=admin,
+                                   json={"protected_identity_access": False})
+    assert elsewhere.status_code == 404
+    assert (await client.patch(path, headers=admin, json={})).status_code == 400
+    assert (await client.patch(path, headers=admin, json={"protected_identity_access": "ja"})).status_code == 400
+
+    # Only an assignment that works with patients carries it.
+    auditor_role = await client.post(f"{ADMIN}/users/{other['id']}/assignments", headers=admin,
+                                     json={"unit_id": WARD, "role": "auditor", "protected_identity_access": True})
+    assert auditor_role.status_code == 422
+    assert fields(auditor_role) == ["protected_identity_access"]
+
+    # Every change is documented in the organisation's record of changes.
+    changes = (await client.get(f"{ADMIN}/organisations/{KAROLINSKA}/changes", headers=admin)).json()["items"]
+    mine = [c for c in changes if c["target_id"] == user["id"]]
+    assert [(c["action"], c["actor_user_id"], c["detail"].get("protected_identity_access")) for c in mine] == [
+        ("change_assignment", stable_id("user", "central.admin"), True),
+        ("change_assignment", stable_id("user", "hospital.admin"), False),
+        ("grant_assignment", stable_id("user", "hospital.admin"), True),
+        ("create_user", stable_id("user", "hospital.admin"), None)]
+    assert mine[0]["detail"]["assignment_id"] == assignment["id"]
+    assert mine[0]["detail"]["unit_id"] == WARD
+
+
+async def test_a_local_administrator_sets_it_only_in_their_own_organisation(client: Client, auth: Auth) -> None:
+    solna_user = await _new_user(client, auth("municipal.admin"), SOLNA_STAD)
+    granted = await client.post(f"{ADMIN}/users/{solna_user['id']}/assignments", headers=auth("municipal.admin"),
+                                json={"unit_id": SOLNA_INTAKE, "role": "user"})
+    assert granted.status_code == 201, granted.text
+    path = f"{ADMIN}/users/{solna_user['id']}/assignments/{granted.json()['assignments'][0]['id']}"
+    refused = await client.patch(path, headers=auth("hospital.admin"), json={"protected_identity_access": True})
+    assert refused.status_code == 403
+    given = await client.patch(path, headers=auth("municipal.admin"), json={"protected_identity_access": True})
+    assert given.status_code == 200, given.text
+    # Granting with the flag at once follows the same rule.
+    other_org = await client.post(f"{ADMIN}/users/{solna_user['id']}/assignments", headers=auth("hospital.admin"),
+                                  json={"unit_id": SOLNA_INTAKE, "role": "super_user",
+                                        "protected_identity_access": True})
+    assert other_org.status_code == 403
+
+
+async def test_an_administrator_corrects_a_users_hsa_id(client: Client, auth: Auth,
+                                                        signing_key: DevSigningKey) -> None:
+    admin = auth("hospital.admin")
+    user = await _new_user(client, admin)
+    old_token = _token(signing_key, user)
+    assert (await client.get("/api/v1/me", headers=old_token)).status_code == 200
+    new_hsa = hsa("N")
+    changed = await client.patch(f"{ADMIN}/users/{user['id']}", headers=admin, json={"hsa_id": new_hsa})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["hsa_id"] == new_hsa
+    # The user signs in by the HSA-id: the new one works, tokens for the old one no longer do.
+    assert (await client.get("/api/v1/me", headers=_token(signing_key, changed.json()))).status_code == 200
+    assert (await client.get("/api/v1/me", headers=old_token)).status_code == 401
+    # The same again changes nothing; another user's is taken; a malformed one is refused.
+    again = await client.patch(f"{ADMIN}/users/{user['id']}", headers=admin, json={"hsa_id": new_hsa})
+    assert again.status_code == 200
+    nurse_hsa = (await client.get(f"{ADMIN}/users/{stable_id('user', 'ward.nurse')}", headers=admin)).json()["hsa_id"]
+    conflict(await client.patch(f"{ADMIN}/users/{user['id']}", headers=admin, json={"hsa_id": nurse_hsa}),
+             "hsa_id_taken", "hsa_id")
+    malformed = await client.patch(f"{ADMIN}/users/{user['id']}", headers=admin, json={"hsa_id": "ABC 123"})
+    assert malformed.status_code == 400
+    assert fields(malformed) == ["hsa_id"]
+    refused = await client.patch(f"{ADMIN}/users/{user['id']}", headers=auth("municipal.admin"),
+                                 json={"hsa_id": hsa("X")})
+    assert refused.status_code == 403
+    changes = (await client.get(f"{ADMIN}/organisations/{KAROLINSKA}/changes", headers=admin)).json()["items"]
+    hsa_changes = [c["detail"] for c in changes if c["target_id"] == user["id"] and c["action"] == "change_user"
+                   and c["detail"].get("previous_hsa_id")]
+    assert [(d["hsa_id"], d["previous_hsa_id"]) for d in hsa_changes] == [(new_hsa, user["hsa_id"])]
+
+
+async def test_admin_conflicts_carry_specific_codes(client: Client, auth: Auth) -> None:
+    central, admin = auth("central.admin"), auth("hospital.admin")
+    nurse = (await client.get(f"{ADMIN}/users/{stable_id('user', 'ward.nurse')}", headers=admin)).json()
+    body = {"username": f"kod.{uuid.uuid4().hex[:8]}", "hsa_id": hsa("K"), "display_name": "Kod"}
+    conflict(await client.post(f"{ADMIN}/organisations/{KAROLINSKA}/users", headers=admin,
+                               json={**body, "username": nurse["username"]}), "username_taken", "username")
+    conflict(await client.post(f"{ADMIN}/organisations/{KAROLINSKA}/users", headers=admin,
+                               json={**body, "hsa_id": nurse["hsa_id"]}), "hsa_id_taken", "hsa_id")
+    user = await _new_user(client, admin)
+    assert (await client.post(f"{ADMIN}/users/{user['id']}/assignments", headers=admin,
+                              json={"unit_id": WARD, "role": "user"})).status_code == 201
+    conflict(await client.post(f"{ADMIN}/users/{user['id']}/assignments", headers=admin,
+                               json={"unit_id": WARD, "role": "user"}), "assignment_exists", "role")
+
+    ward_hsa = (await client.get(f"/api/v1/units/{WARD}", headers=central)).json()["hsa_id"]
+    conflict(await client.post(f"{ADMIN}/organisations/{KAROLINSKA}/units", headers=central, json={
+        "name": "Dubblett", "kind": "somatic_ward", "hsa_id": ward_hsa}), "hsa_id_taken", "hsa_id")
+    # A unit still in use: it takes part in an open case, or it has active sub-units.
+    await register(client, auth("ward.nurse"))
+    conflict(await client.post(f"{ADMIN}/units/{WARD}/deactivation", headers=central), "unit_in_use", "unit_id")
+    parent = await client.post(f"{ADMIN}/organisations/{STOCKHOLMS_STAD}/units", headers=central, json={
+        "name": "Överordnad", "kind": "municipal", "hsa_id": hsa(), "municipality_code": "0180"})
+    child = await client.post(f"{ADMIN}/organisations/{STOCKHOLMS_STAD}/units", headers=central, json={
+        "name": "Underenhet", "kind": "municipal", "hsa_id": hsa(), "municipality_code": "0180",
+        "parent_unit_id": parent.json()["id"]})
+    assert child.status_code == 201, child.text
+    conflict(await client.post(f"{ADMIN}/units/{parent.json()['id']}/deactivation", headers=central),
+             "unit_has_active_sub_units", "unit_id")

@@ -188,6 +188,10 @@ async def test_login_page_lists_the_demo_users(http: httpx.AsyncClient) -> None:
         assert user.hsa_id not in page
     assert "Geriatrik" in page
     assert "användare" in page
+    # The home-care nurse's assignment carries the need to see protected identities, and the card says so.
+    nurse = next(u for u in DEMO_USERS if u.username == "municipal.nurse")
+    card = page[page.index(f">{nurse.display_name}</h3>"):]
+    assert "(ser skyddade personuppgifter)" in card[:card.index("</ul>")]
     assert response.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"

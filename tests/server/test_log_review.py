@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,9 +16,10 @@ import httpx
 from litestar import Litestar
 from sqlalchemy import select
 
+from server.auth.tokens import DevSigningKey
 from server.demo.seed import stable_id
 from server.persistence.models import AccessLogRow
-from tests.server.conftest import SOLNA_INTAKE, WARD, iso, now_utc, register
+from tests.server.conftest import AUDIENCE, ISSUER, SOLNA_INTAKE, WARD, iso, now_utc, register
 
 Client = httpx.AsyncClient
 Auth = Callable[[str], dict[str, str]]
@@ -88,6 +90,54 @@ async def test_search_by_patient_user_unit_and_period_is_paged_and_logged(client
     assert other.status_code == 403
     mine_only = await client.get(LOG, params={"patient_id": patient_id}, headers=auth("municipal.admin"))
     assert mine_only.json()["total"] == 0
+
+
+async def test_search_by_the_users_hsa_id_in_the_body(client: Client, auth: Auth,
+                                                      signing_key: DevSigningKey) -> None:
+    """Auditors know a user by the HSA-id: it travels in the body, never in a URL. Rows name the HSA-id the user had
+    then; after an administrator corrects it, the new one finds the user's earlier rows too."""
+    admin = auth("hospital.admin")
+    old_hsa = f"SE2321000016-L{uuid.uuid4().hex[:10].upper()}"
+    created = await client.post("/api/v1/admin/organisations/" + stable_id("organisation", "karolinska") + "/users",
+                                headers=admin, json={"username": f"logg.{uuid.uuid4().hex[:8]}", "hsa_id": old_hsa,
+                                                     "display_name": "Loggad"})
+    user = created.json()
+    await client.post(f"/api/v1/admin/users/{user['id']}/assignments", headers=admin,
+                      json={"unit_id": WARD, "role": "user"})
+
+    def as_user(hsa_id: str) -> dict[str, str]:
+        token = signing_key.issue(subject=user["id"], issuer=ISSUER, audience=AUDIENCE, claims={"hsa_id": hsa_id},
+                                  lifetime=timedelta(hours=1))
+        return {"Authorization": f"Bearer {token}"}
+
+    case = await register(client, as_user(old_hsa))
+    assert (await client.get(f"/api/v1/cases/{case['id']}", headers=as_user(old_hsa))).status_code == 200
+    auditor = auth("auditor")
+
+    async def search(**body: Any) -> httpx.Response:
+        return await client.post(f"{LOG}/search", headers=auditor, json={"patient_id": case["patient"]["id"], **body})
+
+    found = await search(user_hsa_id=old_hsa)
+    assert found.status_code == 200, found.text
+    assert [(e["action"], e["user_id"], e["user_hsa_id"]) for e in found.json()["items"]] == [
+        ("read_case", user["id"], old_hsa), ("register_case", user["id"], old_hsa)]
+    stranger = f"SE2321000016-NOBODY{uuid.uuid4().hex[:6].upper()}"
+    assert (await search(user_hsa_id=stranger)).json()["total"] == 0  # well-formed, but nobody's
+
+    new_hsa = f"SE2321000016-L{uuid.uuid4().hex[:10].upper()}"
+    changed = await client.patch(f"/api/v1/admin/users/{user['id']}", headers=admin, json={"hsa_id": new_hsa})
+    assert changed.status_code == 200, changed.text
+    assert (await client.get(f"/api/v1/cases/{case['id']}", headers=as_user(new_hsa))).status_code == 200
+    assert [e["user_hsa_id"] for e in (await search(user_hsa_id=new_hsa)).json()["items"]] == [
+        new_hsa, old_hsa, old_hsa]
+    assert (await search(user_hsa_id=old_hsa)).json()["total"] == 2  # the rows logged under the old one
+    assert (await search(user_hsa_id=new_hsa, user_id=NURSE)).json()["total"] == 0  # filters combine
+
+    malformed = await search(user_hsa_id="not an hsa-id")
+    assert malformed.status_code == 400
+    assert malformed.json()["errors"][0]["field"] == "user_hsa_id"
+    assert (await client.post(f"{LOG}/search", headers=auth("ward.nurse"), json={"user_hsa_id": new_hsa})
+            ).status_code == 403
 
 
 async def test_a_sample_is_random_but_reproducible_with_its_seed(client: Client, auth: Auth) -> None:

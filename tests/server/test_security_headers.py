@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import base64
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
 from litestar import Litestar
 
+from server.api import hardening
 from server.api.app import create_app
-from server.api.hardening import parse_rate_limit
+from server.api.hardening import RATE_LIMIT_STORE, MemoryCounterStore, RedisCounterStore, parse_rate_limit
 from tests.conftest import Backend
+from tests.realtime.cluster import RedisServer
 from tests.server.conftest import test_settings as settings_for
 
 Client = httpx.AsyncClient
@@ -89,3 +96,90 @@ def test_rate_limit_settings() -> None:
     assert parse_rate_limit("off") is None
     with pytest.raises(ValueError, match="600/minute"):
         parse_rate_limit("lots")
+
+
+# ----- rate limiting across instances -----------------------------------------------------------------------------
+
+
+def as_subject(subject: str) -> dict[str, str]:
+    """A bearer token the limiter keys by `subject` (it reads the subject unverified; the API then answers 401)."""
+    claims = base64.urlsafe_b64encode(json.dumps({"sub": subject}).encode()).rstrip(b"=").decode()
+    return {"Authorization": f"Bearer e30.{claims}.c2ln"}
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own (real Redis), so the test can also take it away."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@contextlib.asynccontextmanager
+async def instances(backend: Backend, app: Litestar, redis_url: str, count: int = 2,
+                    limit: str = "5/minute") -> AsyncIterator[list[Client]]:
+    """`count` API apps (as separate instances would be: each its own store and Redis client), one runtime."""
+    settings = replace(settings_for(backend), rate_limit=limit, redis_url=redis_url)
+    apps = [create_app(settings, app.state.runtime) for _ in range(count)]
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for instance in apps:
+            instance.state.runtime = app.state.runtime
+            await stack.enter_async_context(instance.stores.get(RATE_LIMIT_STORE))  # closes its Redis client
+            clients.append(await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=instance), base_url="http://t.local")))
+        yield clients
+
+
+async def statuses(client: Client, headers: dict[str, str], n: int) -> list[int]:
+    return [(await client.get("/api/v1/me", headers=headers)).status_code for _ in range(n)]
+
+
+async def test_instances_sharing_redis_share_the_count(backend: Backend, app: Litestar,
+                                                       private_redis: RedisServer) -> None:
+    async with instances(backend, app, private_redis.url) as (a, b):
+        assert isinstance(app_store(a), RedisCounterStore)
+        user = as_subject(str(uuid.uuid4()))
+        assert await statuses(a, user, 3) == [401, 401, 401]  # counted, then refused by the token check
+        second = await b.get("/api/v1/me", headers=user)
+        assert second.status_code == 401
+        assert second.headers["ratelimit-remaining"] == "1"  # b saw a's three requests
+        assert await statuses(b, user, 1) == [401]
+        refused = await a.get("/api/v1/me", headers=user)  # the sixth in the window, through either instance
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.headers["ratelimit-remaining"] == "0"
+        assert 0 < int(refused.headers["ratelimit-reset"]) <= 60
+        assert await statuses(b, user, 1) == [429]
+        assert await statuses(b, as_subject(str(uuid.uuid4())), 1) == [401]  # another user is not throttled
+
+
+async def test_without_redis_each_instance_counts_alone(backend: Backend, app: Litestar) -> None:
+    """Embedded defaults: the counts live in the process (one instance is all there is)."""
+    async with instances(backend, app, "") as (a, b):
+        assert isinstance(app_store(a), MemoryCounterStore)
+        user = as_subject(str(uuid.uuid4()))
+        assert await statuses(a, user, 6) == [401] * 5 + [429]
+        assert await statuses(b, user, 1) == [401]
+
+
+async def test_when_redis_goes_away_the_api_stays_up_and_still_limits(
+        backend: Backend, app: Litestar, private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hardening, "REDIS_RETRY_SECONDS", 0.0)  # try Redis again at once
+    async with instances(backend, app, private_redis.url, count=1) as (a,):
+        user = as_subject(str(uuid.uuid4()))
+        assert await statuses(a, user, 2) == [401, 401]
+        private_redis.stop()
+        # Counted in the process meanwhile: no 500, and the limit still holds (per instance).
+        assert await statuses(a, user, 6) == [401] * 5 + [429]
+        private_redis.start()  # empty again (no persistence): the shared count starts over
+        assert await statuses(a, user, 6) == [401] * 5 + [429]
+
+
+def app_store(client: Client) -> object:
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    instance = transport.app
+    assert isinstance(instance, Litestar)
+    return instance.stores.get(RATE_LIMIT_STORE)

@@ -223,6 +223,7 @@ SCENARIOS: dict[str, Scenario] = {
     "agreement": Scenario("needs.assessor", "approvals", approve, filled=True, setup=(FIRST_APPROVAL,)),
     "follow-up": Scenario("care.contact", "follow-ups", lambda p: version(p, held_at=p["versions"][-1]["agreed_at"]),
                           filled=True, setup=(FIRST_APPROVAL, ("needs.assessor", "approvals", approve))),
+    "hand-over": Scenario("care.contact", "ownership", lambda p: version(p, unit_id=MUNICIPAL)),
     "closure": Scenario("care.contact", "closure", lambda p: version(p, reason="no_longer_needed")),
 }
 

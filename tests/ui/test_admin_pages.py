@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 from nicegui import ui
 from nicegui.testing import User
+from nicegui.testing.user_interaction import UserInteraction
 
 from server.demo.seed import stable_id
-from tests.server.conftest import WARD
+from tests.server.conftest import ORTHO, WARD
 from tests.ui.conftest import eventually, signed_in
 
 Auth = Callable[[str], dict[str, str]]
@@ -29,6 +30,13 @@ def row_text(user: User, marker: str) -> str:
     with user:
         rows = [e for e in ui.context.client.elements.values() if marker in e._markers]
     return " ".join(texts(rows[0])) if rows else ""
+
+
+def newest(user: User, marker: str) -> UserInteraction[ui.element]:
+    """The most recently made element with this marker (the simulation keeps closed dialogs: no browser hides them)."""
+    with user:
+        found = [e for e in ui.context.client.elements.values() if marker in e._markers]
+    return UserInteraction(user, {max(found, key=lambda e: e.id)}, marker)
 
 
 async def users_of(http: httpx.AsyncClient, headers: dict[str, str], organisation_id: str) -> dict[str, Any]:
@@ -73,6 +81,51 @@ async def test_local_admin_creates_a_user_and_grants_an_assignment(user: User, h
     user.find(marker=f"remove-{name}-{granted['assignments'][0]['id']}").click()
     await user.should_see("Behörigheten är borttagen", retries=100)
     assert (await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]["assignments"] == []
+
+
+async def test_local_admin_gives_the_need_to_see_protected_identities_and_corrects_an_hsa_id(
+        user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    admin = auth("hospital.admin")
+    name = f"ui.{uuid.uuid4().hex[:8]}"
+    created = await http.post(f"/api/v1/admin/organisations/{KAROLINSKA}/users", headers=admin, json={
+        "username": name, "hsa_id": f"SE2321000016-P{uuid.uuid4().hex[:8]}", "display_name": "Petra Prov"})
+    granted = await http.post(f"/api/v1/admin/users/{created.json()['id']}/assignments", headers=admin,
+                              json={"unit_id": WARD, "role": "user"})
+    assignment = granted.json()["assignments"][0]
+    await signed_in(user, "hospital.admin", "/admin")
+    await user.should_see(marker=f"protected-{name}-{assignment['id']}", retries=100)
+
+    # The checkbox at the assignment: "Behörighet att se skyddade personuppgifter", recorded by the API.
+    with user:
+        user.find(marker=f"protected-{name}-{assignment['id']}").elements.pop().value = True
+    await user.should_see("Behörighet att se skyddade personuppgifter är given", retries=100)
+    [stored] = (await users_of(http, admin, KAROLINSKA))[name]["assignments"]
+    assert stored["protected_identity_access"] is True
+
+    # Granting another assignment with it at once.
+    user.find(marker=f"grant-{name}").click()
+    with user:
+        user.find(marker="grant-unit").elements.pop().value = ORTHO
+        user.find(marker="grant-protected").elements.pop().value = True
+    user.find(marker="save-grant").click()
+    await user.should_see("Behörigheten är given", retries=100)
+    assignments = (await users_of(http, admin, KAROLINSKA))[name]["assignments"]
+    assert {(a["unit_id"], a["protected_identity_access"]) for a in assignments} == {(WARD, True), (ORTHO, True)}
+
+    # The HSA-id is corrected in the edit dialog; another user's is refused in Swedish.
+    new_hsa = f"SE2321000016-Q{uuid.uuid4().hex[:8]}"
+    user.find(marker=f"edit-{name}").click()
+    with user:
+        user.find(marker="edit-hsa").elements.pop().value = new_hsa
+    user.find(marker="save-user").click()
+    await eventually(lambda: new_hsa in row_text(user, f"user-{name}"), "the corrected HSA-id in the table")
+    assert (await users_of(http, admin, KAROLINSKA))[name]["hsa_id"] == new_hsa
+    nurse_hsa = (await users_of(http, admin, KAROLINSKA))["ward.nurse"]["hsa_id"]
+    user.find(marker=f"edit-{name}").click()
+    with user:
+        newest(user, "edit-hsa").elements.pop().value = nurse_hsa
+    newest(user, "save-user").click()
+    await user.should_see("Det finns redan en med detta HSA-id.", retries=100)
 
 
 async def test_a_taken_username_is_refused_in_swedish(user: User) -> None:

@@ -5,9 +5,11 @@ script has not said it listens gets the ordinary update."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
-from nicegui import ui
+import pytest
+from nicegui import core, ui
 from nicegui.testing import User
 
 from tests.server.conftest import register
@@ -55,8 +57,8 @@ async def test_a_tab_that_does_not_listen_gets_the_ordinary_update(user: User, h
     assert cell.id in outbox.updates
 
 
-async def test_a_listening_tab_gets_no_update_until_its_socket_reconnects(user: User, http: httpx.AsyncClient,
-                                                                         auth: Auth) -> None:
+async def test_a_listening_tab_gets_the_broadcast_and_a_queued_repair_when_it_reconnects(
+        user: User, http: httpx.AsyncClient, auth: Auth) -> None:
     await register(http, auth("ward.nurse"))
     await signed_in(user, "ward.nurse", "/tavla")
     await eventually(lambda: state_cells(user), "the board's rows")
@@ -71,9 +73,56 @@ async def test_a_listening_tab_gets_no_update_until_its_socket_reconnects(user: 
         assert cell.id not in client.outbox.updates  # no per-tab update: the broadcast carries it
         await eventually(lambda: CELLCAST.messages == sent + 1, "the broadcast")
 
-        for handler in client.connect_handlers:  # the socket reconnects: what it may have missed is sent again
+        # The socket reconnects. NiceGUI queues what the tab missed for replay first (an older message here),
+        # then runs the connect handlers: the repair must be queued after the replay, as a message.
+        client.outbox.updates.clear()
+        client.outbox.messages.clear()
+        client.outbox.messages.append((client.id, "update", {"replayed": "older"}))
+        for handler in client.connect_handlers:
             client.safe_invoke(handler)
-        assert client.outbox.updates.get(cell.id) is cell
-        assert cell._to_dict()["props"]["innerHTML"] == "<b>Sänt till alla</b>"
+        assert cell.id not in client.outbox.updates  # not as an update (those are sent before messages)
+        target, event, payload = client.outbox.messages[-1]
+        assert (target, event) == (client.id, "sp_cells")
+        row = str(cell.parent_slot.parent.props["data-row"]) if cell.parent_slot else ""
+        assert payload[row]["state"] == "<b>Sänt till alla</b>"
     finally:
         CELLCAST._ready.discard(client)
+        client.outbox.messages.clear()
+
+
+async def test_tabs_with_the_same_change_share_one_message(user: User, http: httpx.AsyncClient, auth: Auth,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    await register(http, auth("ward.nurse"))
+    await signed_in(user, "ward.nurse", "/tavla")
+    await eventually(lambda: state_cells(user), "the board's rows")
+    first = state_cells(user)[0]
+    await user.open("/tavla")  # a second tab of the same user (the first one's client stays)
+    await eventually(lambda: state_cells(user) and state_cells(user)[0].client is not first.client, "the 2nd tab")
+    second = state_cells(user)[0]
+    assert not first.client.is_deleted
+    emitted: list[tuple[str, Any, Any]] = []
+
+    async def capture(event: str, data: Any, to: Any = None, **_: Any) -> None:  # the socket.io server's emit
+        emitted.append((event, data, to))
+
+    monkeypatch.setattr(core.sio, "emit", capture)
+    tabs = {first.client, second.client}
+    CELLCAST._ready.update(tabs)
+    try:
+        same = "<b>Samma ändring</b>"
+        CELLCAST.set(first, "row-1", "state", same)
+        CELLCAST.set(second, "row-1", "state", same)
+        await eventually(lambda: len(emitted) == 1, "one message for both tabs")
+        event, data, to = emitted[0]
+        assert event == "sp_cells"
+        assert data == {"row-1": {"state": same}}
+        assert sorted(to) == sorted(c.id for c in tabs)
+
+        CELLCAST.set(first, "row-1", "state", "<b>Den ena</b>")
+        CELLCAST.set(second, "row-1", "state", "<b>Den andra</b>")
+        await eventually(lambda: len(emitted) == 3, "one message per distinct change")
+        assert sorted(str(e[1]["row-1"]["state"]) for e in emitted[1:]) == ["<b>Den andra</b>", "<b>Den ena</b>"]
+        assert [e[2] for e in emitted[1:]] in ([[first.client.id], [second.client.id]],
+                                               [[second.client.id], [first.client.id]])
+    finally:
+        CELLCAST._ready.difference_update(tabs)

@@ -10,6 +10,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
+from server.demo.seed import DEMO_USERS
 from tests.server.conftest import WARD, new_identity, register
 from tests.ui.conftest import eventually, signed_in
 
@@ -70,6 +71,22 @@ async def test_auditor_searches_and_records_a_review(user: User, http: httpx.Asy
     await eventually(lambda: user.download.http_responses, "the CSV download")
     csv = user.download.http_responses[-1].content.decode("utf-8-sig")
     assert "Vårdrelation finns" in csv
+
+
+async def test_auditor_searches_by_the_users_hsa_id(user: User, http: httpx.AsyncClient, auth: Auth,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    case = await register(http, auth("ward.nurse"), new_identity())
+    nurse_hsa = next(u.hsa_id for u in DEMO_USERS if u.username == "ward.nurse")
+    await signed_in(user, "auditor", "/loggkontroll")
+    await user.should_see("Sök i åtkomstloggen", retries=100)
+    user.find(marker="search-user").type(nurse_hsa)
+    user.find(marker="search").click()
+    await user.should_see(marker="search-results", retries=100)
+    assert case["id"] in texts(user)
+    assert nurse_hsa in texts(user)
+    requests = [r.getMessage() for r in caplog.records if "HTTP Request" in r.getMessage()]
+    assert any("POST" in m and "/audit/access-log/search" in m for m in requests)
+    assert not any(nurse_hsa in m for m in requests)  # in the body, never in a URL
 
 
 async def test_local_admin_may_review_the_log_but_a_nurse_may_not(user: User) -> None:

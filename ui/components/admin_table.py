@@ -94,24 +94,22 @@ FIELDS = {
     "unit_id": "enhet", "name": "namn", "kind": "typ", "parent_unit_id": "överordnad enhet",
     "municipality_code": "kommunkod", "district": "distrikt", "routing_role": "mottagning",
     "patient_identity": "personnummer", "period_from": "från", "period_to": "till", "sample_size": "antal",
-    "finding": "bedömning", "comment": "kommentar",
+    "finding": "bedömning", "comment": "kommentar", "user_hsa_id": "användarens HSA-id",
+    "protected_identity_access": "behörighet att se skyddade personuppgifter",
 }
-CONFLICTS = (  # the API's 409 reasons (English detail) in Swedish
-    ("open case", "Enheten deltar i öppna ärenden. Vidarebefordra eller avsluta dem först."),
-    ("sub-units", "Enheten har aktiva underenheter. Inaktivera eller flytta dem först."),
-    ("username is taken", "Användarnamnet är upptaget."),
-    ("HSA-id exists", "Det finns redan en med detta HSA-id."),
-    ("already has this assignment", "Användaren har redan den behörigheten vid enheten."),
-)
+CONFLICTS = {  # the API's 409 problem codes (docs/api.md) in Swedish
+    "unit_in_use": "Enheten deltar i öppna ärenden. Vidarebefordra eller avsluta dem först.",
+    "unit_has_active_sub_units": "Enheten har aktiva underenheter. Inaktivera eller flytta dem först.",
+    "username_taken": "Användarnamnet är upptaget.",
+    "hsa_id_taken": "Det finns redan en med detta HSA-id.",
+    "assignment_exists": "Användaren har redan den behörigheten vid enheten.",
+}
 
 
 def admin_message(exc: ApiError) -> str:
     """The API's problem as a Swedish sentence fit for administration (not the case wording)."""
     if exc.status == 409:
-        for needle, text in CONFLICTS:
-            if needle in exc.detail:
-                return text
-        return "Ändringen krockar med det som redan finns. Läs in sidan igen."
+        return CONFLICTS.get(exc.code, "Ändringen krockar med det som redan finns. Läs in sidan igen.")
     if exc.status == 404:
         return "Finns inte, eller så är det inte synligt för dig."
     if exc.status in (400, 422):

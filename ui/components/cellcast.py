@@ -12,8 +12,9 @@ tab waits for a change. A `CellCast` instead:
   row and `data-cell` on the cell), through NiceGUI's element store, so Vue re-renders just those cells.
 
 A tab takes part only once its script has said it listens (`sp_cells_ready`); before that, and in tests without
-a browser, cells are set the ordinary way. Whenever a ready tab's socket (re)connects, its cells are sent the
-ordinary way once, so a message missed while the socket was down is repaired.
+a browser, cells are set the ordinary way. Whenever a ready tab's socket (re)connects, all its cells are sent once
+more as a queued `sp_cells` message (after anything NiceGUI replays), so a broadcast that went to a dead
+connection is repaired.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class CellCast:
 
     def __init__(self) -> None:
         self._ready: weakref.WeakSet[Client] = weakref.WeakSet()
-        self._cells: weakref.WeakKeyDictionary[Client, weakref.WeakSet[ui.html]] = weakref.WeakKeyDictionary()
+        self._cells: weakref.WeakKeyDictionary[Client, weakref.WeakKeyDictionary[ui.html, tuple[str, str]]] = \
+            weakref.WeakKeyDictionary()  # per tab: each broadcast cell -> (row, cell name)
         self._batch: dict[str, dict[str, dict[str, str]]] = {}  # client id -> row key -> cell name -> content
         self._scheduled = False
         self.messages = 0  # sent `sp_cells` messages (for tests and benchmarks)
@@ -85,15 +87,17 @@ class CellCast:
         """Add the browser script to the page being built."""
         ui.add_body_html(SCRIPT)
 
-    def cell(self, element: ui.html, name: str) -> ui.html:
-        """Mark an element as the cell `name` of its row (the row element carries `data-row`)."""
+    def cell(self, element: ui.html, row: str, name: str) -> ui.html:
+        """Mark an element as the cell `name` of the row `row` (the row element carries `data-row="{row}"`)."""
+        if callable(element._sanitize):  # noqa: SLF001 - a quiet set would bypass the element's sanitizer
+            raise ValueError("a broadcast cell holds HTML built by us (sanitize=False), never a sanitized input")
         element.props(f'data-cell="{name}"')
         client = element.client
         cells = self._cells.get(client)
         if cells is None:
-            cells = self._cells[client] = weakref.WeakSet()
+            cells = self._cells[client] = weakref.WeakKeyDictionary()
             client.on_connect(lambda: self._repair(client))
-        cells.add(element)
+        cells[element] = (row, name)
         return element
 
     async def _on_ready(self, sid: str, data: Any) -> bool:
@@ -105,10 +109,21 @@ class CellCast:
         return True
 
     def _repair(self, client: Client) -> None:
-        if client in self._ready:
-            for element in list(self._cells.get(client, ())):
-                if not element.is_deleted:
-                    element.update()
+        """A listening tab's socket (re)connected: send it all its cells once more.
+
+        As a queued message, not as element updates: on a reconnect NiceGUI first queues the messages the tab
+        missed for replay, and its outbox sends element updates before queued messages, so a repair sent as
+        updates could be overtaken by a replayed older message. Queued after the replay, it comes last (and it is
+        kept in NiceGUI's history like any message).
+        """
+        if client not in self._ready:
+            return
+        payload: dict[str, dict[str, str]] = {}
+        for element, (row, name) in list(self._cells.get(client, {}).items()):
+            if not element.is_deleted:
+                payload.setdefault(row, {})[name] = element.content
+        if payload:
+            client.outbox.enqueue_message(EVENT, payload, client.id)
 
     def is_ready(self, client: Client) -> bool:
         return client in self._ready and client.has_socket_connection

@@ -74,13 +74,21 @@ def presence_html(viewers: list[Viewer], me: str, hub: LiveHub) -> str:
     return "".join(names)
 
 
-_ROW_CACHE: dict[tuple[str, int, int], tuple[str, str, str]] = {}
+_ROW_CACHE: dict[tuple[object, ...], tuple[str, str, str]] = {}
 
 
 def board_cells(case: Json, hub: LiveHub) -> tuple[str, str, str]:
     """Patient, state (with the estimated discharge) and acknowledgement HTML of a board row: computed once per
-    case version, shared by every tab that shows it."""
-    key = (str(case["id"]), int(case["version"]), hub.units_version)
+    case version and view of it, shared by every tab that shows it.
+
+    The key holds what differs between views of one version: whether the patient's protected identity is revealed
+    to this user (their name and address are masked for the others) and what the acting unit sees of the
+    acknowledgements. Without it, a name revealed to one user would be served to another from the cache.
+    """
+    patient = case["patient"]
+    key = (str(case["id"]), int(case["version"]), hub.units_version, patient["name"], patient["identity"],
+           bool(patient.get("protected_identity")),
+           tuple((s["unit_id"], s["unacknowledged"]) for s in case.get("acknowledgement_status", ())))
     cached = _ROW_CACHE.get(key)
     if cached is None:
         if len(_ROW_CACHE) > 20_000:

@@ -1,8 +1,10 @@
 """Administration (`/admin`): users and their assignments, and the unit tree, of the organisations the signed-in
 user may administer.
 
-Local access administrators and central administrators keep users (create; change name, title, active) and
-grant or take away assignments (role at a unit of the user's own organisation). Local object specialists and
+Local access administrators and central administrators keep users (create; change name, title, HSA-id, active)
+and grant or take away assignments (role at a unit of the user's own organisation), each with or without the
+explicit need to see protected identities (*Behörighet att se skyddade personuppgifter*: a person with
+skyddad identitet then shows with name and address when the user acts for that unit). Local object specialists and
 central administrators keep the unit tree (create, change, deactivate). The API decides who may do what
 (`domain/administration.py`): each section is shown when the API lets the user read it, and every refusal or
 conflict comes back as a Swedish message.
@@ -34,6 +36,8 @@ from ui.components.admin_table import (
 from ui.frame import Frame, page_frame
 
 Action = Callable[[], Awaitable[None]]
+CASE_ROLES = frozenset({"user", "super_user"})  # only they work with patients: only they can carry the need
+PROTECTED_ACCESS = "Behörighet att se skyddade personuppgifter"
 
 
 def unit_tree(units: list[Json]) -> list[tuple[Json, int]]:
@@ -156,11 +160,34 @@ class AdminPage:
                         ui.button(icon="delete", on_click=self.remover(user, assignment)).props(
                             f'flat dense round aria-label="Ta bort {role} vid {unit} för {name}"').mark(
                             f"remove-{user['username']}-{assignment['id']}")
+                    if str(assignment["role"]) in CASE_ROLES:
+                        ui.checkbox("Ser skyddade personuppgifter",
+                                    value=bool(assignment.get("protected_identity_access")),
+                                    on_change=self.protected_access_changer(user, assignment)).props(
+                            f'dense aria-label="{PROTECTED_ACCESS}: {role} vid {unit} för {name}"').classes(
+                            "text-sm").mark(f"protected-{user['username']}-{assignment['id']}")
             with cell(), ui.row().classes("gap-1"):
                 ui.button("Ändra", on_click=lambda u=user: self.edit_user_dialog(u)).props(
                     f'flat dense no-caps aria-label="Ändra {name}"').mark(f"edit-{user['username']}")
                 ui.button("Ge behörighet", on_click=lambda u=user: self.grant_dialog(u)).props(
                     f'flat dense no-caps aria-label="Ge behörighet till {name}"').mark(f"grant-{user['username']}")
+
+    def protected_access_changer(self, user: Json, assignment: Json) -> Callable[[Any], Awaitable[None]]:
+        """Give or take away the need to see protected identities at the assignment's unit (the API records who)."""
+        async def change(event: Any) -> None:
+            wanted = bool(event.value)
+            if wanted == bool(assignment.get("protected_identity_access")):
+                return
+            try:
+                await self.call("PATCH", f"/admin/users/{user['id']}/assignments/{assignment['id']}",
+                                {"protected_identity_access": wanted})
+            except ApiError as exc:
+                problem(self.users_error, admin_message(exc))
+                await self.reload_users()  # shows the assignment as it is
+                return
+            await self.reload_users()
+            self.notify(f"{PROTECTED_ACCESS} är {'given' if wanted else 'borttagen'}")
+        return change
 
     def remover(self, user: Json, assignment: Json) -> Action:
         async def remove() -> None:
@@ -223,13 +250,16 @@ class AdminPage:
             inputs["display_name"] = ui.input("Namn", value=user["display_name"]).props(
                 "autofocus").classes("w-full").mark("edit-name")
             inputs["title"] = ui.input("Titel", value=user["title"]).classes("w-full").mark("edit-title")
-            ui.input("HSA-id", value=user["hsa_id"]).props("readonly").classes("w-full").tooltip(
-                "HSA-id ändras inte: det är användarens identitet vid inloggningen")
+            inputs["hsa_id"] = ui.input("HSA-id", value=user["hsa_id"]).classes("w-full").mark("edit-hsa").tooltip(
+                "Användaren loggar in med sitt HSA-id: ändra det bara för att rätta ett fel")
             inputs["active"] = ui.checkbox("Aktiv (kan logga in)", value=bool(user["active"])).mark("edit-active")
 
         async def submit(error: ui.element) -> bool:
             body = {"display_name": str(inputs["display_name"].value or "").strip(),
                     "title": str(inputs["title"].value or "").strip(), "active": bool(inputs["active"].value)}
+            hsa_id = str(inputs["hsa_id"].value or "").strip()
+            if hsa_id != user["hsa_id"]:
+                body["hsa_id"] = hsa_id
             try:
                 await self.call("PATCH", f"/admin/users/{user['id']}", body)
             except ApiError as exc:
@@ -242,20 +272,31 @@ class AdminPage:
         self.dialog(f"Ändra {user['display_name']}", "Spara", submit, fields, "save-user")
 
     def grant_dialog(self, user: Json) -> None:
-        inputs: dict[str, ui.select] = {}
+        inputs: dict[str, Any] = {}
         roles = {k: v for k, v in ROLES.items() if self.central or k != "central_administrator"}
         units = {str(u["id"]): str(u["name"]) for u in sorted(self.units, key=lambda u: str(u["name"]))}
+
+        def role_changed(event: Any) -> None:
+            protected = inputs.get("protected")
+            if protected is not None:  # only roles that work with patients can carry the need
+                protected.set_visibility(event.value in CASE_ROLES)
 
         def fields() -> None:
             inputs["unit_id"] = ui.select(units, label="Enhet", with_input=True).props(
                 "autofocus").classes("w-full").mark("grant-unit")
-            inputs["role"] = ui.select(roles, label="Roll", value="user").classes("w-full").mark("grant-role")
+            inputs["role"] = ui.select(roles, label="Roll", value="user", on_change=role_changed).classes(
+                "w-full").mark("grant-role")
+            inputs["protected"] = ui.checkbox(PROTECTED_ACCESS, value=False).mark("grant-protected").tooltip(
+                "Namn och adress för personer med skyddad identitet visas när användaren arbetar för enheten. "
+                "Ge den bara vid uttalat behov.")
 
         async def submit(error: ui.element) -> bool:
             if not inputs["unit_id"].value:
                 problem(error, "Välj en enhet.")
                 return False
-            body = {"unit_id": inputs["unit_id"].value, "role": inputs["role"].value}
+            body = {"unit_id": inputs["unit_id"].value, "role": inputs["role"].value,
+                    "protected_identity_access": bool(inputs["protected"].value)
+                    and inputs["role"].value in CASE_ROLES}
             try:
                 await self.call("POST", f"/admin/users/{user['id']}/assignments", body)
             except ApiError as exc:

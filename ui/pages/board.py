@@ -72,12 +72,13 @@ class BoardRow:
             f'role="row" data-case="{case["id"]}" data-row="{case["id"]}"')
         patient, state, acks = cells.board_cells(case, frame.hub)
         with self.element:  # 5 cells, 7 elements: memory per tab is what limits how many tabs a process serves
+            row = str(case["id"])
             self.patient = CELLCAST.cell(ui.html(patient + self._presence_html(), sanitize=False).props(
-                'role="cell"'), "patient")
-            self.state = CELLCAST.cell(ui.html(state, sanitize=False).props('role="cell"'), "state")
+                'role="cell"'), row, "patient")
+            self.state = CELLCAST.cell(ui.html(state, sanitize=False).props('role="cell"'), row, "state")
             self.deadlines = Countdown(case["deadlines"], kinds=BOARD_DEADLINES, short=True,
                                        on_change=self._deadline_changed).props('role="cell"')
-            self.acks = CELLCAST.cell(ui.html(acks, sanitize=False).props('role="cell"'), "acks")
+            self.acks = CELLCAST.cell(ui.html(acks, sanitize=False).props('role="cell"'), row, "acks")
             with ui.element("div").props('role="cell"'):
                 self.actions = ui.button("Åtgärder", icon="more_vert", on_click=self._open_menu).props(
                     f'flat dense no-caps aria-label="Åtgärder för {cells.escape(case["patient"]["name"])}" '

@@ -1,10 +1,11 @@
 """Log review (`/loggkontroll`): search the access log, sample it and document the review.
 
 For auditors and local access administrators (the API limits them to their organisation's units). The search
-takes the patient's personal identity number in a field and sends it in the body of `POST
-/audit/access-log/search`, never in a URL. A review draws a random sample of a unit's log for a period; the
-reviewer records a finding per sampled entry and for the review, and downloads it as CSV (fetched by the UI
-process with the user's token and handed to the browser as a file: the token is never in a URL).
+takes the patient's personal identity number and the user's HSA-id (what auditors know a user by) in fields and
+sends them in the body of `POST /audit/access-log/search`, never in a URL. A review draws a random sample of a
+unit's log for a period; the reviewer records a finding per sampled entry and for the review, and downloads it
+as CSV (fetched by the UI process with the user's token and handed to the browser as a file: the token is never
+in a URL).
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class LogReviewPage:
             with ui.row().classes("items-end gap-4 flex-wrap"):
                 self.identity = ui.input("Patientens personnummer", placeholder="ÅÅÅÅMMDD-NNNN").props(
                     'autocomplete="off"').mark("search-identity")
-                self.user_id = ui.input("Användar-id").mark("search-user")
+                self.user_hsa_id = ui.input("Användarens HSA-id", placeholder="SE2321000016-ABC1").props(
+                    'autocomplete="off"').mark("search-user")
                 self.unit = ui.select({"": "Alla enheter"} | self.units, value="", label="Enhet").classes(
                     "min-w-[16rem]").mark("search-unit")
                 self.period_from = ui.input("Från och med (ÅÅÅÅ-MM-DD)").props('type="date"').mark("search-from")
@@ -122,8 +124,8 @@ class LogReviewPage:
         query: Json = {}
         if (identity := str(self.identity.value or "").strip()):
             query["patient_identity"] = identity
-        if (user_id := str(self.user_id.value or "").strip()):
-            query["user_id"] = user_id
+        if (user_hsa_id := str(self.user_hsa_id.value or "").strip()):
+            query["user_hsa_id"] = user_hsa_id  # in the body, like the identity number: never in a URL
         if self.unit.value:
             query["unit_id"] = self.unit.value
         for key, value, convert in (("period_from", self.period_from.value, period_start),

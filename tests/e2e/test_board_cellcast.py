@@ -1,6 +1,8 @@
 """The board's cell broadcast (ui/components/cellcast.py) in a real browser: a change reaches the open board as
 one shared `sp_cells` message written into the tab's own cells, and a change made while the tab was offline is
-shown once it reconnects, without a reload."""
+shown once it reconnects, without a reload (by whichever path: the server may have seen the socket go and queued
+an ordinary update, or broadcast to the dead socket and repaired on reconnect; tests/ui/test_cellcast.py covers
+the repair itself)."""
 
 from __future__ import annotations
 

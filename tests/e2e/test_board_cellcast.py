@@ -9,8 +9,8 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import BrowserContext, Page, expect
 
+from tests.e2e.cases import api_headers, new_case, row
 from tests.e2e.conftest import Stack, login
-from tests.e2e.test_ui_live import api_headers, new_case, row
 
 
 async def casts(page: Page) -> int:

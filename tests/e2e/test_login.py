@@ -120,7 +120,8 @@ async def test_logout_is_a_post_with_the_forms_token(page: Page, context: Browse
     await page.get_by_role("heading", name="Logga ut").wait_for()
     await still_signed_in()
 
-    for form in ({}, {auth.LOGOUT_FIELD: "forged"}):
+    forms: tuple[dict[str, str | float | bool], ...] = ({}, {auth.LOGOUT_FIELD: "forged"})
+    for form in forms:
         forged = await context.request.post(f"{stack.ui_url}/logout", form=form, max_redirects=0)
         assert forged.status == 403
         assert "Utloggningen kunde inte bekräftas" in await forged.text()

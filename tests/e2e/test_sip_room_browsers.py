@@ -22,9 +22,9 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from domain.identity import generate_test_personnummer
 from server.demo.seed import stable_id
+from tests.e2e.axe import assert_accessible
+from tests.e2e.cases import api_headers
 from tests.e2e.conftest import Stack, login
-from tests.e2e.test_ui_admin import assert_accessible
-from tests.e2e.test_ui_live import api_headers
 
 WARD = stable_id("unit", "ks-solna-ward-geriatrik-1")
 MUNICIPALITY = stable_id("unit", "solna-stad-intake")

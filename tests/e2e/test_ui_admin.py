@@ -6,16 +6,8 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import Stack, login, logout
-from tests.e2e.test_ui_live import assert_accessible as axe_check
-
-
-async def assert_accessible(page: Page, where: str) -> None:
-    """axe-core once the page is idle: Quasar's loading bar is a nameless progress bar while a request runs, and
-    a toast fading in or out has too little contrast for a moment."""
-    await expect(page.locator('.q-loading-bar[role="progressbar"]')).to_have_count(0)
-    await expect(page.locator(".q-notification")).to_have_count(0, timeout=10_000)  # toasts fade (contrast)
-    await axe_check(page, where)
 
 
 async def test_admin_and_log_review_pages_are_accessible(page: Page, stack: Stack) -> None:

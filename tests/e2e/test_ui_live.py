@@ -8,63 +8,13 @@ signing key), so tests do not depend on the demo data or on each other.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
-
 import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from domain.identity import generate_test_personnummer
-from server.auth.tokens import DevSigningKey
-from server.demo.seed import DEMO_USERS, stable_id
+from tests.e2e.axe import check_now
+from tests.e2e.cases import api_headers, new_case, row, second_page
 from tests.e2e.conftest import Stack, login
-
-USERS = {u.username: u for u in DEMO_USERS}
-WARD = stable_id("unit", "ks-solna-ward-geriatrik-1")
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-_serial = iter(range(10_000))
-
-
-def api_headers(stack: Stack, username: str) -> dict[str, str]:
-    user = USERS[username]
-    key = DevSigningKey.load_or_create(stack.data_dir / "dev-signing-key.json")
-    token = key.issue(subject=user.id, issuer=stack.issuer, audience="samplan", claims={"hsa_id": user.hsa_id},
-                      lifetime=timedelta(hours=1))
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def new_case(stack: Stack, name: str, *, notice: bool = False) -> dict[str, Any]:
-    """A fresh case at the main ward for an invented Solna patient (optionally with the admission notice sent)."""
-    n = next(_serial)
-    identity = generate_test_personnummer(datetime(1931, 1, 1).date() + timedelta(days=37 * n + 11), 980 + n % 20)
-    body = {"ward_unit_id": WARD, "admitted_at": (datetime.now(UTC) - timedelta(hours=3)).isoformat(),
-            "estimated_discharge_at": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
-            "patient": {"identity": identity.formatted, "name": name, "address": "Provgatan 2",
-                        "municipality_code": "0184", "listed_unit_id": stable_id("unit", "aleris-vc-ronnviken")}}
-    headers = api_headers(stack, "ward.nurse")
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
-        response = await client.post("/api/v1/cases", json=body, headers=headers)
-        assert response.status_code == 201, response.text
-        case: dict[str, Any] = response.json()
-        if notice:
-            response = await client.post(f"/api/v1/cases/{case['id']}/admission-notice",
-                                         json={"expected_version": case["version"]}, headers=headers)
-            assert response.status_code == 200, response.text
-            case = response.json()
-    return case
-
-
-async def second_page(browser: Browser, stack: Stack) -> tuple[BrowserContext, Page]:
-    """Another browser (own cookies): a second person."""
-    context = await browser.new_context(base_url=stack.ui_url, locale="sv-SE", timezone_id="Europe/Stockholm")
-    context.set_default_timeout(15_000)
-    return context, await context.new_page()
-
-
-def row(page: Page, case_id: str) -> Any:
-    return page.locator(f'[role="row"][data-case="{case_id}"]')
 
 
 async def test_nurse_and_planner_see_each_other_without_reload(page: Page, browser: Browser, stack: Stack) -> None:
@@ -148,19 +98,10 @@ async def test_no_serious_accessibility_violations(page: Page, stack: Stack, who
     start = "/tavla" if who == "ward.nurse" else "/inkorg"
     await login(page, who, next=start)
     await expect(row(page, case["id"])).to_be_visible()
-    await assert_accessible(page, start)
+    await check_now(page, start)
     await page.goto(f"/arende/{case['id']}")
     await expect(page.get_by_role("heading", name="Dagny Tillgänglig")).to_be_visible()
-    await assert_accessible(page, "/arende")
-
-
-async def assert_accessible(page: Page, where: str) -> None:
-    await page.add_script_tag(path=str(AXE))
-    result = await page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-                                 ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3)"
-                                 ".map(n => n.target.join(' '))}))")
-    bad = [v for v in result if v["impact"] in ("serious", "critical")]
-    assert not bad, f"axe-core on {where}: {bad}"
+    await check_now(page, "/arende")
 
 
 async def test_keyboard_reaches_the_board_actions(page: Page, stack: Stack) -> None:

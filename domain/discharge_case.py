@@ -341,20 +341,24 @@ class DischargeCase:
         self._record(ev.EstimatedDischargeChanged, actor, now, "estimated_discharge_changed",
                      detail=estimated.isoformat(), notice_id=notice_id, estimated_discharge_at=estimated)
 
-    def update_planning(self, actor: Actor, form: PlanningForm, now: datetime) -> None:
+    def update_planning(self, actor: Actor, form: PlanningForm, now: datetime) -> tuple[PlanningField, ...]:
         """Write the acting unit's whole planning form (guarded by the case's version, by the caller).
 
-        Every field whose value changes moves to its next revision, so per-field editors see the change."""
+        Every field whose value changes moves to its next revision, so per-field editors see the change. A form
+        equal to the one stored is no change, as in `change_planning`: nothing is written or recorded, so the
+        case keeps its version and nobody else's versioned action becomes stale. Returns the changed fields."""
         self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "update the planning")
         self._require_state("update the planning", CaseState.PLANNING, CaseState.READY)
         current = self.planning.get(actor.unit_id, PlanningForm())
         clean = form.normalised()
         values = {f: clean.value(f) for f in PlanningField}
         changed = current.differing_fields(values)
-        self.planning[actor.unit_id] = replace(current.changed(values, now, actor.user_id), updated_at=now,
-                                               updated_by_user_id=actor.user_id)
+        if not changed:
+            return ()
+        self.planning[actor.unit_id] = current.changed(values, now, actor.user_id)
         self._record(ev.PlanningUpdated, actor, now, "planning_updated", unit_id=actor.unit_id,
                      fields=tuple(f.value for f in changed))
+        return changed
 
     def change_planning(self, actor: Actor, edits: Sequence[PlanningEdit], now: datetime) -> tuple[PlanningField, ...]:
         """Set fields of the acting unit's planning form, each from the revision the editor read it at.

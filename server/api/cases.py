@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 from sqlalchemy import select
@@ -145,8 +146,9 @@ COMMAND_ROUTES = [
                   operation_id="updatePlanning", summary="Write my unit's whole planning form",
                   description="Each participating unit keeps its own structured planning form on the case. This "
                               "writes the whole form at once (fields left out are emptied), guarded by the case's "
-                              "`expected_version`: any change to the case in between gives 409. Kept for "
-                              "whole-form writes; editors should use `changePlanningFields`, guarded per field."),
+                              "`expected_version`: any change to the case in between gives 409. A form equal to the "
+                              "stored one is no change: 200 with the case as it is (same version, no event). Kept "
+                              "for whole-form writes; editors should use `changePlanningFields`, guarded per field."),
     command_route("ready-for-discharge", s.VersionOnly,
                   lambda c, d: cmd.MarkReadyForDischarge(case_id=c, expected_version=_v(d)),
                   operation_id="markReadyForDischarge", summary="Mark the patient ready for discharge",
@@ -204,9 +206,16 @@ COMMAND_ROUTES = [
 
 
 
-def _edit(name: PlanningField, data: s.PlanningFieldEdit) -> PlanningEdit:
-    value = tuple(data.value) if isinstance(data.value, list) else data.value
-    return PlanningEdit(name, value, data.expected_revision)
+def _edits(edits: list[tuple[PlanningField, s.PlanningFieldEdit, str]]) -> tuple[PlanningEdit, ...]:
+    """The domain's edits, once each value has the type of its field: text, or a list of needs for
+    `expected_needs`. A wrong type is a malformed body like any other (400 `validation_failed`, naming the value
+    at `at`), not a rule of the process."""
+    errors = [{"key": at, "message": message, "source": "body"} for name, data, at in edits
+              if (message := s.planning_value_error(name, data.value)) is not None]
+    if errors:
+        raise ValidationException(detail=errors[0]["message"], extra=errors)
+    return tuple(PlanningEdit(name, tuple(data.value) if isinstance(data.value, list) else data.value,
+                              data.expected_revision) for name, data, _ in edits)
 
 
 @post("/cases/{case_id:str}/planning/fields", operation_id="changePlanningFields",
@@ -216,28 +225,31 @@ def _edit(name: PlanningField, data: s.PlanningFieldEdit) -> PlanningEdit:
                   "version: edits of other fields, other units' forms and every other action never conflict. If "
                   "someone else changed one of the fields meanwhile: 409 `field_conflict` with `field`, "
                   "`current_value`, `current_revision` (and `conflicts`: every such field), nothing written. A "
-                  "field given the value it already has is no change.",
+                  "field given the value it already has is no change. Text fields take text, `expected_needs` a "
+                  "list of needs; another type is 400 `validation_failed` naming `fields.<field>.value`.",
       status_code=200, responses=PROBLEMS, tags=["case actions"])
 async def change_planning_fields(current_user: CurrentUser, runtime: Runtime, case_id: CaseId,
                                  data: s.PlanningFieldsInput, request: Request[Any, Any, Any],
                                  idempotency_key: IdempotencyHeader = None,
                                  acting_unit: ActingUnitHeader = None) -> Response[s.CaseDetail]:
     idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
-    command = cmd.ChangePlanning(case_id=case_id, edits=tuple(_edit(n, e) for n, e in data.fields.items()))
+    command = cmd.ChangePlanning(case_id=case_id, edits=_edits([(n, e, f"fields.{n}.value")
+                                                                for n, e in data.fields.items()]))
     return _json(await runtime.cases.execute(current_user, command, acting_unit, idem))
 
 
 @post("/cases/{case_id:str}/planning/fields/{field:str}", operation_id="changePlanningField",
       summary="Change one field of my unit's planning form",
       description="`{value, expected_revision}` for one field (`current_services`, `expected_needs`: a list of "
-                  "needs, `aids`, `medication_handover`, `adl`, `notes`); as `changePlanningFields`.",
+                  "needs, `aids`, `medication_handover`, `adl`, `notes`); as `changePlanningFields` (a value of "
+                  "the wrong type: 400 naming `value`).",
       status_code=200, responses=PROBLEMS, tags=["case actions"])
 async def change_planning_field(current_user: CurrentUser, runtime: Runtime, case_id: CaseId, field: PlanningField,
                                 data: s.PlanningFieldEdit, request: Request[Any, Any, Any],
                                 idempotency_key: IdempotencyHeader = None,
                                 acting_unit: ActingUnitHeader = None) -> Response[s.CaseDetail]:
     idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
-    command = cmd.ChangePlanning(case_id=case_id, edits=(_edit(field, data),))
+    command = cmd.ChangePlanning(case_id=case_id, edits=_edits([(field, data, "value")]))
     return _json(await runtime.cases.execute(current_user, command, acting_unit, idem))
 
 

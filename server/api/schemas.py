@@ -111,10 +111,18 @@ NeedList = Annotated[list[Need], Meta(max_length=20)]
 
 class PlanningFieldEdit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One planning field from the revision you read: text for a text field, a list of needs for
-    `expected_needs`."""
+    `expected_needs` (any other type is a malformed body: 400)."""
 
     value: FreeText | NeedList
     expected_revision: FieldRevision
+
+
+def planning_value_error(name: PlanningField, value: str | list[Need]) -> str | None:
+    """Why `value` has the wrong type for field `name`, or None. `PlanningFieldEdit.value` lets text and need
+    lists through for every field (the field is named by the path or the key), so the API checks the pair."""
+    if name is PlanningField.EXPECTED_NEEDS:
+        return None if isinstance(value, list) else "Expected `array` of needs, got `str`"
+    return None if isinstance(value, str) else "Expected `str`, got `array`"
 
 
 class PlanningFieldsInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -160,6 +160,24 @@ def test_the_whole_form_write_moves_the_revisions_of_the_fields_it_changes() -> 
         case.change_planning(MUNICIPAL_USER, [edit(ADL, "Rullstol", 0)], NOW)
 
 
+def test_a_whole_form_write_that_changes_nothing_records_nothing() -> None:
+    """Else the case's version would move on and every other user's versioned action would become stale."""
+    case = build_case(CaseState.PLANNING)
+    case.update_planning(COLLEAGUE, PlanningForm(aids="Rollator", expected_needs=(Need.AIDS, Need.HOME_HELP)), NOW)
+    case.pending_events.clear()
+    before = snapshot(case)
+    # The same form again (need flags in another order, repeated): no change, no event, no timeline entry.
+    changed = case.update_planning(MUNICIPAL_USER, PlanningForm(
+        aids="Rollator", expected_needs=(Need.HOME_HELP, Need.AIDS, Need.AIDS)), NOW + timedelta(hours=1))
+    assert case.pending_events == []
+    assert snapshot(case) == before
+    assert changed == ()
+    assert case.planning[MUNICIPAL].updated_by_user_id == COLLEAGUE.user_id
+    # An empty form from a unit that has none yet is no change either: no form appears.
+    assert case.update_planning(PRIMARY_USER, PlanningForm(), NOW) == ()
+    assert (PRIMARY not in case.planning, case.pending_events) == (True, [])
+
+
 @pytest.mark.parametrize(("edits", "field"), [
     ([], "fields"),
     ([edit(AIDS, "a"), edit(AIDS, "b")], "fields"),

@@ -8,15 +8,19 @@ whole-form write (`POST /planning` with `expected_version`) still works and move
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar
+from sqlalchemy import select
 
 from domain.discharge_case import DischargeCase
 from server.demo.seed import stable_id
 from server.persistence.documents import from_document, to_document
+from server.persistence.models import CaseRow, EventRow
 from tests.conftest import Backend
 from tests.domain.builders import build_case
 from tests.server.conftest import RONNVIKEN, SOLNA_INTAKE, WARD, register
@@ -48,6 +52,14 @@ async def edit(client: httpx.AsyncClient, headers: dict[str, str], case_id: str,
 
 def form_of(case: Json, unit_id: str) -> Json:
     return next(p for p in case["planning"] if p["unit_id"] == unit_id)
+
+
+async def stored(app: Litestar, case_id: str) -> tuple[int, list[tuple[str, int, Any]]]:
+    """The case's version in the database, and its events: (type, version, changed planning fields)."""
+    async with app.state.runtime.sessions() as session:
+        version = await session.scalar(select(CaseRow.version).where(CaseRow.id == case_id))
+        rows = await session.scalars(select(EventRow).where(EventRow.aggregate_id == case_id).order_by(EventRow.id))
+        return int(version or 0), [(e.type, e.aggregate_version, e.payload["data"].get("fields")) for e in rows]
 
 
 async def test_different_fields_and_different_forms_never_conflict(client: httpx.AsyncClient, auth: Auth) -> None:
@@ -111,6 +123,59 @@ async def test_the_same_field_gives_a_field_conflict_and_writes_nothing(client: 
     assert same["version"] == resolved["version"]
 
 
+async def test_simultaneous_saves_of_different_fields_both_land(client: httpx.AsyncClient, auth: Auth,
+                                                                  app: Litestar) -> None:
+    """Two editors of one form save different fields at the same moment, from the same read: both land, one after
+    the other (SQLite queues the writers, PostgreSQL locks the case row), each with its own event and version."""
+    assessor = auth("needs.assessor")
+    case = await planning_case(client, auth)
+    path = f"/api/v1/cases/{case['id']}/planning/fields"
+    answers = await asyncio.gather(
+        client.post(path, headers=assessor, json={"fields": {"aids": {"value": "Rollator", "expected_revision": 0}}}),
+        client.post(path, headers=assessor, json={"fields": {"adl": {"value": "Går själv", "expected_revision": 0},
+                                                             "notes": {"value": "Vill hem", "expected_revision": 0}}}))
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    versions = sorted(a.json()["version"] for a in answers)
+    assert versions == [case["version"] + 1, case["version"] + 2]
+    now = (await client.get(f"/api/v1/cases/{case['id']}", headers=assessor)).json()
+    ours = form_of(now, SOLNA_INTAKE)
+    assert (ours["aids"], ours["adl"], ours["notes"]) == ("Rollator", "Går själv", "Vill hem")
+    assert ours["revisions"] == {**dict.fromkeys(FIELDS, 0), "aids": 1, "adl": 1, "notes": 1}
+    # The later answer is the case with both saves in it; each save left one event, at its own version, naming
+    # exactly its fields.
+    assert form_of(max((a.json() for a in answers), key=lambda c: c["version"]), SOLNA_INTAKE) == ours
+    version, events = await stored(app, case["id"])
+    assert version == now["version"] == versions[-1]
+    assert sorted((v, fields) for t, v, fields in events if t == "PlanningUpdated") == sorted([
+        (answers[0].json()["version"], ["aids"]), (answers[1].json()["version"], ["adl", "notes"])])
+
+
+async def test_simultaneous_saves_of_the_same_field_one_wins(client: httpx.AsyncClient, auth: Auth,
+                                                             app: Litestar) -> None:
+    """Two editors save the same field at the same moment from the same revision: exactly one lands; the other
+    gets 409 `field_conflict` with the winner's value, and the winner's value is what is stored."""
+    assessor = auth("needs.assessor")
+    case = await planning_case(client, auth)
+    path = f"/api/v1/cases/{case['id']}/planning/fields/current_services"
+    texts = ("Hemtjänst 3 ggr/dag", "Trygghetslarm")
+    answers = await asyncio.gather(*(client.post(path, headers=assessor, json={"value": text, "expected_revision": 0})
+                                     for text in texts))
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    won = next(i for i, a in enumerate(answers) if a.status_code == 200)
+    winner, loser = answers[won].json(), answers[1 - won].json()
+    assert winner["version"] == case["version"] + 1
+    assert form_of(winner, SOLNA_INTAKE)["current_services"] == texts[won]
+    assert (loser["code"], loser["field"], loser["current_value"], loser["current_revision"]) == (
+        "field_conflict", "current_services", texts[won], 1)
+    now = (await client.get(f"/api/v1/cases/{case['id']}", headers=assessor)).json()
+    assert form_of(now, SOLNA_INTAKE)["current_services"] == texts[won]
+    assert form_of(now, SOLNA_INTAKE)["revisions"]["current_services"] == 1
+    version, events = await stored(app, case["id"])
+    assert version == now["version"] == winner["version"]
+    assert [(v, fields) for t, v, fields in events if t == "PlanningUpdated"] == [
+        (winner["version"], ["current_services"])]
+
+
 async def test_one_field_route_and_need_flags(client: httpx.AsyncClient, auth: Auth) -> None:
     contact = auth("care.contact")
     case = await planning_case(client, auth)
@@ -126,8 +191,13 @@ async def test_one_field_route_and_need_flags(client: httpx.AsyncClient, auth: A
 
 
 @pytest.mark.parametrize(("path", "body", "status", "field"), [
-    ("fields/expected_needs", {"value": "home_help", "expected_revision": 0}, 422, "expected_needs"),
-    ("fields/aids", {"value": ["aids"], "expected_revision": 0}, 422, "aids"),
+    # A value of the wrong type for its field is a malformed body (400), like any other, naming the value.
+    ("fields/expected_needs", {"value": "home_help", "expected_revision": 0}, 400, "value"),
+    ("fields/aids", {"value": ["aids"], "expected_revision": 0}, 400, "value"),
+    ("fields", {"fields": {"notes": {"value": "x", "expected_revision": 0},
+                           "adl": {"value": ["aids"], "expected_revision": 0}}}, 400, "fields.adl.value"),
+    ("fields", {"fields": {"expected_needs": {"value": "aids", "expected_revision": 0}}}, 400,
+     "fields.expected_needs.value"),
     ("fields/aids", {"value": "x", "expected_revision": -1}, 400, "expected_revision"),
     ("fields/aids", {"value": "x" * 4001, "expected_revision": 0}, 400, "value"),
     ("fields/expected_needs", {"value": ["teleportation"], "expected_revision": 0}, 400, "value"),
@@ -142,6 +212,8 @@ async def test_bad_planning_edits_are_refused_clearly(client: httpx.AsyncClient,
                                  headers=auth("needs.assessor"))
     assert response.status_code == status, response.text
     assert any(field in e["field"] for e in response.json()["errors"]), response.text
+    if status == 400:
+        assert response.json()["code"] == "validation_failed"
     assert (await client.get(f"/api/v1/cases/{case['id']}", headers=auth("needs.assessor"))).json()[
         "version"] == case["version"]
 
@@ -167,6 +239,33 @@ async def test_the_whole_form_write_keeps_its_version_guard_and_moves_revisions(
     # An editor who read ADL before the whole-form write sees the conflict instead of overwriting it.
     conflict = await edit(client, assessor, case["id"], status=409, adl=("Med stöd", 0))
     assert (conflict["field"], conflict["current_value"]) == ("adl", "Själv")
+
+
+async def test_a_whole_form_write_that_changes_nothing_is_no_change(client: httpx.AsyncClient, auth: Auth,
+                                                                     app: Litestar) -> None:
+    """Saving the form as it is answers 200 with the case unchanged: same version, no event, no timeline entry, so
+    nobody else's versioned action becomes stale."""
+    nurse, assessor = auth("ward.nurse"), auth("needs.assessor")
+    case = await planning_case(client, auth)
+    body = {"aids": "Rollator", "expected_needs": ["home_help", "aids"]}
+    first = await client.post(f"/api/v1/cases/{case['id']}/planning", headers=assessor,
+                              json={"expected_version": case["version"], **body})
+    assert first.status_code == 200, first.text
+    written = first.json()
+    before = await stored(app, case["id"])
+    again = await client.post(f"/api/v1/cases/{case['id']}/planning", headers=assessor,
+                              json={"expected_version": written["version"], **body,
+                                    "expected_needs": ["aids", "home_help", "aids"]})  # the same flags
+    assert again.status_code == 200, again.text
+    unchanged = again.json()
+    assert unchanged["version"] == written["version"]
+    assert form_of(unchanged, SOLNA_INTAKE) == form_of(written, SOLNA_INTAKE)
+    assert unchanged["timeline"] == written["timeline"]
+    assert await stored(app, case["id"]) == before
+    # The ward, who read the case at that version, is not refused for a change that did not happen.
+    ready = await client.post(f"/api/v1/cases/{case['id']}/ready-for-discharge", headers=nurse,
+                              json={"expected_version": written["version"]})
+    assert ready.status_code == 200, ready.text
 
 
 async def test_a_planning_edit_is_idempotent_with_a_key(client: httpx.AsyncClient, auth: Auth) -> None:

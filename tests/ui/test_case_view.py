@@ -3,11 +3,13 @@ sections that change only when their content does, participants, needs and payme
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
@@ -89,6 +91,58 @@ async def test_a_conflict_on_the_same_field_shows_theirs_and_keeps_the_typed_tex
     await eventually(lambda: not html_of(user, "conflict-current_services").visible, "the conflict to clear")
     saved = form(await read(http, assessor, case), SOLNA_INTAKE)
     assert (saved["current_services"], saved["revisions"]["current_services"]) == ("Hemtjänst 3 ggr/dag", 2)
+
+
+async def test_a_newer_case_that_arrives_while_a_save_waits_is_not_undone_by_its_answer(
+        user: User, http: httpx.AsyncClient, auth: Auth, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The save's answer is older than the case the view got meanwhile: the field shows what holds now."""
+    nurse, assessor = auth("ward.nurse"), auth("needs.assessor")
+    case = await act(http, nurse, await register(http, nurse), "admission-notice")
+    # The classes as the running app has them (the simulation imports the page modules afresh for each test).
+    page, live, api_client = (importlib.import_module(f"ui.{name}") for name in ("pages.case", "live", "api_client"))
+    views: list[Any] = []
+    build = page.CaseView.build
+
+    def recording_build(view: Any) -> None:
+        views.append(view)
+        build(view)
+
+    monkeypatch.setattr(page.CaseView, "build", recording_build)
+    await open_case(user, "needs.assessor", case)
+    await user.should_see("Vårt planeringsunderlag", retries=100)
+    # Events no longer fetch the case: the newer case reaches the view below, at the moment the race needs.
+    monkeypatch.setattr(live.UserLive, "refresh", lambda *args, **kwargs: None)
+    action = api_client.ApiClient.action
+    raced: list[Json] = []
+
+    async def answered_late(api: Any, token: str, case_id: str, path: str, body: Any, *,
+                            acting_unit: str | None) -> Json:
+        result: Json = await action(api, token, case_id, path, body, acting_unit=acting_unit)
+        if path == "planning/fields" and not raced:
+            # The save landed (revision 1). Before its answer is handled, a colleague who saw it overwrites the
+            # field (revision 2), and that newer case reaches the view as a live event would bring it.
+            raced.append(await edit_field(http, assessor, case, "current_services", "Trygghetslarm", revision=1))
+            views[0].show(await read(http, assessor, case))
+            await eventually(lambda: "Sparat av någon annan: Trygghetslarm" in texts(user), "the newer case shown")
+        return result
+
+    monkeypatch.setattr(api_client.ApiClient, "action", answered_late)
+    mine = textarea(user, "Nuvarande insatser")
+    mine.set_value("Hemtjänst 3 ggr/dag")
+    user.find("Spara planeringsunderlag").click()
+    await eventually(lambda: any("Sparat 20" in str(getattr(e, "text", "")) for e in user.find(kind=ui.label).elements),
+                     "the save's answer")
+    assert views[0].case["version"] == raced[0]["version"]  # the older answer did not replace the newer case
+    assert mine.value == "Trygghetslarm"  # what the server holds now, not the older answer's value
+    assert not html_of(user, "conflict-current_services").visible
+    # The field took the newest revision: the next save changes it without a conflict.
+    mine.set_value("Hemtjänst 2 ggr/dag")
+    user.find("Spara planeringsunderlag").click()
+    await eventually(lambda: form(views[0].case, SOLNA_INTAKE)["current_services"] == "Hemtjänst 2 ggr/dag",
+                     "the second save")
+    assert not html_of(user, "planning-notice").visible
+    saved = form(await read(http, assessor, case), SOLNA_INTAKE)
+    assert (saved["current_services"], saved["revisions"]["current_services"]) == ("Hemtjänst 2 ggr/dag", 3)
 
 
 async def test_edits_of_other_fields_forms_and_actions_never_conflict(user: User, http: httpx.AsyncClient,

@@ -89,7 +89,7 @@ class CellCast:
 
     def cell(self, element: ui.html, row: str, name: str) -> ui.html:
         """Mark an element as the cell `name` of the row `row` (the row element carries `data-row="{row}"`)."""
-        if callable(element._sanitize):  # noqa: SLF001 - a quiet set would bypass the element's sanitizer
+        if callable(element._sanitize):  # a quiet set would bypass the element's sanitizer
             raise ValueError("a broadcast cell holds HTML built by us (sanitize=False), never a sanitized input")
         element.props(f'data-cell="{name}"')
         client = element.client

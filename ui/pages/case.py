@@ -196,9 +196,14 @@ class PlanningEditor:
                 self._set(field, theirs[field])
         self.notice.set_visibility(False)
         self.saved.set_text(f"Sparat {fmt.date_time((form_of(result, unit) or {}).get('updated_at'))}")
+        if view.case["version"] > result["version"]:
+            # A newer case arrived (live) while the save waited for its answer, and was applied to the editor
+            # already; the answer above just set the saved fields back to this older state. Apply the newer case
+            # again: a field someone changed after this save takes its value, or shows it beside the user's text.
+            self.refresh_from(view.case)
         if unit is not None:
             view.frame.live.apply_result(result, unit)  # all the user's tabs; no fetch for its event
-        view.show(result)
+        view.show(result)  # ignored when the view already shows a newer case
 
     def conflicted(self, problem: Mapping[str, Any]) -> None:
         """409 `field_conflict`: someone else saved these fields since they were read. Show the value that holds

@@ -28,6 +28,7 @@ from domain.sip import (
     PlanDiff,
     PlanField,
     Revised,
+    SipAction,
     SipPlan,
     plan_deadlines,
 )
@@ -143,12 +144,14 @@ def detail(plan: SipPlan, patient: PatientRow, units: Mapping[str, UnitRow], now
     """The whole plan as the acting unit sees it (`principals`: at least the one with the overall
     responsibility)."""
     base = summary(plan, patient, now, reveal=reveal)
+    refusals = {action: plan.refusal(action, acting_unit_id) for action in SipAction}
     visible = set(plan.visible_unit_ids())
     protected = base.person.masked
     return SipPlanDetail(
         **{f: getattr(base, f) for f in base.__struct_fields__},
         created_by_user_id=plan.created_by_user_id, acting_unit_id=acting_unit_id,
-        allowed_actions=list(plan.allowed_actions(acting_unit_id)),
+        allowed_actions=[a for a, r in refusals.items() if r is None],
+        refused_actions={str(a): r.code for a, r in refusals.items() if r is not None},
         responsible_principal=responsible_out(plan, principals),
         hand_over_unit_ids=list(plan.hand_over_unit_ids()),
         units=[SipUnitOut(unit_id=u.unit_id, unit_name=units[u.unit_id].name if u.unit_id in units else u.unit_id,

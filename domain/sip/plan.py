@@ -665,7 +665,8 @@ class SipPlan:
     def _is_responsible(self, unit_id: str) -> bool:
         """The owner unit, or a unit of the principal with the overall responsibility."""
         unit = self.unit(unit_id)
-        return unit_id == self.owner_unit_id or (unit is not None and unit.principal_id == self.responsible_principal_id)
+        responsible = self.responsible_principal_id
+        return unit_id == self.owner_unit_id or (unit is not None and unit.principal_id == responsible)
 
     def _clean_field(self, name: PlanField, value: FieldValue, now: datetime) -> FieldValue:
         if name is PlanField.OWN_CONTRIBUTION:

@@ -296,6 +296,7 @@ class SipPlanDetail(SipPlanSummary, kw_only=True):
     created_by_user_id: str
     acting_unit_id: str  # the unit this answer is for: `allowed_actions` are that unit's
     allowed_actions: list[SipActionName]  # what the acting unit may do now (docs/api.md, "What the acting unit may do")
+    refused_actions: dict[str, str]  # every other action -> the code its command would be refused with now
     responsible_principal: ResponsiblePrincipalOut | None  # from the version in force, else the working contents
     hand_over_unit_ids: list[str]  # the units the owner may hand the plan over to
     units: list[SipUnitOut]

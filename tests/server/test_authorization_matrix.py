@@ -213,6 +213,10 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
     "concludeLogReview": (log_reader, lambda t, s: ("PUT", f"/audit/reviews/{t.review[s]}/outcome",
                                                     {"finding": "no_remark", "comment": "ok"}), {200}),
     "exportLogReview": (log_reader, lambda t, s: ("GET", f"/audit/reviews/{t.review[s]}/export", None), {200}),
+    # SIP: handing a plan over (the other SIP routes get their rules from the OpenAPI document, below). The own
+    # plan is the ward's (the matrix users work there), so a permitted caller reaches the version check: 409.
+    "handOverSipPlan": (case_worker, lambda t, s: ("POST", f"/sip-plans/{t.plan[s]}/ownership", {
+        "expected_version": STALE, "unit_id": t.unit[OTHER if s == OWN else OWN]}), {409}),
     # the event stream: not an HTTP route; covered by test_stream_feeds_follow_the_same_rule
     "event_stream": (case_worker, None, None),
 }

@@ -47,7 +47,8 @@ ALL = {"edit", "add_participant", "add_next_of_kin", "remove_participant", "reco
 def refused(problem: Json, code: str, field: str | None = None) -> None:
     """The problem names its specific code, and the field at fault (RFC 9457 with field-level `errors`)."""
     assert problem["code"] == code, problem
-    assert problem["title"] and problem["detail"], problem
+    assert problem["title"], problem
+    assert problem["detail"], problem
     assert [e["field"] for e in problem["errors"]] == ([field] if field else []), problem
 
 
@@ -198,6 +199,9 @@ async def test_allowed_actions_follow_the_acting_unit_and_the_plan(client: Clien
     municipal = await get_plan(client, auth, plan["id"], MUNICIPAL_USER)
     assert municipal["acting_unit_id"] == MUNICIPAL
     assert set(municipal["allowed_actions"]) == ALL - {"follow_up", "close", "hand_over"}
+    assert municipal["refused_actions"] == {"follow_up": "not_responsible_for_plan",
+                                            "close": "not_responsible_for_plan", "hand_over": "not_plan_owner"}
+    assert plan["refused_actions"] == {"follow_up": "no_agreed_version"}
 
     plan = await agree(client, auth, plan)
     assert plan["responsible_principal"]["version_number"] == 1
@@ -222,7 +226,7 @@ async def test_allowed_actions_follow_the_acting_unit_and_the_plan(client: Clien
 
     # Withdrawn consent: the owner may only record new consent or close it.
     plan = await act(client, auth, municipal, "consent-withdrawal", {}, user=MUNICIPAL_USER)
-    assert plan["acting_unit_id"] == MUNICIPAL and plan["allowed_actions"] == []
+    assert (plan["acting_unit_id"], plan["allowed_actions"]) == (MUNICIPAL, [])
     owner = await get_plan(client, auth, plan["id"])
     assert set(owner["allowed_actions"]) == {"record_consent", "close"}
     owner = await act(client, auth, owner, "closure", {"expected_version": owner["version"], "reason": "other"})

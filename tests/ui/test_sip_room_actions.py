@@ -21,6 +21,7 @@ from tests.server.sip_support import (
     act,
     agree,
     get_plan,
+    principal_of,
 )
 from tests.ui.conftest import eventually
 from tests.ui.test_sip_room import element, open_room, ready_plan
@@ -140,7 +141,12 @@ async def test_consent_is_recorded_and_its_withdrawal_ends_sharing_in_every_open
 
 async def test_follow_up_then_closing_disables_every_open_room_live(
         user: User, create_user: Callable[[], User], http: httpx.AsyncClient, auth: Auth) -> None:
-    plan = await agree(http, auth, await ready_plan(http, auth))
+    plan = await ready_plan(http, auth)
+    # The municipality has the overall responsibility, so it may close the plan too (the owner always may).
+    plan = await act(http, auth, plan, "fields/overall_responsibility", {
+        "value": principal_of(plan, MUNICIPAL), "expected_revision": plan["contents"]["overall_responsibility"][
+            "revision"]})
+    plan = await agree(http, auth, plan)
     await open_room(user, OWNER_USER, plan)
     other = create_user()
     await open_room(other, MUNICIPAL_USER, plan)

@@ -24,6 +24,11 @@ LISTS = {
     "measures": "Insatser av andra",
     "goals": "Vad är viktigt för dig",
 }
+NAMED_KINDS = {
+    "next_of_kin": "Närstående",
+    "legal_representative": "Legal företrädare (god man, förvaltare, vårdnadshavare)",
+    "other_actor": "Annan aktör (t.ex. Försäkringskassan, skolan)",
+}
 SINGULAR = {"needs": "behov", "services": "insats", "measures": "insats av andra", "goals": "mål"}
 FIELDS = {
     "own_contribution": "Egen insats",
@@ -49,6 +54,16 @@ def principal_names(plan: Json) -> dict[str, str]:
             names.setdefault(unit["principal_id"], []).append(unit["unit_name"])
             kinds[unit["principal_id"]] = unit["principal_kind"]
     return {p: f"{PRINCIPAL_KINDS.get(kinds[p], kinds[p])} ({', '.join(units)})" for p, units in names.items()}
+
+
+def responsible_text(plan: Json) -> str:
+    """The principal with the overall responsibility as the API names it (per the version in force, else the
+    working contents)."""
+    responsible = plan.get("responsible_principal")
+    if not responsible:
+        return "Inte angivet än"
+    number = responsible.get("version_number")
+    return f"{responsible['name']} " + (f"(enligt version {number})" if number else "(inte fastställt än)")
 
 
 def unit_names(plan: Json) -> dict[str, str]:

@@ -19,6 +19,7 @@ from ui.components.sip_forms import (
     Room,
     date_input,
     labelled_checkbox,
+    may,
     now_local,
     text,
     time_input,
@@ -36,11 +37,11 @@ def unit_label(room: Room, unit_id: str) -> str:
 
 
 def can_give(room: Room, plan: Json) -> bool:
-    return room.visible and plan["state"] != "closed"
+    return room.visible and may(plan, "record_consent")
 
 
 def can_withdraw(room: Room, plan: Json) -> bool:
-    return can_give(room, plan) and plan.get("consent") is not None
+    return room.visible and may(plan, "withdraw_consent")
 
 
 class ConsentSection:
@@ -55,7 +56,7 @@ class ConsentSection:
         """What the section shows: it is redrawn only when this changes."""
         plan = self.room.plan
         return repr((plan.get("consents"), [(u["unit_id"], u["active"], u["sees_plan"]) for u in plan["units"]],
-                     plan["state"], self.room.visible))
+                     plan["state"], self.room.visible, can_give(self.room, plan), can_withdraw(self.room, plan)))
 
     def update(self) -> None:
         key = self.key()
@@ -134,7 +135,7 @@ class ConsentSection:
                     if not unit["active"]:
                         continue
                     owner = unit["unit_id"] == plan["owner_unit_id"]
-                    name = unit["unit_name"] + (" (ansvarig för planen, alltid med)" if owner else "")
+                    name = unit["unit_name"] + (" (planens ägare, alltid med)" if owner else "")
                     box = labelled_checkbox(name, owner or unit["unit_id"] in scope, f"scope-{unit['unit_id']}")
                     box.set_enabled(not owner)
                     boxes[unit["unit_id"]] = box

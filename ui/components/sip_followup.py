@@ -2,8 +2,10 @@
 follow-ups recorded, and the two state transitions: record a follow-up of the agreed version (the plan becomes
 *uppföljd*; a revised plan agreed afterwards is the next version) and close the plan (*avsluta*).
 
-The API decides who may (the owner unit or the principal with the overall responsibility); the section says so
-and shows the API's refusal in Swedish. Redrawn only when the state, the follow-ups or the date change.
+Who may is the API's rule (the owner unit or a unit of the principal with the overall responsibility; a follow-up
+once a version is agreed), given with the plan (`allowed_actions`): a unit that may never do it does not see the
+buttons, only who does; a button the plan's state does not allow yet is disabled with the reason beside it.
+Redrawn only when the state, the follow-ups, the date or what the unit may do change.
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from nicegui import ui
 
 from ui import fmt
 from ui.api_client import Json
-from ui.components.sip_forms import FormDialog, Room, date_input, now_local, time_input, typed_time
+from ui.components.sip_forms import (
+    FormDialog,
+    Room,
+    date_input,
+    for_my_part,
+    may,
+    now_local,
+    time_input,
+    typed_time,
+    why_not,
+)
 
 CLOSE_REASONS = {
     "goals_met": "Målen är uppnådda",
@@ -28,11 +40,11 @@ CLOSE_REASONS = {
 
 
 def can_follow_up(room: Room, plan: Json) -> bool:
-    return room.editable and plan["state"] in ("active", "followed_up") and bool(plan.get("versions"))
+    return room.visible and may(plan, "follow_up")
 
 
 def can_close(room: Room, plan: Json) -> bool:
-    return room.visible and plan["state"] != "closed"
+    return room.visible and may(plan, "close")
 
 
 def follow_up_date(plan: Json) -> str | None:
@@ -53,7 +65,8 @@ class FollowUpSection:
         """What the section shows: it is redrawn only when this changes."""
         plan = self.room.plan
         return repr((plan["state"], plan.get("follow_ups"), follow_up_date(plan), plan.get("closed_at"),
-                     len(plan.get("versions") or []), self.room.editable, self.room.visible))
+                     len(plan.get("versions") or []), self.room.editable, self.room.visible, plan["owner_unit_id"],
+                     plan.get("responsible_principal"), why_not(plan, "follow_up"), why_not(plan, "close")))
 
     def update(self) -> None:
         key = self.key()
@@ -92,17 +105,25 @@ class FollowUpSection:
                             if done["notes"]:
                                 ui.label(done["notes"]).classes("whitespace-pre-wrap")
             if plan["state"] != "closed":
+                responsible = plan.get("responsible_principal")
                 ui.label(f"Uppföljning och avslut görs av {owner} (planens ägare) eller av huvudmannen med "
-                         "huvudansvaret.").classes("sp-muted")
-                if plan["state"] == "draft":
-                    ui.label("Planen kan följas upp när en version är fastställd.").classes("sp-muted")
+                         "huvudansvaret" + (f", {responsible['name']}." if responsible else ".")).classes(
+                    "sp-muted").mark("follow-up-who")
+                shown = [a for a in ("follow_up", "close") if room.visible and for_my_part(plan, a)]
+                if room.visible and not shown:
+                    ui.label("Din enhet kan inte följa upp eller avsluta planen.").classes("sp-muted").mark(
+                        "follow-up-not-mine")
+                if "follow_up" in shown and not can_follow_up(room, plan) and room.editable:
+                    ui.label(why_not(plan, "follow_up")).classes("sp-muted").mark("follow-up-why")
                 with ui.row().classes("gap-2"):
-                    ui.button("Registrera uppföljning", icon="fact_check", on_click=self.follow_up).props(
-                        "no-caps color=primary size=lg").mark("record-follow-up").set_enabled(
-                        can_follow_up(room, plan))
-                    ui.button("Avsluta planen", icon="archive", on_click=self.close).props(
-                        "no-caps outline color=negative size=lg").mark("close-plan").set_enabled(
-                        can_close(room, plan))
+                    if "follow_up" in shown:
+                        ui.button("Registrera uppföljning", icon="fact_check", on_click=self.follow_up).props(
+                            "no-caps color=primary size=lg").mark("record-follow-up").set_enabled(
+                            can_follow_up(room, plan))
+                    if "close" in shown:
+                        ui.button("Avsluta planen", icon="archive", on_click=self.close).props(
+                            "no-caps outline color=negative size=lg").mark("close-plan").set_enabled(
+                            can_close(room, plan))
 
     def follow_up(self) -> None:
         room = self.room

@@ -21,10 +21,12 @@ from ui.components.sip_forms import (
     Room,
     date_input,
     labelled_checkbox,
+    may,
     now_local,
     sip_message,
     stockholm_iso,
     time_input,
+    why_not,
 )
 
 ANSWERS = {"pending": "Inget svar än", "accepted": "Kommer", "declined": "Kommer inte"}
@@ -32,7 +34,7 @@ ANSWER_CLASS = {"pending": "sp-muted", "accepted": "sp-ok", "declined": "sp-over
 
 
 def can_schedule(room: Room, plan: Json) -> bool:
-    return room.editable and plan.get("consent") is not None
+    return room.visible and may(plan, "schedule_meeting")
 
 
 def is_open(meeting: Json) -> bool:
@@ -40,9 +42,11 @@ def is_open(meeting: Json) -> bool:
     return meeting["cancelled_at"] is None and ends is not None and ends > datetime.now(UTC)
 
 
-def can_change(room: Room, plan: Json, meeting_id: str) -> bool:
+def can_change(room: Room, plan: Json, meeting_id: str, action: str = "reschedule_meeting") -> bool:
+    """The unit may move (or, with `action` "cancel_meeting", cancel) the meeting: the API allows it the action
+    and the meeting is neither cancelled nor over."""
     meeting = next((m for m in plan.get("meetings", []) if m["id"] == meeting_id), None)
-    return can_schedule(room, plan) and meeting is not None and is_open(meeting)
+    return room.visible and may(plan, action) and meeting is not None and is_open(meeting)
 
 
 def invitee_name(plan: Json, invitation: Json, hub_unit_name: Any) -> str:
@@ -76,7 +80,9 @@ class MeetingsSection:
         """What the section shows: it is redrawn only when this changes."""
         plan = self.room.plan
         return repr((plan.get("meetings"), plan["units"], plan.get("named_participants"), plan.get("consent"),
-                     self.room.editable, [is_open(m) for m in plan.get("meetings", [])]))
+                     self.room.editable, [is_open(m) for m in plan.get("meetings", [])],
+                     [may(plan, a) for a in ("schedule_meeting", "reschedule_meeting", "cancel_meeting",
+                                             "answer_invitation")]))
 
     def update(self) -> None:
         key = self.key()
@@ -95,8 +101,8 @@ class MeetingsSection:
                 self.meeting(meeting)
             ui.button("Kalla till möte", icon="event", on_click=self.schedule).props(
                 "no-caps color=primary size=lg").mark("schedule-meeting").set_enabled(can_schedule(room, plan))
-            if plan.get("consent") is None and room.editable:
-                ui.label("Ett möte kan bokas när personens samtycke är registrerat.").classes("sp-muted")
+            if room.editable and not can_schedule(room, plan):
+                ui.label(why_not(plan, "schedule_meeting")).classes("sp-muted").mark("schedule-why")
 
     def meeting(self, meeting: Json) -> None:
         room, plan = self.room, self.room.plan
@@ -127,10 +133,11 @@ class MeetingsSection:
                     ui.button("Flytta mötet", icon="edit_calendar",
                               on_click=lambda m=meeting: self.reschedule(m)).props(
                         f'no-caps outline size=lg aria-label="Flytta {title.lower()}"').mark(
-                        f"reschedule-{meeting['id']}").set_enabled(can_schedule(room, plan))
+                        f"reschedule-{meeting['id']}").set_enabled(can_change(room, plan, meeting["id"]))
                     ui.button("Ställ in mötet", icon="event_busy", on_click=lambda m=meeting: self.cancel(m)).props(
                         f'no-caps outline color=negative size=lg aria-label="Ställ in {title.lower()}"').mark(
-                        f"cancel-{meeting['id']}")
+                        f"cancel-{meeting['id']}").set_enabled(can_change(room, plan, meeting["id"],
+                                                                          "cancel_meeting"))
 
     def invitation(self, meeting: Json, invitation: Json, open_: bool) -> None:
         room, plan = self.room, self.room.plan
@@ -142,7 +149,7 @@ class MeetingsSection:
             ui.label(name).classes("font-bold min-w-[14rem]")
             ui.label(ANSWERS.get(answer, str(answer))).classes(f"min-w-[8rem] {ANSWER_CLASS.get(answer, '')}").mark(
                 f"answer-{meeting['id']}-{invitation['ref']}")
-            if open_ and room.editable and recordable:
+            if open_ and room.visible and may(plan, "answer_invitation") and recordable:
                 spoken = name.replace('"', "'")  # inside an attribute
                 with ui.row().classes("gap-2 no-wrap"):
                     for value, text in (("accepted", "Kommer"), ("declined", "Kommer inte")):
@@ -226,7 +233,7 @@ class MeetingsSection:
     def cancel(self, meeting: Json) -> None:
         room = self.room
         form = FormDialog(room, "Ställ in mötet", "Ställ in mötet", "confirm-cancel-meeting",
-                          lambda p: can_change(room, p, meeting["id"]))
+                          lambda p: can_change(room, p, meeting["id"], "cancel_meeting"))
         with form.body:
             ui.label(f"Mötet {when(meeting)} ställs in för alla inbjudna.")
 

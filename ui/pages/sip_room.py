@@ -9,9 +9,15 @@ moved: an untouched one takes the new value in place; one the user is typing in 
 other value beside it (a save is then answered 409 `field_conflict` and overwrites knowingly the next time).
 
 Beside the contents: agreement (*justering*), the person's consent (`sip_consent.py`), meetings
-(`sip_meetings.py`), follow-up and closing (`sip_followup.py`), participants, and the agreed versions with their
-exports and comparison (`sip_versions.py`). Each part is redrawn only when what it shows changed; forms are
-dialogs outside the parts, so a redraw never touches what someone is typing.
+(`sip_meetings.py`), follow-up and closing (`sip_followup.py`), participants and handing the plan over
+(`sip_participants.py`), and the agreed versions with their exports and comparison (`sip_versions.py`). Each part
+is redrawn only when what it shows changed; forms are dialogs outside the parts, so a redraw never touches what
+someone is typing.
+
+What the room offers is what the API allows the acting unit (`allowed_actions` in the plan, the same rule every
+command checks): an action the unit's part never allows is not shown (follow-up and closing for a unit that is
+neither the owner nor of the principal with the overall responsibility); one the plan's state does not allow yet
+is shown disabled with the reason (`refused_actions`, in Swedish). A refusal is told by its problem code.
 
 The room follows the plan's state live (`follow_state`): when the plan is closed, consent is withdrawn or the
 acting unit no longer sees it (a read answers 404), every input, button and open form turns read-only in place,
@@ -39,13 +45,14 @@ from ui.components import cells, sip
 from ui.components.sip_consent import ConsentSection
 from ui.components.sip_editor import Editor, item_kinds
 from ui.components.sip_followup import FollowUpSection
-from ui.components.sip_forms import FormDialog, sip_message
+from ui.components.sip_forms import FormDialog, may, refusal, sip_message
 from ui.components.sip_meetings import MeetingsSection
+from ui.components.sip_participants import ParticipantsSection
 from ui.components.sip_versions import VersionsSection
 from ui.frame import Frame, page_frame
 from ui.live import LiveView
 
-Section = ConsentSection | MeetingsSection | FollowUpSection | VersionsSection
+Section = ConsentSection | MeetingsSection | FollowUpSection | ParticipantsSection | VersionsSection
 
 ROOM_CSS = """
 .sp-room { font-size: 1.15rem; }
@@ -91,8 +98,13 @@ class SipRoom(LiveView):
 
     @property
     def editable(self) -> bool:
-        """The plan takes edits now (the domain's rule: open, consent not withdrawn, visible to the acting unit)."""
-        return self._visible and self.plan["state"] != "closed" and not self.plan.get("sharing_ended")
+        """The acting unit may edit the contents now (`edit` in the plan's `allowed_actions`: open, consent not
+        withdrawn, visible to the unit), and still sees the plan."""
+        return self._visible and may(self.plan, "edit")
+
+    def may(self, action: str, plan: Json | None = None) -> bool:
+        """The API allows the acting unit `action` on the (given or shown) plan now, and the unit still sees it."""
+        return self._visible and may(self.plan if plan is None else plan, action)
 
     def state_note(self) -> str:
         if not self._visible:
@@ -134,11 +146,8 @@ class SipRoom(LiveView):
                 with ui.card().classes("w-full").props('role="region" aria-label="Justering"'):
                     ui.label("Justering").classes("sp-h2").props('role="heading" aria-level="2"')
                     self.approvals()
-                self.sections = [ConsentSection(self), MeetingsSection(self), FollowUpSection(self)]
-                with ui.card().classes("w-full").props('role="region" aria-label="Deltagare"'):
-                    ui.label("Deltagare").classes("sp-h2").props('role="heading" aria-level="2"')
-                    self.participants()
-                self.sections.append(VersionsSection(self))
+                self.sections = [ConsentSection(self), MeetingsSection(self), FollowUpSection(self),
+                                 ParticipantsSection(self), VersionsSection(self)]
         self.follow_state()
 
     # ----- presence ---------------------------------------------------------------------------------------------
@@ -205,6 +214,9 @@ class SipRoom(LiveView):
                 _fact("Nästa uppföljning", fmt.day(plan.get("next_follow_up_on")) if plan.get("next_follow_up_on")
                       else "Inget datum")
                 _fact("Ändringar sedan senaste version", "Ja" if plan.get("has_unagreed_changes") else "Nej")
+                _fact("Planens ägare", sip.unit_names(plan).get(plan["owner_unit_id"])
+                      or self.frame.hub.unit_name(plan["owner_unit_id"]))
+                _fact("Huvudansvar", sip.responsible_text(plan))
 
     @ui.refreshable_method
     def approvals(self) -> None:
@@ -225,36 +237,17 @@ class SipRoom(LiveView):
                 ui.label("Saknas innan planen kan justeras: " + ", ".join(sip.MISSING.get(m, m) for m in missing)
                          + ".").classes("sp-at_risk")
             mine = sip.principal_of_unit(plan, self.frame.acting_unit)
+            refused = refusal(plan, "approve")
             if not plan.get("has_unagreed_changes"):
                 ui.label(f"Det som står nu är fastställt (version {plan.get('current_version_number')}).").classes(
                     "sp-ok")
-            elif mine is not None and mine in plan["principal_ids"] and self.editable:
-                if mine in approved:
-                    ui.label("Din huvudman har justerat det som står nu.").classes("sp-ok")
-                else:
-                    ui.button(f"Justera för {names.get(mine, 'din huvudman')}", icon="task_alt",
-                              on_click=self.approve).props("no-caps color=positive size=lg").mark("justera")
-
-    @ui.refreshable_method
-    def participants(self) -> None:
-        with ui.element("ul").classes("w-full"):
-            for unit in self.plan["units"]:
-                if not unit["active"]:
-                    continue
-                kind = sip.PRINCIPAL_KINDS.get(unit["principal_kind"], unit["principal_kind"])
-                extra = "" if unit["sees_plan"] else " – omfattas inte av samtycket"
-                owner = " (ansvarig för planen)" if unit["unit_id"] == self.plan["owner_unit_id"] else ""
-                with ui.element("li").classes("sp-row"):
-                    ui.label(f"{unit['unit_name']}{owner}").classes("font-bold")
-                    ui.label(f"{kind}{extra}").classes("sp-muted")
-            with ui.element("li").classes("sp-row"):
-                ui.label(f"{self.plan['person']['name']} (personen planen gäller)").classes("font-bold")
-            for named in self.plan["named_participants"]:
-                if named["active"]:
-                    with ui.element("li").classes("sp-row"):
-                        ui.label(named["name"]).classes("font-bold")
-                        ui.label(", ".join(x for x in (named.get("role"), named.get("organisation")) if x)
-                                 or "").classes("sp-muted")
+            elif refused == "already_approved":
+                ui.label("Din huvudman har justerat det som står nu.").classes("sp-ok")
+            elif self.may("approve") or (refused == "missing_contents" and self.editable):
+                # Incomplete contents: the button is there, disabled, under what is missing.
+                ui.button(f"Justera för {names.get(mine or '', 'din huvudman')}", icon="task_alt",
+                          on_click=self.approve).props("no-caps color=positive size=lg").mark(
+                    "justera").set_enabled(self.may("approve"))
 
     # ----- commands ---------------------------------------------------------------------------------------------
 
@@ -270,11 +263,10 @@ class SipRoom(LiveView):
             result = await self.command("approvals", {"content_revision": self.plan["content_revision"]})
         except ApiError as exc:
             if exc.code == "content_changed":
-                ui.notify("Planen har ändrats sedan du läste den. Läs igenom det nya läget och justera igen.",
-                          type="warning", position="top", close_button="Stäng")
+                ui.notify(sip_message(exc), type="warning", position="top", close_button="Stäng")
                 await self.reload()
             elif exc.code == "missing_contents":
-                ui.notify("Planen är inte komplett än och kan inte justeras.", type="warning", position="top")
+                ui.notify(sip_message(exc), type="warning", position="top")
             else:
                 ui.notify(sip_message(exc), type="negative", position="top", close_button="Stäng")
             return
@@ -392,7 +384,6 @@ class SipRoom(LiveView):
         with self.frame.client:
             self.header.refresh()
             self.approvals.refresh()
-            self.participants.refresh()
 
 
 def _fact(label: str, value: str) -> None:

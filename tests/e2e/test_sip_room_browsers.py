@@ -1,10 +1,10 @@
 """The SIP meeting room in three real browsers at once: a ward nurse (Karolinska), a needs assessor (Solna stad)
 and the named care contact (Aleris, Vårdcentral Rönnviken, which owns the plan) edit one plan together.
 
-Every edit in one browser reaches the other two without a reload; edits of different fields never conflict; two
-people editing the same field see the conflict in Swedish and keep what they typed; the meeting room has no
-serious or critical axe-core violation (also with a form open); and when the owner closes the plan, the other
-rooms turn read-only in place.
+Every edit in one browser reaches the other two without a reload; edits of different fields saved at the same
+time never conflict; two people editing the same field see the conflict in Swedish and keep what they typed; the
+meeting room has no serious or critical axe-core violation (also with a form open); and when the owner closes the
+plan, the other rooms turn read-only in place.
 
 The plan is set up through the API (as the owner, with a token from the stack's development signing key) with the
 three units taking part and the person's consent naming them. Every wait is on a condition (Playwright's `expect`
@@ -13,6 +13,7 @@ and `wait_for`, with timeouts), never a sleep.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -55,6 +56,14 @@ async def new_plan(stack: Stack) -> dict[str, Any]:
             "given_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()})
         return await post(f"/{plan['id']}/items/needs", {"content": {"description": "Hjälp med läkemedel"},
                                                          "item_id": "need-1"})
+
+
+async def read_plan(stack: Stack, plan_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
+        response = await client.get(f"/api/v1/sip-plans/{plan_id}", headers=api_headers(stack, OWNER_USER))
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
 
 
 async def open_browser(browser: Browser, stack: Stack) -> tuple[BrowserContext, Page]:
@@ -131,20 +140,33 @@ async def test_three_participants_edit_one_plan_live(browser: Browser, stack: St
         await need(municipality).blur()
         await expect(ward.get_by_text("redigerar Behov")).to_be_hidden(timeout=LIVE)
 
-        # 2. Different fields at the same time never conflict.
+        # 2. Different fields at the same time never conflict: both saves start before either answer arrives.
+        before = await read_plan(stack, plan["id"])
         await need(ward).fill("Hjälp med läkemedel och insulin")
         await own_contribution(municipality).fill("Handlar och lagar mat själv")
-        await save(ward, "item-needs-need-1", "Spara behov")
-        await expect(need(municipality)).to_have_value("Hjälp med läkemedel och insulin", timeout=LIVE)
-        await expect(own_contribution(municipality)).to_have_value("Handlar och lagar mat själv")  # still typed
-        await save(municipality, "field-own_contribution", "Spara egen insats")
-        await expect(editor(municipality, "field-own_contribution").get_by_role("status").filter(
-            has_text="Sparat")).to_be_visible()
-        for page in (ward, primary):
+        await asyncio.gather(save(ward, "item-needs-need-1", "Spara behov"),
+                             save(municipality, "field-own_contribution", "Spara egen insats"))
+        for page, key in ((ward, "item-needs-need-1"), (municipality, "field-own_contribution")):
+            # "Sparat" only after a 200: a conflict (409) shows its note instead.
+            await expect(editor(page, key).get_by_role("status").filter(has_text="Sparat")).to_be_visible(
+                timeout=LIVE)
+        for page in pages.values():
             await expect(own_contribution(page)).to_have_value("Handlar och lagar mat själv", timeout=LIVE)
             await expect(need(page)).to_have_value("Hjälp med läkemedel och insulin", timeout=LIVE)
-        for page in pages.values():
+        for page in pages.values():  # after both edits arrived everywhere
             await expect(page.get_by_text("Sparat av någon annan")).to_have_count(0)
+            await expect(page.get_by_text("Någon annan har ändrat detta")).to_have_count(0)
+        # Each written once, neither refused.
+        after = await read_plan(stack, plan["id"])
+
+        def stored(shown: dict[str, Any]) -> tuple[Any, ...]:
+            item = next(i for i in shown["contents"]["needs"] if i["id"] == "need-1")
+            own = shown["contents"]["own_contribution"]
+            return item["content"]["description"], item["revision"], own["value"], own["revision"]
+
+        need_was, own_was = stored(before)[1], stored(before)[3]
+        assert stored(after) == ("Hjälp med läkemedel och insulin", need_was + 1, "Handlar och lagar mat själv",
+                                 own_was + 1)
 
         # 3. The same field in two browsers: the conflict shows, nothing typed is lost.
         await own_contribution(ward).fill("Tar promenad varje dag")

@@ -4,14 +4,18 @@ and closing, comparing agreed versions, exports; and the room's inputs following
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from nicegui import storage, ui
 from nicegui.testing import User
 
+from tests.server.conftest import iso
 from tests.server.sip_support import (
     HOME_CARE,
     MUNICIPAL,
@@ -94,6 +98,28 @@ async def test_a_meeting_is_called_answered_and_shown_live_in_the_other_room(
     await eventually(lambda: "Inställt" in texts(user, "meetings"), "the cancellation, live")
 
 
+async def test_a_meeting_whose_end_passes_loses_its_buttons_without_a_change_of_the_plan(
+        user: User, http: httpx.AsyncClient, auth: Auth, monkeypatch: Any) -> None:
+    """Time alone closes a meeting: the room redraws it when its end passes (no plan change, no reload)."""
+    plan = await ready_plan(http, auth)
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    plan = await act(http, auth, plan, "meetings", {"starts_at": iso(start), "ends_at": iso(start + timedelta(hours=1)),
+                                                    "place": "Vårdcentralen", "invite_person": True})
+    meeting = plan["meetings"][0]
+    # The room's clock three seconds before the meeting ends (the module as the running app has it).
+    meetings = importlib.import_module("ui.components.sip_meetings")
+    shift = start + timedelta(hours=1, seconds=-3) - datetime.now(UTC)
+    monkeypatch.setattr(meetings, "now", lambda: datetime.now(UTC) + shift)
+    await open_room(user, OWNER_USER, plan)
+    await eventually(lambda: enabled(user, f"cancel-{meeting['id']}"), "the open meeting's buttons")
+    assert enabled(user, f"answer-{meeting['id']}-person-accepted")
+    await eventually(lambda: "Mötet har varit." in texts(user, "meetings"), "the meeting over, by time alone")
+    with user:
+        markers = {m for e in ui.context.client.elements.values() for m in e._markers}
+    assert not {f"cancel-{meeting['id']}", f"reschedule-{meeting['id']}",
+                f"answer-{meeting['id']}-person-accepted"} & markers
+
+
 async def test_consent_is_recorded_and_its_withdrawal_ends_sharing_in_every_open_room(
         user: User, create_user: Callable[[], User], http: httpx.AsyncClient, auth: Auth) -> None:
     plan = await ready_plan(http, auth)
@@ -137,6 +163,95 @@ async def test_consent_is_recorded_and_its_withdrawal_ends_sharing_in_every_open
     assert element(other, "room-state").text == ""
     assert own.value == "Handlar själv"
     assert enabled(user, "field-own_contribution-value")
+
+
+async def test_an_older_read_answered_after_a_newer_404_leaves_the_room_invisible(
+        user: User, http: httpx.AsyncClient, auth: Auth, monkeypatch: Any) -> None:
+    """Reads run at once (a refetch, a conflict's read, approving): the answer of one that began before the
+    consent was withdrawn, arriving after another read found the plan gone, does not make the room editable."""
+    plan = await ready_plan(http, auth)
+    page, api_client = (importlib.import_module(f"ui.{name}") for name in ("pages.sip_room", "api_client"))
+    rooms: list[Any] = []
+    build = page.SipRoom.build
+
+    def recording_build(room: Any) -> None:
+        rooms.append(room)
+        build(room)
+
+    monkeypatch.setattr(page.SipRoom, "build", recording_build)
+    await open_room(user, MUNICIPAL_USER, plan)
+    room = rooms[0]
+    request = api_client.ApiClient.request
+    read, release = asyncio.Event(), asyncio.Event()
+
+    async def held(api: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        result = await request(api, method, path, *args, **kwargs)
+        if method == "GET" and path == f"/sip-plans/{plan['id']}" and not read.is_set():
+            read.set()  # the plan as it is before the withdrawal; its answer waits
+            await release.wait()
+        return result
+
+    monkeypatch.setattr(api_client.ApiClient, "request", held)
+    assert user.client is not None
+    storage.request_contextvar.set(user.client.request)
+    older = asyncio.create_task(room.reload())
+    await read.wait()
+    await act(http, auth, plan, "consent-withdrawal", {})
+    assert await room.reload() is None  # a later read: 404
+    assert not room.visible
+    release.set()
+    assert (await older)["version"] <= room.plan["version"]
+    assert not room.visible
+    assert "inte längre synlig" in element(user, "room-state").text
+    assert not enabled(user, "field-own_contribution-value")
+
+
+async def test_a_newer_plan_that_arrives_while_a_save_waits_is_not_undone_by_its_answer(
+        user: User, http: httpx.AsyncClient, auth: Auth, monkeypatch: Any) -> None:
+    """The save's answer is older than the plan the room got meanwhile: the field shows what holds now."""
+    plan = await ready_plan(http, auth)
+    page, api_client = (importlib.import_module(f"ui.{name}") for name in ("pages.sip_room", "api_client"))
+    rooms: list[Any] = []
+    build = page.SipRoom.build
+
+    def recording_build(room: Any) -> None:
+        rooms.append(room)
+        build(room)
+
+    monkeypatch.setattr(page.SipRoom, "build", recording_build)
+    await open_room(user, MUNICIPAL_USER, plan)
+    room = rooms[0]
+    monkeypatch.setattr(page.SipRoom, "refetch", lambda self: None)  # the newer plan comes below, when needed
+    request = api_client.ApiClient.request
+    raced: list[Json] = []
+    field = "fields/own_contribution"
+
+    async def answered_late(api: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        result = await request(api, method, path, *args, **kwargs)
+        if path.endswith(field) and not raced:
+            # The save landed (revision 1). Before its answer is handled, a colleague who saw it overwrites the
+            # field (revision 2), and that newer plan reaches the room as a live event would bring it.
+            raced.append(await act(http, auth, plan, field, {"value": "Lagar mat själv", "expected_revision": 1}))
+            with room.frame.client:
+                room.apply_plan(raced[0])
+            assert room.fields["own_contribution"].theirs.visible  # shown beside the text being saved
+        return result
+
+    monkeypatch.setattr(api_client.ApiClient, "request", answered_late)
+    own = element(user, "field-own_contribution-value")
+    own.set_value("Handlar själv")
+    click(user, "save-field-own_contribution")
+    await eventually(lambda: room.fields["own_contribution"].saved.text == "Sparat", "the save's answer")
+    assert room.plan["version"] == raced[0]["version"]
+    assert own.value == "Lagar mat själv"  # what the server holds now, not the older answer's value
+    assert not element(user, "theirs-field-own_contribution").visible
+    # The editor took the newest revision: the next save changes it without a conflict.
+    own.set_value("Handlar själv igen")
+    click(user, "save-field-own_contribution")
+    await eventually(lambda: room.plan["contents"]["own_contribution"]["value"] == "Handlar själv igen",
+                     "the second save")
+    saved = (await get_plan(http, auth, plan["id"]))["contents"]["own_contribution"]
+    assert (saved["value"], saved["revision"]) == ("Handlar själv igen", 3)
 
 
 async def test_follow_up_then_closing_disables_every_open_room_live(

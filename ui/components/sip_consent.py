@@ -14,6 +14,7 @@ from nicegui import ui
 
 from ui import fmt
 from ui.api_client import Json
+from ui.components.sections import KeyedSection
 from ui.components.sip_forms import (
     FormDialog,
     Room,
@@ -47,10 +48,9 @@ def can_withdraw(room: Room, plan: Json) -> bool:
 class ConsentSection:
     def __init__(self, room: Room) -> None:
         self.room = room
-        self._shown = self.key()
         with ui.card().classes("w-full").props('role="region" aria-label="Samtycke"'):
             ui.label("Samtycke").classes("sp-h2").props('role="heading" aria-level="2"')
-            self.view()
+            self.keyed = KeyedSection(self.key, self.view)
 
     def key(self) -> str:
         """What the section shows: it is redrawn only when this changes."""
@@ -59,12 +59,8 @@ class ConsentSection:
                      plan["state"], self.room.visible, can_give(self.room, plan), can_withdraw(self.room, plan)))
 
     def update(self) -> None:
-        key = self.key()
-        if key != self._shown:
-            self._shown = key
-            self.view.refresh()
+        self.keyed.update()
 
-    @ui.refreshable_method
     def view(self) -> None:
         room, plan = self.room, self.room.plan
         consent = plan.get("consent")

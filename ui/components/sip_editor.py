@@ -223,7 +223,14 @@ class Editor:
                 self.content, self.revision = written
                 self.base = {p: _norm(p, self.content.get(p)) for p in self.parts}
         self.clear_conflict()
-        room.apply_plan(result)
+        room.apply_plan(result)  # ignored when the room already shows a newer plan
+        if self.key[0] != "new" and int(room.plan["version"]) > int(result["version"]):
+            # A newer plan arrived (live) while the save waited for its answer and was applied to this editor
+            # already; the answer above just set it back to this older state. Apply the newer plan again: a change
+            # someone made after this save takes its place, or shows beside the user's text.
+            current = room.value_of(self.key, room.plan)
+            if current is not None:
+                self.apply(*current)
         self.saved.set_text("Sparat")
 
     async def conflicted(self) -> None:

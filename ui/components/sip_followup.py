@@ -16,6 +16,7 @@ from nicegui import ui
 
 from ui import fmt
 from ui.api_client import Json
+from ui.components.sections import KeyedSection
 from ui.components.sip_forms import (
     FormDialog,
     Room,
@@ -56,10 +57,9 @@ def follow_up_date(plan: Json) -> str | None:
 class FollowUpSection:
     def __init__(self, room: Room) -> None:
         self.room = room
-        self._shown = self.key()
         with ui.card().classes("w-full").props('role="region" aria-label="Uppföljning och avslut"'):
             ui.label("Uppföljning och avslut").classes("sp-h2").props('role="heading" aria-level="2"')
-            self.view()
+            self.keyed = KeyedSection(self.key, self.view)
 
     def key(self) -> str:
         """What the section shows: it is redrawn only when this changes."""
@@ -69,12 +69,8 @@ class FollowUpSection:
                      plan.get("responsible_principal"), why_not(plan, "follow_up"), why_not(plan, "close")))
 
     def update(self) -> None:
-        key = self.key()
-        if key != self._shown:
-            self._shown = key
-            self.view.refresh()
+        self.keyed.update()
 
-    @ui.refreshable_method
     def view(self) -> None:
         room, plan = self.room, self.room.plan
         owner = next((u["unit_name"] for u in plan["units"] if u["unit_id"] == plan["owner_unit_id"]),

@@ -2,8 +2,10 @@
 their answers; calling a meeting, moving it, cancelling it, and answering (a unit for itself, any unit for the
 person or a named participant).
 
-The list is redrawn only when the meetings, the participants or what the room allows changed; the forms are
-dialogs outside it (`FormDialog`), so a participant's change never touches what someone is typing.
+The list is redrawn only when the meetings, the participants or what the room allows changed, or when an open
+meeting's end passes (one one-shot timer per section, set for the earliest end of an open meeting: its buttons are
+then gone before the API would refuse them); the forms are dialogs outside it (`FormDialog`), so a participant's
+change never touches what someone is typing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from nicegui import ui
 
 from ui import fmt
 from ui.api_client import ApiError, Json
+from ui.components.sections import KeyedSection
 from ui.components.sip_forms import (
     FormDialog,
     Room,
@@ -37,9 +40,20 @@ def can_schedule(room: Room, plan: Json) -> bool:
     return room.visible and may(plan, "schedule_meeting")
 
 
+def now() -> datetime:
+    """The time meetings are open against (tests move it)."""
+    return datetime.now(UTC)
+
+
 def is_open(meeting: Json) -> bool:
     ends = fmt.parse_time(meeting["ends_at"])
-    return meeting["cancelled_at"] is None and ends is not None and ends > datetime.now(UTC)
+    return meeting["cancelled_at"] is None and ends is not None and ends > now()
+
+
+def next_end(meetings: list[Json]) -> datetime | None:
+    """The earliest end of a meeting still open: when the list must change by time alone."""
+    ends = [fmt.parse_time(m["ends_at"]) for m in meetings if is_open(m)]
+    return min((e for e in ends if e is not None), default=None)
 
 
 def can_change(room: Room, plan: Json, meeting_id: str, action: str = "reschedule_meeting") -> bool:
@@ -71,10 +85,12 @@ def when(meeting: Json) -> str:
 class MeetingsSection:
     def __init__(self, room: Room) -> None:
         self.room = room
-        self._shown = self.key()
-        with ui.card().classes("w-full").props('role="region" aria-label="Möten"'):
+        self._timer: ui.timer | None = None
+        self._timer_for: datetime | None = None
+        with ui.card().classes("w-full").props('role="region" aria-label="Möten"') as self.card:
             ui.label("Möten").classes("sp-h2").props('role="heading" aria-level="2"')
-            self.view()
+            self.keyed = KeyedSection(self.key, self.view)
+        self._wake_at_next_end()
 
     def key(self) -> str:
         """What the section shows: it is redrawn only when this changes."""
@@ -85,12 +101,26 @@ class MeetingsSection:
                                              "answer_invitation")]))
 
     def update(self) -> None:
-        key = self.key()
-        if key != self._shown:
-            self._shown = key
-            self.view.refresh()
+        self.keyed.update()
+        self._wake_at_next_end()
 
-    @ui.refreshable_method
+    def _wake_at_next_end(self) -> None:
+        """One one-shot timer for the earliest end of an open meeting (replaced when that end changes): at that
+        moment the meeting is over, and `update` redraws it without its buttons."""
+        end = next_end(self.room.plan.get("meetings", []))
+        if end == self._timer_for:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_for = None, end
+        if end is not None:
+            with self.card:
+                self._timer = ui.timer((end - now()).total_seconds() + 0.5, self._ended, once=True)
+
+    def _ended(self) -> None:
+        self._timer, self._timer_for = None, None
+        self.update()
+
     def view(self) -> None:
         room, plan = self.room, self.room.plan
         meetings = sorted(plan.get("meetings", []), key=lambda m: str(m["starts_at"]))

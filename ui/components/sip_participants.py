@@ -21,6 +21,7 @@ from nicegui import ui
 
 from ui.api_client import ApiError, Json
 from ui.components import sip
+from ui.components.sections import KeyedSection
 from ui.components.sip_forms import FormDialog, Room, for_my_part, refusal, why_not
 
 UNIT = "unit"
@@ -39,10 +40,9 @@ def named_text(named: Json) -> str:
 class ParticipantsSection:
     def __init__(self, room: Room) -> None:
         self.room = room
-        self._shown = self.key()
         with ui.card().classes("w-full").props('role="region" aria-label="Deltagare"'):
             ui.label("Deltagare").classes("sp-h2").props('role="heading" aria-level="2"')
-            self.view()
+            self.keyed = KeyedSection(self.key, self.view)
 
     def key(self) -> str:
         """What the section shows: it is redrawn only when this changes."""
@@ -52,15 +52,11 @@ class ParticipantsSection:
                      plan.get("hand_over_unit_ids"), [(a, why_not(plan, a)) for a in actions], self.room.visible))
 
     def update(self) -> None:
-        key = self.key()
-        if key != self._shown:
-            self._shown = key
-            self.view.refresh()
+        self.keyed.update()
 
     def _allows(self, plan: Json, action: str) -> bool:
         return self.room.visible and action in (plan.get("allowed_actions") or ())
 
-    @ui.refreshable_method
     def view(self) -> None:
         room, plan = self.room, self.room.plan
         removable = self._allows(plan, "remove_participant")

@@ -16,6 +16,7 @@ from nicegui import ui
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import sip
+from ui.components.sections import KeyedSection
 from ui.components.sip_forms import Room, sip_message, text
 
 WORKING = "working"
@@ -29,11 +30,10 @@ EXPORTS = {"pdf": ("PDF", "application/pdf", "pdf"), "fhir": ("FHIR (JSON)", "ap
 class VersionsSection:
     def __init__(self, room: Room) -> None:
         self.room = room
-        self._shown = self.key()
         self._compared: tuple[str, str, int, int] | None = None  # from, to, content revision, version count
         with ui.card().classes("w-full").props('role="region" aria-label="Fastställda versioner"'):
             ui.label("Fastställda versioner").classes("sp-h2").props('role="heading" aria-level="2"')
-            self.view()
+            self.keyed = KeyedSection(self.key, self.view)
             self.compare_box = ui.column().classes("w-full gap-2").props(
                 'role="group" aria-label="Jämför versioner"').mark("compare")
             with self.compare_box:
@@ -56,10 +56,7 @@ class VersionsSection:
 
     def update(self) -> None:
         plan = self.room.plan
-        key = self.key()
-        if key != self._shown:
-            self._shown = key
-            self.view.refresh()
+        if self.keyed.update():
             self._follow_choices()
         if self._compared is not None:
             _, base_to, revision, count = self._compared
@@ -85,7 +82,6 @@ class VersionsSection:
             self.to_select.set_options(tos, value=self.to_select.value if self.to_select.value in tos
                                        else default_to)
 
-    @ui.refreshable_method
     def view(self) -> None:
         plan = self.room.plan
         versions = plan.get("versions") or []

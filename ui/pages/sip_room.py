@@ -43,7 +43,7 @@ from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import cells, sip
 from ui.components.sip_consent import ConsentSection
-from ui.components.sip_editor import Editor, item_kinds
+from ui.components.sip_editor import FIELD_KIND, Editor, item_kinds
 from ui.components.sip_followup import FollowUpSection
 from ui.components.sip_forms import FormDialog, may, refusal, sip_message
 from ui.components.sip_meetings import MeetingsSection
@@ -62,7 +62,6 @@ ROOM_CSS = """
 .sp-editor.sp-changed { animation: sp-flash 2s ease-out; border-left-color: #ca8a04; }
 .sp-conflict { border-left-color: #9a3412; background: #fff7ed; }
 """
-FIELD_KIND = {"own_contribution": "text", "overall_responsibility": "principal", "next_follow_up_on": "date"}
 
 
 def _section_title(section: str) -> str:
@@ -83,6 +82,8 @@ class SipRoom(LiveView):
         self._fetch: asyncio.Task[None] | None = None
         self._again = False
         self._visible = True
+        self._reads = 0  # reads of the plan started (`reload`), numbered
+        self._lost_by = 0  # the read that found the plan no longer visible
         self.section_presence: dict[str, ui.label] = {}
         self.sections: list[Section] = []
         self.dialogs: set[FormDialog] = set()
@@ -302,6 +303,11 @@ class SipRoom(LiveView):
                 return
 
     async def reload(self) -> Json | None:
+        """Read the plan and show it. Reads may run at once (a refetch, a conflict's read, approving) and answer in
+        any order: an answer older than what the room shows neither shows its plan nor makes a room that a later
+        read found invisible visible again."""
+        self._reads += 1
+        read = self._reads
         try:
             token = await self.frame.fresh_token()
             plan: Json = await self.frame.api.request("GET", f"/sip-plans/{self.plan_id}", token,
@@ -309,12 +315,16 @@ class SipRoom(LiveView):
         except ApiError as exc:
             with self.frame.client:
                 if exc.status in (403, 404):
+                    self._lost_by = max(self._lost_by, read)
                     self.lose()
                 ui.notify(sip_message(exc) if exc.status not in (403, 404) else
                           "Planen är inte längre synlig för din enhet.", type="warning", position="top")
             return None
         with self.frame.client:
-            self._visible = True
+            shown = int(self.plan["version"])
+            # Visible again: a newer plan, or the one shown read after the read that found it invisible.
+            if int(plan["version"]) > shown or (int(plan["version"]) == shown and read > self._lost_by):
+                self._visible = True
             self.apply_plan(plan)
         return plan
 

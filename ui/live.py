@@ -38,6 +38,7 @@ WARD_KINDS = frozenset({"somatic_ward", "psychiatric_ward"})
 CASE_ROLES = frozenset({"user", "super_user"})
 IDLE_GRACE_SECONDS = 30.0
 CONNECT_WAIT_SECONDS = 3.0
+RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # pauses before reading a changed case again after a failure
 DOWN_GRACE = 1.0  # seconds without a stream before the page says the connection is lost
 
 
@@ -296,6 +297,7 @@ class UserLive:
 
     async def _fetch(self, key: tuple[str, str]) -> None:
         case_id, unit_id = key
+        failures = 0
         try:
             while True:
                 self._again.discard(key)
@@ -305,11 +307,17 @@ class UserLive:
                     case = await self.hub.api.get_case(self.token, case_id, unit_id)
                 except ApiError as exc:
                     if exc.status not in (403, 404):
-                        log.warning("live: could not fetch a changed case (%s)", exc.code)
-                        if key not in self._again:
-                            return
+                        # A transient failure (the API busy, restarting, rate limiting): the change must not be
+                        # lost until the next event, so read again after a growing pause.
+                        failures += 1
+                        log.warning("live: could not fetch a changed case (%s), retry %d", exc.code, failures)
+                        if failures > len(RETRY_SECONDS):
+                            return  # the stream's next event or resync reads it again
+                        await asyncio.sleep(RETRY_SECONDS[failures - 1])
+                        self._again.add(key)
                         continue
                     case = None  # the case left this unit's view (forwarded, rejected, removed)
+                failures = 0
                 cached = self.cases.get(key)
                 if case is None:
                     self.cases.pop(key, None)

@@ -50,7 +50,7 @@ from ui.components.sip_meetings import MeetingsSection
 from ui.components.sip_participants import ParticipantsSection
 from ui.components.sip_versions import VersionsSection
 from ui.frame import Frame, page_frame
-from ui.live import LiveView
+from ui.live import RETRY_SECONDS, LiveView
 
 Section = ConsentSection | MeetingsSection | FollowUpSection | ParticipantsSection | VersionsSection
 
@@ -81,6 +81,7 @@ class SipRoom(LiveView):
         self.adder_boxes: list[ui.element] = []
         self._fetch: asyncio.Task[None] | None = None
         self._again = False
+        self._failed = False  # the last read failed transiently
         self._visible = True
         self._reads = 0  # reads of the plan started (`reload`), numbered
         self._lost_by = 0  # the read that found the plan no longer visible
@@ -296,13 +297,22 @@ class SipRoom(LiveView):
         self._fetch = background_tasks.create(self._refetch(), name="sip-refetch")
 
     async def _refetch(self) -> None:
+        failures = 0
         while True:
             self._again = False
-            await self.reload()
+            self._failed = False
+            await self.reload(quiet=failures > 0)
+            if self._failed:  # transient (the API busy or restarting): read again, the change must not be lost
+                failures += 1
+                if failures > len(RETRY_SECONDS):
+                    return  # the stream's next event or resync reads it again
+                await asyncio.sleep(RETRY_SECONDS[failures - 1])
+                continue
+            failures = 0
             if not self._again:
                 return
 
-    async def reload(self) -> Json | None:
+    async def reload(self, *, quiet: bool = False) -> Json | None:
         """Read the plan and show it. Reads may run at once (a refetch, a conflict's read, approving) and answer in
         any order: an answer older than what the room shows neither shows its plan nor makes a room that a later
         read found invisible visible again."""
@@ -317,6 +327,10 @@ class SipRoom(LiveView):
                 if exc.status in (403, 404):
                     self._lost_by = max(self._lost_by, read)
                     self.lose()
+                else:
+                    self._failed = True
+                if quiet and exc.status not in (403, 404):
+                    return None
                 ui.notify(sip_message(exc) if exc.status not in (403, 404) else
                           "Planen är inte längre synlig för din enhet.", type="warning", position="top")
             return None

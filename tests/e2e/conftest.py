@@ -144,8 +144,10 @@ def stack_env(data_dir: Path, api_port: int, ui_port: int) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """API and UI processes per test module: the modules sign the same demo users in and out, and a module's
+    sessions and live streams must not carry over into the next module's tests."""
     data_dir = tmp_path_factory.mktemp("e2e-stack")
     api_port, ui_port = free_port(), free_port()
     env = stack_env(data_dir, api_port, ui_port)

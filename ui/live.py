@@ -42,6 +42,15 @@ RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # pauses before reading a chang
 DOWN_GRACE = 1.0  # seconds without a stream before the page says the connection is lost
 
 
+async def pause_before_retry(failures: int) -> bool:
+    """After the `failures`-th transient failure in a row of a read: wait before the next try (`RETRY_SECONDS`);
+    False, without waiting, once the pauses are used up."""
+    if failures > len(RETRY_SECONDS):
+        return False
+    await asyncio.sleep(RETRY_SECONDS[failures - 1])
+    return True
+
+
 def unit_of_feed(feed: str) -> str:
     return feed.split(":", 1)[1] if feed.startswith("unit:") else feed
 
@@ -311,9 +320,8 @@ class UserLive:
                         # lost until the next event, so read again after a growing pause.
                         failures += 1
                         log.warning("live: could not fetch a changed case (%s), retry %d", exc.code, failures)
-                        if failures > len(RETRY_SECONDS):
+                        if not await pause_before_retry(failures):
                             return  # the stream's next event or resync reads it again
-                        await asyncio.sleep(RETRY_SECONDS[failures - 1])
                         self._again.add(key)
                         continue
                     case = None  # the case left this unit's view (forwarded, rejected, removed)

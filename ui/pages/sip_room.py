@@ -50,7 +50,7 @@ from ui.components.sip_meetings import MeetingsSection
 from ui.components.sip_participants import ParticipantsSection
 from ui.components.sip_versions import VersionsSection
 from ui.frame import Frame, page_frame
-from ui.live import RETRY_SECONDS, LiveView
+from ui.live import LiveView, pause_before_retry
 
 Section = ConsentSection | MeetingsSection | FollowUpSection | ParticipantsSection | VersionsSection
 
@@ -304,9 +304,8 @@ class SipRoom(LiveView):
             await self.reload(quiet=failures > 0)
             if self._failed:  # transient (the API busy or restarting): read again, the change must not be lost
                 failures += 1
-                if failures > len(RETRY_SECONDS):
+                if not await pause_before_retry(failures):
                     return  # the stream's next event or resync reads it again
-                await asyncio.sleep(RETRY_SECONDS[failures - 1])
                 continue
             failures = 0
             if not self._again:

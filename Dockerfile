@@ -14,14 +14,16 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY domain ./domain
 COPY server ./server
 COPY realtime ./realtime
 COPY ui ./ui
 
-RUN pip wheel --no-deps --wheel-dir /dist . \
- && pip install /dist/samplan-*.whl \
+# Dependencies from the hashed lock only; the wheel itself brings none of its own.
+RUN pip install --require-hashes -r requirements.lock \
+ && pip wheel --no-deps --wheel-dir /dist . \
+ && pip install --no-deps /dist/samplan-*.whl \
  && pip check
 
 # --- runtime ------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ SAMPLAN_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export SAMPLAN_TEST_POSTGRES_URL
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench migrate seed clean docker check-python chromium-hint
+.PHONY: help install lock run test lint bench migrate seed clean docker check-python chromium-hint
 
 help: ## Show this list
 	@echo "Samplan make targets:"
@@ -36,12 +36,22 @@ $(BIN)/python:
 	$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(VENV)
 
-# Re-installs only when pyproject.toml is newer than the stamp.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev]'
+# Every dependency comes from the hashed lock (requirements-dev.lock), so a fresh clone installs exactly what
+# the tests last passed with; Samplan itself is then installed editable without touching the dependencies.
+# Re-installs only when pyproject.toml or the lock is newer than the stamp.
+$(STAMP): pyproject.toml requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install $(PIP_FLAGS) --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	@touch $@
 
-install: $(STAMP) ## Create .venv and install Samplan with its dev tools (only when pyproject.toml changed)
+install: $(STAMP) ## Create .venv and install Samplan with its dev tools from the lock (only when it changed)
+
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 --upgrade -q
+
+lock: install ## Re-resolve the newest allowed versions into requirements.lock (runtime) and requirements-dev.lock
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+	@echo "Locks updated: run 'make test' before committing them."
 
 run: install ## Start API and UI on embedded defaults (SQLite, in-memory broker, dev identity provider, demo data)
 	$(BIN)/samplan dev

@@ -96,7 +96,7 @@ class RedisBroker:
                 log.exception("redis broker reader error")
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff)
 

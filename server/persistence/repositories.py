@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.discharge_case import CaseState, DischargeCase
@@ -17,6 +17,7 @@ from server.persistence.models import (
     OrganisationRow,
     PatientRow,
     PaymentAmountRow,
+    PrincipalRow,
     UnitRow,
     UserRow,
 )
@@ -134,10 +135,20 @@ class DirectoryRepository:
         return await self.session.get(OrganisationRow, organisation_id)
 
     async def municipal_intake_unit(self, municipality_code: str, district: str | None) -> UnitRow | None:
-        """Routing: the municipality's intake unit for the district, else its central intake unit."""
-        intake = list(await self.session.scalars(select(UnitRow).where(
-            UnitRow.kind == "municipal", UnitRow.municipality_code == municipality_code, UnitRow.active.is_(True),
-            UnitRow.routing_role == "intake").order_by(UnitRow.id)))
+        """Routing: the municipality's intake unit for the district, else its central intake unit.
+
+        Only units of that municipality's own organisations, or with a cross-municipal agreement recorded by a
+        central administrator, take its patients (the administration refuses others; this holds for rows
+        written before that rule too)."""
+        intake = list(await self.session.scalars(
+            select(UnitRow)
+            .join(OrganisationRow, OrganisationRow.id == UnitRow.organisation_id)
+            .join(PrincipalRow, PrincipalRow.id == OrganisationRow.principal_id)
+            .where(UnitRow.kind == "municipal", UnitRow.municipality_code == municipality_code,
+                   UnitRow.active.is_(True), UnitRow.routing_role == "intake",
+                   or_(PrincipalRow.municipality_code == municipality_code,
+                       UnitRow.cross_municipal_agreement.is_not(None)))
+            .order_by(UnitRow.id)))
         if district:
             match = [r for r in intake if r.district and r.district.lower() == district.lower()]
             if match:

@@ -224,3 +224,18 @@ def app_store(client: Client) -> object:
     instance = transport.app
     assert isinstance(instance, Litestar)
     return instance.stores.get(RATE_LIMIT_STORE)
+
+
+async def test_the_limiter_and_the_authentication_verify_a_token_once(
+        limited: Client, app: Litestar, auth: Auth, monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = app.state.runtime.verifier
+    calls: list[str] = []
+    original = verifier.verify
+
+    async def counted(token: str, **kwargs: object) -> object:
+        calls.append(token)
+        return await original(token, **kwargs)
+
+    monkeypatch.setattr(verifier, "verify", counted)
+    assert (await limited.get("/api/v1/me", headers=auth("auditor"))).status_code == 200
+    assert len(calls) == 1

@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     purge.add_argument("--retention-days", type=int, default=None,
                        help="override SAMPLAN_ACCESS_LOG_RETENTION_DAYS (never below 5 years)")
     args = parser.parse_args(argv)
+    if args.command == "dev" and not os.environ.get("SAMPLAN_DEV_MODE"):
+        # `samplan dev` is how development mode is asked for (besides SAMPLAN_DEV_MODE=1); an explicit 0 wins.
+        os.environ["SAMPLAN_DEV_MODE"] = "1"
+        get_settings.cache_clear()
     settings = get_settings()
     handlers: dict[str, Callable[[], int]] = {
         "dev": lambda: dev(settings), "api": lambda: api(settings), "ui": ui, "migrate": lambda: migrate(settings),
@@ -74,6 +78,9 @@ async def _seed(settings: Settings) -> bool:
 
 
 def api(settings: Settings) -> int:
+    if problem := settings.identity_provider_problem():  # fail closed: no passwordless login by accident
+        print(f"samplan api: refusing to start: {problem}", file=sys.stderr)
+        return 2
     import uvicorn
 
     from server.logs import log_config
@@ -93,7 +100,7 @@ def ui() -> int:
 def dev(settings: Settings) -> int:
     """Both processes on embedded defaults. Ctrl-C stops both."""
     if not settings.dev_mode:
-        print("samplan dev needs development mode (unset OIDC_JWKS_URL or set SAMPLAN_DEV_MODE=1)", file=sys.stderr)
+        print("samplan dev runs only in development mode, but SAMPLAN_DEV_MODE is 0", file=sys.stderr)
         return 2
     seed(settings)
     env = {**os.environ, "SAMPLAN_DEV_MODE": "1"}
@@ -130,7 +137,7 @@ def dev(settings: Settings) -> int:
 
 def print_token(settings: Settings, username: str) -> int:
     if not settings.dev_mode:
-        print("tokens are issued only in development mode", file=sys.stderr)
+        print("tokens are issued only in development mode (SAMPLAN_DEV_MODE=1)", file=sys.stderr)
         return 2
     user = asyncio.run(_user(settings, username))
     if user is None:

@@ -23,8 +23,9 @@ class Settings:
 
     data_dir: Path = field(default_factory=lambda: Path(_env("SAMPLAN_DATA_DIR", ".samplan")))
     database_url: str = ""
-    # Development mode (built-in token issuer, demo users) is on unless an external identity provider is set.
-    dev_mode: bool = field(default_factory=lambda: _flag("SAMPLAN_DEV_MODE", not _env("OIDC_JWKS_URL", "")))
+    # Development mode (built-in identity provider, demo users, `samplan token`): only when asked for
+    # (SAMPLAN_DEV_MODE=1, which `samplan dev` sets). Without it and without OIDC_JWKS_URL the API refuses to start.
+    dev_mode: bool = field(default_factory=lambda: _flag("SAMPLAN_DEV_MODE", False))
     oidc_issuer: str = field(default_factory=lambda: _env("OIDC_ISSUER", "http://127.0.0.1:8000/dev-idp"))
     oidc_audience: str = field(default_factory=lambda: _env("OIDC_AUDIENCE", "samplan"))
     oidc_jwks_url: str = field(default_factory=lambda: _env("OIDC_JWKS_URL", ""))
@@ -73,6 +74,14 @@ class Settings:
         if not self.database_url:
             url = _env("DATABASE_URL", f"sqlite+aiosqlite:///{self.data_dir / 'samplan.db'}")
             object.__setattr__(self, "database_url", normalise_database_url(url))
+
+    def identity_provider_problem(self) -> str | None:
+        """Why the API must not start with these settings (fail closed), or None."""
+        if self.oidc_jwks_url or self.dev_mode:
+            return None
+        return ("no identity provider: set OIDC_JWKS_URL (with OIDC_ISSUER and OIDC_AUDIENCE) to your OIDC "
+                "provider, or SAMPLAN_DEV_MODE=1 for the development identity provider with demo users "
+                "(never in production)")
 
     @property
     def dev_key_path(self) -> Path:

@@ -7,6 +7,8 @@ countdown ticker) and one route per page module (`ui/pages/`). `run()` starts it
 from __future__ import annotations
 
 import gc
+import os
+from pathlib import Path
 
 from nicegui import app, ui
 
@@ -57,7 +59,22 @@ def build(settings: UiSettings) -> None:
         return {"status": "ok"}
 
 
+def private_storage() -> Path:
+    """NiceGUI keeps each browser's user storage, with its access and refresh tokens, in files: make them readable by
+    the process's own user only. The umask gives every file the UI writes from now on mode 0600 (folders 0700);
+    files and the folder left by an earlier run are narrowed too."""
+    os.umask(0o077)
+    path = Path(os.environ.get("NICEGUI_STORAGE_PATH", ".nicegui")).resolve()  # where NiceGUI's storage looks
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for entry in path.iterdir():
+        if entry.is_file():
+            entry.chmod(0o600)
+    return path
+
+
 def run() -> None:
+    private_storage()
     settings = UiSettings()
     build(settings)
     gc.freeze()  # the modules and the app built so far are permanent: full collections skip them (ui/heap.py)

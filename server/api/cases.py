@@ -294,12 +294,16 @@ async def list_unit_staff(current_user: CurrentUser, runtime: Runtime,
 
 
 @get("/people", operation_id="listPeople", summary="Names of staff",
-     description="Display names and titles of the given users (staff, never patients): for timelines and presence.",
+     description="Display names and titles of the given users (staff, never patients): for timelines and presence. "
+                 "Only staff you work with are named: your own organisation's, and those assigned to a unit that "
+                 "shares a case or a SIP plan with a unit where you work with patients. Others are left out "
+                 "(as unknown ids are).",
      responses=PROBLEMS, tags=["directory"])
 async def list_people(current_user: CurrentUser, runtime: Runtime,
                       ids: Annotated[list[str], Parameter(query="id", max_items=200)]) -> list[PersonOut]:
     async with runtime.uow() as uow:
-        rows = list(await uow.session.scalars(select(UserRow).where(UserRow.id.in_(ids))))
+        rows = await uow.directory.people_visible_to(ids, current_user.organisation_id,
+                                                     authorization.case_units(current_user))
     return [PersonOut(id=r.id, display_name=r.display_name, title=r.title) for r in rows]
 
 

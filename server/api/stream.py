@@ -23,6 +23,7 @@ from realtime import protocol
 from realtime.feeds import unit_feed
 from realtime.hub import Routed, Subscriber
 from server import authorization
+from server.auth.revocation import RevocationUnavailable
 from server.auth.users import Authenticated, authenticate
 from server.errors import ApplicationError
 from server.persistence.sip_repository import SipUnitOfWork
@@ -51,7 +52,8 @@ async def _authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> A
         message = protocol.decode_client(raw)
         if not isinstance(message, protocol.Auth):
             raise ApplicationError("the first frame must be auth")
-        return await authenticate(message.token, runtime.verifier, runtime.uow(), runtime.settings.user_claim)
+        return await authenticate(message.token, runtime.verifier, runtime.uow(), runtime.settings.user_claim,
+                                  revoked=runtime.revocations)
     except (TimeoutError, msgspec.ValidationError, msgspec.DecodeError, ApplicationError) as exc:
         detail = exc.message if isinstance(exc, ApplicationError) else "authenticate with an auth frame first"
         with contextlib.suppress(Exception):
@@ -80,8 +82,14 @@ async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, session: Au
 
     subscriber = live.hub.new_subscriber(send)
     subscriber.offer(protocol.encode(protocol.Authenticated(user_id=session.user.id, feeds=sorted(allowed))))
+    async def revoked() -> bool:
+        try:
+            return await runtime.revocations.is_revoked(session.token_key)
+        except RevocationUnavailable:
+            return False  # the stream goes on; the next heartbeat asks again (REST requests fail closed)
+
     heartbeat = asyncio.create_task(_heartbeat(socket, subscriber, runtime.settings.heartbeat_seconds,
-                                               session.expires_at, refresh_presence))
+                                               session.expires_at, refresh_presence, revoked))
     writer_ended = asyncio.create_task(_close_when_writer_ends(socket, subscriber))
     try:
         while not subscriber.closed.is_set():
@@ -168,13 +176,19 @@ async def _close_when_writer_ends(socket: WebSocket[Any, Any, Any], subscriber: 
 
 
 async def _heartbeat(socket: WebSocket[Any, Any, Any], subscriber: Subscriber, every: float,
-                     expires_at: float, refresh_presence: Callable[[], Awaitable[None]]) -> None:
-    """Every `every` seconds: a heartbeat frame, and this connection's presence entries kept alive (TTL)."""
+                     expires_at: float, refresh_presence: Callable[[], Awaitable[None]],
+                     revoked: Callable[[], Awaitable[bool]]) -> None:
+    """Every `every` seconds: a heartbeat frame, and this connection's presence entries kept alive (TTL). The
+    stream ends when its token expires or is revoked (signed out)."""
     while True:
         await asyncio.sleep(every)
         if expires_at and time.time() > expires_at:
             subscriber.offer_close(protocol.encode(protocol.Error(code="token_expired", detail="authenticate again")),
                                    lambda: socket.close(code=CLOSE_POLICY, reason="token expired"))
+            return
+        if await revoked():
+            subscriber.offer_close(protocol.encode(protocol.Error(code="token_revoked", detail="signed out")),
+                                   lambda: socket.close(code=CLOSE_POLICY, reason="token revoked"))
             return
         subscriber.offer(protocol.encode(protocol.Heartbeat(at=time.time())))
         try:

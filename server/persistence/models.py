@@ -72,6 +72,9 @@ class UnitRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     parent_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(Moment)
+    # The agreement (its reference, e.g. a diary number) under which a central administrator let this unit route
+    # another municipality's patients (migration 0006); None: it serves only its organisation's municipality.
+    cross_municipal_agreement: Mapped[str | None] = mapped_column(String(200))
 
 
 class UserRow(Base):
@@ -83,6 +86,9 @@ class UserRow(Base):
     title: Mapped[str] = mapped_column(String(100), default="")
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the identifying claim (HSA-id) was given to this user, at creation or a change (migration 0006):
+    # tokens issued before it are refused (they were issued to whoever held the HSA-id then).
+    identity_changed_at: Mapped[datetime | None] = mapped_column(Moment)
 
 
 class AssignmentRow(Base):

@@ -163,7 +163,10 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
     "getMe": (anyone, lambda t, s: ("GET", "/me", None), {200}),
     "listUnits": (anyone, lambda t, s: ("GET", f"/units?organisation_id={t.organisation[s]}", None), {200}),
     "getUnit": (anyone, lambda t, s: ("GET", f"/units/{t.unit[s]}", None), {200}),
+    # answers everyone, but names only the staff the caller works with: test_people_names_only_staff_one_works_with
     "listPeople": (anyone, lambda t, s: ("GET", f"/people?id={t.user[s]}", None), {200}),
+    # signing out revokes the very token the matrix goes on with: covered by tests/server/test_auth_hardening.py
+    "logout": (anyone, None, None),
     "getPaymentPolicy": (anyone, lambda t, s: ("GET", "/payment/policy", None), {200}),
     "setPaymentAmount": (central, lambda t, s: ("PUT", "/payment/amounts/2099", {"amount_sek": 9999}), {200}),
     # administration
@@ -432,6 +435,34 @@ async def test_stream_feeds_follow_the_same_rule(backend: Backend, signing_key: 
     for role, (feeds, refused) in zip(roles, results, strict=True):
         assert feeds == ([f"unit:{WARD}"] if role in CASE_ROLES else []), role
         assert refused, role
+
+
+async def test_people_names_only_staff_one_works_with(
+        client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], signing_key: DevSigningKey,
+        backend: Backend) -> None:
+    """`GET /people` names the caller's own organisation's staff, and staff of units that share a case (or SIP plan)
+    with a unit where the caller works with patients; nobody else. Regression: it named any user to any user, a
+    statistics reader included."""
+    await ensure_users(backend)
+    colleague = stable_id("user", "ward.nurse")  # Karolinska, like every matrix user
+    partner = stable_id("user", "needs.assessor")  # Solna's intake: shares the case registered below with the ward
+    stranger = stable_id("user", "stockholm.assessor")  # Södermalm's intake: shares nothing with the ward
+    case = await register(client, auth("ward.nurse"))  # a Solna patient: the notice makes it the intake's too
+    sent = await client.post(f"/api/v1/cases/{case['id']}/admission-notice", headers=auth("ward.nurse"),
+                             json={"expected_version": case["version"]})
+    assert sent.status_code == 200, sent.text
+    query = urlencode([("id", colleague), ("id", partner), ("id", stranger), ("id", "no-such-user")])
+    for role, user in MATRIX.items():
+        response = await client.get(f"/api/v1/people?{query}", headers=headers_for(signing_key, user))
+        assert response.status_code == 200, response.text
+        named = {p["id"] for p in response.json()}
+        assert named == ({colleague, partner} if role in CASE_ROLES else {colleague}), role
+    # Solna's statistics reader: Solna's own staff only, not the hospital's.
+    statistics = await client.get(f"/api/v1/people?{query}", headers=auth("statistics"))
+    assert {p["id"] for p in statistics.json()} == {partner}
+    # The partnership works both ways: Solna's assessor may name the ward's nurse, not Södermalm's assessor.
+    assessor = await client.get(f"/api/v1/people?{query}", headers=auth("needs.assessor"))
+    assert {p["id"] for p in assessor.json()} == {colleague, partner}
 
 
 @pytest.mark.parametrize("role", [Role.USER, Role.SUPER_USER])

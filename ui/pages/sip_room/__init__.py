@@ -1,16 +1,16 @@
 """`/sip/{plan_id}`: the SIP meeting room — the whole plan on one screen, large and clear enough for a shared
 screen in a video meeting.
 
-Every field and every item is its own editor (`ui/components/sip_editor.py`) with the revision it was read at:
+Every field and every item is its own editor (`editor.py` in this package) with the revision it was read at:
 an edit sends that revision, so edits of different fields or items never conflict. A SIP event for this plan on
 the user's stream (`LiveView.event`, aggregate type `sip_plan`) makes the room read the plan again (coalesced per
 tab; an event whose plan version the room already shows is dropped) and update only the editors whose revision
 moved: an untouched one takes the new value in place; one the user is typing in keeps their text and shows the
 other value beside it (a save is then answered 409 `field_conflict` and overwrites knowingly the next time).
 
-Beside the contents: agreement (*justering*), the person's consent (`sip_consent.py`), meetings
-(`sip_meetings.py`), follow-up and closing (`sip_followup.py`), participants and handing the plan over
-(`sip_participants.py`), and the agreed versions with their exports and comparison (`sip_versions.py`). Each part
+Beside the contents: agreement (*justering*), the person's consent (`consent.py`), meetings
+(`meetings.py`), follow-up and closing (`followup.py`), participants and handing the plan over
+(`participants.py`), and the agreed versions with their exports and comparison (`versions.py`). Each part
 is redrawn only when what it shows changed; forms are dialogs outside the parts, so a redraw never touches what
 someone is typing.
 
@@ -42,15 +42,15 @@ from realtime.protocol import Viewer
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import cells, sip
-from ui.components.sip_consent import ConsentSection
-from ui.components.sip_editor import FIELD_KIND, Editor, item_kinds
-from ui.components.sip_followup import FollowUpSection
-from ui.components.sip_forms import FormDialog, may, refusal, sip_message
-from ui.components.sip_meetings import MeetingsSection
-from ui.components.sip_participants import ParticipantsSection
-from ui.components.sip_versions import VersionsSection
 from ui.frame import Frame, page_frame
 from ui.live import LiveView, pause_before_retry
+from ui.pages.sip_room.consent import ConsentSection
+from ui.pages.sip_room.editor import FIELD_KIND, Editor, item_kinds
+from ui.pages.sip_room.followup import FollowUpSection
+from ui.pages.sip_room.forms import FormDialog, may, refusal, sip_message
+from ui.pages.sip_room.meetings import MeetingsSection
+from ui.pages.sip_room.participants import ParticipantsSection
+from ui.pages.sip_room.versions import VersionsSection
 
 Section = ConsentSection | MeetingsSection | FollowUpSection | ParticipantsSection | VersionsSection
 

@@ -1,4 +1,4 @@
-"""One editor of the SIP meeting room (`ui/pages/sip_room.py`): a field, an item, or the form adding an item.
+"""One editor of the SIP meeting room (`ui/pages/sip_room/`): a field, an item, or the form adding an item.
 
 An editor holds the revision its value was read at and sends it with a save, so edits of different fields or
 items never conflict. A newer plan (`apply`) changes an untouched editor in place; one the user is typing in keeps
@@ -16,7 +16,7 @@ from nicegui import background_tasks, ui
 
 from ui.api_client import ApiError, Json
 from ui.components import sip
-from ui.components.sip_forms import Room, sip_message
+from ui.pages.sip_room.forms import Room, sip_message
 
 TEXT_PARTS = frozenset({"description", "contact_person", "when", "by_whom", "value"})
 FIELD_KIND = {"own_contribution": "text", "overall_responsibility": "principal", "next_follow_up_on": "date"}

@@ -16,6 +16,7 @@ from nicegui import background_tasks, ui
 
 from ui.api_client import ApiError, Json
 from ui.components import sip
+from ui.merge import Merge, merge_each
 from ui.pages.sip_room.forms import Room, sip_message
 
 TEXT_PARTS = frozenset({"description", "contact_person", "when", "by_whom", "value"})
@@ -146,11 +147,11 @@ class Editor:
         if revision == self.revision:
             return
         theirs = {p: _norm(p, value.get(p)) for p in self.parts}
-        mine = self.values()
-        clashes = [p for p in self.parts if self.base[p] != mine[p] != theirs[p] and theirs[p] != self.base[p]]
+        merged = merge_each(self.base, self.values(), theirs)
+        clashes = [p for p, m in merged.items() if m is Merge.CONFLICT]
         if not clashes:  # merge per part: the parts the user has not touched take the new value
             for part in self.inputs:
-                if mine[part] == self.base[part] and mine[part] != theirs[part]:
+                if merged[part] is Merge.TAKE_THEIRS:
                     self._set(part, theirs[part])
             self.base, self.revision, self.content = theirs, revision, dict(value)
             self.clear_conflict()
@@ -161,7 +162,7 @@ class Editor:
         # keep the user's text with theirs beside it (and the old revision, so the save is answered with the
         # conflict and the value as it is then).
         for part in self.inputs:
-            if part not in clashes and mine[part] == self.base[part] != theirs[part]:
+            if merged[part] is Merge.TAKE_THEIRS:
                 self._set(part, theirs[part])
                 self.base[part] = theirs[part]
         self.show_conflict(theirs, "Någon annan har ändrat detta medan du skriver. Din text finns kvar.")

@@ -34,7 +34,6 @@ import asyncio
 import uuid
 from typing import Any
 
-from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
 from realtime.envelope import Envelope
@@ -42,7 +41,7 @@ from realtime.protocol import Viewer
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import cells, sip
-from ui.frame import Frame, page_frame
+from ui.frame import Frame, frame
 from ui.live import LiveView, pause_before_retry
 from ui.pages.sip_room.consent import ConsentSection
 from ui.pages.sip_room.editor import FIELD_KIND, Editor, item_kinds
@@ -415,31 +414,23 @@ def _fact(label: str, value: str) -> None:
         ui.label(value).classes("font-bold")
 
 
-async def sip_room_page(plan_id: str) -> RedirectResponse | None:
-    path = f"/sip/{plan_id}"
-    frame = await page_frame(path, "SIP-möte")
-    if not isinstance(frame, Frame):
-        return frame
-    ui.add_css(ROOM_CSS)
-    with ui.element("main").props('id="sp-main" tabindex="-1"').classes("sp-room w-full p-4 gap-4 flex flex-col"):
+async def sip_room_page(plan_id: str) -> None:
+    async with frame(f"/sip/{plan_id}", "SIP-möte", classes="sp-room w-full p-4 gap-4 flex flex-col") as shell:
+        ui.add_css(ROOM_CSS)
         ui.link("← Alla planer", "/sip").classes("text-blue-10")
-        room: SipRoom | None = None
         try:
-            token = await frame.fresh_token()
-            plan: Json = await frame.api.request("GET", f"/sip-plans/{plan_id}", token,
-                                                 acting_unit=frame.acting_unit)
+            token = await shell.fresh_token()
+            plan: Json = await shell.api.request("GET", f"/sip-plans/{plan_id}", token,
+                                                 acting_unit=shell.acting_unit)
         except ApiError as exc:
             message = "Planen finns inte, eller så är den inte synlig för din enhet." if exc.status == 404 \
                 else exc.message
             ui.label(message).props('role="alert"').classes("text-lg")
-        else:
-            await frame.hub.load_people(token, {a["user_id"] for a in plan["approvals"]})
-            room = SipRoom(frame, plan)
-            frame.watch(room)
-            room.build()
-            await frame.live.viewing(plan_id)
-            frame.client.on_delete(lambda: background_tasks.create(frame.live.left(plan_id), name="presence-left"))
-    if room is not None:
+            return
+        await shell.hub.load_people(token, {a["user_id"] for a in plan["approvals"]})
+        room = SipRoom(shell, plan)
+        shell.watch(room)
+        room.build()
+        await shell.live.viewing(plan_id)
+        shell.client.on_delete(lambda: background_tasks.create(shell.live.left(plan_id), name="presence-left"))
         room.refetch()  # a change between the read and the watch: read once more (cheap, coalesced)
-    frame.finish()
-    return None

@@ -206,13 +206,8 @@ class Editor:
             content = {k: v for k, v in {**self.content, **values}.items() if k in sip.CONTENT_KEYS}
             path, body = f"items/{self.key[1]}/{self.key[2]}", {"content": content,
                                                                 "expected_revision": self.revision}
-        try:
-            result = await room.command(path, body)
-        except ApiError as exc:
-            if exc.status == 409 and exc.code == "field_conflict":
-                await self.conflicted()
-                return
-            ui.notify(sip_message(exc), type="negative", position="top", close_button="Stäng")
+        result = await self._command(path, body)
+        if result is None:
             return
         if self.key[0] == "new":
             for part in self.inputs:
@@ -254,16 +249,21 @@ class Editor:
                   close_button="Stäng", timeout=10000)
 
     async def remove(self) -> None:
+        result = await self._command(f"items/{self.key[1]}/{self.key[2]}/removal",
+                                     {"expected_revision": self.revision})
+        if result is not None:
+            self.room.apply_plan(result)
+
+    async def _command(self, path: str, body: Json) -> Json | None:
+        """The room's command; None when refused (told to the user; a conflict shows the value that holds now)."""
         try:
-            result = await self.room.command(f"items/{self.key[1]}/{self.key[2]}/removal",
-                                             {"expected_revision": self.revision})
+            return await self.room.command(path, body)
         except ApiError as exc:
             if exc.status == 409 and exc.code == "field_conflict":
                 await self.conflicted()
-                return
-            ui.notify(sip_message(exc), type="negative", position="top", close_button="Stäng")
-            return
-        self.room.apply_plan(result)
+            else:
+                ui.notify(sip_message(exc), type="negative", position="top", close_button="Stäng")
+            return None
 
 
 def label_of(key: tuple[str, ...]) -> str:

@@ -107,7 +107,7 @@ async def test_a_meeting_whose_end_passes_loses_its_buttons_without_a_change_of_
                                                     "place": "Vårdcentralen", "invite_person": True})
     meeting = plan["meetings"][0]
     # The room's clock three seconds before the meeting ends (the module as the running app has it).
-    meetings = importlib.import_module("ui.components.sip_meetings")
+    meetings = importlib.import_module("ui.pages.sip_room.meetings")
     shift = start + timedelta(hours=1, seconds=-3) - datetime.now(UTC)
     monkeypatch.setattr(meetings, "now", lambda: datetime.now(UTC) + shift)
     await open_room(user, OWNER_USER, plan)

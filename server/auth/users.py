@@ -15,6 +15,7 @@ from server.principal import CurrentUser
 class Authenticated:
     user: CurrentUser
     expires_at: float
+    claim_value: str = ""  # the token's user claim: an open stream looks the user up by it again
 
 
 async def authenticate(token: str, verifier: TokenVerifier, uow: UnitOfWork, user_claim: str) -> Authenticated:
@@ -25,13 +26,21 @@ async def authenticate(token: str, verifier: TokenVerifier, uow: UnitOfWork, use
     value = verified.claim(user_claim)
     if value is None:
         raise Unauthenticated(f"the token has no {user_claim} claim")
+    current = await current_user(uow, user_claim, value)
+    if current is None:
+        raise Unauthenticated("no active Samplan user matches the token")
+    return Authenticated(current, float(verified.claims.get("exp", 0)), value)
+
+
+async def current_user(uow: UnitOfWork, user_claim: str, value: str) -> CurrentUser | None:
+    """The active user the claim names, with their assignments now; None if there is none (deactivated, or the
+    HSA-id changed)."""
     async with uow:
         user = await uow.directory.user_by_claim(user_claim, value)
         if user is None:
-            raise Unauthenticated("no active Samplan user matches the token")
+            return None
         assignments = await uow.directory.assignments(user.id)
-    current = CurrentUser(id=user.id, username=user.username, hsa_id=user.hsa_id, display_name=user.display_name,
-                          organisation_id=user.organisation_id,
-                          assignments=tuple(Assignment(a.unit_id, Role(a.role), a.protected_identity_access)
-                                            for a in assignments))
-    return Authenticated(current, float(verified.claims.get("exp", 0)))
+    return CurrentUser(id=user.id, username=user.username, hsa_id=user.hsa_id, display_name=user.display_name,
+                       organisation_id=user.organisation_id,
+                       assignments=tuple(Assignment(a.unit_id, Role(a.role), a.protected_identity_access)
+                                         for a in assignments))

@@ -85,8 +85,12 @@ def api(settings: Settings) -> int:
 
     from server.logs import log_config
 
+    # The stream answers a frame over SAMPLAN_STREAM_MAX_FRAME_BYTES with an error frame and close 1009; a far
+    # larger one uvicorn refuses itself (also 1009) before it is buffered whole (its default allows 16 MiB).
+    frame_limit = settings.stream_max_frame_bytes
+    ws_max_size = max(2 * frame_limit, 65536) if frame_limit else 16 * 2**20
     uvicorn.run("server.api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                timeout_graceful_shutdown=5, log_config=log_config(), access_log=False)
+                timeout_graceful_shutdown=5, log_config=log_config(), access_log=False, ws_max_size=ws_max_size)
     return 0
 
 

@@ -40,6 +40,19 @@ class Settings:
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
     stream_queue_size: int = field(default_factory=lambda: int(_env("SAMPLAN_STREAM_QUEUE_SIZE", "1000")))
     stream_max_replay: int = field(default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_REPLAY", "10000")))
+    # Limits of one stream connection (docs/events.md, "Limits"); 0 = no limit, for every one of them.
+    stream_max_frame_bytes: int = field(default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_FRAME_BYTES", "16384")))
+    stream_max_feeds_per_subscribe: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_FEEDS_PER_SUBSCRIBE", "100")))
+    stream_subscribes_per_minute: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_SUBSCRIBES_PER_MINUTE", "10")))
+    stream_presence_per_minute: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_PRESENCE_PER_MINUTE", "120")))
+    stream_presence_field_max_length: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_PRESENCE_FIELD_MAX_LENGTH", "64")))
+    # Open stream connections of one user on one API instance.
+    stream_max_connections_per_user: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_CONNECTIONS_PER_USER", "20")))
     heartbeat_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_HEARTBEAT_SECONDS", "15")))
     presence_ttl_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_PRESENCE_TTL_SECONDS", "30")))
     publish_timeout_seconds: float = field(

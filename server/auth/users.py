@@ -9,6 +9,7 @@ when the user is created and when their HSA-id changes): such a token was issued
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain.organisation import Assignment, Role
 from server.auth.revocation import RevocationList, RevocationUnavailable, revocation_key
@@ -24,6 +25,8 @@ class Authenticated:
     user: CurrentUser
     expires_at: float
     token_key: str = ""  # the token's key in the deny-list (`revocation_key`)
+    claim_value: str = ""  # the token's user claim: an open stream looks the user up by it again
+    issued_at: object = None  # the token's `iat`, checked again against `identity_changed_at` on every look-up
 
 
 async def verify(token: str, verifier: TokenVerifier) -> VerifiedToken:
@@ -49,19 +52,30 @@ async def authenticate(token: str, verifier: TokenVerifier, uow: UnitOfWork, use
     value = verified.claim(user_claim)
     if value is None:
         raise Unauthenticated(f"the token has no {user_claim} claim")
+    issued_at = verified.claims.get("iat")
+    current = await current_user(uow, user_claim, value, issued_at)
+    if current is None:
+        raise Unauthenticated("no active Samplan user matches the token (or it was issued before the user's "
+                              "identity changed; sign in again)")
+    return Authenticated(current, float(verified.claims.get("exp", 0)), key, value, issued_at)
+
+
+def _issued_before_change(issued_at: object, changed_at: datetime | None) -> bool:
+    if changed_at is None:
+        return False
+    return (not isinstance(issued_at, int | float) or isinstance(issued_at, bool)
+            or issued_at < int(as_utc(changed_at).timestamp()))
+
+
+async def current_user(uow: UnitOfWork, user_claim: str, value: str, issued_at: object) -> CurrentUser | None:
+    """The active user the claim names, with their assignments now; None if there is none (deactivated, the
+    HSA-id changed) or the token (issued at `issued_at`) predates the user's identity."""
     async with uow:
         user = await uow.directory.user_by_claim(user_claim, value)
-        if user is None:
-            raise Unauthenticated("no active Samplan user matches the token")
-        if user.identity_changed_at is not None:
-            iat = verified.claims.get("iat")
-            if (not isinstance(iat, int | float) or isinstance(iat, bool)
-                    or iat < int(as_utc(user.identity_changed_at).timestamp())):
-                raise Unauthenticated("invalid token: issued before the user's identity changed; sign in again")
+        if user is None or _issued_before_change(issued_at, user.identity_changed_at):
+            return None
         assignments = await uow.directory.assignments(user.id)
-    current = CurrentUser(id=user.id, username=user.username, hsa_id=user.hsa_id, display_name=user.display_name,
-                          organisation_id=user.organisation_id,
-                          assignments=tuple(Assignment(a.unit_id, Role(a.role), a.protected_identity_access)
-                                            for a in assignments))
-    return Authenticated(current, float(verified.claims.get("exp", 0)), key)
-
+    return CurrentUser(id=user.id, username=user.username, hsa_id=user.hsa_id, display_name=user.display_name,
+                       organisation_id=user.organisation_id,
+                       assignments=tuple(Assignment(a.unit_id, Role(a.role), a.protected_identity_access)
+                                         for a in assignments))

@@ -6,6 +6,7 @@ The events written in the transaction are handed to the publisher only after com
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,6 +42,10 @@ class UnitOfWork:
         """Append the case's pending events at its (new) version to the log and the feeds."""
         self._outbox.extend(await event_log.append(self.session, case.pending_events, case.version))
         case.pending_events.clear()
+
+    async def record_access_change(self, user_id: str, change: str, actor_user_id: str, at: datetime) -> None:
+        """Tell the API instances that a user's access changed (they re-check the user's open streams)."""
+        self._outbox.append(await event_log.append_access_change(self.session, user_id, change, actor_user_id, at))
 
     async def commit(self) -> None:
         await self.session.commit()

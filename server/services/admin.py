@@ -4,9 +4,11 @@ Who may do what is decided by `server/authorization.py` (policies in `domain/adm
 carry a specific problem code: `unit_in_use`, `unit_has_active_sub_units`, `username_taken`, `hsa_id_taken`,
 `assignment_exists`, `municipality_mismatch` (a unit's municipality code is not its organisation's, and no
 cross-municipal agreement is recorded); `cross_municipal_agreement_central_only` (403: only a central administrator
-records such an agreement or changes the routing of a unit that has one). Units are never deleted: a deactivated
-unit keeps its id, its cases and its log rows, and receives no new notices (routing, forwarding and adding
-participants only pick active units; a unit with open cases cannot close).
+records such an agreement or changes the routing of a unit that has one). A change of what a user may reach
+(activation, HSA-id, assignments) also records a `UserAccessChanged` event on the user's access feed, so that every
+API instance re-checks the user's open event streams (docs/events.md, "Access follows changes"). Units are never
+deleted: a deactivated unit keeps its id, its cases and its log rows, and receives no new notices (routing,
+forwarding and adding participants only pick active units; a unit with open cases cannot close).
 """
 
 from __future__ import annotations
@@ -309,9 +311,13 @@ class AdminService:
             if data.active is False and row.id == user.id:
                 raise Invalid("you cannot deactivate yourself", field="active")
             detail = msgspec.to_builtins(data)
+            access_change = None
+            if data.active is not None and data.active != row.active:
+                access_change = "activated" if data.active else "deactivated"
             if data.hsa_id is not None and data.hsa_id != row.hsa_id:
                 await self._check_user_hsa_free(uow, data.hsa_id)
                 detail["previous_hsa_id"] = row.hsa_id
+                access_change = access_change or "hsa_id_changed"
             for name in ("display_name", "title", "active", "hsa_id"):
                 if (value := getattr(data, name)) is not None:
                     setattr(row, name, value)
@@ -322,6 +328,8 @@ class AdminService:
             except IntegrityError:  # another administrator gave the same HSA-id at the same moment
                 raise Conflict("a user with this HSA-id exists", field="hsa_id", code="hsa_id_taken") from None
             await self._log(uow, user, row.organisation_id, "change_user", "user", row.id, detail)
+            if access_change is not None:
+                await uow.record_access_change(row.id, access_change, user.id, self._clock())
             await uow.commit()
             return user_out(row, await uow.directory.assignments(row.id))
 
@@ -348,6 +356,7 @@ class AdminService:
             await self._log(uow, user, row.organisation_id, "grant_assignment", "user", row.id,
                             {"unit_id": unit.id, "role": str(data.role),
                              "protected_identity_access": data.protected_identity_access})
+            await uow.record_access_change(row.id, "assignment_added", user.id, self._clock())
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)
@@ -395,6 +404,7 @@ class AdminService:
             await self._log(uow, user, row.organisation_id, "revoke_assignment", "user", row.id,
                             {"unit_id": assignment.unit_id, "role": assignment.role,
                              "protected_identity_access": assignment.protected_identity_access})
+            await uow.record_access_change(row.id, "assignment_removed", user.id, self._clock())
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)

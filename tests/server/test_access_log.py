@@ -39,7 +39,7 @@ from tests.server.conftest import test_settings as settings_for
 Client = httpx.AsyncClient
 Auth = Callable[[str], dict[str, str]]
 Sessions = async_sessionmaker[AsyncSession]
-MIGRATION = importlib.import_module("server.persistence.migrations.versions.0002_access_log_chain_and_administration")
+MIGRATION = importlib.import_module("server.persistence.migrations.versions.0007_access_log_keyed_chain")
 
 
 async def rows_of(app: Litestar, case_id: str) -> list[AccessLogRow]:
@@ -119,11 +119,11 @@ async def test_the_database_refuses_to_change_or_delete_log_rows(client: Client,
 
 async def test_verification_reports_a_changed_row(client: Client, auth: Auth, app: Litestar) -> None:
     case = await register(client, auth("ward.nurse"))
-    await access_log.seal_pending(app.state.runtime.sessions)  # what the API's sealer does within a second
+    await app.state.runtime.sealer.run_once()  # what the API's sealer does within a second
     (row,) = await rows_of(app, case["id"])
     assert row.seq is not None
     async with app.state.runtime.sessions() as session:
-        assert (await access_log.verify(session)).ok
+        assert (await access_log.verify(session, app.state.runtime.sealer.keyring)).ok
     try:
         async with app.state.runtime.sessions() as session, session.begin():
             await _bypass_protection(session)
@@ -131,7 +131,7 @@ async def test_verification_reports_a_changed_row(client: Client, auth: Auth, ap
                                   .values(user_hsa_id="SE2321000016-SOMEONEELSE"))
             await _restore_protection(session)
         async with app.state.runtime.sessions() as session:
-            result = await access_log.verify(session)
+            result = await access_log.verify(session, app.state.runtime.sealer.keyring)
         assert not result.ok
         assert result.problems == [(row.seq, "the row's content does not match its hash (changed)")]
         auditor = await client.get("/api/v1/audit/access-log/verification", headers=auth("auditor"))
@@ -146,17 +146,17 @@ async def test_verification_reports_a_changed_row(client: Client, auth: Auth, ap
                                   .values(user_hsa_id=row.user_hsa_id))
             await _restore_protection(session)
     async with app.state.runtime.sessions() as session:
-        assert (await access_log.verify(session)).ok
+        assert (await access_log.verify(session, app.state.runtime.sealer.keyring)).ok
 
 
 async def test_concurrent_writers_extend_one_chain(client: Client, auth: Auth, app: Litestar) -> None:
     nurse = auth("ward.nurse")
     cases = await asyncio.gather(*(register(client, nurse) for _ in range(4)))
     await asyncio.gather(*(client.get(f"/api/v1/cases/{c['id']}", headers=nurse) for c in cases for _ in range(3)),
-                         *(access_log.seal_pending(app.state.runtime.sessions) for _ in range(3)))  # sealers too
-    await access_log.seal_pending(app.state.runtime.sessions)
+                         *(app.state.runtime.sealer.run_once() for _ in range(3)))  # sealers too
+    await app.state.runtime.sealer.run_once()
     async with app.state.runtime.sessions() as session:
-        result = await access_log.verify(session)
+        result = await access_log.verify(session, app.state.runtime.sealer.keyring)
         seqs = list(await session.scalars(select(AccessLogRow.seq).order_by(AccessLogRow.seq)))
     assert result.ok, result.problems
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # every row sealed, no gap
@@ -187,6 +187,8 @@ async def log_session(empty_log_database: str) -> AsyncIterator[async_sessionmak
     await engine.dispose()
 
 
+KEY = "a test key for the access log chain, 32+ characters"
+KEYS = access_log.Keyring(KEY.encode())
 USER = CurrentUser(id=str(uuid.uuid4()), username="x", hsa_id="SE2321000016-X", display_name="x",
                    organisation_id="o", assignments=())
 
@@ -201,12 +203,12 @@ async def _write(sessions: Sessions, ages_in_days: list[int], now: datetime, *, 
         for age in ages_in_days:
             await _record(session, now - timedelta(days=age))
     if sealed:
-        await access_log.seal_pending(sessions)
+        await access_log.seal_pending(sessions, KEYS)
 
 
 async def _verify(sessions: Sessions, **options: Any) -> access_log.Verification:
     async with sessions() as session:
-        return await access_log.verify(session, **options)
+        return await access_log.verify(session, KEYS, **options)
 
 
 async def _seqs(sessions: Sessions) -> list[int | None]:
@@ -254,9 +256,9 @@ async def test_logging_only_inserts_and_takes_no_chain_lock(log_session: Session
             async with log_session() as other:  # another sealer does wait on it
                 await other.execute(text("SET LOCAL lock_timeout = '50ms'"))
                 with pytest.raises(DBAPIError, match="lock timeout"):
-                    await access_log.seal(other)
+                    await access_log.seal(other, KEYS)
                 await other.rollback()
-            assert await access_log.seal(sealer) == 3  # the held round seals all three once it runs
+            assert await access_log.seal(sealer, KEYS) == 3  # the held round seals all three once it runs
         assert await _seqs(log_session) == [1, 2, 3]
 
 
@@ -264,8 +266,8 @@ async def test_the_sealer_seals_in_order_and_late_commits_later_without_gaps(log
                                                                              backend: Backend) -> None:
     now = datetime.now(UTC)
     await _write(log_session, [0, 0], now, sealed=False)
-    assert await access_log.seal_pending(log_session, batch=1) == 2  # batches of one: two rounds
-    assert await access_log.seal_pending(log_session) == 0
+    assert await access_log.seal_pending(log_session, KEYS, batch=1) == 2  # batches of one: two rounds
+    assert await access_log.seal_pending(log_session, KEYS) == 0
     assert await _seqs(log_session) == [1, 2]  # id order
 
     # A row that commits after rows with a higher id were sealed is sealed later, at the end of the chain.
@@ -281,11 +283,11 @@ async def test_the_sealer_seals_in_order_and_late_commits_later_without_gaps(log
                    "case_id": None, "action": "read_case", "purpose": "care_coordination"}
         async with log_session() as session, session.begin():
             await session.execute(insert(AccessLogRow).values(id=10, **content))
-        await access_log.seal_pending(log_session)
+        await access_log.seal_pending(log_session, KEYS)
         async with log_session() as session, session.begin():
             await session.execute(insert(AccessLogRow).values(id=5, **content))
     assert await _seqs(log_session) == [1, 2, None, 3]
-    assert await access_log.seal_pending(log_session) == 1
+    assert await access_log.seal_pending(log_session, KEYS) == 1
     assert await _seqs(log_session) == [1, 2, 4, 3]  # by id: the late row is last in the chain, nothing skipped
     result = await _verify(log_session)
     assert result.ok, result.problems
@@ -305,7 +307,7 @@ async def test_the_database_lets_the_sealer_fill_the_seal_once_and_nothing_else(
         async with log_session() as session, session.begin():
             with pytest.raises(DBAPIError, match="append-only"):
                 await session.execute(statement)
-    await access_log.seal_pending(log_session)
+    await access_log.seal_pending(log_session, KEYS)
     for statement in (update(AccessLogRow).values(seq=7),  # sealed: a seal cannot be redone ...
                       update(AccessLogRow).values(seq=None, prev_hash=None, row_hash=None),  # ... nor undone
                       update(AccessLogRow).values(purpose="research")):
@@ -359,7 +361,7 @@ async def test_rows_left_unsealed_too_long_are_reported(log_session: Sessions, e
     assert "is the sealer running?" in result.warnings[0]
     assert (await _verify(log_session, now=now, unsealed_grace=timedelta(hours=1))).warnings == []
 
-    settings = replace(settings_for(backend), database_url=empty_log_database)
+    settings = replace(settings_for(backend), database_url=empty_log_database, access_log_key=KEY)
     assert await asyncio.to_thread(verify_access_log, settings) == 3
     out = capsys.readouterr().out
     assert "warning: 1 rows have waited longer than the grace period" in out
@@ -378,14 +380,14 @@ async def test_the_background_sealer_seals_and_survives_database_errors(log_sess
     real = access_log.seal_pending
     failures = [OperationalError("SELECT", {}, Exception("the database is away"))]
 
-    async def flaky(sessions: Sessions, batch: int = access_log.SEAL_BATCH) -> int:
+    async def flaky(sessions: Sessions, keys: access_log.Keyring, batch: int = access_log.SEAL_BATCH) -> int:
         if failures and sessions is log_session:  # (not the session app's own sealer)
             raise failures.pop()
-        return await real(sessions, batch)
+        return await real(sessions, keys, batch)
 
     monkeypatch.setattr(access_log, "seal_pending", flaky)
     failed_before = REGISTRY.get_sample_value("samplan_access_log_seal_failures_total") or 0.0
-    sealer = Sealer(log_session, interval=0.01)
+    sealer = Sealer(log_session, KEYS, interval=0.01)
     sealer.start()
     try:
         await asyncio.wait_for(sealer.wait_rounds(1), timeout=20)  # the failed round
@@ -399,7 +401,7 @@ async def test_the_background_sealer_seals_and_survives_database_errors(log_sess
 
 def test_a_sealer_needs_a_positive_interval(log_session: Sessions) -> None:
     with pytest.raises(ValueError, match="SEAL_INTERVAL"):
-        Sealer(log_session, interval=0)
+        Sealer(log_session, KEYS, interval=0)
 
 
 def test_the_sqlite_trigger_names_every_column_of_the_log() -> None:
@@ -432,7 +434,7 @@ async def test_rows_logged_before_the_migration_are_sealed_by_the_sealer(backend
         try:
             sessions = session_factory(engine)
             assert await _seqs(sessions) == [None, None, None]
-            assert await access_log.seal_pending(sessions) == 3
+            assert await access_log.seal_pending(sessions, KEYS) == 3
             assert await _seqs(sessions) == [1, 2, 3]
             assert (await _verify(sessions)).ok
         finally:
@@ -450,11 +452,11 @@ async def test_purge_removes_only_sealed_rows_past_retention_and_verification_go
     await _write(log_session, [2300], now, sealed=False)  # old, but not yet sealed: it stays
     async with log_session() as session, session.begin():
         with pytest.raises(InvalidValue):
-            await access_log.purge(session, now=now, retention_days=365)
-        purged = await access_log.purge(session, now=now, retention_days=1827)
+            await access_log.purge(session, KEYS, now=now, retention_days=365)
+        purged = await access_log.purge(session, KEYS, now=now, retention_days=1827)
     assert (purged.rows_purged, purged.next_seq) == (3, 4)
     async with log_session() as session:
-        result = await access_log.verify(session)
+        result = await access_log.verify(session, KEYS)
         checkpoint = await session.scalar(select(AccessLogCheckpointRow))
     assert await _seqs(log_session) == [4, 5, None]
     assert result.ok, result.problems
@@ -472,11 +474,11 @@ async def test_purge_removes_only_sealed_rows_past_retention_and_verification_go
             await session.rollback()
     await _write(log_session, [0], now)
     async with log_session() as session:
-        assert (await access_log.verify(session)).ok
+        assert (await access_log.verify(session, KEYS)).ok
         assert await session.scalar(select(func.count()).select_from(AccessLogRow)) == 4
     assert await _seqs(log_session) == [4, 5, 6, 7]  # the old row was sealed (before the new one), purged later
     async with log_session() as session, session.begin():
-        again = await access_log.purge(session, now=now, retention_days=1827)
+        again = await access_log.purge(session, KEYS, now=now, retention_days=1827)
     assert (again.rows_purged, again.next_seq) == (0, None)  # seq 6 (old) comes after young rows: it stays
     assert (await _verify(log_session)).ok
 
@@ -485,7 +487,7 @@ async def test_a_row_within_five_years_is_never_purged(log_session: Sessions) ->
     now = datetime.now(UTC)
     await _write(log_session, [1500, 3000, 1], now)  # an old row after a young one: the chain's prefix stays
     async with log_session() as session, session.begin():
-        purged = await access_log.purge(session, now=now, retention_days=1827)
+        purged = await access_log.purge(session, KEYS, now=now, retention_days=1827)
     assert purged.rows_purged == 0
     async with log_session() as session:
         assert await session.scalar(select(func.count()).select_from(AccessLogRow)) == 3
@@ -508,9 +510,9 @@ async def test_the_demo_world_has_an_access_log_to_review(log_session: Sessions)
 
     async with log_session() as session, session.begin():
         assert await seed(session, now=datetime.now(UTC), cases_on_main_ward=12)
-    await access_log.seal_pending(log_session)
+    await access_log.seal_pending(log_session, KEYS)
     async with log_session() as session:
-        result = await access_log.verify(session)
+        result = await access_log.verify(session, KEYS)
         actions = set(await session.scalars(select(AccessLogRow.action)))
     assert result.ok, result.problems
     assert result.rows_checked > 12

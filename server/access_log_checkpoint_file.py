@@ -26,9 +26,10 @@ NOT_CONFIGURED = ("no checkpoint file (SAMPLAN_ACCESS_LOG_CHECKPOINT_FILE) is co
 
 
 def append(path: Path, line: dict[str, Any]) -> None:
-    """Append one line and fsync it (and the folder, when the file is new). A previous line cut short by a crash
-    is ended first, so that it does not swallow this one."""
+    """Append one line and fsync it (and the folder, when the file is new: mode 0600, folders 0700). A previous
+    line cut short by a crash is ended first, so that it does not swallow this one."""
     data = (json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     created = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:

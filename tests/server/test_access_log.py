@@ -604,7 +604,6 @@ def checkpoint_file(tmp_path: Path) -> Path:
 def operator(backend: Backend, empty_log_database: str, checkpoint_file: Path,
              monkeypatch: pytest.MonkeyPatch) -> Settings:
     """What `samplan ...` reads on the operator's host: the key and the checkpoint file come from the environment."""
-    checkpoint_file.parent.mkdir()
     monkeypatch.setenv("SAMPLAN_ACCESS_LOG_KEY", KEY)
     monkeypatch.setenv("SAMPLAN_ACCESS_LOG_CHECKPOINT_FILE", str(checkpoint_file))
     return replace(settings_for(backend), database_url=empty_log_database)

@@ -119,20 +119,20 @@ class Keyring:
 
     current: bytes = field(repr=False)
     retired: tuple[bytes, ...] = field(default=(), repr=False)
-    _by_id: dict[str, tuple[int, bytes]] = field(init=False, repr=False, compare=False)
+    _by_id: dict[str, bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         keys = (*self.retired, self.current)
         if any(len(k) < KEY_MIN_LENGTH for k in keys):
             raise ValueError(f"an access-log key must be at least {KEY_MIN_LENGTH} characters")
-        object.__setattr__(self, "_by_id", {key_id(k): (rank, k) for rank, k in enumerate(keys)})
+        object.__setattr__(self, "_by_id", {key_id(k): k for k in keys})
 
     @property
     def current_id(self) -> str:
         return key_id(self.current)
 
-    def key(self, kid: str | None) -> tuple[int, bytes] | None:
-        """The key of that id and its rank (0 the oldest; keys are used in that order); None if unknown."""
+    def key(self, kid: str | None) -> bytes | None:
+        """The key of that id; None if unknown."""
         return self._by_id.get(kid) if kid is not None else None
 
 
@@ -322,7 +322,7 @@ def _anchors(external: ExternalCheckpoints, keyring: Keyring, result: Verificati
             result.fail(None, f"line {number} of the checkpoint file is signed with an unknown key "
                               f"{line['key_id']} (a retired key missing from SAMPLAN_ACCESS_LOG_OLD_KEYS?)")
             continue
-        expected = _mac(key[1], b"samplan-access-log-checkpoint", _line_data(line))
+        expected = _mac(key, b"samplan-access-log-checkpoint", _line_data(line))
         if not hmac.compare_digest(expected, line["mac"]):
             result.fail(line["seq"], f"line {number} of the checkpoint file does not match its signature "
                                      "(forged or changed)")
@@ -358,7 +358,7 @@ async def _newest_checkpoint(session: AsyncSession) -> AccessLogCheckpointRow | 
 def _checkpoint_signed(checkpoint: AccessLogCheckpointRow, keyring: Keyring) -> bool:
     key = keyring.key(checkpoint.key_id)
     return key is not None and checkpoint.mac is not None and hmac.compare_digest(
-        _mac(key[1], b"samplan-access-log-purge", _checkpoint_data(checkpoint)), checkpoint.mac)
+        _mac(key, b"samplan-access-log-purge", _checkpoint_data(checkpoint)), checkpoint.mac)
 
 
 def _row_problem(row: AccessLogRow, keyring: Keyring) -> str | None:
@@ -371,7 +371,7 @@ def _row_problem(row: AccessLogRow, keyring: Keyring) -> str | None:
         if key is None:
             return (f"the row is sealed with an unknown key {row.key_id} (a retired key missing from "
                     "SAMPLAN_ACCESS_LOG_OLD_KEYS, or forged)")
-        expected = row_mac(_row_content(row), row.prev_hash, key[1])
+        expected = row_mac(_row_content(row), row.prev_hash, key)
     if row.row_hash is None or not hmac.compare_digest(expected, row.row_hash):
         return "the row's content does not match its hash (changed)"
     return None
@@ -415,7 +415,7 @@ async def verify(session: AsyncSession, keyring: Keyring, *, external: ExternalC
         elif anchor.seq >= start:
             pending.setdefault(anchor.seq, []).append(anchor)
         # (an anchor further back: a purged row, whose hash the chain that remains no longer holds)
-    rank, keyed_seen = -1, False
+    keyed_seen = False  # (rows of several keys may interleave while API instances restart with a new key)
     async for row in _rows(session, expected_seq - 1, until, batch):
         assert row.seq is not None
         assert row.prev_hash is not None
@@ -432,13 +432,9 @@ async def verify(session: AsyncSession, keyring: Keyring, *, external: ExternalC
         problem = _row_problem(row, keyring)
         if problem is not None:
             result.fail(row.seq, problem)
-        key = keyring.key(row.key_id)
         if row.key_id is None and keyed_seen:
             result.fail(row.seq, "the row is sealed without the key after rows sealed with it (re-hashed)")
-        elif key is not None and key[0] < rank:
-            result.fail(row.seq, "the row is sealed with an older key than the rows before it (re-hashed)")
-        if key is not None:
-            rank, keyed_seen = key[0], True
+        keyed_seen = keyed_seen or row.key_id is not None
         for anchor in pending.pop(row.seq, []):
             if anchor.hash != row.row_hash:
                 result.fail(row.seq, f"the hash of row {row.seq} differs from {anchor.name} (re-hashed)")

@@ -857,10 +857,14 @@ async def test_rotating_the_key_keeps_the_older_rows_verifiable(log_session: Ses
     new_key = "the key after the rotation, also 32+ characters"
     rotated = replace(operator, access_log_key=new_key, access_log_old_keys=(KEY,))
     await _log_and_seal(log_session, rotated, 2)
+    await _log_and_seal(log_session, operator, 1)  # an instance not yet restarted: the keys interleave
     async with log_session() as session:
         kids = list(await session.scalars(select(AccessLogRow.key_id).order_by(AccessLogRow.seq)))
-    assert kids == [KEYS.current_id] * 2 + [access_log.key_id(new_key.encode())] * 2
+    new_id = access_log.key_id(new_key.encode())
+    assert kids == [KEYS.current_id, KEYS.current_id, new_id, new_id, KEYS.current_id]
+    assert await _run(checkpoint_access_log, rotated) == 0
     assert await _run(verify_access_log, rotated) == 0
+    assert "5 rows checked, 0 not yet sealed, 2 external checkpoints matched" in capsys.readouterr().out
     capsys.readouterr()
     forgotten = replace(rotated, access_log_old_keys=())  # the old key dropped too early
     assert await _run(verify_access_log, forgotten) == 1

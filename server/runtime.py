@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.payment import PRESETS, PaymentPolicy
+from server.access_log_keys import keyring
 from server.access_log_sealer import Sealer
 from server.auth.revocation import RevocationList, revocations
 from server.auth.tokens import DevSigningKey, TokenVerifier
@@ -68,14 +69,15 @@ def token_verifier(settings: Settings) -> TokenVerifier:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Everything of one API process; `start()` connects the live pipeline (broker, relay) and starts the
-    access-log sealer."""
+    access-log sealer. Outside development mode it needs OIDC_JWKS_URL and SAMPLAN_ACCESS_LOG_KEY (ValueError)."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     policy = payment_policy(settings.payment_policy)
     live = LivePipeline(settings, sessions)
     runtime = Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
                       policy=policy, cases=None, live=live,  # type: ignore[arg-type]
-                      sealer=Sealer(sessions, interval=settings.access_log_seal_interval_seconds),
+                      sealer=Sealer(sessions, keyring(settings),
+                                    interval=settings.access_log_seal_interval_seconds),
                       revocations=revocations(settings.redis_url))
     runtime.cases = CaseService(runtime.uow, policy, utc_now)
     return runtime

@@ -72,6 +72,16 @@ class Settings:
     # Rows unsealed for longer than this make verification warn (and `samplan verify-access-log` exit 3).
     access_log_unsealed_warning_seconds: float = field(
         default_factory=lambda: float(_env("SAMPLAN_ACCESS_LOG_UNSEALED_WARNING_SECONDS", "300")))
+    # The access log's chain key (HMAC-SHA256; a secret kept outside the database, at least 32 characters).
+    # Required outside development mode; development mode creates $SAMPLAN_DATA_DIR/access-log-key (0600).
+    access_log_key: str = field(default_factory=lambda: _env("SAMPLAN_ACCESS_LOG_KEY", ""), repr=False)
+    # Keys used before a rotation, oldest first, comma-separated: verification needs them for older rows.
+    access_log_old_keys: tuple[str, ...] = field(default_factory=lambda: tuple(
+        k.strip() for k in _env("SAMPLAN_ACCESS_LOG_OLD_KEYS", "").split(",") if k.strip()), repr=False)
+    # The append-only file (JSON lines) that `samplan checkpoint-access-log` and purges append the chain's head
+    # to, and that verification checks the database against. Empty: none (a cut tail cannot be detected).
+    access_log_checkpoint_file: Path | None = field(default_factory=lambda: Path(
+        _env("SAMPLAN_ACCESS_LOG_CHECKPOINT_FILE", "")) if _env("SAMPLAN_ACCESS_LOG_CHECKPOINT_FILE", "") else None)
     # Public address of the UI (the development identity provider registers its redirect URIs there).
     ui_base_url: str = field(default_factory=lambda: _env("SAMPLAN_UI_BASE_URL", ""))
     # The development identity provider's one client (the UI) and its token lifetimes.
@@ -99,6 +109,11 @@ class Settings:
     @property
     def dev_key_path(self) -> Path:
         return self.data_dir / "dev-signing-key.json"
+
+    @property
+    def access_log_key_path(self) -> Path:
+        """Where development mode keeps the access log's chain key (created on first use, mode 0600)."""
+        return self.data_dir / "access-log-key"
 
     @property
     def ui_public_url(self) -> str:

@@ -172,10 +172,11 @@ class AccessLogRow(Base):
     """Åtkomstlogg (HSLF-FS 2016:40 4 kap. 9 §): append-only, one row per read or write of patient data.
 
     Requests only insert rows (the seal columns empty). The sealer (server/access_log.py) later gives each row
-    its place in a hash chain, exactly once: `seq` (gapless), `prev_hash` (the row before's `row_hash`) and
-    `row_hash` over the row's content and `prev_hash`, so a changed or removed sealed row shows. Database
-    triggers refuse UPDATE except that one sealing (empty seal columns filled, nothing else changed), and DELETE
-    except of sealed rows older than 5 years that a purge checkpoint covers (migration 0002)."""
+    its place in a hash chain, exactly once: `seq` (gapless), `prev_hash` (the row before's `row_hash`),
+    `row_hash` over the row's content and `prev_hash`, and `key_id`: the HMAC-SHA256 key it was sealed with
+    (NULL: the unkeyed SHA-256 of rows sealed before migration 0007), so a changed or removed sealed row shows.
+    Database triggers refuse UPDATE except that one sealing (empty seal columns filled, nothing else changed),
+    and DELETE except of sealed rows older than 5 years that a purge checkpoint covers (migrations 0002, 0007)."""
 
     __tablename__ = "access_log"
     __table_args__ = (Index("ix_access_log_patient_at", "patient_id", "at"),
@@ -187,6 +188,7 @@ class AccessLogRow(Base):
     seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     row_hash: Mapped[str | None] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(Moment, index=True)
     user_id: Mapped[str] = mapped_column(Id, index=True)
     user_hsa_id: Mapped[str] = mapped_column(String(64))
@@ -199,7 +201,8 @@ class AccessLogRow(Base):
 
 class AccessLogChainRow(Base):
     """The head of the access log's hash chain (one row): the last sealed row. Only sealers lock it, one short
-    transaction at a time; requests never touch it."""
+    transaction at a time; requests never touch it. A trigger lets it only move forward, to a sealed row
+    (migration 0007)."""
 
     __tablename__ = "access_log_chain"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -208,7 +211,10 @@ class AccessLogChainRow(Base):
 
 
 class AccessLogCheckpointRow(Base):
-    """A purge of the access log: rows before `next_seq` are gone; `anchor_hash` is the last one's row_hash."""
+    """A purge of the access log: rows before `next_seq` are gone; `anchor_hash` is the last one's row_hash.
+
+    `mac`: HMAC-SHA256 over the checkpoint with the key `key_id` (NULL on checkpoints from before migration
+    0007), so that nobody without the key can write one. Insert-only (triggers, migration 0007)."""
 
     __tablename__ = "access_log_checkpoints"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -218,6 +224,8 @@ class AccessLogCheckpointRow(Base):
     next_seq: Mapped[int] = mapped_column(BigInteger, index=True)
     anchor_hash: Mapped[str] = mapped_column(String(64))
     rows_purged: Mapped[int] = mapped_column(BigInteger)
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class LogReviewRow(Base):

@@ -55,6 +55,19 @@ def reveals_protected_identity(user: CurrentUser, unit_id: str | None) -> bool:
         a.unit_id == unit_id and a.role.works_with_cases and a.protected_identity_access for a in user.assignments)
 
 
+def protected_identity_unit(user: CurrentUser) -> str:
+    """Clearing a person's protected identity (the flag any registration may set, docs/adr/0002-patient-identity.md):
+    only an administrator of users and access (central, or local access administrator) who also holds the explicit
+    need (`reveals_protected_identity` at one of their units). The unit of that need, which the access log names."""
+    administers = any(a.role in (Role.CENTRAL_ADMINISTRATOR, Role.LOCAL_ACCESS_ADMINISTRATOR)
+                      for a in user.assignments)
+    needs = sorted(a.unit_id for a in user.assignments if reveals_protected_identity(user, a.unit_id))
+    if not administers or not needs:
+        raise Forbidden("only an administrator with the explicit need to see protected identities clears one",
+                        code="not_protected_identity_administrator")
+    return needs[0]
+
+
 def stream_feeds(user: CurrentUser) -> dict[str, str]:
     """The feeds the user may follow on the event stream: those of their case units (feed -> unit)."""
     return {unit_feed(u): u for u in case_units(user)}

@@ -2,7 +2,8 @@
 
 Who may do what is decided by `server/authorization.py` (policies in `domain/administration.py`). Conflicts
 carry a specific problem code: `unit_in_use`, `unit_has_active_sub_units`, `username_taken`, `hsa_id_taken`,
-`assignment_exists`. Units are never deleted: a deactivated unit keeps its id, its cases and its log rows, and
+`assignment_exists`. A person's protected identity is cleared here too (`clear_protected_identity`), never by a
+registration. Units are never deleted: a deactivated unit keeps its id, its cases and its log rows, and
 receives no new notices (routing, forwarding and adding participants only pick active units; a unit with open
 cases cannot close).
 """
@@ -21,6 +22,7 @@ from domain.administration import check_connection, check_parent, check_unit, de
 from domain.discharge_case import CaseState
 from domain.organisation import Role, UnitKind
 from realtime.feeds import unit_feed
+from server import access_log
 from server import authorization as authz
 from server.api.admin_schemas import (
     AdminAssignmentOut,
@@ -37,6 +39,7 @@ from server.api.admin_schemas import (
     NewUnit,
     NewUser,
     OrganisationOut,
+    ProtectedIdentityOut,
 )
 from server.errors import Conflict, Invalid, NotVisible
 from server.persistence import event_log
@@ -339,6 +342,27 @@ class AdminService:
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)
+
+    # ----- protected identity -------------------------------------------------------------------------------------
+
+    async def clear_protected_identity(self, user: CurrentUser, patient_id: str) -> ProtectedIdentityOut:
+        """End a person's protected identity everywhere (registrations can only set it): by an administrator with
+        the explicit need, recorded in the admin log (`clear_protected_identity`) and, as a change of patient data,
+        in the access log. Clearing a person who is not protected changes and records nothing."""
+        unit_id = authz.protected_identity_unit(user)
+        async with self._uow() as uow:
+            patient = await uow.patients.get(patient_id)
+            if patient is None:
+                raise NotVisible("no such patient")
+            if patient.protected_identity:
+                patient.protected_identity = False
+                now = self._clock()
+                await self._log(uow, user, user.organisation_id, "clear_protected_identity", "patient", patient.id,
+                                {"protected_identity": False, "unit_id": unit_id})
+                await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
+                                        case_ids=[None], action="clear_protected_identity", at=now)
+            await uow.commit()
+            return ProtectedIdentityOut(patient_id=patient.id, protected_identity=False)
 
     # ----- the record of changes ----------------------------------------------------------------------------------
 

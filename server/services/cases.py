@@ -5,7 +5,6 @@ Each runs in one unit of work: state, events, access-log rows (and the idempoten
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -16,7 +15,6 @@ from domain.commands import AddParticipant, AppointNamedCareContact, CaseCommand
 from domain.deadlines import DeadlineState, case_deadlines, worst_open_state
 from domain.discharge_case import Actor, CaseState, DischargeCase, Part
 from domain.errors import FieldConflict
-from domain.identity import InvalidIdentity, parse_patient_identity
 from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
 from server import access_log, authorization
@@ -24,10 +22,11 @@ from server.api.schemas import CaseDetail, CasePage, RegisterCase
 from server.case_views import detail, summary
 from server.errors import Conflict, Forbidden, Invalid, NotVisible, VersionConflict
 from server.idempotency import CommandResult, IdempotencyKey, replay_or_none, run_once, store_response
-from server.persistence.models import PatientRow
+from server.persistence.models import Person
 from server.persistence.repositories import ConcurrencyConflict
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
+from server.services.patients import details_of, upsert_patient
 
 PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.PRIMARY_CARE,
                 UnitKind.PSYCHIATRIC_OUTPATIENT: Part.PRIMARY_CARE}
@@ -75,20 +74,21 @@ class CaseService:
             ward = await uow.directory.unit(request.ward_unit_id)
             if ward is None or not UnitKind(ward.kind).is_inpatient or not ward.active:
                 raise Invalid("the unit is not an active inpatient ward", field="ward_unit_id")
-            patient = await self._upsert_patient(uow, request, now)
+            patient = await upsert_patient(uow, request.patient, now, field="patient")
             if await uow.cases.open_case_at_ward(patient.id, ward.id):
                 raise Conflict("the patient already has an open case at this ward", field="patient.identity")
-            receiving = await self._receivers(uow, request, patient)
+            receiving = await self._receivers(uow, request)
             case = DischargeCase.register(
                 patient_id=patient.id, care_type=UnitKind(ward.kind).care_type, admitted_at=request.admitted_at,
                 actor=Actor(user.id, ward.id), receiving=receiving, now=now,
                 estimated_discharge_at=request.estimated_discharge_at,
                 needs_identified_at=request.needs_identified_at)
-            await uow.cases.add(case, patient.id, now)
+            person = Person.of(patient, details_of(request.patient))
+            await uow.cases.add(case, patient.id, person.details, now)
             await uow.record_events(case)
             await access_log.record(uow.session, user, unit_id=ward.id, patient_ids=[patient.id],
                                     case_ids=[case.id], action="register_case", at=now)
-            body = await self._detail_body(uow, case, patient, now, user, ward.id)
+            body = await self._detail_body(uow, case, person, now, user, ward.id)
             if idem:
                 await store_response(uow.session, user, idem, 201, body, now)
             await uow.commit()
@@ -107,7 +107,7 @@ class CaseService:
             now = self._clock()
             unit_id = self._acting_unit(user, case, acting_unit)
             assert case is not None
-            patient = await uow.patients.get(await uow.cases.patient_id_of(case.id) or "")
+            patient = await uow.cases.person_of(case.id)
             assert patient is not None
             # A versioned command is stale when the case moved on; a planning edit is guarded per field instead.
             if isinstance(command, VersionedCaseCommand) and command.expected_version != case.version:
@@ -150,7 +150,7 @@ class CaseService:
             case = await uow.cases.get(case_id)
             unit_id = self._acting_unit(user, case, acting_unit)
             assert case is not None
-            patient = await uow.patients.get(await uow.cases.patient_id_of(case.id) or "")
+            patient = await uow.cases.person_of(case.id)
             assert patient is not None
             view = await self._detail(uow, case, patient, now, user, unit_id)
             await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
@@ -171,15 +171,14 @@ class CaseService:
                     if (summary_deadline := worst_open_state(case_deadlines(c, self._policy, now))) == deadline_state
                     or deadline_state is None]
             page = rows[offset:offset + limit]
-            patients = await uow.patients.get_many(p for _, p, _ in page)
             # Each row names the unit through which the user sees that case (one of theirs that takes part); that
             # unit's assignment decides whether a protected identity is shown.
             through = [unit_id or min(units & set(c.visible_unit_ids())) for c, _, _ in page]
-            items = [summary(c, patients[p], self._policy, now,
+            items = [summary(c, p, self._policy, now,
                              reveal=authorization.reveals_protected_identity(user, u))
                      for (c, p, _), u in zip(page, through, strict=True)]
             await access_log.append(uow.session, [
-                {"at": now, "user_id": user.id, "user_hsa_id": user.hsa_id, "patient_id": p, "case_id": c.id,
+                {"at": now, "user_id": user.id, "user_hsa_id": user.hsa_id, "patient_id": p.id, "case_id": c.id,
                  "unit_id": u, "action": "list_cases", "purpose": "care_coordination"}
                 for (c, p, _), u in zip(page, through, strict=True)])
             await uow.commit()
@@ -221,26 +220,7 @@ class CaseService:
                 raise Invalid("the named care contact must work at your unit", field="contact_user_id")
         return command
 
-    async def _upsert_patient(self, uow: UnitOfWork, request: RegisterCase, now: datetime) -> PatientRow:
-        try:
-            identity = parse_patient_identity(request.patient.identity, today=now.date())
-        except InvalidIdentity as exc:
-            raise Invalid(str(exc), field="patient.identity") from None
-        row = await uow.patients.by_identity(identity.value)
-        data = request.patient
-        if row is None:
-            row = PatientRow(id=str(uuid.uuid4()), identity_kind=str(identity.kind), identity_value=identity.value,
-                             created_at=now, name=data.name, address=data.address,
-                             municipality_code=data.municipality_code, listed_unit_id=data.listed_unit_id,
-                             protected_identity=data.protected_identity)
-            uow.patients.add(row)
-        else:
-            row.name, row.address, row.municipality_code = data.name, data.address, data.municipality_code
-            row.listed_unit_id, row.protected_identity = data.listed_unit_id, data.protected_identity
-        await uow.session.flush()
-        return row
-
-    async def _receivers(self, uow: UnitOfWork, request: RegisterCase, patient: PatientRow) -> list[tuple[str, Part]]:
+    async def _receivers(self, uow: UnitOfWork, request: RegisterCase) -> list[tuple[str, Part]]:
         """Routing: the municipality of the registered address and the primary care unit of the listing."""
         if request.receiving_unit_ids is not None:
             units = await uow.directory.units(request.receiving_unit_ids)
@@ -251,7 +231,8 @@ class CaseService:
                     raise Invalid("no such active receiving unit", field="receiving_unit_ids")
                 receivers.append((unit_id, PART_OF_KIND[UnitKind(unit.kind)]))
             return list(dict.fromkeys(receivers))
-        intake = await uow.directory.municipal_intake_unit(patient.municipality_code, request.patient.district)
+        patient = request.patient
+        intake = await uow.directory.municipal_intake_unit(patient.municipality_code, patient.district)
         if intake is None:
             raise Invalid("no municipal unit receives notices for this municipality",
                           field="patient.municipality_code")
@@ -263,7 +244,7 @@ class CaseService:
             receivers.append((listed.id, Part.PRIMARY_CARE))
         return receivers
 
-    async def _detail(self, uow: UnitOfWork, case: DischargeCase, patient: PatientRow, now: datetime,
+    async def _detail(self, uow: UnitOfWork, case: DischargeCase, patient: Person, now: datetime,
                       user: CurrentUser, unit_id: str) -> CaseDetail:
         """The case as `user` sees it acting for `unit_id` (which decides whether a protected identity shows)."""
         units = await uow.directory.units(p.unit_id for p in case.participants)
@@ -271,7 +252,7 @@ class CaseService:
         return detail(case, patient, units, self._policy, amounts, now,
                       reveal=authorization.reveals_protected_identity(user, unit_id))
 
-    async def _detail_body(self, uow: UnitOfWork, case: DischargeCase, patient: PatientRow, now: datetime,
+    async def _detail_body(self, uow: UnitOfWork, case: DischargeCase, patient: Person, now: datetime,
                            user: CurrentUser, unit_id: str) -> bytes:
         return msgspec.json.encode(await self._detail(uow, case, patient, now, user, unit_id))
 

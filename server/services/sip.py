@@ -12,7 +12,6 @@ for what this layer decides (the acting unit, the units and the person named in 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
@@ -21,7 +20,6 @@ import msgspec
 from sqlalchemy import select
 
 from domain.discharge_case import Actor, DischargeCase
-from domain.identity import InvalidIdentity, parse_patient_identity
 from domain.organisation import PrincipalKind
 from domain.sip import (
     ContentChanged,
@@ -37,16 +35,16 @@ from domain.sip import (
 from domain.sip.commands import AddSipUnit, SipCommand, VersionedSipCommand
 from domain.sip.events import SipMeetingScheduled
 from server import access_log, authorization
-from server.api.schemas import PatientInput
 from server.api.sip_schemas import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
 from server.errors import Conflict, Forbidden, Invalid, NotVisible, VersionConflict
 from server.exports.context import ExportContext
 from server.idempotency import CommandResult, IdempotencyKey, replay_or_none, run_once, store_response
-from server.persistence.models import PatientRow, PrincipalRow
+from server.persistence.models import Person, PrincipalRow
 from server.persistence.repositories import ConcurrencyConflict
 from server.persistence.sip_repository import SipUnitOfWork
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
+from server.services.patients import details_of, upsert_patient
 from server.sip_views import detail, diff_out, summary, version_out
 
 
@@ -99,21 +97,22 @@ class SipService:
                 case = await uow.cases.get(request.case_id, for_update=True)
                 if case is None or not case.is_visible_to(owner.unit_id):
                     raise NotVisible("no such case", field="case_id", code="case_not_found")
-                patient = await uow.patients.get(await uow.cases.patient_id_of(case.id) or "")
-                assert patient is not None
+                person = await uow.cases.person_of(case.id)  # the plan keeps its own copy of the case's details
+                assert person is not None
                 plan = open_plan_for_case(case, owner=owner, actor=actor, now=now, units=others,
                                           plan_id=request.plan_id)
             else:
                 assert request.person is not None
-                patient = await self._upsert_patient(uow, request.person, now)
-                plan = SipPlan.create(person_id=patient.id, owner=owner, actor=actor, now=now, units=others,
+                person = Person.of(await upsert_patient(uow, request.person, now, field="person"),
+                                   details_of(request.person))
+                plan = SipPlan.create(person_id=person.id, owner=owner, actor=actor, now=now, units=others,
                                       plan_id=request.plan_id)
-            await uow.sip_plans.add(plan, patient.id, now)
+            await uow.sip_plans.add(plan, person.id, person.details, now)
             await self._save_case(uow, case, now)
             await self._record(uow, plan, case)
-            await access_log.record(uow.session, user, unit_id=owner.unit_id, patient_ids=[patient.id],
+            await access_log.record(uow.session, user, unit_id=owner.unit_id, patient_ids=[person.id],
                                     case_ids=[plan.case_id], action="create_sip_plan", at=now)
-            body = await self._detail_body(uow, plan, patient, now, user, owner.unit_id)
+            body = await self._detail_body(uow, plan, person, now, user, owner.unit_id)
             if idem:
                 await store_response(uow.session, user, idem, 201, body, now)
             await uow.commit()
@@ -189,14 +188,14 @@ class SipService:
             now = self._clock()
             total, plans = await uow.sip_plans.page_for_units(units, states=states, follow_up_before=follow_up_before,
                                                              limit=limit, offset=offset)
-            patients = await uow.patients.get_many(p for _, p in plans)
             # Each row names the unit through which the user sees that plan; its assignment decides whether a
             # protected identity is shown.
             through = [unit_id or min(units & set(plan.visible_unit_ids())) for plan, _ in plans]
-            items = [summary(plan, patients[p], now, reveal=authorization.reveals_protected_identity(user, u))
+            items = [summary(plan, p, now, reveal=authorization.reveals_protected_identity(user, u))
                      for (plan, p), u in zip(plans, through, strict=True)]
             await access_log.append(uow.session, [
-                {"at": now, "user_id": user.id, "user_hsa_id": user.hsa_id, "patient_id": p, "case_id": plan.case_id,
+                {"at": now, "user_id": user.id, "user_hsa_id": user.hsa_id, "patient_id": p.id,
+                 "case_id": plan.case_id,
                  "unit_id": u, "action": "list_sip_plans", "purpose": "care_coordination"}
                 for (plan, p), u in zip(plans, through, strict=True)])
             await uow.commit()
@@ -273,8 +272,8 @@ class SipService:
         return candidates[0]
 
     @staticmethod
-    async def _patient(uow: SipUnitOfWork, plan: SipPlan) -> PatientRow:
-        patient = await uow.patients.get(plan.person_id)
+    async def _patient(uow: SipUnitOfWork, plan: SipPlan) -> Person:
+        patient = await uow.sip_plans.person_of(plan.id)
         assert patient is not None
         return patient
 
@@ -336,23 +335,7 @@ class SipService:
             await uow.record_events(case)
         await uow.record_plan_events(plan)
 
-    @staticmethod
-    async def _upsert_patient(uow: SipUnitOfWork, data: PatientInput, now: datetime) -> PatientRow:
-        try:
-            identity = parse_patient_identity(data.identity, today=now.date())
-        except InvalidIdentity as exc:
-            raise Invalid(str(exc), field="person.identity", code="invalid_identity") from None
-        row = await uow.patients.by_identity(identity.value)
-        if row is None:
-            row = PatientRow(id=str(uuid.uuid4()), identity_kind=str(identity.kind), identity_value=identity.value,
-                             created_at=now, name=data.name, address=data.address,
-                             municipality_code=data.municipality_code, listed_unit_id=data.listed_unit_id,
-                             protected_identity=data.protected_identity)
-            uow.patients.add(row)
-            await uow.session.flush()
-        return row
-
-    async def _detail(self, uow: SipUnitOfWork, plan: SipPlan, patient: PatientRow, now: datetime,
+    async def _detail(self, uow: SipUnitOfWork, plan: SipPlan, patient: Person, now: datetime,
                       user: CurrentUser, unit_id: str) -> SipPlanDetail:
         """The plan as `user` sees it acting for `unit_id` (which decides whether a protected identity shows)."""
         units = await uow.directory.units(u.unit_id for u in plan.units)
@@ -361,7 +344,7 @@ class SipService:
         return detail(plan, patient, units, now, acting_unit_id=unit_id, principals=principals,
                       reveal=authorization.reveals_protected_identity(user, unit_id))
 
-    async def _detail_body(self, uow: SipUnitOfWork, plan: SipPlan, patient: PatientRow, now: datetime,
+    async def _detail_body(self, uow: SipUnitOfWork, plan: SipPlan, patient: Person, now: datetime,
                            user: CurrentUser, unit_id: str) -> bytes:
         return msgspec.json.encode(await self._detail(uow, plan, patient, now, user, unit_id))
 

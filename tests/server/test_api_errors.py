@@ -160,7 +160,7 @@ async def test_domain_rule_violations(client: Client, auth: Auth, app: Litestar)
     bad = patient("19350101-9999")  # wrong check digit
     response = await client.post(CASES, headers=nurse, json={"ward_unit_id": WARD, "patient": bad,
                                                              "admitted_at": iso(now_utc())})
-    problem(response, 422, "invalid", "patient.identity")
+    problem(response, 422, "invalid_identity", "patient.identity")
     for field, value in (("admitted_at", now_utc() + timedelta(hours=1)),
                          ("estimated_discharge_at", now_utc() - timedelta(days=3))):
         body = {"ward_unit_id": WARD, "patient": patient(new_identity()),

@@ -8,6 +8,8 @@ not even know about are 404 (`NotVisible`), decided by the callers that look the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from domain.administration import (
     Grant,
     Grants,
@@ -21,7 +23,7 @@ from domain.administration import (
 )
 from domain.organisation import Role
 from realtime.feeds import unit_feed
-from server.errors import Forbidden
+from server.errors import Forbidden, Invalid, NotVisible
 from server.persistence.repositories import DirectoryRepository
 from server.principal import CurrentUser
 
@@ -43,6 +45,46 @@ def require_case_units(user: CurrentUser) -> frozenset[str]:
 def require_unit_access(user: CurrentUser, unit_id: str) -> None:
     if unit_id not in require_case_units(user):
         raise Forbidden("you do not work at this unit", field="unit_id")
+
+
+def listing_units(user: CurrentUser, unit_id: str | None) -> frozenset[str]:
+    """The units whose cases or plans a list shows: the user's case units, or the one asked for (one of them)."""
+    units = require_case_units(user)
+    if unit_id is None:
+        return units
+    require_unit_access(user, unit_id)
+    return frozenset({unit_id})
+
+
+def seen_through(units: frozenset[str], visible_unit_ids: Iterable[str]) -> str:
+    """The unit a list row is seen through (its protected-identity rule and its access-log row): the first of the
+    listing units that sees the case or plan."""
+    return min(units & set(visible_unit_ids))
+
+
+def require_own_unit(user: CurrentUser, unit_id: str, field: str) -> None:
+    """A case or plan is registered at (acted for by) a unit where the user works with cases: 403 `not_your_unit`."""
+    if unit_id not in require_case_units(user):
+        raise Forbidden("you do not work at this unit", field=field, code="not_your_unit")
+
+
+def acting_unit(user: CurrentUser, visible_unit_ids: Iterable[str] | None, requested: str | None, what: str) -> str:
+    """The one rule for the unit a user acts for on a case or plan (`what`) seen by `visible_unit_ids` (None: there
+    is no such thing): one of their case units among them. None of theirs: 404, as if it did not exist. The one
+    asked for (`X-Acting-Unit`) if it is among them, else 403 `acting_unit_not_allowed`; without one, the only
+    one, else 422 `acting_unit_required`."""
+    candidates = sorted(require_case_units(user) & set(visible_unit_ids or ()))
+    if not candidates:
+        raise NotVisible(f"no such {what}")
+    if requested is not None:
+        if requested not in candidates:
+            raise Forbidden(f"you cannot act for this unit on this {what}", field="X-Acting-Unit",
+                            code="acting_unit_not_allowed")
+        return requested
+    if len(candidates) > 1:
+        raise Invalid("you take part through several units: choose one", field="X-Acting-Unit",
+                      code="acting_unit_required")
+    return candidates[0]
 
 
 def reveals_protected_identity(user: CurrentUser, unit_id: str | None) -> bool:

@@ -168,7 +168,7 @@ async def _seed_cases(session: AsyncSession, now: datetime, count: int, rng: ran
         case = _build_case(rng, now, ward_key, patient, person, state)
         repo = CaseRepository(session)
         await repo.add(case, patient.id, person, now)
-        await event_log.append(session, case.pending_events, case.version)
+        await event_log.append(session, case.pending_events, case.version, event_log.DISCHARGE_CASE)
         case.pending_events.clear()
         await access_log.append(session, _demo_accesses(case, patient.id))
 

@@ -1,9 +1,4 @@
-"""Storing SIP plans (like `CaseRepository`), and the unit of work that also records a plan's events.
-
-`SipUnitOfWork` is the `UnitOfWork` plus the plan repository: plan state, plan events (aggregate_type
-"sip_plan"), a touched discharge case and its events, and the access-log rows commit together; the events go
-to the publisher after commit.
-"""
+"""Storing SIP plans, like `CaseRepository` stores cases (the `UnitOfWork` has both)."""
 
 from __future__ import annotations
 
@@ -15,15 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain.sip import PlanState, SipPlan
-from realtime.feeds import unit_feed
-from server.persistence import event_log
 from server.persistence.documents import from_document, to_document
-from server.persistence.models import FeedRow, PatientRow, Person, PersonDetails
+from server.persistence.models import PatientRow, Person, PersonDetails
 from server.persistence.repositories import ConcurrencyConflict
 from server.persistence.sip_models import SipPlanRow, SipPlanUnitRow
-from server.persistence.unit_of_work import UnitOfWork
-
-SIP_AGGREGATE = "sip_plan"
 
 
 def listing_follow_up(plan: SipPlan) -> date | None:
@@ -117,23 +107,3 @@ class SipPlanRepository:
             .limit(limit).offset(offset))).tuples()
         return total, [(from_document(r.document, r.version, SipPlan), Person.of(p, PersonDetails.of(r)))
                        for r, p in rows]
-
-
-class SipUnitOfWork(UnitOfWork):
-    async def __aenter__(self) -> SipUnitOfWork:
-        await super().__aenter__()
-        self.sip_plans = SipPlanRepository(self.session)
-        return self
-
-    async def lock_feeds(self, unit_ids: Iterable[str]) -> None:
-        """Lock the feeds of every unit concerned, in sorted order, before appending events of two aggregates
-        (a plan and its case) in one transaction: the feed locks are then taken in one global order."""
-        feeds = sorted({unit_feed(u) for u in unit_ids})
-        if feeds and self.session.get_bind().dialect.name == "postgresql":
-            await self.session.execute(select(FeedRow.feed).where(FeedRow.feed.in_(feeds))
-                                       .order_by(FeedRow.feed).with_for_update())
-
-    async def record_plan_events(self, plan: SipPlan) -> None:
-        """Append the plan's pending events at its (new) version to the log and the feeds."""
-        self._outbox.extend(await event_log.append(self.session, plan.pending_events, plan.version, SIP_AGGREGATE))
-        plan.pending_events.clear()

@@ -207,7 +207,7 @@ class CommandRunner(Generic[A, V]):
         for other in changed:
             await self._save(uow, other.store, other.aggregate, now, field=f"{other.store.noun}_id")
         recorded = [*changed, Touched(aggregate, self._kind)]
-        if len(changed) > 0:
+        if changed:
             await uow.lock_feeds({u for t in recorded for e in t.aggregate.pending_events for u in e.unit_ids})
         for item in recorded:
             await uow.record_events(item.aggregate, item.store.aggregate_type)

@@ -171,13 +171,17 @@ def action_of(command: object) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in type(command).__name__).lstrip("_")
 
 
-async def record(session: AsyncSession, user: CurrentUser, *, unit_id: str | None, patient_ids: list[str],
-                 case_ids: list[str | None], action: str, at: datetime, purpose: str = "care_coordination") -> None:
-    """One row per patient whose data the user read or changed (a list logs every patient on the page)."""
+async def record(session: AsyncSession, user: CurrentUser, *, unit_id: str | list[str | None] | None,
+                 patient_ids: list[str], case_ids: list[str | None], action: str, at: datetime,
+                 purpose: str = "care_coordination") -> None:
+    """One row per patient whose data the user read or changed (a list logs every patient on the page), each
+    under the unit acted for: one for all rows, or a list with one per row (a list's rows are each seen through
+    their own unit)."""
+    units = unit_id if isinstance(unit_id, list) else [unit_id] * len(patient_ids)
     await append(session, [
-        {"at": at, "user_id": user.id, "user_hsa_id": user.hsa_id, "unit_id": unit_id, "patient_id": patient_id,
+        {"at": at, "user_id": user.id, "user_hsa_id": user.hsa_id, "unit_id": unit, "patient_id": patient_id,
          "case_id": case_id, "action": action, "purpose": purpose}
-        for patient_id, case_id in zip(patient_ids, case_ids, strict=True)
+        for unit, patient_id, case_id in zip(units, patient_ids, case_ids, strict=True)
     ])
 
 

@@ -26,12 +26,12 @@ from server.api.schemas import (
     PlanningOut,
     TimelineOut,
 )
-from server.persistence.models import PatientRow, UnitRow
+from server.persistence.models import Person, UnitRow
 
 PROTECTED_NAME = "Skyddad identitet"
 
 
-def patient_out(row: PatientRow, *, reveal: bool = False) -> PatientOut:
+def patient_out(row: Person, *, reveal: bool = False) -> PatientOut:
     """Protected identity: name and address are masked (the identity number stays, it is needed for care) unless
     `reveal`: the user's assignment at the acting unit carries the explicit need
     (`authorization.reveals_protected_identity`)."""
@@ -45,7 +45,7 @@ def patient_out(row: PatientRow, *, reveal: bool = False) -> PatientOut:
         birth_date=identity.birth_date, masked=masked)
 
 
-def summary(case: DischargeCase, patient: PatientRow, policy: PaymentPolicy, now: datetime, *,
+def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: datetime, *,
             reveal: bool = False) -> CaseSummary:
     deadlines = case_deadlines(case, policy, now)
     worst = worst_open_state(deadlines)
@@ -61,7 +61,7 @@ def summary(case: DischargeCase, patient: PatientRow, policy: PaymentPolicy, now
         on_leave=case.on_leave)
 
 
-def detail(case: DischargeCase, patient: PatientRow, units: Mapping[str, UnitRow], policy: PaymentPolicy,
+def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], policy: PaymentPolicy,
            amounts: Mapping[int, int], now: datetime, *, reveal: bool = False) -> CaseDetail:
     base = summary(case, patient, policy, now, reveal=reveal)
     liability = case_liability(case, policy, amounts, now)
@@ -143,7 +143,7 @@ def in_inbox(case: DischargeCase, unit_id: str) -> bool:
             and case.admission_notice_sent_at is not None)
 
 
-def inbox_item(case: DischargeCase, patient: PatientRow, unit_id: str, policy: PaymentPolicy,
+def inbox_item(case: DischargeCase, patient: Person, unit_id: str, policy: PaymentPolicy,
                now: datetime, *, reveal: bool = False) -> InboxItemOut:
     part = case.part_of(unit_id)
     return InboxItemOut(

@@ -121,6 +121,13 @@ class ChangeAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     protected_identity_access: ProtectedIdentityAccess
 
 
+class ProtectedIdentityOut(msgspec.Struct, kw_only=True):
+    """A person's protection after an administrator cleared it (no personal data: the patient id only)."""
+
+    patient_id: str
+    protected_identity: bool
+
+
 class AdminAssignmentOut(msgspec.Struct, kw_only=True):
     id: int
     unit_id: str

@@ -270,10 +270,9 @@ async def get_inbox(current_user: CurrentUser, runtime: Runtime,
         now = utc_now()
         ids = await uow.cases.ids_for_units([unit_id], [CaseState(s) for s in INBOX_STATES])
         cases = [(c, p) for c, p in await uow.cases.get_many(ids) if in_inbox(c, unit_id)]
-        patients = await uow.patients.get_many(p for _, p in cases)
         reveal = authorization.reveals_protected_identity(current_user, unit_id)
-        items = [inbox_item(c, patients[p], unit_id, runtime.policy, now, reveal=reveal) for c, p in cases]
-        await access_log.record(uow.session, current_user, unit_id=unit_id, patient_ids=[p for _, p in cases],
+        items = [inbox_item(c, p, unit_id, runtime.policy, now, reveal=reveal) for c, p in cases]
+        await access_log.record(uow.session, current_user, unit_id=unit_id, patient_ids=[p.id for _, p in cases],
                                 case_ids=[c.id for c, _ in cases], action="list_inbox", at=now)
         await uow.commit()
     return inbox(unit_id, items)

@@ -38,7 +38,6 @@ from server import authorization
 from server.auth.revocation import RevocationUnavailable
 from server.auth.users import Authenticated, authenticate, current_user
 from server.errors import ApplicationError
-from server.persistence.sip_repository import SipUnitOfWork
 from server.runtime import Runtime
 
 log = logging.getLogger("samplan.stream")
@@ -377,7 +376,7 @@ def _feeds(units: set[str]) -> list[str]:
 
 async def _visible_units(runtime: Runtime, subject_id: str) -> set[str]:
     """The units that see a case or a SIP plan (presence is for both; their ids never collide: UUIDs)."""
-    async with SipUnitOfWork(runtime.sessions, runtime.live.publish) as uow:
+    async with runtime.uow() as uow:
         case = await uow.cases.get(subject_id)
         if case is not None:
             return set(case.visible_unit_ids())

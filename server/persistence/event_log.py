@@ -29,7 +29,9 @@ class StoredEvent:
     envelopes: tuple[Envelope, ...]
 
 
-LoggedEvent = CaseEvent | SipEvent  # a discharge case's or a SIP plan's (aggregate_type "sip_plan")
+LoggedEvent = CaseEvent | SipEvent  # a discharge case's or a SIP plan's
+DISCHARGE_CASE = "discharge_case"  # the aggregate types of the log and the envelopes
+SIP_PLAN = "sip_plan"
 
 
 def aggregate_id(event: LoggedEvent) -> str:
@@ -51,7 +53,7 @@ async def ensure_feed(session: AsyncSession, feed: str) -> None:
 
 
 async def append(session: AsyncSession, events: Sequence[LoggedEvent], aggregate_version: int,
-                 aggregate_type: str = "discharge_case") -> list[StoredEvent]:
+                 aggregate_type: str) -> list[StoredEvent]:
     stored: list[StoredEvent] = []
     for event in events:
         event_id = str(uuid.uuid4())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -104,19 +105,78 @@ class AssignmentRow(Base):
 
 
 class PatientRow(Base):
+    """A person's identity, shared by every case and plan of that person: the number, the id that links them, and
+    the protection (*skyddad identitet*, set by any registration, cleared only by an administrator with the
+    explicit need). Nothing else: name, address, municipality and listing are each case's and plan's own
+    (`PersonSnapshot`), so no registration changes what another unit sees (docs/adr/0002-patient-identity.md)."""
+
     __tablename__ = "patients"
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     identity_kind: Mapped[str] = mapped_column(String(20))
     identity_value: Mapped[str] = mapped_column(String(12), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    address: Mapped[str] = mapped_column(String(300), default="")
-    municipality_code: Mapped[str] = mapped_column(String(4))
-    listed_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
     protected_identity: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(Moment)
 
 
-class CaseRow(Base):
+class PersonSnapshot:
+    """Columns of a case or plan: the person's details as its creator registered them (migration 0005)."""
+
+    person_name: Mapped[str] = mapped_column(String(200))
+    person_address: Mapped[str] = mapped_column(String(300), default="")
+    person_municipality_code: Mapped[str] = mapped_column(String(4))
+    person_listed_unit_id: Mapped[str | None] = mapped_column(String(36))
+
+
+@dataclass(frozen=True)
+class PersonDetails:
+    """What a registration says about the person besides the identity: kept by the case or plan it creates."""
+
+    name: str
+    address: str
+    municipality_code: str
+    listed_unit_id: str | None
+
+    def columns(self) -> dict[str, object]:
+        return {"person_name": self.name, "person_address": self.address,
+                "person_municipality_code": self.municipality_code, "person_listed_unit_id": self.listed_unit_id}
+
+    @classmethod
+    def of(cls, row: PersonSnapshot) -> PersonDetails:
+        return cls(row.person_name, row.person_address, row.person_municipality_code, row.person_listed_unit_id)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person as one case or plan shows them: the shared identity and protection with its own details."""
+
+    id: str
+    identity_kind: str
+    identity_value: str
+    protected_identity: bool
+    details: PersonDetails
+
+    @classmethod
+    def of(cls, patient: PatientRow, details: PersonDetails) -> Person:
+        return cls(patient.id, patient.identity_kind, patient.identity_value, patient.protected_identity, details)
+
+    @property
+    def name(self) -> str:
+        return self.details.name
+
+    @property
+    def address(self) -> str:
+        return self.details.address
+
+    @property
+    def municipality_code(self) -> str:
+        return self.details.municipality_code
+
+    @property
+    def listed_unit_id(self) -> str | None:
+        return self.details.listed_unit_id
+
+
+class CaseRow(PersonSnapshot, Base):
     __tablename__ = "discharge_cases"
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)

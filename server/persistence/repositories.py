@@ -18,6 +18,8 @@ from server.persistence.models import (
     OrganisationRow,
     PatientRow,
     PaymentAmountRow,
+    Person,
+    PersonDetails,
     PrincipalRow,
     UnitRow,
     UserRow,
@@ -40,12 +42,13 @@ class CaseRepository:
         row = await self.session.scalar(query)
         return from_document(row.document, row.version, DischargeCase) if row else None
 
-    async def add(self, case: DischargeCase, patient_id: str, now: datetime) -> int:
+    async def add(self, case: DischargeCase, patient_id: str, person: PersonDetails, now: datetime) -> int:
+        """Store a new case with its own copy of the person's details (`person`, as its ward registered them)."""
         case.version = 1
         await self.session.execute(insert(CaseRow).values(
             id=case.id, patient_id=patient_id, ward_unit_id=case.ward_unit_id, state=str(case.state),
             care_type=str(case.care_type), admitted_at=case.admitted_at.astimezone(UTC), updated_at=now, version=1,
-            document=to_document(case)))
+            document=to_document(case), **person.columns()))
         await self._sync_participants(case, fresh=True)
         return 1
 
@@ -74,16 +77,22 @@ class CaseRepository:
             query = query.where(CaseRow.state.in_([str(s) for s in states]))
         return list(await self.session.scalars(query))
 
-    async def get_many(self, case_ids: Sequence[str]) -> list[tuple[DischargeCase, str]]:
-        """Cases with their patient ids, oldest admission first."""
+    async def get_many(self, case_ids: Sequence[str]) -> list[tuple[DischargeCase, Person]]:
+        """Cases with their person (as each case records them), oldest admission first."""
         if not case_ids:
             return []
-        rows = await self.session.scalars(
-            select(CaseRow).where(CaseRow.id.in_(list(case_ids))).order_by(CaseRow.admitted_at, CaseRow.id))
-        return [(from_document(r.document, r.version, DischargeCase), r.patient_id) for r in rows]
+        rows = (await self.session.execute(
+            select(CaseRow, PatientRow).join(PatientRow, PatientRow.id == CaseRow.patient_id)
+            .where(CaseRow.id.in_(list(case_ids))).order_by(CaseRow.admitted_at, CaseRow.id))).tuples()
+        return [(from_document(r.document, r.version, DischargeCase), Person.of(p, PersonDetails.of(r)))
+                for r, p in rows]
 
-    async def patient_id_of(self, case_id: str) -> str | None:
-        return await self.session.scalar(select(CaseRow.patient_id).where(CaseRow.id == case_id))
+    async def person_of(self, case_id: str) -> Person | None:
+        """The case's person: the shared identity with the case's own details."""
+        row = (await self.session.execute(
+            select(CaseRow, PatientRow).join(PatientRow, PatientRow.id == CaseRow.patient_id)
+            .where(CaseRow.id == case_id))).tuples().first()
+        return Person.of(row[1], PersonDetails.of(row[0])) if row else None
 
     async def open_case_at_ward(self, patient_id: str, ward_unit_id: str) -> str | None:
         open_states = [str(s) for s in CaseState if s.is_open]
@@ -97,10 +106,6 @@ class PatientRepository:
 
     async def get(self, patient_id: str) -> PatientRow | None:
         return await self.session.get(PatientRow, patient_id)
-
-    async def get_many(self, patient_ids: Iterable[str]) -> dict[str, PatientRow]:
-        rows = await self.session.scalars(select(PatientRow).where(PatientRow.id.in_(list(set(patient_ids)))))
-        return {r.id: r for r in rows}
 
     async def by_identity(self, value: str) -> PatientRow | None:
         return await self.session.scalar(select(PatientRow).where(PatientRow.identity_value == value))

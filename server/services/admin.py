@@ -6,7 +6,8 @@ carry a specific problem code: `unit_in_use`, `unit_has_active_sub_units`, `user
 cross-municipal agreement is recorded); `cross_municipal_agreement_central_only` (403: only a central administrator
 records such an agreement or changes the routing of a unit that has one). A change of what a user may reach
 (activation, HSA-id, assignments) also records a `UserAccessChanged` event on the user's access feed, so that every
-API instance re-checks the user's open event streams (docs/events.md, "Access follows changes"). Units are never
+API instance re-checks the user's open event streams (docs/events.md, "Access follows changes"). A person's
+protected identity is cleared here too (`clear_protected_identity`), never by a registration. Units are never
 deleted: a deactivated unit keeps its id, its cases and its log rows, and receives no new notices (routing,
 forwarding and adding participants only pick active units; a unit with open cases cannot close).
 """
@@ -32,6 +33,7 @@ from domain.administration import (
 from domain.discharge_case import CaseState
 from domain.organisation import Role, UnitKind
 from realtime.feeds import unit_feed
+from server import access_log
 from server import authorization as authz
 from server.api.admin_schemas import (
     AdminAssignmentOut,
@@ -48,6 +50,7 @@ from server.api.admin_schemas import (
     NewUnit,
     NewUser,
     OrganisationOut,
+    ProtectedIdentityOut,
 )
 from server.errors import Conflict, Forbidden, Invalid, NotVisible
 from server.persistence import event_log
@@ -408,6 +411,27 @@ class AdminService:
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)
+
+    # ----- protected identity -------------------------------------------------------------------------------------
+
+    async def clear_protected_identity(self, user: CurrentUser, patient_id: str) -> ProtectedIdentityOut:
+        """End a person's protected identity everywhere (registrations can only set it): by an administrator with
+        the explicit need, recorded in the admin log (`clear_protected_identity`) and, as a change of patient data,
+        in the access log. Clearing a person who is not protected changes and records nothing."""
+        unit_id = authz.protected_identity_unit(user)
+        async with self._uow() as uow:
+            patient = await uow.patients.get(patient_id)
+            if patient is None:
+                raise NotVisible("no such patient")
+            if patient.protected_identity:
+                patient.protected_identity = False
+                now = self._clock()
+                await self._log(uow, user, user.organisation_id, "clear_protected_identity", "patient", patient.id,
+                                {"protected_identity": False, "unit_id": unit_id})
+                await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
+                                        case_ids=[None], action="clear_protected_identity", at=now)
+            await uow.commit()
+            return ProtectedIdentityOut(patient_id=patient.id, protected_identity=False)
 
     # ----- the record of changes ----------------------------------------------------------------------------------
 

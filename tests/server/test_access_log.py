@@ -84,7 +84,7 @@ async def test_a_failed_write_leaves_no_log_row(client: Client, auth: Auth, app:
     async def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr("server.services.cases.store_response", broken)
+    monkeypatch.setattr("server.services.command_runner.store_response", broken)
     failed = await client.post(f"/api/v1/cases/{case['id']}/admission-notice", headers={
         **nurse, "Idempotency-Key": str(uuid.uuid4())}, json={"expected_version": case["version"]})
     assert failed.status_code == 500

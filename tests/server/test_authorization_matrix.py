@@ -94,6 +94,13 @@ def log_verifier(role: Role, _side: str) -> bool:
     return role in (Role.AUDITOR, Role.CENTRAL_ADMINISTRATOR)
 
 
+def protected_identity_administrator(_role: Role, _side: str) -> bool:
+    """Clearing a protected identity takes an administering role AND the explicit need, which only a case role
+    carries: no matrix user (one role each) has both, so every one is refused, on either side. The permitted
+    caller: tests/server/test_patient_identity.py."""
+    return False
+
+
 @dataclass(frozen=True)
 class Targets:
     """Ids the requests are made against, per side."""
@@ -106,6 +113,7 @@ class Targets:
     review: dict[str, str]
     review_seq: dict[str, int]
     plan: dict[str, str]
+    patient: dict[str, str]
     secrets: frozenset[str]  # the other organisation's patient data: never in any answer to a matrix user
 
 
@@ -200,6 +208,8 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
         {"protected_identity_access": True}), {404}),
     "adminRemoveAssignment": (user_administrator, lambda t, s: (
         "DELETE", f"/admin/users/{t.user[s]}/assignments/{t.assignment[OTHER if s == OWN else OWN]}", None), {404}),
+    "adminClearProtectedIdentity": (protected_identity_administrator, lambda t, s: (
+        "DELETE", f"/admin/patients/{t.patient[s]}/protected-identity", None), {200}),
     "adminListChanges": (organisation_viewer,
                          lambda t, s: ("GET", f"/admin/organisations/{t.organisation[s]}/changes", None), {200}),
     # the access log
@@ -373,6 +383,7 @@ async def _targets(client: httpx.AsyncClient, auth: Callable[[str], dict[str, st
         user={OWN: stable_id("user", "ward.nurse"), OTHER: stable_id("user", "needs.assessor")},
         assignment={OWN: nurse.json()["assignments"][0]["id"], OTHER: assessor.json()["assignments"][0]["id"]},
         review=reviews, review_seq=seqs, plan=plans,
+        patient={OWN: own_case["patient"]["id"], OTHER: other_case["patient"]["id"]},
         secrets=frozenset({other_case["id"], other_case["patient"]["id"], reviews[OTHER], plans[OTHER]}))
 
 

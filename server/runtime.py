@@ -73,5 +73,5 @@ def build_runtime(settings: Settings) -> Runtime:
     runtime = Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
                       policy=policy, cases=None, live=live,  # type: ignore[arg-type]
                       sealer=Sealer(sessions, interval=settings.access_log_seal_interval_seconds))
-    runtime.cases = CaseService(runtime.uow, policy, utc_now)
+    runtime.cases = CaseService(runtime.uow, policy, utc_now, settings.time_limits)
     return runtime

@@ -19,6 +19,7 @@ from domain.errors import FieldConflict
 from domain.identity import InvalidIdentity, parse_patient_identity
 from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
+from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command, check_times
 from server import access_log, authorization
 from server.api.schemas import CaseDetail, CasePage, RegisterCase
 from server.case_views import detail, summary
@@ -34,10 +35,12 @@ PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.
 
 
 class CaseService:
-    def __init__(self, uow: Callable[[], UnitOfWork], policy: PaymentPolicy, clock: Callable[[], datetime]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], policy: PaymentPolicy, clock: Callable[[], datetime],
+                 limits: TimeLimits = DEFAULT_LIMITS) -> None:
         self._uow = uow
         self._policy = policy
         self._clock = clock
+        self._limits = limits  # the plausible windows of the times a client sends
 
     # ----- commands -------------------------------------------------------------------------------------------
 
@@ -72,6 +75,9 @@ class CaseService:
                 await uow.commit()
                 return CommandResult(replay[0], replay[1])
             now = self._clock()
+            check_times(now, self._limits, admitted_at=request.admitted_at,
+                        needs_identified_at=request.needs_identified_at,
+                        estimated_discharge_at=request.estimated_discharge_at)
             ward = await uow.directory.unit(request.ward_unit_id)
             if ward is None or not UnitKind(ward.kind).is_inpatient or not ward.active:
                 raise Invalid("the unit is not an active inpatient ward", field="ward_unit_id")
@@ -107,6 +113,7 @@ class CaseService:
             now = self._clock()
             unit_id = self._acting_unit(user, case, acting_unit)
             assert case is not None
+            check_command(command, now, self._limits)
             patient = await uow.patients.get(await uow.cases.patient_id_of(case.id) or "")
             assert patient is not None
             # A versioned command is stale when the case moved on; a planning edit is guarded per field instead.

@@ -36,6 +36,7 @@ from domain.sip import (
 )
 from domain.sip.commands import AddSipUnit, SipCommand, VersionedSipCommand
 from domain.sip.events import SipMeetingScheduled
+from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command
 from server import access_log, authorization
 from server.api.schemas import PatientInput
 from server.api.sip_schemas import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
@@ -51,9 +52,11 @@ from server.sip_views import detail, diff_out, summary, version_out
 
 
 class SipService:
-    def __init__(self, uow: Callable[[], SipUnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, uow: Callable[[], SipUnitOfWork], clock: Callable[[], datetime],
+                 limits: TimeLimits = DEFAULT_LIMITS) -> None:
         self._uow = uow
         self._clock = clock
+        self._limits = limits  # the plausible windows of the times a client sends
 
     # ----- commands -------------------------------------------------------------------------------------------
 
@@ -131,6 +134,7 @@ class SipService:
             now = self._clock()
             unit_id = self._acting_unit(user, plan, acting_unit)
             assert plan is not None
+            check_command(command, now, self._limits)
             if isinstance(command, VersionedSipCommand) and command.expected_version != plan.version:
                 current = await self._detail(uow, plan, await self._patient(uow, plan), now, user, unit_id)
                 # The answer shows the current plan: a read of patient data, so it is logged (and only that).

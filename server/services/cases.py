@@ -75,9 +75,6 @@ class CaseService:
                 await uow.commit()
                 return CommandResult(replay[0], replay[1])
             now = self._clock()
-            check_times(now, self._limits, admitted_at=request.admitted_at,
-                        needs_identified_at=request.needs_identified_at,
-                        estimated_discharge_at=request.estimated_discharge_at)
             ward = await uow.directory.unit(request.ward_unit_id)
             if ward is None or not UnitKind(ward.kind).is_inpatient or not ward.active:
                 raise Invalid("the unit is not an active inpatient ward", field="ward_unit_id")
@@ -90,6 +87,11 @@ class CaseService:
                 actor=Actor(user.id, ward.id), receiving=receiving, now=now,
                 estimated_discharge_at=request.estimated_discharge_at,
                 needs_identified_at=request.needs_identified_at)
+            # The domain's own, more specific refusals (e.g. an admission in the future) come first; then the
+            # plausible windows. Nothing is written on either (the unit of work is not committed).
+            check_times(now, self._limits, admitted_at=request.admitted_at,
+                        needs_identified_at=request.needs_identified_at,
+                        estimated_discharge_at=request.estimated_discharge_at)
             await uow.cases.add(case, patient.id, now)
             await uow.record_events(case)
             await access_log.record(uow.session, user, unit_id=ward.id, patient_ids=[patient.id],
@@ -113,7 +115,6 @@ class CaseService:
             now = self._clock()
             unit_id = self._acting_unit(user, case, acting_unit)
             assert case is not None
-            check_command(command, now, self._limits)
             patient = await uow.patients.get(await uow.cases.patient_id_of(case.id) or "")
             assert patient is not None
             # A versioned command is stale when the case moved on; a planning edit is guarded per field instead.
@@ -134,6 +135,9 @@ class CaseService:
                                         case_ids=[case.id], action="read_case", at=now)
                 await uow.commit()
                 raise
+            # After the domain's own, more specific refusals (a discharge before the admission...): the plausible
+            # windows of the command's times. The changed case is dropped unsaved when they refuse.
+            check_command(command, now, self._limits)
             try:
                 if case.pending_events:  # nothing changed (e.g. acknowledging twice): no new version without an event
                     await uow.cases.save(case, now)

@@ -134,7 +134,6 @@ class SipService:
             now = self._clock()
             unit_id = self._acting_unit(user, plan, acting_unit)
             assert plan is not None
-            check_command(command, now, self._limits)
             if isinstance(command, VersionedSipCommand) and command.expected_version != plan.version:
                 current = await self._detail(uow, plan, await self._patient(uow, plan), now, user, unit_id)
                 # The answer shows the current plan: a read of patient data, so it is logged (and only that).
@@ -151,6 +150,9 @@ class SipService:
                 await self._log(uow, user, unit_id, plan, "read_sip_plan", now)
                 await uow.commit()
                 raise
+            # After the domain's own, more specific refusals (a meeting in the past...): the plausible windows of
+            # the command's times. The changed plan is dropped unsaved when they refuse.
+            check_command(command, now, self._limits)
             case = await self._invitation_on_case(uow, plan, actor)
             try:
                 if plan.pending_events:  # nothing changed (the same value again): no new version, no event

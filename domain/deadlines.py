@@ -142,7 +142,8 @@ def liability_conditions(case: DischargeCase, rules: DeadlineRules = DEFAULT_RUL
     sip_due = saturate(case.ready_periods[0].ready_at) + rules.sip_invitation_window if case.ready_periods else None
     sip_sent = case.sip_invitation_sent_at
     return LiabilityConditions(
-        admission_notice_in_time=sent is not None and sent.astimezone(UTC) <= admission_notice_due(case, rules),
+        admission_notice_in_time=sent is not None
+        and saturate(sent).astimezone(UTC) <= admission_notice_due(case, rules),
         ready_notice_sent=bool(case.ready_periods),
         patient_refused_services=case.patient_refused_services,
         sip_invitation_required=case.sip_applies,

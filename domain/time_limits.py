@@ -8,11 +8,13 @@ a window around ``now`` (the server's clock), by what the time says:
 * *estimated discharge*: from ``now - max_past`` to ``now + estimate_horizon``;
 * *SIP* (a meeting's start and end, the date of the next follow-up): from ``now - max_past`` to
   ``now + sip_horizon``;
-* *audit* (an access-log search or review period): from ``now - audit_past`` to ``now + 1 day``.
+* *audit* (an access-log search or review period): from ``now - audit_past`` to ``now + 2 days``
+  (a period may end with the end of today, 25 hours ahead on the night summer time ends).
 
 A time outside its window is refused with :class:`~domain.errors.OutOfRange` naming the field. The windows only
 bound what is plausible; the aggregates still apply their own rules (a discharge not before the admission, a
-meeting not in the past...). The limits are passed in (the API reads them from its settings): see
+meeting not in the past...), and the application checks a command's times after them, so that their more
+specific refusal answers first. The limits are passed in (the API reads them from its settings): see
 :class:`TimeLimits`.
 
 **Calendar.** The computations over stored times (payment days, deadlines) saturate any time outside
@@ -37,7 +39,7 @@ CALENDAR_MIN: Final = datetime(2, 1, 1, tzinfo=UTC)
 CALENDAR_MAX: Final = datetime(9990, 1, 1, tzinfo=UTC)
 """The latest moment the domain computes with (years of margin: day 0, free days, a due time are added to it)."""
 MAX_LIMIT: Final = timedelta(days=36_525)  # a hundred years: keeps every window's bounds inside the calendar
-AUDIT_AHEAD: Final = timedelta(days=1)  # an access-log period may end at the end of today
+AUDIT_AHEAD: Final = timedelta(days=2)  # an access-log period may end with today (even on a 25-hour day)
 _LOCAL = ZoneInfo("Europe/Stockholm")  # the dates of the SIP (next follow-up) are Stockholm dates
 
 

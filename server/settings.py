@@ -85,7 +85,11 @@ class Settings:
     max_json_depth: int = field(default_factory=lambda: int(_env("SAMPLAN_MAX_JSON_DEPTH", "32")))
 
     def __post_init__(self) -> None:
-        self.time_limits  # noqa: B018 (out-of-range windows fail at startup, not on the first request)
+        try:  # out-of-range windows fail at startup, not on the first request
+            self.time_limits  # noqa: B018
+        except ValueError as exc:
+            raise ValueError(f"SAMPLAN_MAX_PAST_DAYS, SAMPLAN_CLOCK_SKEW_SECONDS, SAMPLAN_ESTIMATE_HORIZON_DAYS, "
+                             f"SAMPLAN_SIP_HORIZON_DAYS or SAMPLAN_AUDIT_PAST_DAYS: {exc}") from None
         if not 1 <= self.max_json_depth <= 256:
             raise ValueError(f"SAMPLAN_MAX_JSON_DEPTH must be between 1 and 256, got {self.max_json_depth}")
         if self.max_body_bytes < 1:

@@ -2,6 +2,9 @@
 
 Every deadline has a due time, the time it was met (if it was) and a state: `ok`, `at_risk` (little time
 left) or `overdue` (passed without being met, or met late). Deadlines that do not apply are left out.
+
+Times beyond the domain's calendar (stored before the API bounded them) count as its nearer end
+(`domain.time_limits.saturate`): a due time is then shown at most at that end, and nothing overflows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from domain.payment import (
     first_liable_date,
     individual_liability,
 )
+from domain.time_limits import CALENDAR_MAX, saturate
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -74,16 +78,16 @@ class Deadline:
 
 def evaluate(due_at: datetime, met_at: datetime | None, now: datetime, at_risk: timedelta) -> DeadlineState:
     # In UTC: aware datetimes that share a tzinfo compare and subtract by wall clock (wrong across DST).
-    due_at, now = due_at.astimezone(UTC), now.astimezone(UTC)
+    due_at, now = saturate(due_at).astimezone(UTC), saturate(now).astimezone(UTC)
     if met_at is not None:
-        return DeadlineState.OK if met_at.astimezone(UTC) <= due_at else DeadlineState.OVERDUE
+        return DeadlineState.OK if saturate(met_at).astimezone(UTC) <= due_at else DeadlineState.OVERDUE
     if now > due_at:
         return DeadlineState.OVERDUE
     return DeadlineState.AT_RISK if due_at - now <= at_risk else DeadlineState.OK
 
 
 def admission_notice_due(case: DischargeCase, rules: DeadlineRules = DEFAULT_RULES) -> datetime:
-    start = max(case.admitted_at, case.needs_identified_at or case.admitted_at)
+    start = saturate(max(case.admitted_at, case.needs_identified_at or case.admitted_at))
     # Elapsed hours (24 h is 24 h across a DST change), shown in the start's own time zone.
     return (start.astimezone(UTC) + rules.admission_notice_window).astimezone(start.tzinfo)
 
@@ -111,8 +115,8 @@ def case_deadlines(case: DischargeCase, policy: PaymentPolicy, now: datetime,
     latest_ready = case.ready_periods[-1].ready_at if case.ready_periods else None
     if case.sip_applies and first_ready is not None:
         # The invitation answers the first ready notice; a withdrawn-and-resent notice does not restart it.
-        add(DeadlineKind.SIP_INVITATION, first_ready + rules.sip_invitation_window, case.sip_invitation_sent_at,
-            rules.sip_invitation_at_risk)
+        add(DeadlineKind.SIP_INVITATION, saturate(first_ready) + rules.sip_invitation_window,
+            case.sip_invitation_sent_at, rules.sip_invitation_at_risk)
     discharge_day = case.discharged_at or (case.estimated_discharge_at if latest_ready else None)
     if discharge_day is not None:
         add(DeadlineKind.DISCHARGE_INFORMATION, _end_of_day(discharge_day), case.discharge_notice_sent_at,
@@ -135,10 +139,11 @@ def worst_open_state(deadlines: tuple[Deadline, ...]) -> DeadlineState | None:
 
 def liability_conditions(case: DischargeCase, rules: DeadlineRules = DEFAULT_RULES) -> LiabilityConditions:
     sent = case.admission_notice_sent_at
-    sip_due = case.ready_periods[0].ready_at + rules.sip_invitation_window if case.ready_periods else None
+    sip_due = saturate(case.ready_periods[0].ready_at) + rules.sip_invitation_window if case.ready_periods else None
     sip_sent = case.sip_invitation_sent_at
     return LiabilityConditions(
-        admission_notice_in_time=sent is not None and sent.astimezone(UTC) <= admission_notice_due(case, rules),
+        admission_notice_in_time=sent is not None
+        and saturate(sent).astimezone(UTC) <= admission_notice_due(case, rules),
         ready_notice_sent=bool(case.ready_periods),
         patient_refused_services=case.patient_refused_services,
         sip_invitation_required=case.sip_applies,
@@ -155,9 +160,11 @@ def case_liability(case: DischargeCase, policy: PaymentPolicy, amounts: Mapping[
 
 
 def end_of_day(day: date) -> datetime:
-    """The last moment of a calendar day in Stockholm."""
+    """The last moment of a calendar day in Stockholm (the calendar's end for a day beyond it)."""
+    if day > CALENDAR_MAX.date():
+        return CALENDAR_MAX
     return datetime.combine(day, time(0), tzinfo=STOCKHOLM) + timedelta(days=1) - timedelta(microseconds=1)
 
 
 def _end_of_day(moment: datetime) -> datetime:
-    return end_of_day(moment.astimezone(STOCKHOLM).date())
+    return end_of_day(saturate(moment).astimezone(STOCKHOLM).date())

@@ -40,6 +40,13 @@ class InvalidValue(DomainError):
     code = "invalid_value"
 
 
+class OutOfRange(InvalidValue):
+    """A time lies outside the window the domain finds plausible relative to now (`domain.time_limits`), or
+    outside the calendar. An input error like a malformed value: the API answers 400 with the field."""
+
+    code = "time_out_of_range"
+
+
 class NotFound(DomainError):
     """A referenced thing does not exist (or is not visible)."""
 

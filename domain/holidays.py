@@ -9,8 +9,10 @@ Eve and New Year's Eve are not holidays in law but are non-working days in pract
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import cache
+from functools import lru_cache
 from typing import Final
+
+from domain.errors import OutOfRange
 
 DE_FACTO_HOLIDAYS: Final[tuple[str, ...]] = ("midsummer_eve", "christmas_eve", "new_years_eve")
 """Eves that are not public holidays but are non-working in practice; dates: :func:`de_facto_holidays`."""
@@ -47,7 +49,7 @@ def all_saints_day(year: int) -> date:
     return _saturday_on_or_after(date(year, 10, 31))
 
 
-@cache  # one frozenset per year (functools.cache = lru_cache without a size limit)
+@lru_cache(maxsize=64)  # one frozenset per year; bounded, whatever years stored data names
 def swedish_public_holidays(year: int) -> frozenset[date]:
     """The thirteen dated public holidays of ``year`` (Sundays in general are not listed)."""
     easter = easter_sunday(year)
@@ -70,7 +72,7 @@ def swedish_public_holidays(year: int) -> frozenset[date]:
     )
 
 
-@cache  # one frozenset per year (functools.cache = lru_cache without a size limit)
+@lru_cache(maxsize=64)
 def de_facto_holidays(year: int) -> frozenset[date]:
     """Midsummer Eve, Christmas Eve and New Year's Eve of ``year``."""
     return frozenset({midsummer_day(year) - timedelta(days=1), date(year, 12, 24), date(year, 12, 31)})
@@ -84,10 +86,13 @@ def is_working_day(d: date) -> bool:
 
 
 def next_working_day(d: date) -> date:
-    """The first working day strictly after ``d``."""
-    d += timedelta(days=1)
-    while not is_working_day(d):
+    """The first working day strictly after ``d`` (a few days on at most); OutOfRange past the calendar's end."""
+    try:
         d += timedelta(days=1)
+        while not is_working_day(d):
+            d += timedelta(days=1)
+    except OverflowError:
+        raise OutOfRange("there is no working day after this date in the calendar") from None
     return d
 
 

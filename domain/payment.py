@@ -18,6 +18,11 @@ computes (see also ``shared/domain/process.md`` section 4):
   counted independently and their charged dates summed.
 * Amounts per day come from the caller (``year -> SEK``, entered by an administrator); a charged date is
   priced by its own year. Nothing is hard-coded here.
+
+Cost: a period's charged dates are one span (first, last), counted and priced by arithmetic per calendar year
+it touches, never day by day, so a period of any length costs the same (:func:`liable_span`). Times beyond the
+domain's calendar (stored before the API bounded them) are taken as its nearer end
+(:func:`domain.time_limits.saturate`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.care import CareType
 from domain.holidays import add_working_days, is_working_day, next_working_day
+from domain.time_limits import saturate
+
+MAX_FIRST_LIABLE_DAY = 366  # bounds the free-day counting (one step per working day)
 
 
 class LiabilityModel(StrEnum):
@@ -85,6 +93,8 @@ class PaymentPolicy:
             value = getattr(self, field_name)
             if value < 0:
                 raise ValueError(f"{field_name} must be >= 0, got {value}")
+            if value > MAX_FIRST_LIABLE_DAY:
+                raise ValueError(f"{field_name} must be <= {MAX_FIRST_LIABLE_DAY}, got {value}")
         if not 0 <= self.day0_cutoff_hour <= 24:
             raise ValueError(f"day0_cutoff_hour must be between 0 and 24, got {self.day0_cutoff_hour}")
         if self.model is LiabilityModel.AVERAGE and self.average_threshold_days is None:
@@ -143,7 +153,7 @@ def _require_aware(value: datetime, what: str) -> None:
 
 
 def _local_date(value: datetime, zone: ZoneInfo) -> date:
-    return value.astimezone(zone).date()
+    return saturate(value).astimezone(zone).date()
 
 
 @dataclass(frozen=True)
@@ -197,7 +207,7 @@ class LiabilityConditions:
 def day_zero(ready_at: datetime, policy: PaymentPolicy) -> date:
     """Day 0 of a ready notice sent at ``ready_at`` (see the module docstring)."""
     _require_aware(ready_at, "ready_at")
-    local = ready_at.astimezone(policy.zone)
+    local = saturate(ready_at).astimezone(policy.zone)
     d0 = local.date() if local.hour < policy.day0_cutoff_hour else local.date() + timedelta(days=1)
     if policy.day_counting is DayCounting.WORKING and not is_working_day(d0):
         d0 = next_working_day(d0)
@@ -213,14 +223,14 @@ def first_liable_date(ready_at: datetime, care_type: CareType, policy: PaymentPo
     return d0 + timedelta(days=n)
 
 
-def liable_dates(
+def liable_span(
     period: ReadyPeriod, care_type: CareType, policy: PaymentPolicy, now: datetime
-) -> tuple[date, ...]:
-    """The charged calendar dates of one period, from the first liable date to the last charged date.
+) -> tuple[date, date] | None:
+    """The first and the last charged calendar date of one period (every date between is charged), or None.
 
     Last charged date: an open period, today's local date (of ``now``); a period ended by discharge, the
     discharge date if ``discharge_day_charged``, else the day before; a withdrawn period, the day before the
-    withdrawal (the clock stopped that day). ``now`` is only used for open periods.
+    withdrawal (the clock stopped that day). ``now`` is only used for open periods. Constant time.
     """
     start = first_liable_date(period.ready_at, care_type, policy)
     if period.ended_at is None:
@@ -230,7 +240,33 @@ def liable_dates(
         end = _local_date(period.ended_at, policy.zone)
         charge_end_day = period.ended_by_discharge and policy.discharge_day_charged
         last = end if charge_end_day else end - timedelta(days=1)
-    return tuple(start + timedelta(days=i) for i in range((last - start).days + 1))
+    return (start, last) if start <= last else None
+
+
+def liable_dates(
+    period: ReadyPeriod, care_type: CareType, policy: PaymentPolicy, now: datetime
+) -> tuple[date, ...]:
+    """The charged calendar dates of one period (:func:`liable_span`), one by one.
+
+    One date per charged day: for showing a period's dates; counting and pricing use the span."""
+    span = liable_span(period, care_type, policy, now)
+    return _expand(span) if span else ()
+
+
+def _expand(span: tuple[date, date]) -> tuple[date, ...]:
+    first, last = span
+    return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
+
+
+def days_per_year(first: date, last: date) -> dict[int, int]:
+    """How many dates of ``first`` .. ``last`` (inclusive) fall in each calendar year: one step per year."""
+    counts: dict[int, int] = {}
+    for year in range(first.year, last.year + 1):
+        start = max(first, date(year, 1, 1))
+        end = min(last, date(year, 12, 31))
+        if start <= end:
+            counts[year] = (end - start).days + 1
+    return counts
 
 
 def days_ready(period: ReadyPeriod, now: datetime, timezone: str = "Europe/Stockholm") -> int:
@@ -257,7 +293,12 @@ class PaymentLiability:
     liable_days: int  # 0 when conditions fail (reasons given)
     amount_sek: int | None  # sum of per-day amounts by the day's year; None if a needed year has no amount
     missing_amount_years: tuple[int, ...]
-    liable_dates: tuple[date, ...]  # empty when conditions fail
+    liable_spans: tuple[tuple[date, date], ...]  # per period: first and last charged date; empty if none
+
+    @property
+    def liable_dates(self) -> tuple[date, ...]:
+        """Every charged date, one by one (empty when conditions fail): to show them, not to count them."""
+        return tuple(d for span in self.liable_spans for d in _expand(span))
 
 
 def individual_liability(
@@ -285,21 +326,26 @@ def individual_liability(
     reasons = conditions.reasons_not_liable()
 
     latest = ordered[-1] if ordered else None
-    charged: tuple[date, ...] = ()
+    spans: tuple[tuple[date, date], ...] = ()
     if not reasons:
-        charged = tuple(d for p in ordered for d in liable_dates(p, care_type, policy, now))
-    missing = tuple(sorted({d.year for d in charged} - amounts.keys()))
+        spans = tuple(span for p in ordered if (span := liable_span(p, care_type, policy, now)) is not None)
+    per_year: dict[int, int] = {}  # charged days per calendar year, over all periods
+    for first, last in spans:
+        for year, days in days_per_year(first, last).items():
+            per_year[year] = per_year.get(year, 0) + days
+    missing = tuple(sorted(per_year.keys() - amounts.keys()))
+    liable_days = sum(per_year.values())
     return PaymentLiability(
         policy_name=policy.name,
-        liable=bool(charged),
+        liable=liable_days > 0,
         reasons_not_liable=reasons,
         day_zero=day_zero(latest.ready_at, policy) if latest else None,
         liability_starts_on=first_liable_date(latest.ready_at, care_type, policy) if latest else None,
         days_ready=sum(days_ready(p, now, policy.timezone) for p in ordered),
-        liable_days=len(charged),
-        amount_sek=None if missing else sum(amounts[d.year] for d in charged),
+        liable_days=liable_days,
+        amount_sek=None if missing else sum(amounts[year] * days for year, days in per_year.items()),
         missing_amount_years=missing,
-        liable_dates=charged,
+        liable_spans=spans,
     )
 
 

@@ -79,5 +79,5 @@ def build_runtime(settings: Settings) -> Runtime:
                       sealer=Sealer(sessions, keyring(settings),
                                     interval=settings.access_log_seal_interval_seconds),
                       revocations=revocations(settings.redis_url))
-    runtime.cases = CaseService(runtime.uow, policy, utc_now)
+    runtime.cases = CaseService(runtime.uow, policy, utc_now, settings.time_limits)
     return runtime

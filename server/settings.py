@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
+
+from domain.time_limits import TimeLimits
 
 
 def _env(name: str, default: str) -> str:
@@ -93,7 +96,28 @@ class Settings:
     dev_refresh_token_hours: float = field(
         default_factory=lambda: float(_env("SAMPLAN_DEV_OIDC_REFRESH_TOKEN_HOURS", "12")))
 
+    # Plausible windows for the times clients send (domain.time_limits): how far back a recorded time (admission,
+    # discharge, consent...) may lie, how far ahead of the server's clock, and how far ahead an estimated discharge
+    # and a SIP meeting or follow-up date; an access-log period's earliest start.
+    max_past_days: int = field(default_factory=lambda: int(_env("SAMPLAN_MAX_PAST_DAYS", "365")))
+    clock_skew_seconds: int = field(default_factory=lambda: int(_env("SAMPLAN_CLOCK_SKEW_SECONDS", "300")))
+    estimate_horizon_days: int = field(default_factory=lambda: int(_env("SAMPLAN_ESTIMATE_HORIZON_DAYS", "365")))
+    sip_horizon_days: int = field(default_factory=lambda: int(_env("SAMPLAN_SIP_HORIZON_DAYS", "730")))
+    audit_past_days: int = field(default_factory=lambda: int(_env("SAMPLAN_AUDIT_PAST_DAYS", "3653")))
+    # Request bodies: the largest accepted (413 beyond) and the deepest JSON nesting (400 beyond).
+    max_body_bytes: int = field(default_factory=lambda: int(_env("SAMPLAN_MAX_BODY_BYTES", "1048576")))
+    max_json_depth: int = field(default_factory=lambda: int(_env("SAMPLAN_MAX_JSON_DEPTH", "32")))
+
     def __post_init__(self) -> None:
+        try:  # out-of-range windows fail at startup, not on the first request
+            self.time_limits  # noqa: B018
+        except ValueError as exc:
+            raise ValueError(f"SAMPLAN_MAX_PAST_DAYS, SAMPLAN_CLOCK_SKEW_SECONDS, SAMPLAN_ESTIMATE_HORIZON_DAYS, "
+                             f"SAMPLAN_SIP_HORIZON_DAYS or SAMPLAN_AUDIT_PAST_DAYS: {exc}") from None
+        if not 1 <= self.max_json_depth <= 256:
+            raise ValueError(f"SAMPLAN_MAX_JSON_DEPTH must be between 1 and 256, got {self.max_json_depth}")
+        if self.max_body_bytes < 1:
+            raise ValueError(f"SAMPLAN_MAX_BODY_BYTES must be positive, got {self.max_body_bytes}")
         if not self.database_url:
             url = _env("DATABASE_URL", f"sqlite+aiosqlite:///{self.data_dir / 'samplan.db'}")
             object.__setattr__(self, "database_url", normalise_database_url(url))
@@ -105,6 +129,14 @@ class Settings:
         return ("no identity provider: set OIDC_JWKS_URL (with OIDC_ISSUER and OIDC_AUDIENCE) to your OIDC "
                 "provider, or SAMPLAN_DEV_MODE=1 for the development identity provider with demo users "
                 "(never in production)")
+
+    @property
+    def time_limits(self) -> TimeLimits:
+        return TimeLimits(max_past=timedelta(days=self.max_past_days),
+                          clock_skew=timedelta(seconds=self.clock_skew_seconds),
+                          estimate_horizon=timedelta(days=self.estimate_horizon_days),
+                          sip_horizon=timedelta(days=self.sip_horizon_days),
+                          audit_past=timedelta(days=self.audit_past_days))
 
     @property
     def dev_key_path(self) -> Path:

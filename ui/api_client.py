@@ -48,6 +48,7 @@ MESSAGES_BY_CODE = {
     "unauthenticated": "Du är inte inloggad längre. Logga in igen.",
     "validation_failed": "Uppgifterna är inte fullständiga eller har fel format.",
     "field_conflict": "Någon annan har ändrat samma uppgift medan du skrev. Din text finns kvar.",
+    "time_out_of_range": "Tidpunkten ligger för långt bakåt eller framåt i tiden.",
 }
 
 MESSAGES_BY_STATUS = {
@@ -94,6 +95,11 @@ def problem_message(status: int, problem: Mapping[str, Any]) -> str:
         names = [n for n in names if n]
         if names:
             message = f"Kontrollera: {', '.join(names)}."
+    elif code == "time_out_of_range":
+        names = [FIELD_LABELS.get(str(e.get("field")), "") for e in problem.get("errors", []) if isinstance(e, dict)]
+        names = [n for n in names if n]
+        if names:
+            message = f"{message[:-1]} ({', '.join(names)})."
     return message
 
 

@@ -24,6 +24,7 @@ from server.api.dependencies import (
 from server.api.directory import DIRECTORY_ROUTES
 from server.api.feeds import FEED_ROUTES
 from server.api.hardening import rate_limit, rate_limit_stores, security_headers
+from server.api.limits import depth_limited_request
 from server.api.log_review import LOG_REVIEW_ROUTES
 from server.api.openapi import openapi_config
 from server.api.payment import PAYMENT_ROUTES
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                             ServiceUnavailable: lambda _r, _e: problem(503, "the database does not answer",
                                                                        "not_ready")},
         on_startup=[start], on_shutdown=[stop], debug=False,
+        request_class=depth_limited_request(settings.max_json_depth), request_max_body_size=settings.max_body_bytes,
         before_send=[security_headers(settings.hsts_seconds)],
         middleware=[limiter.middleware] if (limiter := rate_limit(settings.rate_limit)) else [],
         stores=rate_limit_stores(settings.redis_url) if limiter else None,

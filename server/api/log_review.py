@@ -13,6 +13,7 @@ from typing import Annotated
 from litestar import Response, get, post, put
 from litestar.params import Parameter
 
+from domain.time_limits import check_times
 from server.api.admin_schemas import (
     AccessLogPage,
     AccessLogQuery,
@@ -40,6 +41,11 @@ def _service(runtime: Runtime) -> AuditService:
                         unsealed_grace=timedelta(seconds=settings.access_log_unsealed_warning_seconds))
 
 
+def _check_period(runtime: Runtime, **period: datetime | None) -> None:
+    """A period's ends must lie in the audit window (domain.time_limits): 400 naming the field otherwise."""
+    check_times(utc_now(), runtime.settings.time_limits, **period)
+
+
 @get("/audit/access-log", operation_id="searchAccessLog", summary="Search the access log",
      description="Entries of your organisation's units, newest first: filter by patient, user, unit and period "
                  "[from, to). The search is itself logged.", responses=PROBLEMS, tags=TAGS)
@@ -51,6 +57,7 @@ async def search_access_log(
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> AccessLogPage:
+    _check_period(runtime, **{"from": period_from, "to": period_to})
     return await _service(runtime).search(current_user, patient_id=patient_id, user_id=user_id, unit_id=unit_id,
                                           period_from=period_from, period_to=period_to, limit=limit, offset=offset)
 
@@ -61,6 +68,7 @@ async def search_access_log(
                   "logged under it and rows of the user who holds it now), which never belong in a URL.",
       status_code=200, responses=PROBLEMS, tags=TAGS)
 async def search_access_log_by_body(current_user: CurrentUser, runtime: Runtime, data: AccessLogQuery) -> AccessLogPage:
+    _check_period(runtime, period_from=data.period_from, period_to=data.period_to)
     return await _service(runtime).search(
         current_user, patient_id=data.patient_id, user_id=data.user_id, unit_id=data.unit_id,
         period_from=data.period_from, period_to=data.period_to, limit=data.limit, offset=data.offset,
@@ -81,6 +89,7 @@ async def verify_access_log(current_user: CurrentUser, runtime: Runtime) -> Veri
                   "review: the same seed over the same period gives the same sample.",
       status_code=201, responses=PROBLEMS, tags=TAGS)
 async def create_review(current_user: CurrentUser, runtime: Runtime, data: NewReview) -> ReviewOut:
+    _check_period(runtime, period_from=data.period_from, period_to=data.period_to)
     return await _service(runtime).create_review(current_user, data)
 
 

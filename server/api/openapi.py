@@ -12,11 +12,13 @@ from server.api.schemas import Problem
 PROBLEMS: dict[int, ResponseSpec] = {
     status: ResponseSpec(data_container=Problem, description=description, media_type="application/problem+json")
     for status, description in (
-        (400, "The request is malformed or a field has the wrong type (problem details name the field)."),
+        (400, "The request is malformed, a field has the wrong type, a time lies outside its plausible window "
+              "(`time_out_of_range`) or the JSON nests too deep (problem details name the field)."),
         (401, "Missing, expired or invalid bearer token."),
         (403, "Your units or roles do not allow this."),
         (404, "No such resource, or not visible to you."),
         (409, "The case changed since you read it (the current state is included), or a duplicate."),
+        (413, "The body is larger than the API accepts (SAMPLAN_MAX_BODY_BYTES)."),
         (422, "The request breaks a rule of the process (problem details name the field)."),
     )
 }

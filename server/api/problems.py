@@ -11,7 +11,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
-from domain.errors import DomainError, FieldConflict, NotAllowedForPart, NotFound
+from domain.errors import DomainError, FieldConflict, NotAllowedForPart, NotFound, OutOfRange
 from domain.sip import ContentChanged, MissingContents
 from server.api.schemas import FieldError, Problem
 from server.errors import ApplicationError, VersionConflict
@@ -58,7 +58,9 @@ def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]
         return problem(409, exc.message, exc.code, errors, {"current_revision": exc.current_revision})
     if isinstance(exc, MissingContents):
         return problem(422, exc.message, exc.code, errors, {"missing": [str(m) for m in exc.missing]})
-    status = 403 if isinstance(exc, NotAllowedForPart) else 404 if isinstance(exc, NotFound) else 422
+    # A time outside its plausible window (domain.time_limits) is bad input, like a malformed one: 400.
+    status = (403 if isinstance(exc, NotAllowedForPart) else 404 if isinstance(exc, NotFound)
+              else 400 if isinstance(exc, OutOfRange) else 422)
     return problem(status, exc.message, exc.code, _field_errors(exc.field, exc.message))
 
 

@@ -73,7 +73,7 @@ ACTION_TAGS = ["sip actions"]
 
 def sip_service(runtime: Runtime) -> SipService:
     """The SIP use cases on the runtime's database and live pipeline (cheap: built per request)."""
-    return SipService(runtime.uow, utc_now)
+    return SipService(runtime.uow, utc_now, runtime.settings.time_limits)
 
 
 def _json(result: CommandResult) -> Response[SipPlanDetail]:

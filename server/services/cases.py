@@ -18,6 +18,7 @@ from domain.deadlines import DeadlineState, case_deadlines, worst_open_state
 from domain.discharge_case import Actor, CaseState, DischargeCase, Part
 from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
+from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command, check_times
 from server import authorization
 from server.api.schemas import CaseDetail, CasePage, RegisterCase
 from server.case_views import detail, summary
@@ -76,10 +77,12 @@ class CaseKind(CaseStore, Kind[DischargeCase, CaseDetail]):
 
 
 class CaseService:
-    def __init__(self, uow: Callable[[], UnitOfWork], policy: PaymentPolicy, clock: Callable[[], datetime]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], policy: PaymentPolicy, clock: Callable[[], datetime],
+                 limits: TimeLimits = DEFAULT_LIMITS) -> None:
         self._uow = uow
         self._policy = policy
         self._clock = clock
+        self._limits = limits  # the plausible windows of the times a client sends
         self._runner = CommandRunner(uow, lambda: self._clock(), CaseKind(policy))  # one clock: the service's
 
     # ----- commands -------------------------------------------------------------------------------------------
@@ -98,6 +101,11 @@ class CaseService:
                 actor=actor, receiving=await self._receivers(uow, request), now=now,
                 estimated_discharge_at=request.estimated_discharge_at,
                 needs_identified_at=request.needs_identified_at)
+            # The domain's own, more specific refusals (e.g. an admission in the future) come first; then the
+            # plausible windows. Nothing is written on either (the unit of work is not committed).
+            check_times(now, self._limits, admitted_at=request.admitted_at,
+                        needs_identified_at=request.needs_identified_at,
+                        estimated_discharge_at=request.estimated_discharge_at)
             await uow.cases.add(case, patient.id, details_of(request.patient), now)
             return Created(case)
 
@@ -107,6 +115,9 @@ class CaseService:
                       idem: IdempotencyKey | None = None) -> CommandResult:
         async def apply(uow: UnitOfWork, case: DischargeCase, actor: Actor, now: datetime) -> Sequence[Touched]:
             (await self._complete(uow, command, actor.unit_id)).apply_to(case, actor, now)
+            # After the domain's own, more specific refusals (a discharge before the admission...): the plausible
+            # windows of the command's times. The changed case is dropped unsaved when they refuse.
+            check_command(command, now, self._limits)
             return ()
 
         # A versioned command is stale when the case moved on; a planning edit is guarded per field instead.

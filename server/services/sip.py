@@ -35,6 +35,7 @@ from domain.sip import (
 )
 from domain.sip.commands import AddSipUnit, SipCommand
 from domain.sip.events import SipMeetingScheduled
+from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command
 from server import authorization
 from server.api.sip_schemas import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
 from server.errors import Conflict, Invalid, NotVisible
@@ -84,9 +85,11 @@ class PlanKind(Kind[SipPlan, SipPlanDetail]):
 
 
 class SipService:
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime],
+                 limits: TimeLimits = DEFAULT_LIMITS) -> None:
         self._uow = uow
         self._clock = clock
+        self._limits = limits  # the plausible windows of the times a client sends
         self._runner = CommandRunner(uow, lambda: self._clock(), PlanKind())  # one clock: the service's
 
     # ----- commands -------------------------------------------------------------------------------------------
@@ -124,6 +127,9 @@ class SipService:
                       idem: IdempotencyKey | None = None) -> CommandResult:
         async def apply(uow: UnitOfWork, plan: SipPlan, actor: Actor, now: datetime) -> Sequence[Touched]:
             (await self._complete(uow, command)).apply_to(plan, actor, now)
+            # After the domain's own, more specific refusals (a meeting in the past...): the plausible windows of
+            # the command's times. The changed plan is dropped unsaved when they refuse.
+            check_command(command, now, self._limits)
             case = await self._invitation_on_case(uow, plan, actor)
             return [Touched(case, _CASES)] if case is not None else []
 

@@ -207,11 +207,16 @@ async def test_a_sign_out_on_one_instance_holds_on_every_instance(
         assert (await a.post("/api/v1/logout", headers=signed_out)).status_code == 204
         assert (await b.get("/api/v1/me", headers=signed_out)).status_code == 401
         assert (await a.get("/api/v1/me", headers=signed_out)).status_code == 401
-        # Fail closed: while the deny-list cannot be read, no token is taken on trust (503, not 200 or 500).
+        # Redis down: the API stays available (a Redis outage must not stop the wards), each instance still refuses
+        # what was revoked through it, and a sign-out that cannot reach every instance says so (503).
         private_redis.stop()
-        unavailable = await b.get("/api/v1/me", headers=bearer(token("ward.nurse")))
+        assert (await b.get("/api/v1/me", headers=bearer(token("ward.nurse")))).status_code == 200
+        assert (await a.get("/api/v1/me", headers=signed_out)).status_code == 401
+        second = bearer(token("ward.nurse"))
+        unavailable = await a.post("/api/v1/logout", headers=second)
         assert unavailable.status_code == 503, unavailable.text
         assert unavailable.json()["code"] == "unavailable"
+        assert (await a.get("/api/v1/me", headers=second)).status_code == 401
 
 
 # ----- HSA-ids handed on or changed --------------------------------------------------------------------------------

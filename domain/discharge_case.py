@@ -23,6 +23,7 @@ from domain.errors import (
     NotAllowedForPart,
     require_aware,
 )
+from domain.organisation import UnitKind
 from domain.payment import ReadyPeriod
 from domain.planning import HomeReadiness, PlanningEdit, PlanningField, PlanningForm, clean_planning_value
 
@@ -142,11 +143,19 @@ class TimelineEntry:
 
 
 RECEIVING_PARTS = (Part.PRIMARY_CARE, Part.MUNICIPAL)
+# The part a receiving unit takes in a case, by its kind (a psychiatric outpatient clinic acts as primary care).
+RECEIVING_PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.PRIMARY_CARE,
+                          UnitKind.PSYCHIATRIC_OUTPATIENT: Part.PRIMARY_CARE}
 EVERY_PART = (Part.WARD, *RECEIVING_PARTS)
 OPEN_STATES = (CaseState.ADMITTED, CaseState.PLANNING, CaseState.READY)
 PLANNING_STATES = (CaseState.PLANNING, CaseState.READY)
 # Where a receiving unit gets the case's notices (its inbox): once the admission notice is sent, until it ends.
 INBOX_STATES = (CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)
+
+
+def part_of_kind(kind: UnitKind) -> Part:
+    """The part a unit of this kind takes in a discharge case: a ward registers it, the others receive it."""
+    return Part.WARD if kind.is_inpatient else RECEIVING_PART_OF_KIND[kind]
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,8 @@ def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]
     if isinstance(exc, MissingContents):
         return problem(422, exc.message, exc.code, errors, {"missing": [str(m) for m in exc.missing]})
     status = 403 if isinstance(exc, NotAllowedForPart) else 404 if isinstance(exc, NotFound) else 422
-    return problem(status, exc.message, exc.code, _field_errors(exc.field, exc.message))
+    reason = {"reason": exc.reason} if exc.reason else None  # why a case action is refused (`CaseRefusal`)
+    return problem(status, exc.message, exc.code, _field_errors(exc.field, exc.message), reason)
 
 
 _AT = re.compile(r" - at `\$\.?([^`]*)`")

@@ -14,7 +14,7 @@ import msgspec
 
 from domain.commands import AddParticipant, AppointNamedCareContact, CaseCommand, Forward, VersionedCaseCommand
 from domain.deadlines import DeadlineState, case_deadlines, worst_open_state
-from domain.discharge_case import Actor, CaseState, DischargeCase, Part
+from domain.discharge_case import RECEIVING_PART_OF_KIND, Actor, CaseState, DischargeCase, Part
 from domain.errors import FieldConflict
 from domain.identity import InvalidIdentity, parse_patient_identity
 from domain.organisation import UnitKind
@@ -29,8 +29,7 @@ from server.persistence.repositories import ConcurrencyConflict
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 
-PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.PRIMARY_CARE,
-                UnitKind.PSYCHIATRIC_OUTPATIENT: Part.PRIMARY_CARE}
+PART_OF_KIND = RECEIVING_PART_OF_KIND
 
 
 class CaseService:
@@ -175,7 +174,7 @@ class CaseService:
             # Each row names the unit through which the user sees that case (one of theirs that takes part); that
             # unit's assignment decides whether a protected identity is shown.
             through = [unit_id or min(units & set(c.visible_unit_ids())) for c, _, _ in page]
-            items = [summary(c, patients[p], self._policy, now,
+            items = [summary(c, patients[p], self._policy, now, unit_id=u,
                              reveal=authorization.reveals_protected_identity(user, u))
                      for (c, p, _), u in zip(page, through, strict=True)]
             await access_log.append(uow.session, [
@@ -268,7 +267,7 @@ class CaseService:
         """The case as `user` sees it acting for `unit_id` (which decides whether a protected identity shows)."""
         units = await uow.directory.units(p.unit_id for p in case.participants)
         amounts = await uow.directory.payment_amounts()
-        return detail(case, patient, units, self._policy, amounts, now,
+        return detail(case, patient, units, self._policy, amounts, now, unit_id=unit_id,
                       reveal=authorization.reveals_protected_identity(user, unit_id))
 
     async def _detail_body(self, uow: UnitOfWork, case: DischargeCase, patient: PatientRow, now: datetime,

@@ -117,6 +117,8 @@ class CaseService:
                 await uow.commit()
                 raise VersionConflict(f"the case has changed (version {case.version}, "
                                       f"you sent {command.expected_version})", current)
+            if (refused := case.refusal(command.action, unit_id)) is not None:
+                raise refused  # the action's rule first, as `allowed_actions` says; its arguments after
             command = await self._complete(uow, command, unit_id)
             try:
                 command.apply_to(case, Actor(user.id, unit_id), now)

@@ -4,12 +4,14 @@ enforce (one source of truth), for every action × state × part, and every refu
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
 from domain.case_refusals import CaseAction, CaseRefusal
+from domain.commands import CaseCommand, VersionedCaseCommand
 from domain.discharge_case import (
     Actor,
     CaseState,
@@ -244,3 +246,33 @@ def test_the_inbox_rule(name: str, inbox: set[str]) -> None:
     case = CASES[name]()
     assert set(case.inbox_unit_ids()) == inbox
     assert {u for u in ACTORS if case.in_inbox_of(u)} == inbox
+
+
+def _concrete_commands() -> list[type[CaseCommand]]:
+    found: list[type[CaseCommand]] = []
+    pending: list[type[CaseCommand]] = [CaseCommand]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            pending.append(sub)
+            if "action" in vars(sub):
+                found.append(sub)
+    return found
+
+
+def test_every_command_names_the_rule_its_method_enforces() -> None:
+    """The application checks a command's `action` before its arguments: each command names the rule of the
+    aggregate method it calls (a command refused by `refusal` raises that very refusal), and every action has one."""
+    commands = _concrete_commands()
+    assert {c.action for c in commands} == set(CaseAction)
+    case = build_case(CaseState.CLOSED)
+    for command in commands:
+        refusal = case.refusal(command.action, WARD)
+        fields: dict[str, object] = {f.name: None for f in dataclasses.fields(command)
+                                     if f.name not in ("case_id", "expected_version")}
+        fields.update({"part": Part.MUNICIPAL} if "part" in fields else {})  # the arguments matter only after
+        built = command(case_id=case.id, expected_version=case.version, **fields) if issubclass(
+            command, VersionedCaseCommand) else command(case_id=case.id, **fields)
+        with pytest.raises(DomainError) as info:
+            built.apply_to(copy.deepcopy(case), WARD_USER, ACT_AT)
+        assert refusal is not None
+        assert (info.value.code, info.value.reason) == (refusal.code, refusal.reason), command

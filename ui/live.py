@@ -27,7 +27,7 @@ from typing import Any
 
 from realtime import protocol
 from realtime.client import StreamClient
-from realtime.envelope import Envelope
+from realtime.envelope import AggregateType, Envelope
 from realtime.feeds import unit_feed
 from ui.api_client import ApiClient, ApiError, Json
 
@@ -266,7 +266,7 @@ class UserLive:
                 self._seen_events.popitem(last=False)
             for view in list(self.views):
                 _safely(view.event, envelope)
-        if envelope.aggregate_type == "discharge_case":
+        if envelope.aggregate_type == AggregateType.DISCHARGE_CASE:
             self.refresh(envelope.aggregate_id, unit_id, envelope.aggregate_version)
 
     def intern(self, case: Json, unit_id: str) -> Json:

@@ -11,6 +11,7 @@ from msgspec import Meta
 from domain.case_refusals import CaseAction
 from domain.discharge_case import InterruptionReason, Part, RejectionReason
 from domain.planning import Need, PlanningField
+from realtime.envelope import AggregateType
 
 Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
 FreeText = Annotated[str, Meta(max_length=4000)]
@@ -355,7 +356,7 @@ class EventOut(msgspec.Struct, kw_only=True):
     type: str
     feed: str
     position: int
-    aggregate_type: str
+    aggregate_type: AggregateType
     aggregate_id: str
     aggregate_version: int
     occurred_at: datetime

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events import CaseEvent
 from domain.sip.events import SipEvent
-from realtime.envelope import Envelope
+from realtime.envelope import AggregateType, Envelope
 from realtime.feeds import unit_feed
 from server.persistence.models import EventRow, FeedEntryRow, FeedRow
 
@@ -29,7 +29,7 @@ class StoredEvent:
     envelopes: tuple[Envelope, ...]
 
 
-LoggedEvent = CaseEvent | SipEvent  # a discharge case's or a SIP plan's (aggregate_type "sip_plan")
+LoggedEvent = CaseEvent | SipEvent  # a discharge case's or a SIP plan's (`AggregateType`)
 
 
 def aggregate_id(event: LoggedEvent) -> str:
@@ -51,13 +51,13 @@ async def ensure_feed(session: AsyncSession, feed: str) -> None:
 
 
 async def append(session: AsyncSession, events: Sequence[LoggedEvent], aggregate_version: int,
-                 aggregate_type: str = "discharge_case") -> list[StoredEvent]:
+                 aggregate_type: AggregateType = AggregateType.DISCHARGE_CASE) -> list[StoredEvent]:
     stored: list[StoredEvent] = []
     for event in events:
         event_id = str(uuid.uuid4())
         data = event_data(event)
         pk = await session.scalar(insert(EventRow).values(
-            event_id=event_id, type=event.type, aggregate_type=aggregate_type, aggregate_id=aggregate_id(event),
+            event_id=event_id, type=event.type, aggregate_type=str(aggregate_type), aggregate_id=aggregate_id(event),
             aggregate_version=aggregate_version, occurred_at=event.occurred_at,
             payload={"unit_ids": list(event.unit_ids), "data": data}, published_at=None,
         ).returning(EventRow.id))
@@ -107,7 +107,8 @@ async def envelopes_of(session: AsyncSession, event_pk: int) -> list[Envelope]:
 
 
 def _envelope(feed: str, position: int, e: EventRow) -> Envelope:
-    return Envelope(event_id=e.event_id, type=e.type, feed=feed, position=position, aggregate_type=e.aggregate_type,
+    return Envelope(event_id=e.event_id, type=e.type, feed=feed, position=position,
+                    aggregate_type=AggregateType(e.aggregate_type),
                     aggregate_id=e.aggregate_id, aggregate_version=e.aggregate_version,
                     occurred_at=as_utc(e.occurred_at), unit_ids=tuple(e.payload["unit_ids"]), data=e.payload["data"])
 

@@ -1,7 +1,7 @@
 """Storing SIP plans (like `CaseRepository`), and the unit of work that also records a plan's events.
 
-`SipUnitOfWork` is the `UnitOfWork` plus the plan repository: plan state, plan events (aggregate_type
-"sip_plan"), a touched discharge case and its events, and the access-log rows commit together; the events go
+`SipUnitOfWork` is the `UnitOfWork` plus the plan repository: plan state, plan events (`AggregateType.SIP_PLAN`),
+a touched discharge case and its events, and the access-log rows commit together; the events go
 to the publisher after commit.
 """
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain.sip import PlanState, SipPlan
+from realtime.envelope import AggregateType
 from realtime.feeds import unit_feed
 from server.persistence import event_log
 from server.persistence.documents import from_document, to_document
@@ -22,8 +23,6 @@ from server.persistence.models import FeedRow
 from server.persistence.repositories import ConcurrencyConflict
 from server.persistence.sip_models import SipPlanRow, SipPlanUnitRow
 from server.persistence.unit_of_work import UnitOfWork
-
-SIP_AGGREGATE = "sip_plan"
 
 
 def listing_follow_up(plan: SipPlan) -> date | None:
@@ -126,5 +125,6 @@ class SipUnitOfWork(UnitOfWork):
 
     async def record_plan_events(self, plan: SipPlan) -> None:
         """Append the plan's pending events at its (new) version to the log and the feeds."""
-        self._outbox.extend(await event_log.append(self.session, plan.pending_events, plan.version, SIP_AGGREGATE))
+        self._outbox.extend(await event_log.append(self.session, plan.pending_events, plan.version,
+                                                   AggregateType.SIP_PLAN))
         plan.pending_events.clear()

@@ -7,6 +7,7 @@ from typing import Annotated
 from litestar import get
 from litestar.params import Parameter
 
+from domain.discharge_case import RECEIVING_PART_OF_KIND
 from domain.organisation import UnitKind
 from server import authorization
 from server.api.openapi import PROBLEMS
@@ -50,12 +51,18 @@ async def list_units(
     municipality_code: Annotated[str | None, Parameter(query="municipality_code", required=False,
                                                        pattern=r"^[0-9]{4}$")] = None,
     organisation_id: Annotated[str | None, Parameter(query="organisation_id", required=False, max_length=64)] = None,
+    receiving: Annotated[bool | None, Parameter(
+        query="receiving", required=False,
+        description="true: only units that receive discharge cases (can be added to one or forwarded to); "
+                    "false: only the others (wards)")] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> UnitPage:
+    kinds = None if receiving is None else [str(k) for k in UnitKind if (k in RECEIVING_PART_OF_KIND) is receiving]
     async with runtime.uow() as uow:
         rows = await uow.directory.list_units(kind=kind, municipality_code=municipality_code,
-                                              organisation_id=organisation_id, limit=limit, offset=offset)
+                                              organisation_id=organisation_id, kinds=kinds, limit=limit,
+                                              offset=offset)
     return UnitPage(items=[unit_out(r) for r in rows], limit=limit, offset=offset)
 
 

@@ -19,13 +19,12 @@ from nicegui import ui
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components.admin_table import (
-    LOG_REVIEW_ROLES,
     admin_message,
+    can,
     cell,
     heading,
     problem,
     refuse,
-    roles_of,
     row,
     table,
 )
@@ -311,7 +310,7 @@ async def log_review_page() -> RedirectResponse | None:
     frame = await page_frame("/loggkontroll", "Loggkontroll")
     if not isinstance(frame, Frame):
         return frame
-    if not roles_of(frame.live.me) & LOG_REVIEW_ROLES:
+    if not can(frame.live.me, "review_logs"):
         refuse()
         frame.finish()
         return None

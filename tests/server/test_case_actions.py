@@ -187,3 +187,18 @@ async def test_me_says_what_the_user_may_do(client: httpx.AsyncClient, auth: Aut
     assert (auditor["administer"], auditor["review_logs"], auditor["verify_log"]) == (False, True, True)
     statistics = await capabilities("statistics")
     assert not any(v for v in statistics.values() if isinstance(v, bool))
+
+
+async def test_units_a_case_can_be_sent_to(client: httpx.AsyncClient, auth: Auth) -> None:
+    """`GET /units?receiving=true`: the units a case can be added or forwarded to (the domain's receiving kinds)."""
+    async def units(receiving: str) -> dict[str, str]:
+        response = await client.get("/api/v1/units", params={"receiving": receiving, "limit": 500},
+                                    headers=auth("ward.nurse"))
+        assert response.status_code == 200, response.text
+        return {u["id"]: u["kind"] for u in response.json()["items"]}
+
+    receiving, others = await units("true"), await units("false")
+    assert {SOLNA_INTAKE, SOLNA_HOME_CARE, RONNVIKEN, VITSIPPSDALEN} <= set(receiving)
+    assert set(receiving.values()) == {"municipal", "primary_care", "psychiatric_outpatient"}
+    assert WARD in others
+    assert set(others.values()) == {"somatic_ward", "psychiatric_ward"}

@@ -508,6 +508,8 @@ class FanoutBench:
             env = {**os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
                    "SAMPLAN_DATA_DIR": str(self.tmp), "SAMPLAN_DEV_MODE": "1", "OIDC_ISSUER": ISSUER,
                    "OIDC_AUDIENCE": AUDIENCE, "SAMPLAN_API_PORT": str(port), "OIDC_JWKS_URL": "",
+                   # every subscriber is the same demo user: lift the per-user connection limit (0 = none)
+                   "SAMPLAN_STREAM_MAX_CONNECTIONS_PER_USER": "0",
                    "PYTHONPATH": str(ROOT)}
             proc = self.spawn([sys.executable, "-m", "server.cli", "api"], env, f"api-{i}.log")
             instances.append((f"127.0.0.1:{port}", proc.pid))

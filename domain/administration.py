@@ -175,6 +175,26 @@ def check_unit(*, kind: UnitKind, routing_role: str | None, district: str | None
         raise InvalidValue("a municipal unit needs its municipality code", field="municipality_code")
 
 
+def municipality_refusal(*, routing_role: str | None, municipality_code: str | None,
+                         organisation_municipality: str | None) -> str | None:
+    """Routing integrity: why a unit's municipality code (and with it its district) is not its organisation's, or None.
+
+    A unit of a municipality's organisation carries that municipality's code; an intake unit routes the patients
+    of its code (and district), so its organisation's principal must be that municipality. Otherwise one
+    municipality could route another's patients to itself. Exceptions need a cross-municipal agreement, recorded
+    by a central administrator (the caller checks that)."""
+    if municipality_code is None:
+        return None
+    if organisation_municipality is not None:
+        if municipality_code == organisation_municipality:
+            return None
+        return (f"municipality code {municipality_code} is not the organisation's municipality "
+                f"({organisation_municipality})")
+    if routing_role == "intake":
+        return "an intake unit routes the patients of a municipality, and this organisation is not a municipality's"
+    return None
+
+
 def check_parent(unit_id: str, parent_id: str | None, parents: dict[str, str | None]) -> None:
     """The unit tree stays a tree: a unit cannot sit under itself or under one of its own sub-units."""
     seen = {unit_id}

@@ -33,6 +33,9 @@ _ALLOWED = _DIGITS | {"-", "+"}
 _RESERVE_PREFIX = "99"
 _RESERVE_LENGTH = 12
 _RESERVE_KEEP = 4
+# A '+' number belongs to someone 100 or older. If the latest such birth date lies further back than this, nobody
+# alive holds the number (the oldest verified person reached 122): it is refused, never read as a second person.
+MAX_PLUS_AGE = 125
 
 
 class InvalidIdentity(ValueError):
@@ -146,6 +149,9 @@ def _split(text: str, today: date) -> _Parts:
         year = _resolve_century(int(digits[:2]), int(digits[2:4]), int(digits[4:6]), today)
         if separator == "+":
             year -= 100
+            if today.year - year > MAX_PLUS_AGE:
+                raise InvalidIdentity(f"a '+' number means 100 years or older, which makes the birth year {year}: "
+                                      "nobody alive; give the number with 12 digits")
         rest = digits[2:]
     return _Parts(year, int(rest[0:2]), int(rest[2:4]), rest[4:7], int(rest[7]))
 

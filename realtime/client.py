@@ -46,7 +46,7 @@ TokenProvider = Callable[[], Awaitable[str]]
 
 STREAM_PATH: Final = "/api/v1/events"
 BUFFER_SIZE: Final = 1000  # items waiting for the consumer; a full buffer stops reading (the server may resync)
-AUTH_ERRORS: Final = frozenset({"unauthenticated", "token_expired"})
+AUTH_ERRORS: Final = frozenset({"unauthenticated", "token_expired", "token_revoked"})
 CLOSE_UNAUTHENTICATED: Final = 4401
 PRESENCE_STATES: Final = frozenset(get_args(protocol.PresenceState))
 
@@ -75,7 +75,7 @@ class _End:
 
 
 class _AuthFailed(Exception):
-    """The server refused the token (error `unauthenticated` / `token_expired`, or close 4401)."""
+    """The server refused the token (error `unauthenticated` / `token_expired` / `token_revoked`, or close 4401)."""
 
 
 class _Gap(Exception):

@@ -19,6 +19,7 @@ class AggregateType(StrEnum):
 
     DISCHARGE_CASE = "discharge_case"
     SIP_PLAN = "sip_plan"
+    USER = "user"  # a user's access changed (their own feed, `server.persistence.event_log.append_access_change`)
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):

@@ -52,6 +52,8 @@ class _Probe(msgspec.Struct):
 class _FeedOf(msgspec.Struct):
     feed: str
     position: int
+    aggregate_id: str = ""
+    type: str = ""
 
 
 class _EventProbe(msgspec.Struct):
@@ -68,6 +70,9 @@ class Routed(msgspec.Struct, tag_field="op", tag="routed"):
 _probe = msgspec.json.Decoder(_Probe)
 _routed = msgspec.json.Decoder(Routed)
 _event_probe = msgspec.json.Decoder(_EventProbe)
+
+
+Watcher = Callable[[str | None], None]  # called with an event's type; None: anything may have changed
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,12 @@ class Subscriber:
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_forever(), name="stream-writer")
 
-    def offer_close(self, frame: bytes, close: Callable[[], Awaitable[None]]) -> None:
-        """Send a last frame after everything queued, then close the connection."""
+    def offer_close(self, frame: bytes, close: Callable[[], Awaitable[None]], *, drop_queued: bool = False) -> None:
+        """Send a last frame after everything queued (or, with `drop_queued`, instead of it), then close the
+        connection."""
+        if drop_queued:
+            while not self._queue.empty():
+                self._queue.get_nowait()
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(_Close(frame, close))
 
@@ -240,8 +249,8 @@ class Subscriber:
                 return
             batch = await self._source.read_feed(feed, last, REPLAY_BATCH)
             for envelope in batch:
-                if upto is not None and envelope.position > upto:
-                    return
+                if (upto is not None and envelope.position > upto) or feed not in self.sent:
+                    return  # past the gap, or no longer followed (unsubscribed, or access withdrawn)
                 await self._send(protocol.encode(protocol.EventMessage(envelope)))
                 self.sent[feed] = envelope.position
                 METRICS.delivered.inc()
@@ -296,6 +305,7 @@ class Hub:
         self.queue_size = queue_size
         self.max_replay = max_replay
         self._by_feed: dict[str, set[Subscriber]] = {}
+        self._watchers: dict[str, set[Watcher]] = {}  # feed or aggregate id -> callbacks (access re-checks)
 
     def new_subscriber(self, send: Send) -> Subscriber:
         subscriber = Subscriber(send, self.source, queue_size=self.queue_size, max_replay=self.max_replay)
@@ -333,6 +343,27 @@ class Hub:
                 if not followers:
                     del self._by_feed[feed]
 
+    def watch(self, key: str, watcher: Watcher) -> None:
+        """Call `watcher` with the type of every event of the feed `key`, or about the aggregate `key`, that
+        reaches this process (and with None after a broker outage). It must only schedule work: it runs in the
+        dispatch of the broker's message."""
+        self._watchers.setdefault(key, set()).add(watcher)
+
+    def unwatch(self, key: str, watcher: Watcher) -> None:
+        watchers = self._watchers.get(key)
+        if watchers is not None:
+            watchers.discard(watcher)
+            if not watchers:
+                del self._watchers[key]
+
+    def _notify(self, keys: Iterable[str], event_type: str | None) -> None:
+        for key in keys:
+            for watcher in list(self._watchers.get(key, ())):
+                try:
+                    watcher(event_type)
+                except Exception:  # a watcher's error must never stop the fan-out
+                    log.exception("stream watcher failed")
+
     async def remove(self, subscriber: Subscriber) -> None:
         self.unsubscribe(subscriber, list(subscriber.sent))
         await subscriber.stop()
@@ -353,6 +384,8 @@ class Hub:
                     sent += 1
             if sent:
                 METRICS.delivered.inc(sent)
+            if self._watchers:
+                self._notify((probe.feed, probe.aggregate_id), probe.type)
         elif op == "routed":
             routed = _routed.decode(message)
             frame = msgspec.json.encode(routed.frame)
@@ -361,6 +394,7 @@ class Hub:
 
     async def catch_up(self) -> None:
         """After a broker outage: every subscriber reads from the log what it may have missed."""
+        self._notify(list(self._watchers), None)  # access may have changed while events were missed
         everyone = {s for subscribers in self._by_feed.values() for s in subscribers}
         for subscriber in everyone:
             for feed in list(subscriber.sent):

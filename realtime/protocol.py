@@ -6,11 +6,12 @@ Client → server: `auth` {token} (first frame; the token never travels in the U
 Server → client: `authenticated` {user_id, feeds: [feeds you may subscribe]}, `subscribed` {feeds: {feed: head}},
 `event` {event: Envelope}, `resync` {feed, reason, head} (fetch a snapshot, then subscribe from `head`),
 `presence` {case_id, viewers: [...]}, `heartbeat` {at}, `pong`, `error` {code, detail}.
+Limits and close codes: `server/api/stream.py` and docs/events.md.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -31,10 +32,15 @@ class Unsubscribe(msgspec.Struct, tag_field="op", tag="unsubscribe", forbid_unkn
     feeds: list[str]
 
 
+# Presence travels to other organisations' units: an id, and a form field's code name (never free text).
+SubjectId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+FieldName = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[A-Za-z0-9_.:-]*$")]
+
+
 class PresenceUpdate(msgspec.Struct, tag_field="op", tag="presence", forbid_unknown_fields=True):
-    case_id: str  # a case or a SIP plan (ids are UUIDs and never collide)
+    case_id: SubjectId  # a case or a SIP plan (ids are UUIDs and never collide)
     state: PresenceState
-    field: str | None = None
+    field: FieldName | None = None  # its length is limited further by SAMPLAN_STREAM_PRESENCE_FIELD_MAX_LENGTH
 
 
 class Ping(msgspec.Struct, tag_field="op", tag="ping", forbid_unknown_fields=True):

@@ -27,11 +27,12 @@ SEAL_FAILURES = Counter("samplan_access_log_seal_failures", "Sealing rounds that
 
 
 class Sealer:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, interval: float = 1.0,
-                 batch: int = access_log.SEAL_BATCH) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], keyring: access_log.Keyring, *,
+                 interval: float = 1.0, batch: int = access_log.SEAL_BATCH) -> None:
         if interval <= 0:
             raise ValueError("SAMPLAN_ACCESS_LOG_SEAL_INTERVAL_SECONDS must be above 0")
         self._sessions = sessions
+        self.keyring = keyring
         self._interval = interval
         self._batch = batch
         self._task: asyncio.Task[None] | None = None
@@ -43,7 +44,7 @@ class Sealer:
 
     async def run_once(self) -> int:
         """Seal everything committed so far; returns how many rows."""
-        sealed = await access_log.seal_pending(self._sessions, self._batch)
+        sealed = await access_log.seal_pending(self._sessions, self.keyring, self._batch)
         SEALED.inc(sealed)
         async with self._sessions() as session:
             oldest = await session.scalar(select(func.min(AccessLogRow.at)).where(AccessLogRow.seq.is_(None)))

@@ -8,7 +8,7 @@ not even know about are 404 (`NotVisible`), decided by the callers that look the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from domain import administration
 from domain.administration import (
@@ -25,7 +25,7 @@ from domain.administration import (
 )
 from domain.organisation import Role, UnitKind
 from realtime.feeds import unit_feed
-from server.errors import Forbidden
+from server.errors import Forbidden, Invalid, NotVisible
 from server.persistence.models import UnitRow
 from server.persistence.repositories import DirectoryRepository
 from server.principal import CurrentUser
@@ -50,6 +50,46 @@ def require_unit_access(user: CurrentUser, unit_id: str) -> None:
         raise Forbidden("you do not work at this unit", field="unit_id")
 
 
+def listing_units(user: CurrentUser, unit_id: str | None) -> frozenset[str]:
+    """The units whose cases or plans a list shows: the user's case units, or the one asked for (one of them)."""
+    units = require_case_units(user)
+    if unit_id is None:
+        return units
+    require_unit_access(user, unit_id)
+    return frozenset({unit_id})
+
+
+def seen_through(units: frozenset[str], visible_unit_ids: Iterable[str]) -> str:
+    """The unit a list row is seen through (its protected-identity rule and its access-log row): the first of the
+    listing units that sees the case or plan."""
+    return min(units & set(visible_unit_ids))
+
+
+def require_own_unit(user: CurrentUser, unit_id: str, field: str) -> None:
+    """A case or plan is registered at (acted for by) a unit where the user works with cases: 403 `not_your_unit`."""
+    if unit_id not in require_case_units(user):
+        raise Forbidden("you do not work at this unit", field=field, code="not_your_unit")
+
+
+def acting_unit(user: CurrentUser, visible_unit_ids: Iterable[str] | None, requested: str | None, what: str) -> str:
+    """The one rule for the unit a user acts for on a case or plan (`what`) seen by `visible_unit_ids` (None: there
+    is no such thing): one of their case units among them. None of theirs: 404, as if it did not exist. The one
+    asked for (`X-Acting-Unit`) if it is among them, else 403 `acting_unit_not_allowed`; without one, the only
+    one, else 422 `acting_unit_required`."""
+    candidates = sorted(require_case_units(user) & set(visible_unit_ids or ()))
+    if not candidates:
+        raise NotVisible(f"no such {what}")
+    if requested is not None:
+        if requested not in candidates:
+            raise Forbidden(f"you cannot act for this unit on this {what}", field="X-Acting-Unit",
+                            code="acting_unit_not_allowed")
+        return requested
+    if len(candidates) > 1:
+        raise Invalid("you take part through several units: choose one", field="X-Acting-Unit",
+                      code="acting_unit_required")
+    return candidates[0]
+
+
 def reveals_protected_identity(user: CurrentUser, unit_id: str | None) -> bool:
     """Protected identity (*skyddad identitet*): a person's name and address are shown only when the user's
     assignment at the unit they act for carries the explicit need (`protected_identity_access`, set by the
@@ -58,6 +98,19 @@ def reveals_protected_identity(user: CurrentUser, unit_id: str | None) -> bool:
     "Protected identity")."""
     return unit_id is not None and any(
         a.unit_id == unit_id and a.role.works_with_cases and a.protected_identity_access for a in user.assignments)
+
+
+def protected_identity_unit(user: CurrentUser) -> str:
+    """Clearing a person's protected identity (the flag any registration may set, docs/adr/0002-patient-identity.md):
+    only an administrator of users and access (central, or local access administrator) who also holds the explicit
+    need (`reveals_protected_identity` at one of their units). The unit of that need, which the access log names."""
+    administers = any(a.role in (Role.CENTRAL_ADMINISTRATOR, Role.LOCAL_ACCESS_ADMINISTRATOR)
+                      for a in user.assignments)
+    needs = sorted(a.unit_id for a in user.assignments if reveals_protected_identity(user, a.unit_id))
+    if not administers or not needs:
+        raise Forbidden("only an administrator with the explicit need to see protected identities clears one",
+                        code="not_protected_identity_administrator")
+    return needs[0]
 
 
 def stream_feeds(user: CurrentUser) -> dict[str, str]:

@@ -27,12 +27,12 @@ from server.api.schemas import (
     PlanningOut,
     TimelineOut,
 )
-from server.persistence.models import PatientRow, UnitRow
+from server.persistence.models import Person, UnitRow
 
 PROTECTED_NAME = "Skyddad identitet"
 
 
-def patient_out(row: PatientRow, *, reveal: bool = False) -> PatientOut:
+def patient_out(row: Person, *, reveal: bool = False) -> PatientOut:
     """Protected identity: name and address are masked (the identity number stays, it is needed for care) unless
     `reveal`: the user's assignment at the acting unit carries the explicit need
     (`authorization.reveals_protected_identity`)."""
@@ -46,7 +46,7 @@ def patient_out(row: PatientRow, *, reveal: bool = False) -> PatientOut:
         birth_date=identity.birth_date, masked=masked)
 
 
-def summary(case: DischargeCase, patient: PatientRow, policy: PaymentPolicy, now: datetime, *, unit_id: str,
+def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: datetime, *, unit_id: str,
             reveal: bool = False) -> CaseSummary:
     """One row of a board or inbox as `unit_id` (the acting unit) sees it: what that unit may do is the domain's
     rule (`DischargeCase.refusal`), the same one every command checks."""
@@ -68,7 +68,7 @@ def summary(case: DischargeCase, patient: PatientRow, policy: PaymentPolicy, now
         inbox_unit_ids=list(case.inbox_unit_ids()))
 
 
-def detail(case: DischargeCase, patient: PatientRow, units: Mapping[str, UnitRow], policy: PaymentPolicy,
+def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], policy: PaymentPolicy,
            amounts: Mapping[int, int], now: datetime, *, unit_id: str, reveal: bool = False) -> CaseDetail:
     base = summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal)
     liability = case_liability(case, policy, amounts, now)
@@ -143,7 +143,7 @@ class PersonOut(msgspec.Struct, kw_only=True):
     title: str
 
 
-def inbox_item(case: DischargeCase, patient: PatientRow, unit_id: str, policy: PaymentPolicy,
+def inbox_item(case: DischargeCase, patient: Person, unit_id: str, policy: PaymentPolicy,
                now: datetime, *, reveal: bool = False) -> InboxItemOut:
     part = case.part_of(unit_id)
     return InboxItemOut(

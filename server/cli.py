@@ -10,9 +10,12 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from server.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from server.access_log import Keyring
 
 T = TypeVar("T")
 
@@ -28,20 +31,27 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="print a bearer token for a demo user (development mode only)")
     token.add_argument("username")
     sub.add_parser("users", help="list the demo users with their units and roles")
-    sub.add_parser("verify-access-log", help="check the access log's hash chain; exit 1 if it is broken, "
-                                              "3 if rows wait too long to be sealed")
+    sub.add_parser("verify-access-log", help="check the access log's hash chain with the key and against the "
+                                              "checkpoint file; exit 1 if it is broken, 3 on a warning")
     sub.add_parser("seal-access-log", help="chain the access-log rows not yet sealed (the API does this itself)")
+    sub.add_parser("checkpoint-access-log",
+                   help="append the access log's chain head, signed, to SAMPLAN_ACCESS_LOG_CHECKPOINT_FILE")
     purge = sub.add_parser("purge-access-log",
                            help="remove access-log rows older than the retention (at least 5 years)")
     purge.add_argument("--retention-days", type=int, default=None,
                        help="override SAMPLAN_ACCESS_LOG_RETENTION_DAYS (never below 5 years)")
     args = parser.parse_args(argv)
+    if args.command == "dev" and not os.environ.get("SAMPLAN_DEV_MODE"):
+        # `samplan dev` is how development mode is asked for (besides SAMPLAN_DEV_MODE=1); an explicit 0 wins.
+        os.environ["SAMPLAN_DEV_MODE"] = "1"
+        get_settings.cache_clear()
     settings = get_settings()
     handlers: dict[str, Callable[[], int]] = {
         "dev": lambda: dev(settings), "api": lambda: api(settings), "ui": ui, "migrate": lambda: migrate(settings),
         "seed": lambda: seed(settings), "token": lambda: print_token(settings, args.username),
         "users": lambda: list_users(settings), "verify-access-log": lambda: verify_access_log(settings),
         "seal-access-log": lambda: seal_access_log(settings),
+        "checkpoint-access-log": lambda: checkpoint_access_log(settings),
         "purge-access-log": lambda: purge_access_log(settings, getattr(args, "retention_days", None))}
     return handlers[args.command]()
 
@@ -74,12 +84,19 @@ async def _seed(settings: Settings) -> bool:
 
 
 def api(settings: Settings) -> int:
+    if problem := settings.identity_provider_problem():  # fail closed: no passwordless login by accident
+        print(f"samplan api: refusing to start: {problem}", file=sys.stderr)
+        return 2
     import uvicorn
 
     from server.logs import log_config
 
+    # The stream answers a frame over SAMPLAN_STREAM_MAX_FRAME_BYTES with an error frame and close 1009; a far
+    # larger one uvicorn refuses itself (also 1009) before it is buffered whole (its default allows 16 MiB).
+    frame_limit = settings.stream_max_frame_bytes
+    ws_max_size = max(2 * frame_limit, 65536) if frame_limit else 16 * 2**20
     uvicorn.run("server.api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                timeout_graceful_shutdown=5, log_config=log_config(), access_log=False)
+                timeout_graceful_shutdown=5, log_config=log_config(), access_log=False, ws_max_size=ws_max_size)
     return 0
 
 
@@ -93,7 +110,7 @@ def ui() -> int:
 def dev(settings: Settings) -> int:
     """Both processes on embedded defaults. Ctrl-C stops both."""
     if not settings.dev_mode:
-        print("samplan dev needs development mode (unset OIDC_JWKS_URL or set SAMPLAN_DEV_MODE=1)", file=sys.stderr)
+        print("samplan dev runs only in development mode, but SAMPLAN_DEV_MODE is 0", file=sys.stderr)
         return 2
     seed(settings)
     env = {**os.environ, "SAMPLAN_DEV_MODE": "1"}
@@ -130,7 +147,7 @@ def dev(settings: Settings) -> int:
 
 def print_token(settings: Settings, username: str) -> int:
     if not settings.dev_mode:
-        print("tokens are issued only in development mode", file=sys.stderr)
+        print("tokens are issued only in development mode (SAMPLAN_DEV_MODE=1)", file=sys.stderr)
         return 2
     user = asyncio.run(_user(settings, username))
     if user is None:
@@ -187,34 +204,53 @@ async def _users(settings: Settings) -> list[str]:
         await engine.dispose()
 
 
-UNSEALED_TOO_LONG = 3  # exit status of verify-access-log: the chain is intact but the sealer is not running
+UNSEALED_TOO_LONG = 3  # exit status of verify-access-log: the chain is intact, with a warning (e.g. no sealer runs)
+
+
+def _keyring(settings: Settings) -> Keyring | None:
+    """The access log's keyring, or None after telling why there is none (no key outside development mode)."""
+    from server.access_log_keys import keyring
+
+    try:
+        return keyring(settings)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
 
 
 def verify_access_log(settings: Settings) -> int:
-    """Exit 0: intact and sealed up to the grace period; 1: the chain is broken (tampering, or a lost row);
-    3: intact, but rows have waited longer than SAMPLAN_ACCESS_LOG_UNSEALED_WARNING_SECONDS to be sealed."""
+    """Exit 0: intact and sealed up to the grace period; 1: the chain is broken (tampering, or a lost row), with
+    the key and against the checkpoint file; 2: no key; 3: intact, with a warning (rows have waited longer than
+    SAMPLAN_ACCESS_LOG_UNSEALED_WARNING_SECONDS to be sealed, or no checkpoint file outside development mode)."""
     from datetime import timedelta
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from server import access_log
+    from server import access_log, access_log_checkpoint_file
 
     grace = timedelta(seconds=settings.access_log_unsealed_warning_seconds)
+    keys = _keyring(settings)
+    if keys is None:
+        return 2
 
     async def run(session: AsyncSession) -> access_log.Verification:
-        return await access_log.verify(session, now=datetime.now(UTC), unsealed_grace=grace)
+        return await access_log_checkpoint_file.verify(
+            session, keys, settings.access_log_checkpoint_file, warn_without=not settings.dev_mode,
+            now=datetime.now(UTC), unsealed_grace=grace)
 
     result = asyncio.run(_in_session(settings, run))
     for seq, problem in result.problems:
-        print(f"row {seq}: {problem}")
+        print(f"row {seq}: {problem}" if seq is not None else problem)
     for warning in result.warnings:
         print(f"warning: {warning}")
     print(f"access log {'intact' if result.ok else 'BROKEN'}: {result.rows_checked} rows checked"
           + (f" (from checkpoint at {result.checkpoint_seq})" if result.checkpoint_seq else "")
-          + f", {result.unsealed} not yet sealed")
+          + f", {result.unsealed} not yet sealed"
+          + (f", {result.external_checked} external checkpoints matched"
+             if settings.access_log_checkpoint_file is not None else ""))
     if not result.ok:
         return 1
-    return UNSEALED_TOO_LONG if result.unsealed_too_long else 0
+    return UNSEALED_TOO_LONG if result.warnings else 0
 
 
 def seal_access_log(settings: Settings) -> int:
@@ -222,10 +258,14 @@ def seal_access_log(settings: Settings) -> int:
     from server import access_log
     from server.persistence.database import create_engine, session_factory
 
+    keys = _keyring(settings)
+    if keys is None:
+        return 2
+
     async def run() -> int:
         engine = create_engine(settings.database_url)
         try:
-            return await access_log.seal_pending(session_factory(engine))
+            return await access_log.seal_pending(session_factory(engine), keys)
         finally:
             await engine.dispose()
 
@@ -233,14 +273,44 @@ def seal_access_log(settings: Settings) -> int:
     return 0
 
 
+def checkpoint_access_log(settings: Settings, event: str = "checkpoint") -> int:
+    """Append the chain's head, signed, to the checkpoint file (run it every few minutes from cron): rows removed
+    from the end afterwards, or a log rolled back, no longer pass verification. Exit 1 if the head does not
+    match its row (nothing written), 2 without a key or a checkpoint file."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from server import access_log, access_log_checkpoint_file
+
+    path = settings.access_log_checkpoint_file
+    if path is None:
+        print("SAMPLAN_ACCESS_LOG_CHECKPOINT_FILE is not set", file=sys.stderr)
+        return 2
+    keys = _keyring(settings)
+    if keys is None:
+        return 2
+
+    async def run(session: AsyncSession) -> dict[str, Any]:
+        return await access_log.external_checkpoint(session, keys, now=datetime.now(UTC), event=event)
+
+    try:
+        line = asyncio.run(_in_session(settings, run))
+    except access_log.ChainBroken as exc:
+        print(f"{exc}; nothing written (see: samplan verify-access-log)", file=sys.stderr)
+        return 1
+    access_log_checkpoint_file.append(path, line)
+    print(f"access-log checkpoint written: head {line['seq']}, start {line['first_seq']}")
+    return 0
+
+
 def purge_access_log(settings: Settings, retention_days: int | None) -> int:
-    """Purge only an intact log: sealed rows are removed behind a checkpoint, so verification goes on working.
-    Rows still unsealed stay (they are purged by a later run, once sealed)."""
+    """Purge only an intact log: sealed rows are removed behind a signed checkpoint, so verification goes on
+    working. Rows still unsealed stay (they are purged by a later run, once sealed). With a checkpoint file, the
+    new start is appended to it after the purge commits."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from domain.administration import check_retention
     from domain.errors import InvalidValue
-    from server import access_log
+    from server import access_log, access_log_checkpoint_file
 
     days = retention_days if retention_days is not None else settings.access_log_retention_days
     try:
@@ -248,17 +318,24 @@ def purge_access_log(settings: Settings, retention_days: int | None) -> int:
     except InvalidValue as exc:
         print(exc.message, file=sys.stderr)
         return 2
+    keys = _keyring(settings)
+    if keys is None:
+        return 2
 
     async def run(session: AsyncSession) -> access_log.Purge | None:
-        if not (await access_log.verify(session)).ok:
+        verified = await access_log_checkpoint_file.verify(session, keys, settings.access_log_checkpoint_file,
+                                                           warn_without=False)
+        if not verified.ok:
             return None
-        return await access_log.purge(session, now=datetime.now(UTC), retention_days=days)
+        return await access_log.purge(session, keys, now=datetime.now(UTC), retention_days=days)
 
     result = asyncio.run(_in_session(settings, run, write=True))
     if result is None:
         print("the access log does not verify; nothing purged (see: samplan verify-access-log)", file=sys.stderr)
         return 1
     print(f"purged {result.rows_purged} access-log rows older than {result.cutoff.isoformat()}")
+    if result.rows_purged and settings.access_log_checkpoint_file is not None:
+        return checkpoint_access_log(settings, event="purge")
     return 0
 
 

@@ -53,3 +53,10 @@ class VersionConflict(Conflict):
     def __init__(self, message: str, current: object) -> None:
         super().__init__(message, field="expected_version")
         self.current = current
+
+
+class Unavailable(ApplicationError):
+    """A check the request needs cannot be made now (e.g. the token deny-list's Redis does not answer)."""
+
+    status = 503
+    code = "unavailable"

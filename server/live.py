@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -36,6 +37,7 @@ class LivePipeline:
         self._to_mark: list[int] = []  # published after commit, to be marked in the next batch
         self._marking: asyncio.Task[None] | None = None
         self._publish_timeout = settings.publish_timeout_seconds
+        self.connections: Counter[str] = Counter()  # open stream connections of this process, by user id
 
     async def start(self) -> None:
         await self.broker.start(self.hub.dispatch, self.hub.catch_up)

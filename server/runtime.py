@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.payment import PRESETS, PaymentPolicy
+from server.access_log_keys import keyring
 from server.access_log_sealer import Sealer
+from server.auth.revocation import RevocationList, revocations
 from server.auth.tokens import DevSigningKey, TokenVerifier
 from server.live import LivePipeline
 from server.persistence.database import create_engine, session_factory
@@ -31,6 +33,7 @@ class Runtime:
     cases: CaseService
     live: LivePipeline
     sealer: Sealer
+    revocations: RevocationList  # access tokens revoked at sign-out (server/auth/revocation.py)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.live.publish)
@@ -42,6 +45,7 @@ class Runtime:
     async def close(self) -> None:
         await self.sealer.stop()
         await self.live.stop()
+        await self.revocations.close()
         await self.engine.dispose()
 
 
@@ -56,8 +60,8 @@ def token_verifier(settings: Settings) -> TokenVerifier:
     if settings.oidc_jwks_url:
         return TokenVerifier(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
                              algorithms=settings.oidc_algorithms, jwks_url=settings.oidc_jwks_url)
-    if not settings.dev_mode:
-        raise ValueError("OIDC_JWKS_URL must be set outside development mode")
+    if problem := settings.identity_provider_problem():
+        raise ValueError(problem)
     key = DevSigningKey.load_or_create(settings.dev_key_path)
     return TokenVerifier(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
                          algorithms=settings.oidc_algorithms, jwks=key.jwks())
@@ -65,13 +69,15 @@ def token_verifier(settings: Settings) -> TokenVerifier:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Everything of one API process; `start()` connects the live pipeline (broker, relay) and starts the
-    access-log sealer."""
+    access-log sealer. Outside development mode it needs OIDC_JWKS_URL and SAMPLAN_ACCESS_LOG_KEY (ValueError)."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     policy = payment_policy(settings.payment_policy)
     live = LivePipeline(settings, sessions)
     runtime = Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
                       policy=policy, cases=None, live=live,  # type: ignore[arg-type]
-                      sealer=Sealer(sessions, interval=settings.access_log_seal_interval_seconds))
+                      sealer=Sealer(sessions, keyring(settings),
+                                    interval=settings.access_log_seal_interval_seconds),
+                      revocations=revocations(settings.redis_url))
     runtime.cases = CaseService(runtime.uow, policy, utc_now)
     return runtime

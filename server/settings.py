@@ -23,8 +23,9 @@ class Settings:
 
     data_dir: Path = field(default_factory=lambda: Path(_env("SAMPLAN_DATA_DIR", ".samplan")))
     database_url: str = ""
-    # Development mode (built-in token issuer, demo users) is on unless an external identity provider is set.
-    dev_mode: bool = field(default_factory=lambda: _flag("SAMPLAN_DEV_MODE", not _env("OIDC_JWKS_URL", "")))
+    # Development mode (built-in identity provider, demo users, `samplan token`): only when asked for
+    # (SAMPLAN_DEV_MODE=1, which `samplan dev` sets). Without it and without OIDC_JWKS_URL the API refuses to start.
+    dev_mode: bool = field(default_factory=lambda: _flag("SAMPLAN_DEV_MODE", False))
     oidc_issuer: str = field(default_factory=lambda: _env("OIDC_ISSUER", "http://127.0.0.1:8000/dev-idp"))
     oidc_audience: str = field(default_factory=lambda: _env("OIDC_AUDIENCE", "samplan"))
     oidc_jwks_url: str = field(default_factory=lambda: _env("OIDC_JWKS_URL", ""))
@@ -39,6 +40,19 @@ class Settings:
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
     stream_queue_size: int = field(default_factory=lambda: int(_env("SAMPLAN_STREAM_QUEUE_SIZE", "1000")))
     stream_max_replay: int = field(default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_REPLAY", "10000")))
+    # Limits of one stream connection (docs/events.md, "Limits"); 0 = no limit, for every one of them.
+    stream_max_frame_bytes: int = field(default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_FRAME_BYTES", "16384")))
+    stream_max_feeds_per_subscribe: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_FEEDS_PER_SUBSCRIBE", "100")))
+    stream_subscribes_per_minute: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_SUBSCRIBES_PER_MINUTE", "10")))
+    stream_presence_per_minute: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_PRESENCE_PER_MINUTE", "120")))
+    stream_presence_field_max_length: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_PRESENCE_FIELD_MAX_LENGTH", "64")))
+    # Open stream connections of one user on one API instance.
+    stream_max_connections_per_user: int = field(
+        default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_CONNECTIONS_PER_USER", "20")))
     heartbeat_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_HEARTBEAT_SECONDS", "15")))
     presence_ttl_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_PRESENCE_TTL_SECONDS", "30")))
     publish_timeout_seconds: float = field(
@@ -58,6 +72,16 @@ class Settings:
     # Rows unsealed for longer than this make verification warn (and `samplan verify-access-log` exit 3).
     access_log_unsealed_warning_seconds: float = field(
         default_factory=lambda: float(_env("SAMPLAN_ACCESS_LOG_UNSEALED_WARNING_SECONDS", "300")))
+    # The access log's chain key (HMAC-SHA256; a secret kept outside the database, at least 32 characters).
+    # Required outside development mode; development mode creates $SAMPLAN_DATA_DIR/access-log-key (0600).
+    access_log_key: str = field(default_factory=lambda: _env("SAMPLAN_ACCESS_LOG_KEY", ""), repr=False)
+    # Keys used before a rotation, oldest first, comma-separated: verification needs them for older rows.
+    access_log_old_keys: tuple[str, ...] = field(default_factory=lambda: tuple(
+        k.strip() for k in _env("SAMPLAN_ACCESS_LOG_OLD_KEYS", "").split(",") if k.strip()), repr=False)
+    # The append-only file (JSON lines) that `samplan checkpoint-access-log` and purges append the chain's head
+    # to, and that verification checks the database against. Empty: none (a cut tail cannot be detected).
+    access_log_checkpoint_file: Path | None = field(default_factory=lambda: Path(
+        _env("SAMPLAN_ACCESS_LOG_CHECKPOINT_FILE", "")) if _env("SAMPLAN_ACCESS_LOG_CHECKPOINT_FILE", "") else None)
     # Public address of the UI (the development identity provider registers its redirect URIs there).
     ui_base_url: str = field(default_factory=lambda: _env("SAMPLAN_UI_BASE_URL", ""))
     # The development identity provider's one client (the UI) and its token lifetimes.
@@ -74,9 +98,22 @@ class Settings:
             url = _env("DATABASE_URL", f"sqlite+aiosqlite:///{self.data_dir / 'samplan.db'}")
             object.__setattr__(self, "database_url", normalise_database_url(url))
 
+    def identity_provider_problem(self) -> str | None:
+        """Why the API must not start with these settings (fail closed), or None."""
+        if self.oidc_jwks_url or self.dev_mode:
+            return None
+        return ("no identity provider: set OIDC_JWKS_URL (with OIDC_ISSUER and OIDC_AUDIENCE) to your OIDC "
+                "provider, or SAMPLAN_DEV_MODE=1 for the development identity provider with demo users "
+                "(never in production)")
+
     @property
     def dev_key_path(self) -> Path:
         return self.data_dir / "dev-signing-key.json"
+
+    @property
+    def access_log_key_path(self) -> Path:
+        """Where development mode keeps the access log's chain key (created on first use, mode 0600)."""
+        return self.data_dir / "access-log-key"
 
     @property
     def ui_public_url(self) -> str:

@@ -55,7 +55,7 @@ from server.api.sip_schemas import (
     VersionSummaryOut,
 )
 from server.case_views import PROTECTED_NAME, patient_out
-from server.persistence.models import PatientRow, PrincipalRow, UnitRow
+from server.persistence.models import Person, PrincipalRow, UnitRow
 from server.persistence.sip_repository import listing_follow_up
 
 
@@ -115,7 +115,7 @@ def version_out(v: AgreedVersion) -> VersionOut:
                       approvals=[_approval(a) for a in v.approvals], contents=contents_out(v.contents))
 
 
-def summary(plan: SipPlan, patient: PatientRow, now: datetime, *, reveal: bool = False) -> SipPlanSummary:
+def summary(plan: SipPlan, patient: Person, now: datetime, *, reveal: bool = False) -> SipPlanSummary:
     current = plan.current_version
     return SipPlanSummary(
         id=plan.id, version=plan.version, state=str(plan.state), case_id=plan.case_id,
@@ -139,7 +139,7 @@ def responsible_out(plan: SipPlan, principals: Mapping[str, PrincipalRow]) -> Re
                                    version_number=current.number if current else None)
 
 
-def detail(plan: SipPlan, patient: PatientRow, units: Mapping[str, UnitRow], now: datetime, *,
+def detail(plan: SipPlan, patient: Person, units: Mapping[str, UnitRow], now: datetime, *,
            acting_unit_id: str, principals: Mapping[str, PrincipalRow], reveal: bool = False) -> SipPlanDetail:
     """The whole plan as the acting unit sees it (`principals`: at least the one with the overall
     responsibility)."""

@@ -7,13 +7,18 @@ countdown ticker) and one route per page module (`ui/pages/`). `run()` starts it
 from __future__ import annotations
 
 import gc
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+from fastapi.responses import Response
 from nicegui import app, ui
 
 from ui import heap
 from ui.api_client import ApiClient
 from ui.components.cellcast import CELLCAST
 from ui.components.countdown import TICKER
+from ui.frame import framed
 from ui.live import LiveHub
 from ui.services import Services, install, services
 from ui.settings import UiSettings
@@ -43,21 +48,40 @@ def build(settings: UiSettings) -> None:
         await services().api.close()
 
     app.on_shutdown(shutdown)
-    ui.page("/", response_timeout=RESPONSE_TIMEOUT)(home_page)
-    ui.page("/tavla", response_timeout=RESPONSE_TIMEOUT)(board_page)
-    ui.page("/inkorg", response_timeout=RESPONSE_TIMEOUT)(inbox_page)
-    ui.page("/arende/{case_id}", response_timeout=RESPONSE_TIMEOUT)(case_page)
-    ui.page("/admin", response_timeout=RESPONSE_TIMEOUT)(admin_page)
-    ui.page("/loggkontroll", response_timeout=RESPONSE_TIMEOUT)(log_review_page)
-    ui.page("/sip", response_timeout=RESPONSE_TIMEOUT)(sip_list_page)
-    ui.page("/sip/{plan_id}", response_timeout=RESPONSE_TIMEOUT)(sip_room_page)
+    pages: dict[str, Callable[..., Awaitable[Response | None]]] = {
+        "/": home_page,
+        "/tavla": board_page,
+        "/inkorg": inbox_page,
+        "/arende/{case_id}": case_page,
+        "/admin": admin_page,
+        "/loggkontroll": log_review_page,
+        "/sip": sip_list_page,
+        "/sip/{plan_id}": sip_room_page,
+    }
+    for path, page in pages.items():
+        ui.page(path, response_timeout=RESPONSE_TIMEOUT)(framed(page))  # a page ending early answers (ui/frame.py)
 
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
 
+def private_storage() -> Path:
+    """NiceGUI keeps each browser's user storage, with its access and refresh tokens, in files: make them readable by
+    the process's own user only. The umask gives every file the UI writes from now on mode 0600 (folders 0700);
+    files and the folder left by an earlier run are narrowed too."""
+    os.umask(0o077)
+    path = Path(os.environ.get("NICEGUI_STORAGE_PATH", ".nicegui")).resolve()  # where NiceGUI's storage looks
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for entry in path.iterdir():
+        if entry.is_file():
+            entry.chmod(0o600)
+    return path
+
+
 def run() -> None:
+    private_storage()
     settings = UiSettings()
     build(settings)
     gc.freeze()  # the modules and the app built so far are permanent: full collections skip them (ui/heap.py)

@@ -7,7 +7,8 @@
 - `GET /auth/callback` exchanges the code (client secret + PKCE verifier), stores a `ui.session.UiSession`
   in NiceGUI's server-side user storage under a fresh storage id (no session fixation) and redirects back.
 - `POST /logout` (with the form's anti-forgery token, see `Login.logout`) clears the session, revokes the
-  refresh token (when the provider has a revocation endpoint) and sends the browser to the provider's
+  refresh token (when the provider has a revocation endpoint), has the API revoke the access token
+  (`POST /api/v1/logout`: it would otherwise stay valid until it expires) and sends the browser to the provider's
   end-session endpoint, which returns to `/logged-out`. `GET /logout` changes nothing: it shows a small page
   whose button posts the form.
 - a refresher for `ui.session.access_token()` that uses the refresh token (rotating refresh tokens are
@@ -73,6 +74,7 @@ _HTTP_TIMEOUT_SECONDS = 10.0
 _DEFAULT_LIFETIME_SECONDS = 300
 _RECENT_REFRESHES = 256  # results kept briefly so that a tab refreshing with an already rotated token gets them
 _RECENT_REFRESH_SECONDS = 60.0
+_API_LOGOUT_PATH = "/api/v1/logout"  # the API's deny-list: the access token is refused from then on
 
 
 def safe_next(value: object) -> str:
@@ -205,6 +207,8 @@ class Login:
         clear_session()
         forget_logout_token()
         request.session.pop(_NEXT_KEY, None)
+        if session is not None:  # the API refuses the access token from now on (it would live until it expires)
+            await self._revoke_access_token(session.access_token)
         done = self._settings.public_url + LOGGED_OUT_PATH
         try:
             metadata: dict[str, Any] = await self._client.load_server_metadata()
@@ -279,6 +283,17 @@ class Login:
         except ValueError:
             return None
         return _session_from(body, previous=session) if isinstance(body, dict) else None
+
+    async def _revoke_access_token(self, access_token: str) -> None:
+        try:
+            async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT_SECONDS) as http:
+                response = await http.post(f"{self._settings.api_url.rstrip('/')}{_API_LOGOUT_PATH}",
+                                           headers={"Authorization": f"Bearer {access_token}"})
+        except httpx.HTTPError as error:
+            _log.warning("revoking the access token at the API failed: %s", type(error).__name__)
+            return
+        if response.status_code not in (204, 401):  # 401: it was no longer valid anyway
+            _log.warning("revoking the access token at the API failed: %s", response.status_code)
 
     async def _revoke(self, endpoint: str, refresh_token: str) -> None:
         try:

@@ -1,31 +1,36 @@
 """The shared page frame: sign-in check, header (navigation, unit switcher, unread badge, user menu), the
 "connection lost" banner, toasts for new notices and deadline alerts.
 
-Every page starts with `frame = await page_frame(path, title)`; `None` means the page must end (the user is
-sent to the login). Pages register their live views through `frame.watch(view)`, which unregisters them when
-the browser tab goes away.
+A page builds its content inside the shell: `async with frame(path, title) as shell:` checks the sign-in (and the
+roles the page needs), builds the header and the banner, opens the page's `<main>` and, when the content is
+built, finishes the page (`Frame.finish`). A page that must end before its content (not signed in: a redirect to
+the login; no access: "Du har inte behörighet"; the API refused) ends with `PageEnded`, which `framed` (how
+`ui/app.py` routes every page) turns into the page's answer. Pages register their live views through
+`shell.watch(view)`, which unregisters them when the browser tab goes away.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec
 from urllib.parse import quote
 
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from nicegui import Client, background_tasks, ui
 
 from realtime.envelope import Envelope
 from ui import fmt, heap
 from ui.api_client import ApiClient, ApiError, Json
 from ui.auth import logout_form
-from ui.components.admin_table import can
+from ui.components.admin_table import can, refuse
 from ui.live import LiveHub, LiveView, UserLive
 from ui.services import Services, services
 from ui.session import UiSession, access_token, clear_session, current_session, set_acting_unit
 
+MAIN_CLASSES = "w-full p-4 gap-3 flex flex-col"  # the page's <main>
 TOKEN_CHECK_SECONDS = 20.0  # below the session's 30 s refresh margin: the token is renewed before it expires
 PAGE_CSS = """
 .sp-skip { position: absolute; left: -10000px; top: 0; }
@@ -227,6 +232,50 @@ async def page_frame(path: str, title: str) -> Frame | RedirectResponse | None:
         with contextlib.suppress(ApiError):
             show_badge(frame, await live.load_unread(acting))
     return frame
+
+
+class PageEnded(Exception):
+    """The page ends before its content: `response` is its answer (a redirect to the login), or None (the page
+    shows why)."""
+
+    def __init__(self, response: Response | None) -> None:
+        super().__init__()
+        self.response = response
+
+
+@contextlib.asynccontextmanager
+async def frame(path: str, title: str, *, needs: str | None = None,
+                classes: str = MAIN_CLASSES) -> AsyncIterator[Frame]:
+    """The page shell around a page's content: the frame (`page_frame`), then, for a user who may what the page
+    `needs` (a capability of `GET /me`, e.g. `administer`; any signed-in user when None), the page's `<main>` (the
+    skip link's target) with `classes`; the page is finished when its content is built. Raises `PageEnded` when
+    the page must end first."""
+    shell = await page_frame(path, title)
+    if not isinstance(shell, Frame):
+        raise PageEnded(shell)
+    if needs and not can(shell.live.me, needs):
+        refuse()
+        shell.finish()
+        raise PageEnded(None)
+    with ui.element("main").props('id="sp-main" tabindex="-1"').classes(classes):
+        yield shell
+    shell.finish()
+
+
+P = ParamSpec("P")
+
+
+def framed(build: Callable[P, Awaitable[Response | None]]) -> Callable[P, Coroutine[Any, Any, Response | None]]:
+    """A page as NiceGUI routes it: a `PageEnded` from its `frame` becomes the page's answer."""
+
+    @functools.wraps(build)
+    async def page(*args: P.args, **kwargs: P.kwargs) -> Response | None:
+        try:
+            return await build(*args, **kwargs)
+        except PageEnded as ended:
+            return ended.response
+
+    return page
 
 
 def _header(frame: Frame, path: str) -> None:

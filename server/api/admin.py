@@ -24,6 +24,7 @@ from server.api.admin_schemas import (
     NewUnit,
     NewUser,
     OrganisationOut,
+    ProtectedIdentityOut,
 )
 from server.api.openapi import PROBLEMS
 from server.principal import CurrentUser
@@ -33,6 +34,7 @@ from server.services.admin import AdminService
 OrganisationId = Annotated[str, Parameter(max_length=64, description="The organisation id.")]
 UnitId = Annotated[str, Parameter(max_length=64, description="The unit id.")]
 UserId = Annotated[str, Parameter(max_length=64, description="The user id.")]
+PatientId = Annotated[str, Parameter(max_length=64, description="The person's `id` in a case or plan.")]
 AssignmentId = Annotated[int, Parameter(ge=1, le=2**53, description="The assignment id.")]
 TAGS = ["administration"]
 
@@ -166,6 +168,20 @@ async def remove_assignment(current_user: CurrentUser, runtime: Runtime, user_id
     return await _service(runtime).remove_assignment(current_user, user_id, assignment_id)
 
 
+@delete("/admin/patients/{patient_id:str}/protected-identity", operation_id="adminClearProtectedIdentity",
+        summary="Clear a person's protected identity",
+        description="Registrations of cases and plans can only set protected identity (skyddad identitet); it then "
+                    "holds everywhere. Only an administrator (central, or local access administrator) who also holds "
+                    "the explicit need to see protected identities (`protected_identity_access` on an assignment) "
+                    "clears it, for the person everywhere; else 403 `not_protected_identity_administrator`. "
+                    "Recorded as `clear_protected_identity` in the administrator's organisation's changes and in "
+                    "the access log.",
+        status_code=200, responses=PROBLEMS, tags=TAGS)
+async def clear_protected_identity(current_user: CurrentUser, runtime: Runtime,
+                                   patient_id: PatientId) -> ProtectedIdentityOut:
+    return await _service(runtime).clear_protected_identity(current_user, patient_id)
+
+
 @get("/admin/organisations/{organisation_id:str}/changes", operation_id="adminListChanges",
      summary="Administrative changes in the organisation",
      description="Who connected, created, changed or deactivated what, and who granted or took away which "
@@ -178,4 +194,4 @@ async def list_changes(current_user: CurrentUser, runtime: Runtime, organisation
 
 ADMIN_ROUTES = [list_organisations, connect_organisation, get_organisation, change_organisation, list_units,
                 create_unit, change_unit, deactivate_unit, list_users, create_user, get_user, change_user,
-                add_assignment, change_assignment, remove_assignment, list_changes]
+                add_assignment, change_assignment, remove_assignment, clear_protected_identity, list_changes]

@@ -54,6 +54,9 @@ class NewUnit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     municipality_code: MunicipalityCode | None = None
     district: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
     routing_role: RoutingRole | None = None
+    # A municipal unit outside its organisation's municipality (or an intake unit of an organisation that is not
+    # a municipality's) needs the reference of a cross-municipal agreement; only a central administrator sets it.
+    cross_municipal_agreement: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
 
 
 class ChangeUnit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -64,6 +67,8 @@ class ChangeUnit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     municipality_code: MunicipalityCode | msgspec.UnsetType | None = msgspec.UNSET
     district: Annotated[str, Meta(min_length=1, max_length=100)] | msgspec.UnsetType | None = msgspec.UNSET
     routing_role: RoutingRole | msgspec.UnsetType | None = msgspec.UNSET
+    cross_municipal_agreement: Annotated[str, Meta(min_length=1, max_length=200)] | msgspec.UnsetType | None = (
+        msgspec.UNSET)
 
 
 class AdminUnitOut(msgspec.Struct, kw_only=True):
@@ -78,6 +83,7 @@ class AdminUnitOut(msgspec.Struct, kw_only=True):
     routing_role: str | None
     active: bool
     deactivated_at: datetime | None
+    cross_municipal_agreement: str | None = None
 
 
 # ----- users and assignments ----------------------------------------------------------------------------------
@@ -113,6 +119,13 @@ class NewAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class ChangeAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     protected_identity_access: ProtectedIdentityAccess
+
+
+class ProtectedIdentityOut(msgspec.Struct, kw_only=True):
+    """A person's protection after an administrator cleared it (no personal data: the patient id only)."""
+
+    patient_id: str
+    protected_identity: bool
 
 
 class AdminAssignmentOut(msgspec.Struct, kw_only=True):

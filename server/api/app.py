@@ -15,7 +15,12 @@ from sqlalchemy import text
 
 from server.api.admin import ADMIN_ROUTES
 from server.api.cases import CASE_ROUTES
-from server.api.dependencies import provide_current_user, provide_runtime
+from server.api.dependencies import (
+    provide_authenticated,
+    provide_current_user,
+    provide_runtime,
+    require_authentication,
+)
 from server.api.directory import DIRECTORY_ROUTES
 from server.api.feeds import FEED_ROUTES
 from server.api.hardening import rate_limit, rate_limit_stores, security_headers
@@ -88,7 +93,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                                             *ADMIN_ROUTES, *LOG_REVIEW_ROUTES, *SIP_ROUTES,
                                             event_stream],
                  dependencies={"current_user": Provide(provide_current_user),
+                               "authenticated": Provide(provide_authenticated),
                                "runtime": Provide(provide_runtime, sync_to_thread=False)},
+                 guards=[require_authentication],
                  security=[{"BearerAuth": []}])
     handlers: list[Router | Any] = [api, health, ready, metrics]
     if settings.dev_mode:  # the development identity provider exists only in development mode

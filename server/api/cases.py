@@ -267,10 +267,9 @@ async def get_inbox(current_user: CurrentUser, runtime: Runtime,
         now = utc_now()
         ids = await uow.cases.ids_for_units([unit_id], list(INBOX_STATES))
         cases = [(c, p) for c, p in await uow.cases.get_many(ids) if c.in_inbox_of(unit_id)]
-        patients = await uow.patients.get_many(p for _, p in cases)
         reveal = authorization.reveals_protected_identity(current_user, unit_id)
-        items = [inbox_item(c, patients[p], unit_id, runtime.policy, now, reveal=reveal) for c, p in cases]
-        await access_log.record(uow.session, current_user, unit_id=unit_id, patient_ids=[p for _, p in cases],
+        items = [inbox_item(c, p, unit_id, runtime.policy, now, reveal=reveal) for c, p in cases]
+        await access_log.record(uow.session, current_user, unit_id=unit_id, patient_ids=[p.id for _, p in cases],
                                 case_ids=[c.id for c, _ in cases], action="list_inbox", at=now)
         await uow.commit()
     return inbox(unit_id, items)
@@ -291,12 +290,16 @@ async def list_unit_staff(current_user: CurrentUser, runtime: Runtime,
 
 
 @get("/people", operation_id="listPeople", summary="Names of staff",
-     description="Display names and titles of the given users (staff, never patients): for timelines and presence.",
+     description="Display names and titles of the given users (staff, never patients): for timelines and presence. "
+                 "Only staff you work with are named: your own organisation's, and those assigned to a unit that "
+                 "shares a case or a SIP plan with a unit where you work with patients. Others are left out "
+                 "(as unknown ids are).",
      responses=PROBLEMS, tags=["directory"])
 async def list_people(current_user: CurrentUser, runtime: Runtime,
                       ids: Annotated[list[str], Parameter(query="id", max_items=200)]) -> list[PersonOut]:
     async with runtime.uow() as uow:
-        rows = list(await uow.session.scalars(select(UserRow).where(UserRow.id.in_(ids))))
+        rows = await uow.directory.people_visible_to(ids, current_user.organisation_id,
+                                                     authorization.case_units(current_user))
     return [PersonOut(id=r.id, display_name=r.display_name, title=r.title) for r in rows]
 
 

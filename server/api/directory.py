@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import get
+from litestar import get, post
 from litestar.params import Parameter
 
 from domain.discharge_case import RECEIVING_PART_OF_KIND
@@ -12,7 +12,9 @@ from domain.organisation import UnitKind
 from server import authorization
 from server.api.openapi import PROBLEMS
 from server.api.schemas import AssignmentOut, CapabilitiesOut, MeOut, UnitOut, UnitPage
-from server.errors import NotVisible
+from server.auth.revocation import RevocationUnavailable
+from server.auth.users import Authenticated
+from server.errors import NotVisible, Unavailable
 from server.persistence.models import UnitRow
 from server.principal import CurrentUser
 from server.runtime import Runtime
@@ -77,4 +79,16 @@ async def get_unit(current_user: CurrentUser, runtime: Runtime,
     return unit_out(row)
 
 
-DIRECTORY_ROUTES = [get_me, list_units, get_unit]
+@post("/logout", operation_id="logout", summary="Sign out: revoke this access token", status_code=204,
+      responses=PROBLEMS, tags=["directory"],
+      description="The presented access token is refused from now on (REST and the event stream) until it expires. "
+                  "The UI calls this when a user signs out; scripts may call it with their `samplan token`. "
+                  "Revoke the refresh token at the identity provider as well.")
+async def logout(authenticated: Authenticated, runtime: Runtime) -> None:
+    try:
+        await runtime.revocations.revoke(authenticated.token_key, authenticated.expires_at)
+    except RevocationUnavailable:
+        raise Unavailable("the sign-out cannot be recorded right now; try again shortly") from None
+
+
+DIRECTORY_ROUTES = [get_me, list_units, get_unit, logout]

@@ -4,9 +4,12 @@ Headers: a strict Content-Security-Policy for the API (JSON never needs scripts)
 interactive docs under /schema (Swagger UI's script and style from its CDN), no MIME sniffing, no referrer,
 no framing, and HSTS when the request came over HTTPS (directly, or as the proxy says in X-Forwarded-Proto).
 
-Rate limiting: a fixed window per key, the bearer token's subject (unverified here: a forged subject only
-spreads requests that are then refused with 401) or, without a token, the client address. Health, readiness
-and metrics are not limited. Over the limit: 429 problem details with `RateLimit-*` headers.
+Rate limiting: a fixed window per key: the subject of a bearer token whose signature and claims verify (the
+limiter verifies it and leaves the result to the request's authentication, so it is verified once), else the
+client address. A token that does not verify (forged, expired, signed by anyone else) counts against the address
+it came from, never against the user it names: a forged token carrying a victim's `sub` cannot spend the victim's
+bucket. Health, readiness and metrics are not limited. Over the limit: 429 problem details with `RateLimit-*`
+headers.
 
 Where the counts live: with Redis configured (REDIS_URL) in Redis, so that every API instance counts against
 the same limit (per-process counters would allow N instances N times the limit); on embedded defaults in the
@@ -20,10 +23,7 @@ limiter counts in the process for `REDIS_RETRY_SECONDS` and then tries Redis aga
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -45,6 +45,8 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.types import Message, Receive, Scope, Send
 from redis.exceptions import RedisError
+
+from server.auth.tokens import InvalidToken, bearer_token
 
 log = logging.getLogger("samplan.api")
 
@@ -87,20 +89,28 @@ def security_headers(hsts_seconds: int = 31_536_000) -> Callable[[Message, Scope
     return add_headers
 
 
+VERIFIED_TOKEN_SCOPE_KEY = "samplan.verified_token"  # noqa: S105 - a scope key: (token, VerifiedToken) from the limiter
+
+
 def rate_limit_identifier(request: Request[Any, Any, Any]) -> str:
-    """The token's subject (per user across devices), else the client address."""
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        parts = header[7:].strip().split(".")
-        if len(parts) == 3:
-            try:
-                claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-                subject = claims.get("sub") if isinstance(claims, dict) else None
-            except (ValueError, binascii.Error):
-                subject = None
-            if isinstance(subject, str) and subject:
-                return "sub:" + hashlib.sha256(subject.encode()).hexdigest()[:32]
+    """The client address: the key of a request without a verified token (Litestar's synchronous hook)."""
     return "ip:" + get_remote_address(request)
+
+
+async def verified_identifier(request: Request[Any, Any, Any]) -> str:
+    """The verified token's subject (per user across devices), else the client address.
+
+    The verification is left in the scope (`VERIFIED_TOKEN_SCOPE_KEY`) for the request's authentication."""
+    runtime = getattr(request.app.state, "runtime", None)
+    try:
+        token = bearer_token(request.headers.get("authorization"))
+        verified = await runtime.verifier.verify(token) if runtime is not None else None
+    except InvalidToken:  # missing, forged, expired, or the key set is unavailable: not an identity
+        verified = None
+    if verified is None:
+        return rate_limit_identifier(request)
+    request.scope[VERIFIED_TOKEN_SCOPE_KEY] = (token, verified)  # type: ignore[literal-required]
+    return "sub:" + hashlib.sha256(f"{verified.claims.get('iss')}\n{verified.subject}".encode()).hexdigest()[:32]
 
 
 def parse_rate_limit(value: str) -> tuple[DurationUnit, int] | None:
@@ -216,7 +226,8 @@ class SharedRateLimitMiddleware(RateLimitMiddleware):
         request: Request[Any, Any, Any] = app.request_class(scope)
         if await self.should_check_request(request=request):
             window = DURATION_VALUES[self.unit]
-            count, left = await store.hit(self.cache_key_from_request(request), window)
+            key = f"{type(self).__name__}::{await verified_identifier(request)}"
+            count, left = await store.hit(key, window)
             headers = {
                 self.config.rate_limit_policy_header_key: f"{self.max_requests}; w={window}",
                 self.config.rate_limit_limit_header_key: str(self.max_requests),

@@ -33,8 +33,11 @@ TAGS = ["access log"]
 
 
 def _service(runtime: Runtime) -> AuditService:
-    return AuditService(runtime.uow, utc_now, seal=runtime.sealer.run_once, unsealed_grace=timedelta(
-        seconds=runtime.settings.access_log_unsealed_warning_seconds))
+    settings = runtime.settings
+    return AuditService(runtime.uow, utc_now, seal=runtime.sealer.run_once, keyring=runtime.sealer.keyring,
+                        checkpoint_file=settings.access_log_checkpoint_file,
+                        warn_without_checkpoint_file=not settings.dev_mode,
+                        unsealed_grace=timedelta(seconds=settings.access_log_unsealed_warning_seconds))
 
 
 @get("/audit/access-log", operation_id="searchAccessLog", summary="Search the access log",

@@ -61,7 +61,6 @@ from server.errors import Invalid
 from server.exports.sip_fhir import FHIR_MEDIA_TYPE, render_fhir
 from server.exports.sip_pdf import render_pdf
 from server.idempotency import CommandResult, IdempotencyKey
-from server.persistence.sip_repository import SipUnitOfWork
 from server.principal import CurrentUser
 from server.runtime import Runtime, utc_now
 from server.services.sip import SipService
@@ -74,7 +73,7 @@ ACTION_TAGS = ["sip actions"]
 
 def sip_service(runtime: Runtime) -> SipService:
     """The SIP use cases on the runtime's database and live pipeline (cheap: built per request)."""
-    return SipService(lambda: SipUnitOfWork(runtime.sessions, runtime.live.publish), utc_now)
+    return SipService(runtime.uow, utc_now)
 
 
 def _json(result: CommandResult) -> Response[SipPlanDetail]:

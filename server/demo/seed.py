@@ -29,6 +29,7 @@ from server.persistence.models import (
     OrganisationRow,
     PatientRow,
     PaymentAmountRow,
+    PersonDetails,
     PrincipalRow,
     UnitRow,
     UserRow,
@@ -161,13 +162,13 @@ async def _seed_cases(session: AsyncSession, now: datetime, count: int, rng: ran
     for index, (ward_key, state) in enumerate([(MAIN_WARD, s) for s in plan] + other_wards):
         serial = 980 + index % 20
         municipality = SOLNA if rng.random() < 0.7 else rng.choice(OTHER_MUNICIPALITIES)
-        patient = _patient(rng, municipality, serial, index, now)
+        patient, person = _patient(rng, municipality, serial, index, now)
         session.add(patient)
         await session.flush()
-        case = _build_case(rng, now, ward_key, patient, state)
+        case = _build_case(rng, now, ward_key, patient, person, state)
         repo = CaseRepository(session)
-        await repo.add(case, patient.id, now)
-        await event_log.append(session, case.pending_events, case.version)
+        await repo.add(case, patient.id, person, now)
+        await event_log.append(session, case.pending_events, case.version, AggregateType.DISCHARGE_CASE)
         case.pending_events.clear()
         await access_log.append(session, _demo_accesses(case, patient.id))
 
@@ -187,16 +188,17 @@ def _demo_accesses(case: DischargeCase, patient_id: str) -> list[dict[str, objec
     return rows
 
 
-def _patient(rng: random.Random, municipality: str, serial: int, index: int, now: datetime) -> PatientRow:
+def _patient(rng: random.Random, municipality: str, serial: int, index: int,
+             now: datetime) -> tuple[PatientRow, PersonDetails]:
+    """The shared identity, and the details the demo case keeps of the person."""
     birth = date(1930, 1, 1) + timedelta(days=rng.randrange(0, 365 * 35))
     identity = generate_test_personnummer(birth, serial)
     listing = _listing_unit(municipality, rng)
-    return PatientRow(
-        id=stable_id("patient", str(index)), identity_kind=str(identity.kind), identity_value=identity.value,
-        name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-        address=f"{rng.choice(STREETS)} {rng.randrange(1, 80)}", municipality_code=municipality,
-        listed_unit_id=stable_id("unit", listing.key) if listing else None,
-        protected_identity=index % 23 == 7, created_at=now)
+    person = PersonDetails(name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                           address=f"{rng.choice(STREETS)} {rng.randrange(1, 80)}", municipality_code=municipality,
+                           listed_unit_id=stable_id("unit", listing.key) if listing else None)
+    return PatientRow(id=stable_id("patient", str(index)), identity_kind=str(identity.kind),
+                      identity_value=identity.value, protected_identity=index % 23 == 7, created_at=now), person
 
 
 def _listing_unit(municipality: str, rng: random.Random) -> world.DemoUnit | None:
@@ -206,15 +208,15 @@ def _listing_unit(municipality: str, rng: random.Random) -> world.DemoUnit | Non
     return rng.choice(units) if units else None
 
 
-def _build_case(rng: random.Random, now: datetime, ward_key: str, patient: PatientRow,
+def _build_case(rng: random.Random, now: datetime, ward_key: str, patient: PatientRow, person: PersonDetails,
                 target: CaseState) -> DischargeCase:
     ward_id = stable_id("unit", ward_key)
     nurse = Actor(stable_id("user", "ward.nurse"), ward_id)
     ward_kind = UnitKind(world.unit_by_key(ward_key).kind)
-    intake = world.municipal_intake_unit(patient.municipality_code)
+    intake = world.municipal_intake_unit(person.municipality_code)
     receiving: list[tuple[str, Part]] = [(stable_id("unit", intake.key), Part.MUNICIPAL)]
-    if patient.listed_unit_id:
-        receiving.append((patient.listed_unit_id, Part.PRIMARY_CARE))
+    if person.listed_unit_id:
+        receiving.append((person.listed_unit_id, Part.PRIMARY_CARE))
     if target is CaseState.ADMITTED:
         admitted = now - timedelta(hours=rng.choice((2, 12, 19, 21, 26, 30)))
     else:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.sip import AgreedVersion, SipPlan
-from server.persistence.models import PatientRow, PrincipalRow, UnitRow
+from server.persistence.models import Person, PrincipalRow, UnitRow
 
 
 @dataclass(frozen=True)
 class ExportContext:
     plan: SipPlan
     version: AgreedVersion
-    patient: PatientRow
+    patient: Person
     units: Mapping[str, UnitRow]  # every unit taking part or named in a service
     principals: Mapping[str, PrincipalRow]
     now: datetime

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.events import CaseEvent
 from domain.sip.events import SipEvent
 from realtime.envelope import AggregateType, Envelope
-from realtime.feeds import unit_feed
+from realtime.feeds import unit_feed, user_feed
 from server.persistence.models import EventRow, FeedEntryRow, FeedRow
 
 
@@ -51,7 +51,7 @@ async def ensure_feed(session: AsyncSession, feed: str) -> None:
 
 
 async def append(session: AsyncSession, events: Sequence[LoggedEvent], aggregate_version: int,
-                 aggregate_type: AggregateType = AggregateType.DISCHARGE_CASE) -> list[StoredEvent]:
+                 aggregate_type: AggregateType) -> list[StoredEvent]:
     stored: list[StoredEvent] = []
     for event in events:
         event_id = str(uuid.uuid4())
@@ -72,6 +72,30 @@ async def append(session: AsyncSession, events: Sequence[LoggedEvent], aggregate
                 unit_ids=event.unit_ids, data=data))
         stored.append(StoredEvent(pk, tuple(envelopes)))
     return stored
+
+
+USER_ACCESS_CHANGED = "UserAccessChanged"
+
+
+async def append_access_change(session: AsyncSession, user_id: str, change: str, actor_user_id: str,
+                               occurred_at: datetime) -> StoredEvent:
+    """An administrator changed what a user may reach (deactivated, HSA-id, assignments): one event on the user's
+    access feed, in the change's transaction, published like every event (after commit, or by the relay). Every
+    API instance re-checks the user's open streams when it arrives (`server/api/stream.py`). Ids and a code only.
+    The aggregate version is the event's position in the user's feed (the user's access version)."""
+    feed = user_feed(user_id)
+    data: dict[str, object] = {"actor_user_id": actor_user_id, "change": change}
+    position = await _next_position(session, feed)
+    event_id = str(uuid.uuid4())
+    pk = await session.scalar(insert(EventRow).values(
+        event_id=event_id, type=USER_ACCESS_CHANGED, aggregate_type=str(AggregateType.USER), aggregate_id=user_id,
+        aggregate_version=position, occurred_at=occurred_at, payload={"unit_ids": [], "data": data},
+        published_at=None).returning(EventRow.id))
+    assert pk is not None
+    await session.execute(insert(FeedEntryRow).values(feed=feed, position=position, event_pk=pk))
+    return StoredEvent(pk, (Envelope(
+        event_id=event_id, type=USER_ACCESS_CHANGED, feed=feed, position=position, aggregate_type=AggregateType.USER,
+        aggregate_id=user_id, aggregate_version=position, occurred_at=occurred_at, unit_ids=(), data=data),))
 
 
 async def _next_position(session: AsyncSession, feed: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -72,6 +73,9 @@ class UnitRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     parent_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(Moment)
+    # The agreement (its reference, e.g. a diary number) under which a central administrator let this unit route
+    # another municipality's patients (migration 0006); None: it serves only its organisation's municipality.
+    cross_municipal_agreement: Mapped[str | None] = mapped_column(String(200))
 
 
 class UserRow(Base):
@@ -83,6 +87,9 @@ class UserRow(Base):
     title: Mapped[str] = mapped_column(String(100), default="")
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the identifying claim (HSA-id) was given to this user, at creation or a change (migration 0006):
+    # tokens issued before it are refused (they were issued to whoever held the HSA-id then).
+    identity_changed_at: Mapped[datetime | None] = mapped_column(Moment)
 
 
 class AssignmentRow(Base):
@@ -98,19 +105,78 @@ class AssignmentRow(Base):
 
 
 class PatientRow(Base):
+    """A person's identity, shared by every case and plan of that person: the number, the id that links them, and
+    the protection (*skyddad identitet*, set by any registration, cleared only by an administrator with the
+    explicit need). Nothing else: name, address, municipality and listing are each case's and plan's own
+    (`PersonSnapshot`), so no registration changes what another unit sees (docs/adr/0002-patient-identity.md)."""
+
     __tablename__ = "patients"
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     identity_kind: Mapped[str] = mapped_column(String(20))
     identity_value: Mapped[str] = mapped_column(String(12), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    address: Mapped[str] = mapped_column(String(300), default="")
-    municipality_code: Mapped[str] = mapped_column(String(4))
-    listed_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
     protected_identity: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(Moment)
 
 
-class CaseRow(Base):
+class PersonSnapshot:
+    """Columns of a case or plan: the person's details as its creator registered them (migration 0005)."""
+
+    person_name: Mapped[str] = mapped_column(String(200))
+    person_address: Mapped[str] = mapped_column(String(300), default="")
+    person_municipality_code: Mapped[str] = mapped_column(String(4))
+    person_listed_unit_id: Mapped[str | None] = mapped_column(String(36))
+
+
+@dataclass(frozen=True)
+class PersonDetails:
+    """What a registration says about the person besides the identity: kept by the case or plan it creates."""
+
+    name: str
+    address: str
+    municipality_code: str
+    listed_unit_id: str | None
+
+    def columns(self) -> dict[str, object]:
+        return {"person_name": self.name, "person_address": self.address,
+                "person_municipality_code": self.municipality_code, "person_listed_unit_id": self.listed_unit_id}
+
+    @classmethod
+    def of(cls, row: PersonSnapshot) -> PersonDetails:
+        return cls(row.person_name, row.person_address, row.person_municipality_code, row.person_listed_unit_id)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person as one case or plan shows them: the shared identity and protection with its own details."""
+
+    id: str
+    identity_kind: str
+    identity_value: str
+    protected_identity: bool
+    details: PersonDetails
+
+    @classmethod
+    def of(cls, patient: PatientRow, details: PersonDetails) -> Person:
+        return cls(patient.id, patient.identity_kind, patient.identity_value, patient.protected_identity, details)
+
+    @property
+    def name(self) -> str:
+        return self.details.name
+
+    @property
+    def address(self) -> str:
+        return self.details.address
+
+    @property
+    def municipality_code(self) -> str:
+        return self.details.municipality_code
+
+    @property
+    def listed_unit_id(self) -> str | None:
+        return self.details.listed_unit_id
+
+
+class CaseRow(PersonSnapshot, Base):
     __tablename__ = "discharge_cases"
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -166,10 +232,11 @@ class AccessLogRow(Base):
     """Åtkomstlogg (HSLF-FS 2016:40 4 kap. 9 §): append-only, one row per read or write of patient data.
 
     Requests only insert rows (the seal columns empty). The sealer (server/access_log.py) later gives each row
-    its place in a hash chain, exactly once: `seq` (gapless), `prev_hash` (the row before's `row_hash`) and
-    `row_hash` over the row's content and `prev_hash`, so a changed or removed sealed row shows. Database
-    triggers refuse UPDATE except that one sealing (empty seal columns filled, nothing else changed), and DELETE
-    except of sealed rows older than 5 years that a purge checkpoint covers (migration 0002)."""
+    its place in a hash chain, exactly once: `seq` (gapless), `prev_hash` (the row before's `row_hash`),
+    `row_hash` over the row's content and `prev_hash`, and `key_id`: the HMAC-SHA256 key it was sealed with
+    (NULL: the unkeyed SHA-256 of rows sealed before migration 0007), so a changed or removed sealed row shows.
+    Database triggers refuse UPDATE except that one sealing (empty seal columns filled, nothing else changed),
+    and DELETE except of sealed rows older than 5 years that a purge checkpoint covers (migrations 0002, 0007)."""
 
     __tablename__ = "access_log"
     __table_args__ = (Index("ix_access_log_patient_at", "patient_id", "at"),
@@ -181,6 +248,7 @@ class AccessLogRow(Base):
     seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     row_hash: Mapped[str | None] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(Moment, index=True)
     user_id: Mapped[str] = mapped_column(Id, index=True)
     user_hsa_id: Mapped[str] = mapped_column(String(64))
@@ -193,7 +261,8 @@ class AccessLogRow(Base):
 
 class AccessLogChainRow(Base):
     """The head of the access log's hash chain (one row): the last sealed row. Only sealers lock it, one short
-    transaction at a time; requests never touch it."""
+    transaction at a time; requests never touch it. A trigger lets it only move forward, to a sealed row
+    (migration 0007)."""
 
     __tablename__ = "access_log_chain"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -202,7 +271,10 @@ class AccessLogChainRow(Base):
 
 
 class AccessLogCheckpointRow(Base):
-    """A purge of the access log: rows before `next_seq` are gone; `anchor_hash` is the last one's row_hash."""
+    """A purge of the access log: rows before `next_seq` are gone; `anchor_hash` is the last one's row_hash.
+
+    `mac`: HMAC-SHA256 over the checkpoint with the key `key_id` (NULL on checkpoints from before migration
+    0007), so that nobody without the key can write one. Insert-only (triggers, migration 0007)."""
 
     __tablename__ = "access_log_checkpoints"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -212,6 +284,8 @@ class AccessLogCheckpointRow(Base):
     next_seq: Mapped[int] = mapped_column(BigInteger, index=True)
     anchor_hash: Mapped[str] = mapped_column(String(64))
     rows_purged: Mapped[int] = mapped_column(BigInteger)
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class LogReviewRow(Base):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from domain.discharge_case import CaseState, DischargeCase
 from server.persistence.documents import from_document, to_document
@@ -17,9 +18,13 @@ from server.persistence.models import (
     OrganisationRow,
     PatientRow,
     PaymentAmountRow,
+    Person,
+    PersonDetails,
+    PrincipalRow,
     UnitRow,
     UserRow,
 )
+from server.persistence.sip_models import SipPlanUnitRow
 
 
 class ConcurrencyConflict(Exception):
@@ -37,12 +42,13 @@ class CaseRepository:
         row = await self.session.scalar(query)
         return from_document(row.document, row.version, DischargeCase) if row else None
 
-    async def add(self, case: DischargeCase, patient_id: str, now: datetime) -> int:
+    async def add(self, case: DischargeCase, patient_id: str, person: PersonDetails, now: datetime) -> int:
+        """Store a new case with its own copy of the person's details (`person`, as its ward registered them)."""
         case.version = 1
         await self.session.execute(insert(CaseRow).values(
             id=case.id, patient_id=patient_id, ward_unit_id=case.ward_unit_id, state=str(case.state),
             care_type=str(case.care_type), admitted_at=case.admitted_at.astimezone(UTC), updated_at=now, version=1,
-            document=to_document(case)))
+            document=to_document(case), **person.columns()))
         await self._sync_participants(case, fresh=True)
         return 1
 
@@ -71,16 +77,22 @@ class CaseRepository:
             query = query.where(CaseRow.state.in_([str(s) for s in states]))
         return list(await self.session.scalars(query))
 
-    async def get_many(self, case_ids: Sequence[str]) -> list[tuple[DischargeCase, str]]:
-        """Cases with their patient ids, oldest admission first."""
+    async def get_many(self, case_ids: Sequence[str]) -> list[tuple[DischargeCase, Person]]:
+        """Cases with their person (as each case records them), oldest admission first."""
         if not case_ids:
             return []
-        rows = await self.session.scalars(
-            select(CaseRow).where(CaseRow.id.in_(list(case_ids))).order_by(CaseRow.admitted_at, CaseRow.id))
-        return [(from_document(r.document, r.version, DischargeCase), r.patient_id) for r in rows]
+        rows = (await self.session.execute(
+            select(CaseRow, PatientRow).join(PatientRow, PatientRow.id == CaseRow.patient_id)
+            .where(CaseRow.id.in_(list(case_ids))).order_by(CaseRow.admitted_at, CaseRow.id))).tuples()
+        return [(from_document(r.document, r.version, DischargeCase), Person.of(p, PersonDetails.of(r)))
+                for r, p in rows]
 
-    async def patient_id_of(self, case_id: str) -> str | None:
-        return await self.session.scalar(select(CaseRow.patient_id).where(CaseRow.id == case_id))
+    async def person_of(self, case_id: str) -> Person | None:
+        """The case's person: the shared identity with the case's own details."""
+        row = (await self.session.execute(
+            select(CaseRow, PatientRow).join(PatientRow, PatientRow.id == CaseRow.patient_id)
+            .where(CaseRow.id == case_id))).tuples().first()
+        return Person.of(row[1], PersonDetails.of(row[0])) if row else None
 
     async def open_case_at_ward(self, patient_id: str, ward_unit_id: str) -> str | None:
         open_states = [str(s) for s in CaseState if s.is_open]
@@ -94,10 +106,6 @@ class PatientRepository:
 
     async def get(self, patient_id: str) -> PatientRow | None:
         return await self.session.get(PatientRow, patient_id)
-
-    async def get_many(self, patient_ids: Iterable[str]) -> dict[str, PatientRow]:
-        rows = await self.session.scalars(select(PatientRow).where(PatientRow.id.in_(list(set(patient_ids)))))
-        return {r.id: r for r in rows}
 
     async def by_identity(self, value: str) -> PatientRow | None:
         return await self.session.scalar(select(PatientRow).where(PatientRow.identity_value == value))
@@ -137,10 +145,20 @@ class DirectoryRepository:
         return await self.session.get(OrganisationRow, organisation_id)
 
     async def municipal_intake_unit(self, municipality_code: str, district: str | None) -> UnitRow | None:
-        """Routing: the municipality's intake unit for the district, else its central intake unit."""
-        intake = list(await self.session.scalars(select(UnitRow).where(
-            UnitRow.kind == "municipal", UnitRow.municipality_code == municipality_code, UnitRow.active.is_(True),
-            UnitRow.routing_role == "intake").order_by(UnitRow.id)))
+        """Routing: the municipality's intake unit for the district, else its central intake unit.
+
+        Only units of that municipality's own organisations, or with a cross-municipal agreement recorded by a
+        central administrator, take its patients (the administration refuses others; this holds for rows
+        written before that rule too)."""
+        intake = list(await self.session.scalars(
+            select(UnitRow)
+            .join(OrganisationRow, OrganisationRow.id == UnitRow.organisation_id)
+            .join(PrincipalRow, PrincipalRow.id == OrganisationRow.principal_id)
+            .where(UnitRow.kind == "municipal", UnitRow.municipality_code == municipality_code,
+                   UnitRow.active.is_(True), UnitRow.routing_role == "intake",
+                   or_(PrincipalRow.municipality_code == municipality_code,
+                       UnitRow.cross_municipal_agreement.is_not(None)))
+            .order_by(UnitRow.id)))
         if district:
             match = [r for r in intake if r.district and r.district.lower() == district.lower()]
             if match:
@@ -154,6 +172,27 @@ class DirectoryRepository:
 
     async def user(self, user_id: str) -> UserRow | None:
         return await self.session.get(UserRow, user_id)
+
+    async def people_visible_to(self, user_ids: Sequence[str], organisation_id: str,
+                                case_units: Iterable[str]) -> list[UserRow]:
+        """Of `user_ids`, the staff whose names a user may read (`GET /people`): everyone of the user's own
+        organisation, and whoever holds an assignment at a unit that shares a case or a SIP plan with one of the
+        user's case units (`case_units`: the units they work with patients at). One query; each EXISTS stops at
+        the first shared case, through the participant tables' unit indexes, so it does not grow with history."""
+        units = sorted(case_units)
+        visible = [UserRow.organisation_id == organisation_id]
+        if units:
+            mine, theirs = aliased(CaseParticipantRow), aliased(CaseParticipantRow)
+            plan_mine, plan_theirs = aliased(SipPlanUnitRow), aliased(SipPlanUnitRow)
+            shares_case = (select(mine.case_id).join(theirs, theirs.case_id == mine.case_id)
+                           .where(mine.unit_id.in_(units), theirs.unit_id == AssignmentRow.unit_id).exists())
+            shares_plan = (select(plan_mine.plan_id).join(plan_theirs, plan_theirs.plan_id == plan_mine.plan_id)
+                           .where(plan_mine.unit_id.in_(units), plan_theirs.unit_id == AssignmentRow.unit_id).exists())
+            visible.append(select(AssignmentRow.id).where(
+                AssignmentRow.user_id == UserRow.id,
+                or_(AssignmentRow.unit_id.in_(units), shares_case, shares_plan)).exists())
+        query = select(UserRow).where(UserRow.id.in_(list(user_ids)), or_(*visible)).order_by(UserRow.id)
+        return list(await self.session.scalars(query))
 
     async def assignments(self, user_id: str) -> list[AssignmentRow]:
         return list(await self.session.scalars(select(AssignmentRow).where(AssignmentRow.user_id == user_id)))

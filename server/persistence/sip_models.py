@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.persistence.models import Base, Id, Moment
+from server.persistence.models import Base, Id, Moment, PersonSnapshot
 
 
-class SipPlanRow(Base):
+class SipPlanRow(PersonSnapshot, Base):
     __tablename__ = "sip_plans"
     __table_args__ = (Index("ix_sip_plans_state_follow_up", "state", "next_follow_up_on"),)
     id: Mapped[str] = mapped_column(Id, primary_key=True)

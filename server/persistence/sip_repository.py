@@ -1,9 +1,4 @@
-"""Storing SIP plans (like `CaseRepository`), and the unit of work that also records a plan's events.
-
-`SipUnitOfWork` is the `UnitOfWork` plus the plan repository: plan state, plan events (`AggregateType.SIP_PLAN`),
-a touched discharge case and its events, and the access-log rows commit together; the events go
-to the publisher after commit.
-"""
+"""Storing SIP plans, like `CaseRepository` stores cases (the `UnitOfWork` has both)."""
 
 from __future__ import annotations
 
@@ -15,14 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain.sip import PlanState, SipPlan
-from realtime.envelope import AggregateType
-from realtime.feeds import unit_feed
-from server.persistence import event_log
 from server.persistence.documents import from_document, to_document
-from server.persistence.models import FeedRow
+from server.persistence.models import PatientRow, Person, PersonDetails
 from server.persistence.repositories import ConcurrencyConflict
 from server.persistence.sip_models import SipPlanRow, SipPlanUnitRow
-from server.persistence.unit_of_work import UnitOfWork
 
 
 def listing_follow_up(plan: SipPlan) -> date | None:
@@ -50,15 +41,23 @@ class SipPlanRepository:
         self._seen_by[plan.id] = frozenset(plan.visible_unit_ids())
         return plan
 
+    async def person_of(self, plan_id: str) -> Person | None:
+        """The plan's person: the shared identity with the plan's own details."""
+        row = (await self.session.execute(
+            select(SipPlanRow, PatientRow).join(PatientRow, PatientRow.id == SipPlanRow.patient_id)
+            .where(SipPlanRow.id == plan_id))).tuples().first()
+        return Person.of(row[1], PersonDetails.of(row[0])) if row else None
+
     async def exists(self, plan_id: str) -> bool:
         return await self.session.scalar(select(SipPlanRow.id).where(SipPlanRow.id == plan_id)) is not None
 
-    async def add(self, plan: SipPlan, patient_id: str, now: datetime) -> int:
+    async def add(self, plan: SipPlan, patient_id: str, person: PersonDetails, now: datetime) -> int:
+        """Store a new plan with its own copy of the person's details (`person`, as its creator registered them)."""
         plan.version = 1
         await self.session.execute(insert(SipPlanRow).values(
             id=plan.id, patient_id=patient_id, case_id=plan.case_id, owner_unit_id=plan.owner_unit_id,
             state=str(plan.state), next_follow_up_on=listing_follow_up(plan), created_at=plan.created_at,
-            updated_at=now, version=1, document=to_document(plan)))
+            updated_at=now, version=1, document=to_document(plan), **person.columns()))
         await self._sync_units(plan, fresh=True)
         self._seen_by[plan.id] = frozenset(plan.visible_unit_ids())
         return 1
@@ -92,8 +91,8 @@ class SipPlanRepository:
 
     async def page_for_units(self, unit_ids: Iterable[str], *, states: Sequence[PlanState] | None,
                              follow_up_before: date | None, limit: int,
-                             offset: int) -> tuple[int, list[tuple[SipPlan, str]]]:
-        """Plans seen by any of the units (with their patient ids), soonest follow-up first (none last)."""
+                             offset: int) -> tuple[int, list[tuple[SipPlan, Person]]]:
+        """Plans seen by any of the units (with their person), soonest follow-up first (none last)."""
         seen = select(SipPlanUnitRow.plan_id).where(SipPlanUnitRow.unit_id.in_(list(unit_ids)))
         where: list[ColumnElement[bool]] = [SipPlanRow.id.in_(seen)]
         if states:
@@ -101,30 +100,10 @@ class SipPlanRepository:
         if follow_up_before is not None:
             where.append(SipPlanRow.next_follow_up_on <= follow_up_before)
         total = int(await self.session.scalar(select(func.count()).select_from(SipPlanRow).where(*where)) or 0)
-        rows = await self.session.scalars(
-            select(SipPlanRow).where(*where)
+        rows = (await self.session.execute(
+            select(SipPlanRow, PatientRow).join(PatientRow, PatientRow.id == SipPlanRow.patient_id).where(*where)
             .order_by(SipPlanRow.next_follow_up_on.is_(None), SipPlanRow.next_follow_up_on,
                       SipPlanRow.created_at, SipPlanRow.id)
-            .limit(limit).offset(offset))
-        return total, [(from_document(r.document, r.version, SipPlan), r.patient_id) for r in rows]
-
-
-class SipUnitOfWork(UnitOfWork):
-    async def __aenter__(self) -> SipUnitOfWork:
-        await super().__aenter__()
-        self.sip_plans = SipPlanRepository(self.session)
-        return self
-
-    async def lock_feeds(self, unit_ids: Iterable[str]) -> None:
-        """Lock the feeds of every unit concerned, in sorted order, before appending events of two aggregates
-        (a plan and its case) in one transaction: the feed locks are then taken in one global order."""
-        feeds = sorted({unit_feed(u) for u in unit_ids})
-        if feeds and self.session.get_bind().dialect.name == "postgresql":
-            await self.session.execute(select(FeedRow.feed).where(FeedRow.feed.in_(feeds))
-                                       .order_by(FeedRow.feed).with_for_update())
-
-    async def record_plan_events(self, plan: SipPlan) -> None:
-        """Append the plan's pending events at its (new) version to the log and the feeds."""
-        self._outbox.extend(await event_log.append(self.session, plan.pending_events, plan.version,
-                                                   AggregateType.SIP_PLAN))
-        plan.pending_events.clear()
+            .limit(limit).offset(offset))).tuples()
+        return total, [(from_document(r.document, r.version, SipPlan), Person.of(p, PersonDetails.of(r)))
+                       for r, p in rows]

@@ -1,20 +1,34 @@
 """Unit of work: one transaction for the new state, its events and the access-log rows.
 
-The events written in the transaction are handed to the publisher only after commit.
+Every repository (cases, SIP plans, patients, the directory) works in the one session. The events written in the
+transaction are handed to the publisher only after commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from types import TracebackType
+from typing import Protocol, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.discharge_case import DischargeCase
+from realtime.feeds import unit_feed
 from server.persistence import event_log
+from server.persistence.models import FeedRow
 from server.persistence.repositories import CaseRepository, DirectoryRepository, PatientRepository
+from server.persistence.sip_repository import SipPlanRepository
 
 Publisher = Callable[[Sequence[event_log.StoredEvent]], Awaitable[None]]
+E = TypeVar("E", bound=event_log.LoggedEvent)
+
+
+class Recorded(Protocol[E]):
+    """An aggregate with events to record: its pending events at its (new) version."""
+
+    version: int
+    pending_events: list[E]
 
 
 class UnitOfWork:
@@ -27,6 +41,7 @@ class UnitOfWork:
         self.session = self._sessions()
         await self.session.begin()
         self.cases = CaseRepository(self.session)
+        self.sip_plans = SipPlanRepository(self.session)
         self.patients = PatientRepository(self.session)
         self.directory = DirectoryRepository(self.session)
         return self
@@ -37,10 +52,24 @@ class UnitOfWork:
             await self.session.rollback()
         await self.session.close()  # ends an uncommitted read-only transaction; loaded rows stay readable
 
-    async def record_events(self, case: DischargeCase) -> None:
-        """Append the case's pending events at its (new) version to the log and the feeds."""
-        self._outbox.extend(await event_log.append(self.session, case.pending_events, case.version))
-        case.pending_events.clear()
+    async def lock_feeds(self, unit_ids: Iterable[str]) -> None:
+        """Lock the feeds of every unit concerned, in sorted order, before appending events of two aggregates
+        (a plan and its case) in one transaction: the feed locks are then taken in one global order."""
+        feeds = sorted({unit_feed(u) for u in unit_ids})
+        if feeds and self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(select(FeedRow.feed).where(FeedRow.feed.in_(feeds))
+                                       .order_by(FeedRow.feed).with_for_update())
+
+    async def record_events(self, aggregate: Recorded[E], aggregate_type: AggregateType) -> None:
+        """Append the aggregate's pending events at its (new) version to the log and the feeds of the units
+        concerned (`aggregate_type`: `AggregateType.DISCHARGE_CASE`, `AggregateType.SIP_PLAN`)."""
+        self._outbox.extend(await event_log.append(self.session, aggregate.pending_events, aggregate.version,
+                                                   aggregate_type))
+        aggregate.pending_events.clear()
+
+    async def record_access_change(self, user_id: str, change: str, actor_user_id: str, at: datetime) -> None:
+        """Tell the API instances that a user's access changed (they re-check the user's open streams)."""
+        self._outbox.append(await event_log.append_access_change(self.session, user_id, change, actor_user_id, at))
 
     async def commit(self) -> None:
         await self.session.commit()

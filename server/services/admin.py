@@ -2,9 +2,14 @@
 
 Who may do what is decided by `server/authorization.py` (policies in `domain/administration.py`). Conflicts
 carry a specific problem code: `unit_in_use`, `unit_has_active_sub_units`, `username_taken`, `hsa_id_taken`,
-`assignment_exists`. Units are never deleted: a deactivated unit keeps its id, its cases and its log rows, and
-receives no new notices (routing, forwarding and adding participants only pick active units; a unit with open
-cases cannot close).
+`assignment_exists`, `municipality_mismatch` (a unit's municipality code is not its organisation's, and no
+cross-municipal agreement is recorded); `cross_municipal_agreement_central_only` (403: only a central administrator
+records such an agreement or changes the routing of a unit that has one). A change of what a user may reach
+(activation, HSA-id, assignments) also records a `UserAccessChanged` event on the user's access feed, so that every
+API instance re-checks the user's open event streams (docs/events.md, "Access follows changes"). A person's
+protected identity is cleared here too (`clear_protected_identity`), never by a registration. Units are never
+deleted: a deactivated unit keeps its id, its cases and its log rows, and receives no new notices (routing,
+forwarding and adding participants only pick active units; a unit with open cases cannot close).
 """
 
 from __future__ import annotations
@@ -17,10 +22,18 @@ import msgspec
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from domain.administration import check_connection, check_parent, check_unit, deactivation_refusal
+from domain.administration import (
+    Grants,
+    check_connection,
+    check_parent,
+    check_unit,
+    deactivation_refusal,
+    municipality_refusal,
+)
 from domain.discharge_case import CaseState
 from domain.organisation import Role, UnitKind
 from realtime.feeds import unit_feed
+from server import access_log
 from server import authorization as authz
 from server.api.admin_schemas import (
     AdminAssignmentOut,
@@ -37,8 +50,9 @@ from server.api.admin_schemas import (
     NewUnit,
     NewUser,
     OrganisationOut,
+    ProtectedIdentityOut,
 )
-from server.errors import Conflict, Invalid, NotVisible
+from server.errors import Conflict, Forbidden, Invalid, NotVisible
 from server.persistence import event_log
 from server.persistence.models import (
     AdminLogRow,
@@ -63,7 +77,8 @@ def unit_out(row: UnitRow) -> AdminUnitOut:
     return AdminUnitOut(id=row.id, organisation_id=row.organisation_id, name=row.name, kind=row.kind,
                         hsa_id=row.hsa_id, parent_unit_id=row.parent_unit_id, municipality_code=row.municipality_code,
                         district=row.district, routing_role=row.routing_role, active=row.active,
-                        deactivated_at=event_log.as_utc(row.deactivated_at) if row.deactivated_at else None)
+                        deactivated_at=event_log.as_utc(row.deactivated_at) if row.deactivated_at else None,
+                        cross_municipal_agreement=row.cross_municipal_agreement)
 
 
 def user_out(row: UserRow, assignments: list[AssignmentRow]) -> AdminUserOut:
@@ -79,6 +94,31 @@ def check_protected_identity_access(role: Role, access: bool) -> None:
     if access and not role.works_with_cases:
         raise Invalid("only the roles user and super user work with patients and can see protected identities",
                       field="protected_identity_access")
+
+
+def _user_conflict(exc: IntegrityError) -> Conflict:
+    """The unique index a concurrent create or change ran into: the username's or the HSA-id's."""
+    if "username" in str(exc.orig):
+        return Conflict("the username is taken", field="username", code="username_taken")
+    return Conflict("a user with this HSA-id exists", field="hsa_id", code="hsa_id_taken")
+
+
+def check_routing_integrity(g: Grants, refusal: str | None, *, agreement: str | None, agreement_sent: bool,
+                            routing_changed: bool) -> None:
+    """A unit routes only its organisation's municipality's patients, unless a central administrator recorded a
+    cross-municipal agreement (`municipality_refusal` says why not; None: it does)."""
+    central_only = "cross_municipal_agreement_central_only"
+    if agreement_sent and not g.is_central:
+        raise Forbidden("only a central administrator records or removes a cross-municipal agreement",
+                        field="cross_municipal_agreement", code=central_only)
+    if refusal is None:
+        return
+    if agreement is None:
+        raise Conflict(f"{refusal}; routing another municipality's patients needs a cross-municipal agreement "
+                       "recorded by a central administrator", field="municipality_code", code="municipality_mismatch")
+    if routing_changed and not g.is_central:
+        raise Forbidden("the unit routes under a cross-municipal agreement: only a central administrator changes "
+                        "its municipality, district or routing role", field="municipality_code", code=central_only)
 
 
 class AdminService:
@@ -148,18 +188,25 @@ class AdminService:
     async def create_unit(self, user: CurrentUser, organisation_id: str, data: NewUnit) -> AdminUnitOut:
         async with self._uow() as uow:
             org = await self._organisation(uow, organisation_id)
-            authz.require_unit_admin(await authz.grants(uow.directory, user), org.id)
+            g = await authz.grants(uow.directory, user)
+            authz.require_unit_admin(g, org.id)
             if not org.active:
                 raise Invalid("the organisation is not active", field="organisation_id")
             check_unit(kind=data.kind, routing_role=data.routing_role, district=data.district,
                        municipality_code=data.municipality_code)
+            check_routing_integrity(g, municipality_refusal(
+                routing_role=data.routing_role, municipality_code=data.municipality_code,
+                organisation_municipality=await self._municipality_of(uow, org)),
+                agreement=data.cross_municipal_agreement,
+                agreement_sent=data.cross_municipal_agreement is not None, routing_changed=True)
             await self._check_hsa_free(uow, data.hsa_id)
             unit_id = str(uuid.uuid4())
             if data.parent_unit_id is not None:
                 await self._check_parent(uow, unit_id, data.parent_unit_id, org.id)
             row = UnitRow(id=unit_id, organisation_id=org.id, name=data.name, kind=str(data.kind),
                           hsa_id=data.hsa_id, municipality_code=data.municipality_code, district=data.district,
-                          routing_role=data.routing_role, active=True, parent_unit_id=data.parent_unit_id)
+                          routing_role=data.routing_role, active=True, parent_unit_id=data.parent_unit_id,
+                          cross_municipal_agreement=data.cross_municipal_agreement)
             uow.session.add(row)
             await uow.session.flush()
             await event_log.ensure_feed(uow.session, unit_feed(unit_id))
@@ -170,11 +217,21 @@ class AdminService:
     async def change_unit(self, user: CurrentUser, unit_id: str, data: ChangeUnit) -> AdminUnitOut:
         async with self._uow() as uow:
             row = await self._unit(uow, unit_id)
-            authz.require_unit_admin(await authz.grants(uow.directory, user), row.organisation_id)
+            g = await authz.grants(uow.directory, user)
+            authz.require_unit_admin(g, row.organisation_id)
             changes = {f: getattr(data, f) for f in ("parent_unit_id", "municipality_code", "district",
-                                                      "routing_role") if getattr(data, f) is not msgspec.UNSET}
-            merged = {f: changes.get(f, getattr(row, f)) for f in ("municipality_code", "district", "routing_role")}
+                                                      "routing_role", "cross_municipal_agreement")
+                       if getattr(data, f) is not msgspec.UNSET}
+            routing = ("municipality_code", "district", "routing_role")
+            merged = {f: changes.get(f, getattr(row, f)) for f in routing}
             check_unit(kind=UnitKind(row.kind), **merged)
+            organisation = await self._organisation(uow, row.organisation_id)
+            check_routing_integrity(g, municipality_refusal(
+                routing_role=merged["routing_role"], municipality_code=merged["municipality_code"],
+                organisation_municipality=await self._municipality_of(uow, organisation)),
+                agreement=changes.get("cross_municipal_agreement", row.cross_municipal_agreement),
+                agreement_sent="cross_municipal_agreement" in changes,
+                routing_changed=any(merged[f] != getattr(row, f) for f in routing))
             if changes.get("parent_unit_id") is not None:
                 await self._check_parent(uow, row.id, changes["parent_unit_id"], row.organisation_id)
             if data.name is not None:
@@ -230,10 +287,15 @@ class AdminService:
             if await uow.session.scalar(select(UserRow.id).where(UserRow.username == data.username)):
                 raise Conflict("the username is taken", field="username", code="username_taken")
             await self._check_user_hsa_free(uow, data.hsa_id)
+            # Tokens issued before now for this HSA-id were issued to its earlier holder (if any): refused.
             row = UserRow(id=str(uuid.uuid4()), username=data.username, hsa_id=data.hsa_id,
-                          display_name=data.display_name, title=data.title, organisation_id=org.id, active=True)
+                          display_name=data.display_name, title=data.title, organisation_id=org.id, active=True,
+                          identity_changed_at=self._clock())
             uow.session.add(row)
-            await uow.session.flush()
+            try:
+                await uow.session.flush()
+            except IntegrityError as exc:  # another administrator created the same username or HSA-id meanwhile
+                raise _user_conflict(exc) from None
             await self._log(uow, user, org.id, "create_user", "user", row.id,
                             {"username": row.username, "hsa_id": row.hsa_id})
             await uow.commit()
@@ -252,17 +314,25 @@ class AdminService:
             if data.active is False and row.id == user.id:
                 raise Invalid("you cannot deactivate yourself", field="active")
             detail = msgspec.to_builtins(data)
+            access_change = None
+            if data.active is not None and data.active != row.active:
+                access_change = "activated" if data.active else "deactivated"
             if data.hsa_id is not None and data.hsa_id != row.hsa_id:
                 await self._check_user_hsa_free(uow, data.hsa_id)
                 detail["previous_hsa_id"] = row.hsa_id
+                access_change = access_change or "hsa_id_changed"
             for name in ("display_name", "title", "active", "hsa_id"):
                 if (value := getattr(data, name)) is not None:
                     setattr(row, name, value)
+            if "previous_hsa_id" in detail:  # tokens issued before the change name the old holder: refused
+                row.identity_changed_at = self._clock()
             try:
                 await uow.session.flush()
             except IntegrityError:  # another administrator gave the same HSA-id at the same moment
                 raise Conflict("a user with this HSA-id exists", field="hsa_id", code="hsa_id_taken") from None
             await self._log(uow, user, row.organisation_id, "change_user", "user", row.id, detail)
+            if access_change is not None:
+                await uow.record_access_change(row.id, access_change, user.id, self._clock())
             await uow.commit()
             return user_out(row, await uow.directory.assignments(row.id))
 
@@ -289,6 +359,7 @@ class AdminService:
             await self._log(uow, user, row.organisation_id, "grant_assignment", "user", row.id,
                             {"unit_id": unit.id, "role": str(data.role),
                              "protected_identity_access": data.protected_identity_access})
+            await uow.record_access_change(row.id, "assignment_added", user.id, self._clock())
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)
@@ -336,9 +407,31 @@ class AdminService:
             await self._log(uow, user, row.organisation_id, "revoke_assignment", "user", row.id,
                             {"unit_id": assignment.unit_id, "role": assignment.role,
                              "protected_identity_access": assignment.protected_identity_access})
+            await uow.record_access_change(row.id, "assignment_removed", user.id, self._clock())
             assignments = await uow.directory.assignments(row.id)
             await uow.commit()
             return user_out(row, assignments)
+
+    # ----- protected identity -------------------------------------------------------------------------------------
+
+    async def clear_protected_identity(self, user: CurrentUser, patient_id: str) -> ProtectedIdentityOut:
+        """End a person's protected identity everywhere (registrations can only set it): by an administrator with
+        the explicit need, recorded in the admin log (`clear_protected_identity`) and, as a change of patient data,
+        in the access log. Clearing a person who is not protected changes and records nothing."""
+        unit_id = authz.protected_identity_unit(user)
+        async with self._uow() as uow:
+            patient = await uow.patients.get(patient_id)
+            if patient is None:
+                raise NotVisible("no such patient")
+            if patient.protected_identity:
+                patient.protected_identity = False
+                now = self._clock()
+                await self._log(uow, user, user.organisation_id, "clear_protected_identity", "patient", patient.id,
+                                {"protected_identity": False, "unit_id": unit_id})
+                await access_log.record(uow.session, user, unit_id=unit_id, patient_ids=[patient.id],
+                                        case_ids=[None], action="clear_protected_identity", at=now)
+            await uow.commit()
+            return ProtectedIdentityOut(patient_id=patient.id, protected_identity=False)
 
     # ----- the record of changes ----------------------------------------------------------------------------------
 
@@ -370,6 +463,12 @@ class AdminService:
         if row is None:
             raise NotVisible("no such organisation")
         return row
+
+    @staticmethod
+    async def _municipality_of(uow: UnitOfWork, organisation: OrganisationRow) -> str | None:
+        """The municipality whose organisation this is (its principal's code); None for the region's and others."""
+        principal = await uow.session.get(PrincipalRow, organisation.principal_id)
+        return principal.municipality_code if principal is not None else None
 
     @staticmethod
     async def _unit(uow: UnitOfWork, unit_id: str) -> UnitRow:

@@ -16,13 +16,14 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.administration import Grants, check_finding, draw_sample, summarise
 from domain.identity import InvalidIdentity, parse_patient_identity
-from server import access_log
+from server import access_log, access_log_checkpoint_file
 from server import authorization as authz
 from server.api.admin_schemas import (
     AccessLogEntryOut,
@@ -56,11 +57,16 @@ def entry_out(row: AccessLogRow) -> AccessLogEntryOut:
 
 class AuditService:
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime], *,
-                 seal: Callable[[], Awaitable[int]], unsealed_grace: timedelta = access_log.UNSEALED_GRACE) -> None:
+                 seal: Callable[[], Awaitable[int]], keyring: access_log.Keyring,
+                 checkpoint_file: Path | None = None, warn_without_checkpoint_file: bool = False,
+                 unsealed_grace: timedelta = access_log.UNSEALED_GRACE) -> None:
         self._uow = uow
         self._seal = seal  # a sealing round of its own (short transactions, the sealer's), not in a request's
         self._clock = clock
         self._unsealed_grace = unsealed_grace
+        self._keyring = keyring
+        self._checkpoint_file = checkpoint_file
+        self._warn_without_checkpoint_file = warn_without_checkpoint_file
 
     # ----- search -----------------------------------------------------------------------------------------------
 
@@ -113,7 +119,9 @@ class AuditService:
     async def verify(self, user: CurrentUser) -> VerificationOut:
         async with self._uow() as uow:
             authz.require_log_verifier(await authz.grants(uow.directory, user))
-            result = await access_log.verify(uow.session, now=self._clock(), unsealed_grace=self._unsealed_grace)
+            result = await access_log_checkpoint_file.verify(
+                uow.session, self._keyring, self._checkpoint_file, warn_without=self._warn_without_checkpoint_file,
+                now=self._clock(), unsealed_grace=self._unsealed_grace)
             return VerificationOut(ok=result.ok, rows_checked=result.rows_checked, first_seq=result.first_seq,
                                    last_seq=result.last_seq, checkpoint_seq=result.checkpoint_seq,
                                    problems=[ChainProblemOut(seq=s, problem=p) for s, p in result.problems],

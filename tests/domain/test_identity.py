@@ -262,3 +262,23 @@ def test_generate_test_personnummer_round_trips(birth: date, serial: int) -> Non
 def test_generate_test_personnummer_rejects_bad_serial(serial: int) -> None:
     with pytest.raises(ValueError, match="serial"):
         generate_test_personnummer(date(1990, 1, 1), serial)
+
+
+@pytest.mark.parametrize(
+    ("text", "today", "birth"),
+    [
+        ("350207+9902", date(2035, 2, 7), date(1935, 2, 7)),  # turned 100 today
+        ("250301+4561", date(2026, 12, 7), date(1925, 3, 1)),
+        ("991231+5554", date(2024, 6, 15), date(1899, 12, 31)),  # 124: still a living person's number
+    ],
+)
+def test_plus_means_a_hundred_or_older_on_the_day(text: str, today: date, birth: date) -> None:
+    assert Personnummer(text, today=today).birth_date == birth
+
+
+@pytest.mark.parametrize(("text", "today"), [("350207+9902", date(2026, 12, 7)), ("350207+9902", date(2035, 2, 6))])
+def test_plus_number_nobody_alive_holds_is_refused(text: str, today: date) -> None:
+    """Born 1835 (the 1935 person is not 100 yet): refused, not read as a second person beside 19350207-9902."""
+    with pytest.raises(InvalidIdentity, match="nobody alive") as excinfo:
+        parse_patient_identity(text, today=today)
+    assert "9902" not in str(excinfo.value)

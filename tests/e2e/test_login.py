@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
+import json
 import secrets
+import stat
 import time
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -20,6 +23,19 @@ from ui.session import UiSession
 from ui.settings import UiSettings
 
 USERS = {u.username: u for u in DEMO_USERS}
+
+
+async def stored_access_token(stack: Stack) -> str:
+    """The access token the UI process stored for the one signed-in browser (its storage file is written in the
+    background, just after the callback; waited for up to 10 s)."""
+    async with asyncio.timeout(10):
+        while True:
+            for path in (stack.data_dir / "nicegui").glob("storage-user-*.json"):
+                with contextlib.suppress(ValueError, OSError):
+                    session = json.loads(path.read_text()).get("samplan_session")
+                    if isinstance(session, dict):
+                        return str(session["access_token"])
+            await asyncio.sleep(0.05)
 
 
 async def test_login_through_the_dev_idp_and_logout(page: Page, context: BrowserContext, stack: Stack) -> None:
@@ -63,6 +79,13 @@ async def test_login_through_the_dev_idp_and_logout(page: Page, context: Browser
     urls = [r.url for r in requests]
     assert any("/auth/callback?code=" in u for u in urls)
     assert not any("access_token" in u or "refresh_token" in u or "id_token" in u for u in urls)
+    # The UI process keeps the tokens in its storage files, readable by its own user only (0600, folder 0700).
+    access_token = await stored_access_token(stack)
+    storage = stack.data_dir / "nicegui"
+    assert stat.S_IMODE(storage.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(f.stat().st_mode) for f in storage.iterdir() if f.is_file()} == {0o600}
+    async with httpx.AsyncClient(base_url=stack.api_url) as api:
+        assert (await api.get("/api/v1/me", headers={"Authorization": f"Bearer {access_token}"})).status_code == 200
 
     # Signed in, the login goes straight to its target (query kept), without the provider.
     requests.clear()
@@ -80,6 +103,10 @@ async def test_login_through_the_dev_idp_and_logout(page: Page, context: Browser
     assert any(r.method == "POST" and urlsplit(r.url).path == "/logout" for r in requests)
     assert await page.title() == "Utloggad – Samplan"
     await page.get_by_role("link", name="Logga in igen").wait_for()
+
+    # The access token of the signed-out session is refused by the API (it would otherwise live until it expires).
+    async with httpx.AsyncClient(base_url=stack.api_url) as api:
+        assert (await api.get("/api/v1/me", headers={"Authorization": f"Bearer {access_token}"})).status_code == 401
 
     # Signed out again: the pages need the provider.
     await page.goto("/inkorg")

@@ -373,3 +373,41 @@ async def test_routed_presence_frames_reach_only_followers_of_the_named_feeds(hu
     assert "presence" not in stranger_socket.ops()
     for subscriber in (ward, both, intake, stranger):
         await hub.remove(subscriber)
+
+
+async def test_a_replay_under_way_stops_when_its_feed_is_stopped(hub: Hub, log: FakeLog) -> None:
+    """Access withdrawn mid-replay: what the batch still holds is not sent, and the feed does not come back."""
+    for _ in range(20):
+        log.append()
+    subscriber, socket = await connect(hub, {OTHER: None})
+    log.read_gate.hold()  # the replay's batch is being read when the feed is stopped
+    await hub.subscribe(subscriber, {FEED: 0})
+    await asyncio.wait_for(log.read_gate.waiting.wait(), 2)
+    hub.unsubscribe(subscriber, [FEED])
+    log.read_gate.release()
+    await settle(subscriber, socket)
+    assert socket.positions() == [], "the replay went on after its feed was stopped"
+    assert FEED not in subscriber.sent
+    await hub.catch_up()
+    hub.dispatch(live(log.append()))
+    await settle(subscriber, socket)
+    assert socket.positions() == []
+    await hub.remove(subscriber)
+
+
+async def test_watchers_hear_the_events_of_their_feed_or_aggregate_and_every_catch_up(
+        hub: Hub, log: FakeLog) -> None:
+    heard: dict[str, list[str | None]] = {"feed": [], "case": [], "other": []}
+    hub.watch("user:u1", heard["feed"].append)
+    hub.watch("case-1", heard["case"].append)
+    hub.watch("case-2", heard["other"].append)
+    access = Envelope(event_id="a1", type="UserAccessChanged", feed="user:u1", position=1, aggregate_type="user",
+                      aggregate_id="u1", aggregate_version=1, occurred_at=datetime.now(UTC), unit_ids=(), data={})
+    hub.dispatch(live(access))
+    hub.dispatch(live(log.append()))  # about case-1, on the ward's feed
+    assert heard == {"feed": ["UserAccessChanged"], "case": ["PlanningUpdated"], "other": []}
+    await hub.catch_up()
+    assert heard == {"feed": ["UserAccessChanged", None], "case": ["PlanningUpdated", None], "other": [None]}
+    hub.unwatch("case-1", heard["case"].append)
+    hub.dispatch(live(log.append()))
+    assert heard["case"] == ["PlanningUpdated", None]

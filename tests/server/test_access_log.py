@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
+import stat
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,12 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.errors import InvalidValue
 from server import access_log
+from server.access_log_keys import keyring
 from server.access_log_sealer import Sealer
-from server.cli import purge_access_log, seal_access_log, verify_access_log
+from server.cli import UNSEALED_TOO_LONG, checkpoint_access_log, purge_access_log, seal_access_log, verify_access_log
 from server.persistence.database import create_engine, session_factory
 from server.persistence.migrate import upgrade
-from server.persistence.models import AccessLogCheckpointRow, AccessLogRow
+from server.persistence.models import AccessLogChainRow, AccessLogCheckpointRow, AccessLogRow
 from server.principal import CurrentUser
+from server.runtime import build_runtime
+from server.settings import Settings
 from tests.conftest import Backend, _create_pg_database, _drop_pg_database
 from tests.server.conftest import WARD, register
 from tests.server.conftest import test_settings as settings_for
@@ -39,7 +44,7 @@ from tests.server.conftest import test_settings as settings_for
 Client = httpx.AsyncClient
 Auth = Callable[[str], dict[str, str]]
 Sessions = async_sessionmaker[AsyncSession]
-MIGRATION = importlib.import_module("server.persistence.migrations.versions.0002_access_log_chain_and_administration")
+MIGRATION = importlib.import_module("server.persistence.migrations.versions.0007_access_log_keyed_chain")
 
 
 async def rows_of(app: Litestar, case_id: str) -> list[AccessLogRow]:
@@ -79,7 +84,7 @@ async def test_a_failed_write_leaves_no_log_row(client: Client, auth: Auth, app:
     async def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr("server.services.cases.store_response", broken)
+    monkeypatch.setattr("server.services.command_runner.store_response", broken)
     failed = await client.post(f"/api/v1/cases/{case['id']}/admission-notice", headers={
         **nurse, "Idempotency-Key": str(uuid.uuid4())}, json={"expected_version": case["version"]})
     assert failed.status_code == 500
@@ -119,11 +124,11 @@ async def test_the_database_refuses_to_change_or_delete_log_rows(client: Client,
 
 async def test_verification_reports_a_changed_row(client: Client, auth: Auth, app: Litestar) -> None:
     case = await register(client, auth("ward.nurse"))
-    await access_log.seal_pending(app.state.runtime.sessions)  # what the API's sealer does within a second
+    await app.state.runtime.sealer.run_once()  # what the API's sealer does within a second
     (row,) = await rows_of(app, case["id"])
     assert row.seq is not None
     async with app.state.runtime.sessions() as session:
-        assert (await access_log.verify(session)).ok
+        assert (await access_log.verify(session, app.state.runtime.sealer.keyring)).ok
     try:
         async with app.state.runtime.sessions() as session, session.begin():
             await _bypass_protection(session)
@@ -131,7 +136,7 @@ async def test_verification_reports_a_changed_row(client: Client, auth: Auth, ap
                                   .values(user_hsa_id="SE2321000016-SOMEONEELSE"))
             await _restore_protection(session)
         async with app.state.runtime.sessions() as session:
-            result = await access_log.verify(session)
+            result = await access_log.verify(session, app.state.runtime.sealer.keyring)
         assert not result.ok
         assert result.problems == [(row.seq, "the row's content does not match its hash (changed)")]
         auditor = await client.get("/api/v1/audit/access-log/verification", headers=auth("auditor"))
@@ -146,17 +151,17 @@ async def test_verification_reports_a_changed_row(client: Client, auth: Auth, ap
                                   .values(user_hsa_id=row.user_hsa_id))
             await _restore_protection(session)
     async with app.state.runtime.sessions() as session:
-        assert (await access_log.verify(session)).ok
+        assert (await access_log.verify(session, app.state.runtime.sealer.keyring)).ok
 
 
 async def test_concurrent_writers_extend_one_chain(client: Client, auth: Auth, app: Litestar) -> None:
     nurse = auth("ward.nurse")
     cases = await asyncio.gather(*(register(client, nurse) for _ in range(4)))
     await asyncio.gather(*(client.get(f"/api/v1/cases/{c['id']}", headers=nurse) for c in cases for _ in range(3)),
-                         *(access_log.seal_pending(app.state.runtime.sessions) for _ in range(3)))  # sealers too
-    await access_log.seal_pending(app.state.runtime.sessions)
+                         *(app.state.runtime.sealer.run_once() for _ in range(3)))  # sealers too
+    await app.state.runtime.sealer.run_once()
     async with app.state.runtime.sessions() as session:
-        result = await access_log.verify(session)
+        result = await access_log.verify(session, app.state.runtime.sealer.keyring)
         seqs = list(await session.scalars(select(AccessLogRow.seq).order_by(AccessLogRow.seq)))
     assert result.ok, result.problems
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # every row sealed, no gap
@@ -187,6 +192,8 @@ async def log_session(empty_log_database: str) -> AsyncIterator[async_sessionmak
     await engine.dispose()
 
 
+KEY = "a test key for the access log chain, 32+ characters"
+KEYS = access_log.Keyring(KEY.encode())
 USER = CurrentUser(id=str(uuid.uuid4()), username="x", hsa_id="SE2321000016-X", display_name="x",
                    organisation_id="o", assignments=())
 
@@ -201,12 +208,12 @@ async def _write(sessions: Sessions, ages_in_days: list[int], now: datetime, *, 
         for age in ages_in_days:
             await _record(session, now - timedelta(days=age))
     if sealed:
-        await access_log.seal_pending(sessions)
+        await access_log.seal_pending(sessions, KEYS)
 
 
 async def _verify(sessions: Sessions, **options: Any) -> access_log.Verification:
     async with sessions() as session:
-        return await access_log.verify(session, **options)
+        return await access_log.verify(session, KEYS, **options)
 
 
 async def _seqs(sessions: Sessions) -> list[int | None]:
@@ -254,9 +261,9 @@ async def test_logging_only_inserts_and_takes_no_chain_lock(log_session: Session
             async with log_session() as other:  # another sealer does wait on it
                 await other.execute(text("SET LOCAL lock_timeout = '50ms'"))
                 with pytest.raises(DBAPIError, match="lock timeout"):
-                    await access_log.seal(other)
+                    await access_log.seal(other, KEYS)
                 await other.rollback()
-            assert await access_log.seal(sealer) == 3  # the held round seals all three once it runs
+            assert await access_log.seal(sealer, KEYS) == 3  # the held round seals all three once it runs
         assert await _seqs(log_session) == [1, 2, 3]
 
 
@@ -264,8 +271,8 @@ async def test_the_sealer_seals_in_order_and_late_commits_later_without_gaps(log
                                                                              backend: Backend) -> None:
     now = datetime.now(UTC)
     await _write(log_session, [0, 0], now, sealed=False)
-    assert await access_log.seal_pending(log_session, batch=1) == 2  # batches of one: two rounds
-    assert await access_log.seal_pending(log_session) == 0
+    assert await access_log.seal_pending(log_session, KEYS, batch=1) == 2  # batches of one: two rounds
+    assert await access_log.seal_pending(log_session, KEYS) == 0
     assert await _seqs(log_session) == [1, 2]  # id order
 
     # A row that commits after rows with a higher id were sealed is sealed later, at the end of the chain.
@@ -281,11 +288,11 @@ async def test_the_sealer_seals_in_order_and_late_commits_later_without_gaps(log
                    "case_id": None, "action": "read_case", "purpose": "care_coordination"}
         async with log_session() as session, session.begin():
             await session.execute(insert(AccessLogRow).values(id=10, **content))
-        await access_log.seal_pending(log_session)
+        await access_log.seal_pending(log_session, KEYS)
         async with log_session() as session, session.begin():
             await session.execute(insert(AccessLogRow).values(id=5, **content))
     assert await _seqs(log_session) == [1, 2, None, 3]
-    assert await access_log.seal_pending(log_session) == 1
+    assert await access_log.seal_pending(log_session, KEYS) == 1
     assert await _seqs(log_session) == [1, 2, 4, 3]  # by id: the late row is last in the chain, nothing skipped
     result = await _verify(log_session)
     assert result.ok, result.problems
@@ -305,7 +312,7 @@ async def test_the_database_lets_the_sealer_fill_the_seal_once_and_nothing_else(
         async with log_session() as session, session.begin():
             with pytest.raises(DBAPIError, match="append-only"):
                 await session.execute(statement)
-    await access_log.seal_pending(log_session)
+    await access_log.seal_pending(log_session, KEYS)
     for statement in (update(AccessLogRow).values(seq=7),  # sealed: a seal cannot be redone ...
                       update(AccessLogRow).values(seq=None, prev_hash=None, row_hash=None),  # ... nor undone
                       update(AccessLogRow).values(purpose="research")):
@@ -359,7 +366,7 @@ async def test_rows_left_unsealed_too_long_are_reported(log_session: Sessions, e
     assert "is the sealer running?" in result.warnings[0]
     assert (await _verify(log_session, now=now, unsealed_grace=timedelta(hours=1))).warnings == []
 
-    settings = replace(settings_for(backend), database_url=empty_log_database)
+    settings = replace(settings_for(backend), database_url=empty_log_database, access_log_key=KEY)
     assert await asyncio.to_thread(verify_access_log, settings) == 3
     out = capsys.readouterr().out
     assert "warning: 1 rows have waited longer than the grace period" in out
@@ -378,14 +385,14 @@ async def test_the_background_sealer_seals_and_survives_database_errors(log_sess
     real = access_log.seal_pending
     failures = [OperationalError("SELECT", {}, Exception("the database is away"))]
 
-    async def flaky(sessions: Sessions, batch: int = access_log.SEAL_BATCH) -> int:
+    async def flaky(sessions: Sessions, keys: access_log.Keyring, batch: int = access_log.SEAL_BATCH) -> int:
         if failures and sessions is log_session:  # (not the session app's own sealer)
             raise failures.pop()
-        return await real(sessions, batch)
+        return await real(sessions, keys, batch)
 
     monkeypatch.setattr(access_log, "seal_pending", flaky)
     failed_before = REGISTRY.get_sample_value("samplan_access_log_seal_failures_total") or 0.0
-    sealer = Sealer(log_session, interval=0.01)
+    sealer = Sealer(log_session, KEYS, interval=0.01)
     sealer.start()
     try:
         await asyncio.wait_for(sealer.wait_rounds(1), timeout=20)  # the failed round
@@ -399,7 +406,7 @@ async def test_the_background_sealer_seals_and_survives_database_errors(log_sess
 
 def test_a_sealer_needs_a_positive_interval(log_session: Sessions) -> None:
     with pytest.raises(ValueError, match="SEAL_INTERVAL"):
-        Sealer(log_session, interval=0)
+        Sealer(log_session, KEYS, interval=0)
 
 
 def test_the_sqlite_trigger_names_every_column_of_the_log() -> None:
@@ -432,7 +439,7 @@ async def test_rows_logged_before_the_migration_are_sealed_by_the_sealer(backend
         try:
             sessions = session_factory(engine)
             assert await _seqs(sessions) == [None, None, None]
-            assert await access_log.seal_pending(sessions) == 3
+            assert await access_log.seal_pending(sessions, KEYS) == 3
             assert await _seqs(sessions) == [1, 2, 3]
             assert (await _verify(sessions)).ok
         finally:
@@ -440,6 +447,68 @@ async def test_rows_logged_before_the_migration_are_sealed_by_the_sealer(backend
     finally:
         if name:
             await _drop_pg_database(name)
+
+
+@pytest.fixture
+async def unmigrated_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    if backend.name == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+        return
+    name = f"samplan_old_{uuid.uuid4().hex[:12]}"
+    url = await _create_pg_database(name)
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(name)
+
+
+async def test_rows_sealed_before_the_key_still_verify_and_the_first_keyed_row_covers_them(
+        unmigrated_database: str) -> None:
+    """Migration 0007: rows (and a purge checkpoint) sealed with the unkeyed hash of before stay as they are and
+    verify; rows sealed since use the key; and the unkeyed rows cannot be re-hashed without it either."""
+    url = unmigrated_database
+    await asyncio.to_thread(upgrade, url, "0004")
+    now = datetime.now(UTC)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:  # what the previous release's request path and sealer did
+            prev = access_log.GENESIS
+            for seq, age in enumerate([2200, 2100, 1], start=1):
+                content = {"at": now - timedelta(days=age), "user_id": "u", "user_hsa_id": "SE-X", "unit_id": None,
+                           "patient_id": f"p{seq}", "case_id": None, "action": "read_case",
+                           "purpose": "care_coordination"}
+                await conn.execute(insert(AccessLogRow.__table__).values(content))
+                digest = access_log.row_hash({**content, "seq": seq}, prev)
+                await conn.execute(text("UPDATE access_log SET seq = :s, prev_hash = :p, row_hash = :h "
+                                        "WHERE patient_id = :patient"),
+                                   {"s": seq, "p": prev, "h": digest, "patient": f"p{seq}"})
+                prev = digest
+            await conn.execute(text("UPDATE access_log_chain SET last_seq = 3, last_hash = :h"), {"h": prev})
+            first = await conn.scalar(text("SELECT row_hash FROM access_log WHERE seq = 1"))
+            await conn.execute(insert(AccessLogCheckpointRow.__table__).values(
+                created_at=now, cutoff=now - timedelta(days=1827), retention_days=1827, next_seq=2,
+                anchor_hash=first, rows_purged=1))  # the previous release's purge (unsigned)
+            await conn.execute(text("DELETE FROM access_log WHERE seq = 1"))
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    try:
+        sessions = session_factory(engine)
+        await _write(sessions, [0, 0], now)  # sealed with the key
+        async with sessions() as session:
+            kids = list(await session.scalars(select(AccessLogRow.key_id).order_by(AccessLogRow.seq)))
+        assert kids == [None, None, KEYS.current_id, KEYS.current_id]
+        result = await _verify(sessions)
+        assert result.ok, result.problems
+        assert (result.checkpoint_seq, result.first_seq, result.last_seq) == (2, 2, 5)
+
+        await _as_superuser(sessions, update(AccessLogRow).where(AccessLogRow.seq == 2).values(action="x"),
+                            _rehash_from(2, through=3))  # the unkeyed rows, re-hashed the unkeyed way
+        result = await _verify(sessions)
+        assert result.problems == [(4, "the link to the previous row is broken")]
+    finally:
+        await engine.dispose()
 
 
 # ----- retention ------------------------------------------------------------------------------------------------
@@ -450,11 +519,11 @@ async def test_purge_removes_only_sealed_rows_past_retention_and_verification_go
     await _write(log_session, [2300], now, sealed=False)  # old, but not yet sealed: it stays
     async with log_session() as session, session.begin():
         with pytest.raises(InvalidValue):
-            await access_log.purge(session, now=now, retention_days=365)
-        purged = await access_log.purge(session, now=now, retention_days=1827)
+            await access_log.purge(session, KEYS, now=now, retention_days=365)
+        purged = await access_log.purge(session, KEYS, now=now, retention_days=1827)
     assert (purged.rows_purged, purged.next_seq) == (3, 4)
     async with log_session() as session:
-        result = await access_log.verify(session)
+        result = await access_log.verify(session, KEYS)
         checkpoint = await session.scalar(select(AccessLogCheckpointRow))
     assert await _seqs(log_session) == [4, 5, None]
     assert result.ok, result.problems
@@ -472,11 +541,11 @@ async def test_purge_removes_only_sealed_rows_past_retention_and_verification_go
             await session.rollback()
     await _write(log_session, [0], now)
     async with log_session() as session:
-        assert (await access_log.verify(session)).ok
+        assert (await access_log.verify(session, KEYS)).ok
         assert await session.scalar(select(func.count()).select_from(AccessLogRow)) == 4
     assert await _seqs(log_session) == [4, 5, 6, 7]  # the old row was sealed (before the new one), purged later
     async with log_session() as session, session.begin():
-        again = await access_log.purge(session, now=now, retention_days=1827)
+        again = await access_log.purge(session, KEYS, now=now, retention_days=1827)
     assert (again.rows_purged, again.next_seq) == (0, None)  # seq 6 (old) comes after young rows: it stays
     assert (await _verify(log_session)).ok
 
@@ -485,7 +554,7 @@ async def test_a_row_within_five_years_is_never_purged(log_session: Sessions) ->
     now = datetime.now(UTC)
     await _write(log_session, [1500, 3000, 1], now)  # an old row after a young one: the chain's prefix stays
     async with log_session() as session, session.begin():
-        purged = await access_log.purge(session, now=now, retention_days=1827)
+        purged = await access_log.purge(session, KEYS, now=now, retention_days=1827)
     assert purged.rows_purged == 0
     async with log_session() as session:
         assert await session.scalar(select(func.count()).select_from(AccessLogRow)) == 3
@@ -508,11 +577,315 @@ async def test_the_demo_world_has_an_access_log_to_review(log_session: Sessions)
 
     async with log_session() as session, session.begin():
         assert await seed(session, now=datetime.now(UTC), cases_on_main_ward=12)
-    await access_log.seal_pending(log_session)
+    await access_log.seal_pending(log_session, KEYS)
     async with log_session() as session:
-        result = await access_log.verify(session)
+        result = await access_log.verify(session, KEYS)
         actions = set(await session.scalars(select(AccessLogRow.action)))
     assert result.ok, result.problems
     assert result.rows_checked > 12
     assert result.unsealed == 0
     assert "register_case" in actions
+
+
+# ----- someone who controls the database: the key and the checkpoint file ------------------------------------------
+# These tests play a database superuser: the triggers switched off, then the log changed and re-hashed as best
+# one can without the key. They use the commands (`samplan seal-access-log`, `verify-access-log`, ...) the way
+# an operator does, with the key and the checkpoint file in the environment.
+
+PROTECTED = ("access_log", "access_log_chain", "access_log_checkpoints")
+
+
+@pytest.fixture
+def checkpoint_file(tmp_path: Path) -> Path:
+    return tmp_path / "outside-the-database" / "access-log-checkpoints.jsonl"
+
+
+@pytest.fixture
+def operator(backend: Backend, empty_log_database: str, checkpoint_file: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """What `samplan ...` reads on the operator's host: the key and the checkpoint file come from the environment."""
+    monkeypatch.setenv("SAMPLAN_ACCESS_LOG_KEY", KEY)
+    monkeypatch.setenv("SAMPLAN_ACCESS_LOG_CHECKPOINT_FILE", str(checkpoint_file))
+    return replace(settings_for(backend), database_url=empty_log_database)
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(raw) for raw in path.read_text().splitlines()]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _append_raw(path: Path, raw: str) -> None:
+    with path.open("a") as file:
+        file.write(raw)
+
+
+async def _run(command: Callable[..., int], *args: Any) -> int:
+    """A `samplan` command (it runs its own event loop: in a thread)."""
+    return await asyncio.to_thread(command, *args)
+
+
+async def _as_superuser(sessions: Sessions, *steps: Any) -> None:
+    """A superuser's tampering, in one transaction: the triggers off (PostgreSQL: ALTER TABLE ... DISABLE TRIGGER;
+    SQLite: dropped), each step run (a statement, or an async function of the session), the triggers back on."""
+    async with sessions() as session, session.begin():
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            for table in PROTECTED:
+                await session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        else:
+            saved = (await session.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
+                "('access_log', 'access_log_chain', 'access_log_checkpoints')"))).all()
+            for name, _sql in saved:
+                await session.execute(text(f'DROP TRIGGER "{name}"'))
+        for step in steps:
+            await (step(session) if callable(step) else session.execute(step))
+        if postgres:
+            for table in PROTECTED:
+                await session.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+        else:
+            for _name, sql in saved:
+                await session.execute(text(sql))
+
+
+def _rehash_from(seq: int, *, unkeyed_marker: bool = False,
+                 through: int | None = None) -> Callable[[AsyncSession], Awaitable[None]]:
+    """Re-hash the chain from `seq` to the end (or `through`) the only way one can without the key (the unkeyed
+    SHA-256 of before), links and head included; `unkeyed_marker` also marks the rows as sealed before the key
+    existed."""
+
+    async def rehash(session: AsyncSession) -> None:
+        rows = list(await session.scalars(select(AccessLogRow).where(AccessLogRow.seq >= seq - 1)
+                                          .order_by(AccessLogRow.seq)))
+        anchor = await session.scalar(select(AccessLogCheckpointRow.anchor_hash)
+                                      .where(AccessLogCheckpointRow.next_seq == seq))
+        prev = rows[0].row_hash if rows[0].seq == seq - 1 else anchor or access_log.GENESIS
+        assert prev is not None
+        for row in rows:
+            if row.seq is None or row.seq < seq or (through is not None and row.seq > through):
+                continue
+            content = {k: getattr(row, k) for k in access_log.HASHED}
+            digest = access_log.row_hash(content, prev)
+            await session.execute(text(
+                "UPDATE access_log SET prev_hash = :prev, row_hash = :digest"
+                + (", key_id = NULL" if unkeyed_marker else "") + " WHERE seq = :seq"),
+                {"prev": prev, "digest": digest, "seq": row.seq})
+            prev = digest
+        if through is None:
+            await session.execute(text("UPDATE access_log_chain SET last_hash = :prev WHERE id = 1"),
+                                  {"prev": prev})
+
+    return rehash
+
+
+async def _log_and_seal(sessions: Sessions, operator: Settings, count: int, *, age_in_days: int = 0) -> None:
+    await _write(sessions, [age_in_days] * count, datetime.now(UTC), sealed=False)
+    assert await _run(seal_access_log, operator) == 0
+
+
+async def test_a_superuser_who_rehashes_the_chain_without_the_key_is_caught(
+        log_session: Sessions, operator: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: the chain had no secret, so a changed row re-hashed to the end (and the head set to match)
+    passed verification. The key alone catches it (no checkpoint file here)."""
+    operator = replace(operator, access_log_checkpoint_file=None)
+    await _log_and_seal(log_session, operator, 4)
+    assert await _run(verify_access_log, operator) == 0
+    await _as_superuser(log_session, update(AccessLogRow).where(AccessLogRow.seq == 2).values(action="read_nothing"),
+                        _rehash_from(2))
+    capsys.readouterr()
+    assert await _run(verify_access_log, operator) == 1
+    out = capsys.readouterr().out
+    assert "row 2: the row's content does not match its hash (changed)" in out
+    assert "access log BROKEN" in out
+
+    # Marking the re-hashed rows as sealed before the key existed does not help: they follow keyed rows.
+    await _as_superuser(log_session, _rehash_from(2, unkeyed_marker=True))
+    assert await _run(verify_access_log, operator) == 1
+    assert "row 2: the row is sealed without the key after rows sealed with it (re-hashed)" in capsys.readouterr().out
+
+
+async def test_a_log_rehashed_as_a_whole_without_the_key_is_caught_by_the_checkpoint_file(
+        log_session: Sessions, operator: Settings, checkpoint_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """All of it re-hashed the unkeyed way looks like a log from before the key: only the outside anchor shows it."""
+    await _log_and_seal(log_session, operator, 3)
+    assert await _run(checkpoint_access_log, operator) == 0
+    line = _lines(checkpoint_file)[-1]
+    assert (line["seq"], line["first_seq"], line["event"]) == (3, 1, "checkpoint")
+    assert _mode(checkpoint_file) == 0o600
+    await _as_superuser(log_session, update(AccessLogRow).where(AccessLogRow.seq == 1).values(action="read_nothing"),
+                        _rehash_from(1, unkeyed_marker=True))
+    capsys.readouterr()
+    assert await _run(verify_access_log, operator) == 1
+    assert "row 3: the hash of row 3 differs from the external checkpoint of" in capsys.readouterr().out
+    # ... which a verification without the file cannot tell from a log sealed before the key existed
+    without_file = replace(operator, access_log_checkpoint_file=None)
+    assert await _run(verify_access_log, without_file) == 0
+
+
+async def test_a_superuser_who_cuts_the_tail_is_caught_by_the_checkpoint_file(
+        log_session: Sessions, operator: Settings, checkpoint_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: rows removed from the end, with the chain head set back to the new last row, passed."""
+    await _log_and_seal(log_session, operator, 3)
+    assert await _run(checkpoint_access_log, operator) == 0  # cron, every few minutes
+    await _log_and_seal(log_session, operator, 2)
+    assert await _run(checkpoint_access_log, operator) == 0
+    assert [x["seq"] for x in _lines(checkpoint_file)] == [3, 5]
+    assert await _run(verify_access_log, operator) == 0
+    assert "access log intact: 5 rows checked, 0 not yet sealed, 2 external checkpoints matched" in \
+        capsys.readouterr().out
+    async with log_session() as session:
+        third = await session.scalar(select(AccessLogRow.row_hash).where(AccessLogRow.seq == 3))
+
+    async def set_head_back(session: AsyncSession) -> None:
+        await session.execute(text("UPDATE access_log_chain SET last_seq = 3, last_hash = :h WHERE id = 1"),
+                              {"h": third})
+
+    await _as_superuser(log_session, delete(AccessLogRow).where(AccessLogRow.seq > 3), set_head_back)
+    assert await _run(verify_access_log, operator) == 1
+    out = capsys.readouterr().out
+    assert "row 5: the external checkpoint of " in out
+    assert "has the chain reach row 5, but it ends at 3 (rows were removed from the end)" in out
+    # Anchoring the cut chain now does not hide it: the earlier line stays.
+    assert await _run(checkpoint_access_log, operator) == 0
+    assert await _run(verify_access_log, operator) == 1
+
+
+async def test_a_forged_purge_checkpoint_is_caught(log_session: Sessions, operator: Settings,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: a checkpoint row inserted by hand, with the rows before it deleted, moved verification's
+    start past them: young rows vanished without a trace."""
+    await _log_and_seal(log_session, operator, 5)
+    async with log_session() as session:
+        anchor = await session.scalar(select(AccessLogRow.row_hash).where(AccessLogRow.seq == 3))
+    now = datetime.now(UTC)
+    forged = {"created_at": now, "cutoff": now - timedelta(days=1827), "retention_days": 1827, "next_seq": 4,
+              "anchor_hash": anchor, "rows_purged": 3}
+    await _as_superuser(log_session, insert(AccessLogCheckpointRow.__table__).values(**forged),
+                        delete(AccessLogRow).where(AccessLogRow.seq < 4))
+    capsys.readouterr()
+    assert await _run(verify_access_log, operator) == 1
+    assert "row 4: an unsigned purge checkpoint starts the log at a row sealed with the key (forged)" in \
+        capsys.readouterr().out
+
+    # Signed, but not with the key:
+    await _as_superuser(log_session, insert(AccessLogCheckpointRow.__table__).values(
+        **{**forged, "next_seq": 5, "rows_purged": 4}, key_id=KEYS.current_id, mac="0" * 64),
+        delete(AccessLogRow).where(AccessLogRow.seq < 5))
+    assert await _run(verify_access_log, operator) == 1
+    assert "row 5: the purge checkpoint the log starts from does not match its signature (forged)" in \
+        capsys.readouterr().out
+
+
+async def test_the_chain_head_and_the_checkpoints_are_append_only_in_the_database(
+        log_session: Sessions, backend: Backend) -> None:
+    """Regression: UPDATE and DELETE of the chain head and the purge checkpoints went through."""
+    now = datetime.now(UTC)
+    await _write(log_session, [2200, 2100, 1], now)
+    async with log_session() as session, session.begin():
+        await access_log.purge(session, KEYS, now=now, retention_days=1827)
+    refused = [
+        update(AccessLogChainRow).values(last_seq=2),  # set back
+        update(AccessLogChainRow).values(last_seq=4, last_hash="f" * 64),  # forward, but to no sealed row
+        delete(AccessLogChainRow),
+        insert(AccessLogChainRow).values(id=2, last_seq=9, last_hash="f" * 64),
+        update(AccessLogCheckpointRow).values(next_seq=3),
+        delete(AccessLogCheckpointRow),
+        insert(AccessLogCheckpointRow).values(created_at=now, cutoff=now, retention_days=1827, next_seq=3,
+                                              anchor_hash="f" * 64, rows_purged=2),  # unsigned
+    ]
+    if backend.name == "postgresql":
+        refused += [text("TRUNCATE access_log_chain"), text("TRUNCATE access_log_checkpoints")]
+    for statement in refused:
+        async with log_session() as session, session.begin():
+            with pytest.raises(DBAPIError, match="append-only"):
+                await session.execute(statement)
+    async with log_session() as session:
+        assert (await session.execute(select(AccessLogChainRow.last_seq))).scalars().all() == [3]
+        assert list(await session.scalars(select(AccessLogCheckpointRow.next_seq))) == [3]
+    await _write(log_session, [0], now)  # the sealer still moves the head forward
+    result = await _verify(log_session)
+    assert result.ok, result.problems
+    assert (result.checkpoint_seq, result.last_seq) == (3, 4)
+
+
+async def test_purge_goes_on_behind_a_signed_checkpoint_and_into_the_checkpoint_file(
+        log_session: Sessions, operator: Settings, checkpoint_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    await _write(log_session, [2200, 2100, 2000, 10], datetime.now(UTC))
+    assert await _run(checkpoint_access_log, operator) == 0
+    assert await _run(purge_access_log, operator, None) == 0
+    assert "purged 3 access-log rows" in capsys.readouterr().out
+    lines = _lines(checkpoint_file)
+    assert [(x["event"], x["seq"], x["first_seq"]) for x in lines] == [("checkpoint", 4, 1), ("purge", 4, 4)]
+    async with log_session() as session:
+        checkpoint = await session.scalar(select(AccessLogCheckpointRow))
+    assert checkpoint is not None
+    assert (checkpoint.key_id, checkpoint.next_seq) == (KEYS.current_id, 4)
+    assert await _run(verify_access_log, operator) == 0
+    assert "2 external checkpoints matched" in capsys.readouterr().out
+
+    # The purge checkpoint removed (and the rows it covered are gone): the file still knows where the log starts.
+    await _as_superuser(log_session, delete(AccessLogCheckpointRow))
+    assert await _run(verify_access_log, operator) == 1
+    assert "row 4: rows 1..3 are missing" in capsys.readouterr().out
+
+
+async def test_the_checkpoint_file_is_checked_line_by_line(log_session: Sessions, operator: Settings,
+                                                          checkpoint_file: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    await _log_and_seal(log_session, operator, 2)
+    assert await _run(checkpoint_access_log, operator) == 0
+    (first,) = _lines(checkpoint_file)
+    _append_raw(checkpoint_file, '{"v": 1, "event": "checkpo')  # cut short by a crash: a warning, and the next
+    assert await _run(checkpoint_access_log, operator) == 0  # line starts on a line of its own
+    capsys.readouterr()
+    assert await _run(verify_access_log, operator) == UNSEALED_TOO_LONG  # intact, with a warning
+    assert "warning: line 2 of the checkpoint file is not JSON" in capsys.readouterr().out
+    forged = {**first, "seq": 1}  # not re-signed: there is no key
+    _append_raw(checkpoint_file, json.dumps(forged) + "\n")
+    assert await _run(verify_access_log, operator) == 1
+    assert "line 4 of the checkpoint file does not match its signature (forged or changed)" in \
+        capsys.readouterr().out
+
+
+async def test_rotating_the_key_keeps_the_older_rows_verifiable(log_session: Sessions, operator: Settings,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    await _log_and_seal(log_session, operator, 2)
+    assert await _run(checkpoint_access_log, operator) == 0
+    new_key = "the key after the rotation, also 32+ characters"
+    rotated = replace(operator, access_log_key=new_key, access_log_old_keys=(KEY,))
+    await _log_and_seal(log_session, rotated, 2)
+    await _log_and_seal(log_session, operator, 1)  # an instance not yet restarted: the keys interleave
+    async with log_session() as session:
+        kids = list(await session.scalars(select(AccessLogRow.key_id).order_by(AccessLogRow.seq)))
+    new_id = access_log.key_id(new_key.encode())
+    assert kids == [KEYS.current_id, KEYS.current_id, new_id, new_id, KEYS.current_id]
+    assert await _run(checkpoint_access_log, rotated) == 0
+    assert await _run(verify_access_log, rotated) == 0
+    assert "5 rows checked, 0 not yet sealed, 2 external checkpoints matched" in capsys.readouterr().out
+    capsys.readouterr()
+    forgotten = replace(rotated, access_log_old_keys=())  # the old key dropped too early
+    assert await _run(verify_access_log, forgotten) == 1
+    assert f"row 1: the row is sealed with an unknown key {KEYS.current_id}" in capsys.readouterr().out
+    assert await _run(verify_access_log, operator) == 1  # and the new rows need the new key
+
+
+def test_the_key_is_required_outside_development_mode_and_kept_0600_in_it(tmp_path: Path) -> None:
+    production = Settings(data_dir=tmp_path, dev_mode=False, access_log_key="")
+    with pytest.raises(ValueError, match="SAMPLAN_ACCESS_LOG_KEY must be set outside development mode"):
+        keyring(production)
+    with pytest.raises(ValueError, match="SAMPLAN_ACCESS_LOG_KEY must be set"):
+        build_runtime(replace(production, oidc_jwks_url="https://idp.example.test/jwks"))
+    assert verify_access_log(production) == 2
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        keyring(replace(production, access_log_key="short"))
+    assert keyring(replace(production, access_log_key=KEY)) == KEYS
+    assert not (tmp_path / "access-log-key").exists()
+
+    development = replace(production, dev_mode=True)
+    created = keyring(development)
+    assert _mode(tmp_path / "access-log-key") == 0o600
+    assert keyring(development) == created  # the same key on every start
+    assert KEY not in repr(replace(production, access_log_key=KEY))

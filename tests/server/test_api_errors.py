@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,8 +12,22 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import func, select
 
+from server.auth.tokens import DevSigningKey
+from server.demo.seed import stable_id
 from server.persistence.models import AccessLogRow, CaseRow, EventRow
-from tests.server.conftest import AUDIENCE, ISSUER, PSYCH_WARD, WARD, iso, new_identity, now_utc, patient, register
+from tests.server.conftest import (
+    AUDIENCE,
+    ISSUER,
+    PSYCH_WARD,
+    SOLNA_HOME_CARE,
+    SOLNA_INTAKE,
+    WARD,
+    iso,
+    new_identity,
+    now_utc,
+    patient,
+    register,
+)
 
 Client = httpx.AsyncClient
 Auth = Callable[[str], dict[str, str]]
@@ -103,7 +118,7 @@ async def test_forbidden(client: Client, auth: Auth) -> None:
     # A ward user registers only at their own ward.
     response = await client.post(CASES, headers=auth("psych.nurse"), json={
         "ward_unit_id": WARD, "patient": patient(new_identity()), "admitted_at": iso(now_utc())})
-    problem(response, 403, "forbidden", "ward_unit_id")
+    problem(response, 403, "not_your_unit", "ward_unit_id")
 
 
 async def test_not_found(client: Client, auth: Auth) -> None:
@@ -160,7 +175,7 @@ async def test_domain_rule_violations(client: Client, auth: Auth, app: Litestar)
     bad = patient("19350101-9999")  # wrong check digit
     response = await client.post(CASES, headers=nurse, json={"ward_unit_id": WARD, "patient": bad,
                                                              "admitted_at": iso(now_utc())})
-    problem(response, 422, "invalid", "patient.identity")
+    problem(response, 422, "invalid_identity", "patient.identity")
     for field, value in (("admitted_at", now_utc() + timedelta(hours=1)),
                          ("estimated_discharge_at", now_utc() - timedelta(days=3))):
         body = {"ward_unit_id": WARD, "patient": patient(new_identity()),
@@ -250,3 +265,39 @@ async def test_body_that_is_not_json(client: Client, auth: Auth) -> None:
         response = await client.post(f"{CASES}/{case['id']}/admission-notice", content=content,
                                      headers={**auth("ward.nurse"), "Content-Type": "application/json"})
         problem(response, 400, "validation_failed", "body")
+
+
+async def test_acting_unit_refusals_of_a_case_carry_the_same_codes_as_a_plans(
+        client: Client, auth: Auth, signing_key: DevSigningKey) -> None:
+    """One rule for the unit a user acts for, cases and SIP plans alike (`authorization.acting_unit`)."""
+    user = await new_solna_user(client, auth, signing_key, [SOLNA_INTAKE, SOLNA_HOME_CARE])
+    nurse = auth("ward.nurse")
+    case = await register(client, nurse, receiving_unit_ids=[SOLNA_INTAKE, SOLNA_HOME_CARE])
+    case = (await post(client, nurse, case, "admission-notice")).json()
+
+    for response in (await client.get(f"{CASES}/{case['id']}", headers=user),
+                     await post(client, user, case, "acknowledgements")):
+        problem(response, 422, "acting_unit_required", "X-Acting-Unit")
+    elsewhere = {**user, "X-Acting-Unit": WARD}  # a unit of the case, but not one of the user's
+    for response in (await client.get(f"{CASES}/{case['id']}", headers=elsewhere),
+                     await post(client, elsewhere, case, "acknowledgements")):
+        problem(response, 403, "acting_unit_not_allowed", "X-Acting-Unit")
+    acked = await post(client, {**user, "X-Acting-Unit": SOLNA_HOME_CARE}, case, "acknowledgements")
+    assert acked.status_code == 200, acked.text
+
+
+async def new_solna_user(client: Client, auth: Auth, signing_key: DevSigningKey,
+                         units: list[str]) -> dict[str, str]:
+    admin = auth("central.admin")
+    suffix = uuid.uuid4().hex[:10]
+    created = await client.post(f"/api/v1/admin/organisations/{stable_id('organisation', 'solna-stad')}/users",
+                                headers=admin, json={"username": f"two.{suffix}", "hsa_id": f"SE2321000016-T{suffix}",
+                                                     "display_name": "Två Enheter"})
+    assert created.status_code == 201, created.text
+    for unit_id in units:
+        granted = await client.post(f"/api/v1/admin/users/{created.json()['id']}/assignments", headers=admin,
+                                    json={"unit_id": unit_id, "role": "user"})
+        assert granted.status_code == 201, granted.text
+    token = signing_key.issue(subject=created.json()["id"], issuer=ISSUER, audience=AUDIENCE,
+                              claims={"hsa_id": created.json()["hsa_id"]}, lifetime=timedelta(hours=1))
+    return {"Authorization": f"Bearer {token}"}

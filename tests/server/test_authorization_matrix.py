@@ -94,6 +94,13 @@ def log_verifier(role: Role, _side: str) -> bool:
     return role in (Role.AUDITOR, Role.CENTRAL_ADMINISTRATOR)
 
 
+def protected_identity_administrator(_role: Role, _side: str) -> bool:
+    """Clearing a protected identity takes an administering role AND the explicit need, which only a case role
+    carries: no matrix user (one role each) has both, so every one is refused, on either side. The permitted
+    caller: tests/server/test_patient_identity.py."""
+    return False
+
+
 @dataclass(frozen=True)
 class Targets:
     """Ids the requests are made against, per side."""
@@ -106,6 +113,7 @@ class Targets:
     review: dict[str, str]
     review_seq: dict[str, int]
     plan: dict[str, str]
+    patient: dict[str, str]
     secrets: frozenset[str]  # the other organisation's patient data: never in any answer to a matrix user
 
 
@@ -163,7 +171,10 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
     "getMe": (anyone, lambda t, s: ("GET", "/me", None), {200}),
     "listUnits": (anyone, lambda t, s: ("GET", f"/units?organisation_id={t.organisation[s]}", None), {200}),
     "getUnit": (anyone, lambda t, s: ("GET", f"/units/{t.unit[s]}", None), {200}),
+    # answers everyone, but names only the staff the caller works with: test_people_names_only_staff_one_works_with
     "listPeople": (anyone, lambda t, s: ("GET", f"/people?id={t.user[s]}", None), {200}),
+    # signing out revokes the very token the matrix goes on with: covered by tests/server/test_auth_hardening.py
+    "logout": (anyone, None, None),
     "getPaymentPolicy": (anyone, lambda t, s: ("GET", "/payment/policy", None), {200}),
     "setPaymentAmount": (central, lambda t, s: ("PUT", "/payment/amounts/2099", {"amount_sek": 9999}), {200}),
     # administration
@@ -197,6 +208,8 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
         {"protected_identity_access": True}), {404}),
     "adminRemoveAssignment": (user_administrator, lambda t, s: (
         "DELETE", f"/admin/users/{t.user[s]}/assignments/{t.assignment[OTHER if s == OWN else OWN]}", None), {404}),
+    "adminClearProtectedIdentity": (protected_identity_administrator, lambda t, s: (
+        "DELETE", f"/admin/patients/{t.patient[s]}/protected-identity", None), {200}),
     "adminListChanges": (organisation_viewer,
                          lambda t, s: ("GET", f"/admin/organisations/{t.organisation[s]}/changes", None), {200}),
     # the access log
@@ -370,6 +383,7 @@ async def _targets(client: httpx.AsyncClient, auth: Callable[[str], dict[str, st
         user={OWN: stable_id("user", "ward.nurse"), OTHER: stable_id("user", "needs.assessor")},
         assignment={OWN: nurse.json()["assignments"][0]["id"], OTHER: assessor.json()["assignments"][0]["id"]},
         review=reviews, review_seq=seqs, plan=plans,
+        patient={OWN: own_case["patient"]["id"], OTHER: other_case["patient"]["id"]},
         secrets=frozenset({other_case["id"], other_case["patient"]["id"], reviews[OTHER], plans[OTHER]}))
 
 
@@ -432,6 +446,34 @@ async def test_stream_feeds_follow_the_same_rule(backend: Backend, signing_key: 
     for role, (feeds, refused) in zip(roles, results, strict=True):
         assert feeds == ([f"unit:{WARD}"] if role in CASE_ROLES else []), role
         assert refused, role
+
+
+async def test_people_names_only_staff_one_works_with(
+        client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], signing_key: DevSigningKey,
+        backend: Backend) -> None:
+    """`GET /people` names the caller's own organisation's staff, and staff of units that share a case (or SIP plan)
+    with a unit where the caller works with patients; nobody else. Regression: it named any user to any user, a
+    statistics reader included."""
+    await ensure_users(backend)
+    colleague = stable_id("user", "ward.nurse")  # Karolinska, like every matrix user
+    partner = stable_id("user", "needs.assessor")  # Solna's intake: shares the case registered below with the ward
+    stranger = stable_id("user", "stockholm.assessor")  # Södermalm's intake: shares nothing with the ward
+    case = await register(client, auth("ward.nurse"))  # a Solna patient: the notice makes it the intake's too
+    sent = await client.post(f"/api/v1/cases/{case['id']}/admission-notice", headers=auth("ward.nurse"),
+                             json={"expected_version": case["version"]})
+    assert sent.status_code == 200, sent.text
+    query = urlencode([("id", colleague), ("id", partner), ("id", stranger), ("id", "no-such-user")])
+    for role, user in MATRIX.items():
+        response = await client.get(f"/api/v1/people?{query}", headers=headers_for(signing_key, user))
+        assert response.status_code == 200, response.text
+        named = {p["id"] for p in response.json()}
+        assert named == ({colleague, partner} if role in CASE_ROLES else {colleague}), role
+    # Solna's statistics reader: Solna's own staff only, not the hospital's.
+    statistics = await client.get(f"/api/v1/people?{query}", headers=auth("statistics"))
+    assert {p["id"] for p in statistics.json()} == {partner}
+    # The partnership works both ways: Solna's assessor may name the ward's nurse, not Södermalm's assessor.
+    assessor = await client.get(f"/api/v1/people?{query}", headers=auth("needs.assessor"))
+    assert {p["id"] for p in assessor.json()} == {colleague, partner}
 
 
 @pytest.mark.parametrize("role", [Role.USER, Role.SUPER_USER])

@@ -16,7 +16,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, String, inspect
+from sqlalchemy import MetaData, String, inspect, text
 from sqlalchemy.engine import Connection
 
 from server.persistence.database import create_engine
@@ -91,3 +91,47 @@ def test_models_match_migrations(empty_database: str) -> None:
     narrowed.tables["users"].c.title.type = String(50)
     (column_changes,) = _inspect(empty_database, _differences(narrowed))  # grouped per column
     assert [change[:4] for change in column_changes] == [("modify_type", None, "users", "title")]
+
+
+def _execute(url: str, *statements: str) -> list[Any]:
+    async def run() -> list[Any]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                results = [await conn.execute(text(s)) for s in statements]
+                return [r.all() if r.returns_rows else None for r in results]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_0005_gives_every_case_and_plan_its_own_copy_of_the_person(empty_database: str) -> None:
+    """The patient's details move into each case and plan (backfilled); the downgrade puts them back."""
+    upgrade(empty_database, "0004")
+    now = "'2026-12-01 10:00:00+00:00'"
+    _execute(empty_database,
+             "INSERT INTO principals (id, name, kind) VALUES ('p1', 'Region', 'region')",
+             "INSERT INTO organisations (id, principal_id, name, kind, has_local_administration, care_agreement, "
+             "active) VALUES ('o1', 'p1', 'Sjukhuset', 'care_provider', false, true, true)",
+             "INSERT INTO units (id, organisation_id, name, kind, hsa_id, active) VALUES "
+             "('u1', 'o1', 'Avdelning', 'somatic_ward', 'SE1', true), ('u2', 'o1', 'VC', 'primary_care', 'SE2', true)",
+             "INSERT INTO patients (id, identity_kind, identity_value, name, address, municipality_code, "
+             f"listed_unit_id, protected_identity, created_at) VALUES ('pat', 'personnummer', '193502079902', "
+             f"'Åsa Öberg', 'Gatan 1', '0184', 'u2', true, {now})",
+             "INSERT INTO discharge_cases (id, patient_id, ward_unit_id, state, care_type, admitted_at, updated_at, "
+             f"version, document) VALUES ('c1', 'pat', 'u1', 'admitted', 'somatic', {now}, {now}, 1, '{{}}')",
+             "INSERT INTO sip_plans (id, patient_id, case_id, owner_unit_id, state, created_at, updated_at, version, "
+             f"document) VALUES ('s1', 'pat', 'c1', 'u2', 'draft', {now}, {now}, 1, '{{}}')")
+
+    upgrade(empty_database)
+    details = "person_name, person_address, person_municipality_code, person_listed_unit_id"
+    copies = _execute(empty_database, f"SELECT {details} FROM discharge_cases",
+                      f"SELECT {details} FROM sip_plans")
+    assert copies == [[("Åsa Öberg", "Gatan 1", "0184", "u2")]] * 2
+    columns = _inspect(empty_database, lambda conn: {c["name"] for c in inspect(conn).get_columns("patients")})
+    assert columns == {"id", "identity_kind", "identity_value", "protected_identity", "created_at"}
+
+    downgrade(empty_database, "0004")
+    assert _execute(empty_database, "SELECT name, address, municipality_code, listed_unit_id, protected_identity "
+                                    "FROM patients") == [[("Åsa Öberg", "Gatan 1", "0184", "u2", True)]]

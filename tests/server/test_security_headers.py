@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -17,8 +18,10 @@ from litestar import Litestar
 from server.api import hardening
 from server.api.app import create_app
 from server.api.hardening import RATE_LIMIT_STORE, MemoryCounterStore, RedisCounterStore, parse_rate_limit
+from server.auth.tokens import DevSigningKey
 from tests.conftest import Backend
 from tests.realtime.cluster import RedisServer
+from tests.server.conftest import AUDIENCE, ISSUER
 from tests.server.conftest import test_settings as settings_for
 
 Client = httpx.AsyncClient
@@ -101,8 +104,19 @@ def test_rate_limit_settings() -> None:
 # ----- rate limiting across instances -----------------------------------------------------------------------------
 
 
-def as_subject(subject: str) -> dict[str, str]:
-    """A bearer token the limiter keys by `subject` (it reads the subject unverified; the API then answers 401)."""
+@pytest.fixture(scope="session")
+def as_subject(signing_key: DevSigningKey) -> Callable[[str], dict[str, str]]:
+    """A validly signed token for `subject`, whom no Samplan user matches: the limiter keys it by the subject (it
+    verifies), and the API then answers 401."""
+    def headers(subject: str) -> dict[str, str]:
+        token = signing_key.issue(subject=subject, issuer=ISSUER, audience=AUDIENCE,
+                                  claims={"hsa_id": f"SE-NOBODY-{subject}"}, lifetime=timedelta(minutes=5))
+        return {"Authorization": f"Bearer {token}"}
+    return headers
+
+
+def forged(subject: str) -> dict[str, str]:
+    """An unsigned token naming `subject` (anyone can make one)."""
     claims = base64.urlsafe_b64encode(json.dumps({"sub": subject}).encode()).rstrip(b"=").decode()
     return {"Authorization": f"Bearer e30.{claims}.c2ln"}
 
@@ -136,8 +150,8 @@ async def statuses(client: Client, headers: dict[str, str], n: int) -> list[int]
     return [(await client.get("/api/v1/me", headers=headers)).status_code for _ in range(n)]
 
 
-async def test_instances_sharing_redis_share_the_count(backend: Backend, app: Litestar,
-                                                       private_redis: RedisServer) -> None:
+async def test_instances_sharing_redis_share_the_count(backend: Backend, app: Litestar, private_redis: RedisServer,
+                                                       as_subject: Callable[[str], dict[str, str]]) -> None:
     async with instances(backend, app, private_redis.url) as (a, b):
         assert isinstance(app_store(a), RedisCounterStore)
         user = as_subject(str(uuid.uuid4()))
@@ -155,7 +169,8 @@ async def test_instances_sharing_redis_share_the_count(backend: Backend, app: Li
         assert await statuses(b, as_subject(str(uuid.uuid4())), 1) == [401]  # another user is not throttled
 
 
-async def test_without_redis_each_instance_counts_alone(backend: Backend, app: Litestar) -> None:
+async def test_without_redis_each_instance_counts_alone(backend: Backend, app: Litestar,
+                                                        as_subject: Callable[[str], dict[str, str]]) -> None:
     """Embedded defaults: the counts live in the process (one instance is all there is)."""
     async with instances(backend, app, "") as (a, b):
         assert isinstance(app_store(a), MemoryCounterStore)
@@ -165,7 +180,8 @@ async def test_without_redis_each_instance_counts_alone(backend: Backend, app: L
 
 
 async def test_when_redis_goes_away_the_api_stays_up_and_still_limits(
-        backend: Backend, app: Litestar, private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        backend: Backend, app: Litestar, private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch,
+        as_subject: Callable[[str], dict[str, str]]) -> None:
     monkeypatch.setattr(hardening, "REDIS_RETRY_SECONDS", 0.0)  # try Redis again at once
     async with instances(backend, app, private_redis.url, count=1) as (a,):
         user = as_subject(str(uuid.uuid4()))
@@ -177,9 +193,49 @@ async def test_when_redis_goes_away_the_api_stays_up_and_still_limits(
         assert await statuses(a, user, 6) == [401] * 5 + [429]
 
 
+async def test_forged_tokens_naming_a_user_do_not_spend_that_users_budget(
+        backend: Backend, app: Litestar, private_redis: RedisServer, token: Callable[..., str]) -> None:
+    """Regression: the limiter keyed on the unverified `sub`, so unsigned tokens naming a victim (from anywhere)
+    spent the victim's shared bucket and the victim's own valid token got 429. Unverified requests now count
+    against the address they come from."""
+    victim_token = token("ward.nurse")
+    victim_subject = json.loads(base64.urlsafe_b64decode(victim_token.split(".")[1] + "=="))["sub"]
+    async with instances(backend, app, private_redis.url, count=1) as (victim,):
+        transport = victim._transport
+        assert isinstance(transport, httpx.ASGITransport)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=transport.app, client=("203.0.113.7", 4444)),
+                                     base_url="http://t.local") as attacker:
+            assert await statuses(attacker, forged(victim_subject), 7) == [401] * 5 + [429] * 2
+            answer = await victim.get("/api/v1/me", headers={"Authorization": f"Bearer {victim_token}"})
+            assert answer.status_code == 200
+            assert answer.headers["ratelimit-remaining"] == "4"  # only the victim's own request counted
+            # A well-signed token of someone else (another issuer's key) is not the victim either.
+            other_key = DevSigningKey.load_or_create(backend.data_dir / "other-issuer-key.json")
+            alien = other_key.issue(subject=victim_subject, issuer=ISSUER, audience=AUDIENCE,
+                                    claims={"hsa_id": "x"})
+            assert (await attacker.get("/api/v1/me", headers={"Authorization": f"Bearer {alien}"})).status_code == 429
+            assert (await victim.get("/api/v1/me", headers={"Authorization": f"Bearer {victim_token}"})
+                    ).headers["ratelimit-remaining"] == "3"
+
+
 def app_store(client: Client) -> object:
     transport = client._transport
     assert isinstance(transport, httpx.ASGITransport)
     instance = transport.app
     assert isinstance(instance, Litestar)
     return instance.stores.get(RATE_LIMIT_STORE)
+
+
+async def test_the_limiter_and_the_authentication_verify_a_token_once(
+        limited: Client, app: Litestar, auth: Auth, monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = app.state.runtime.verifier
+    calls: list[str] = []
+    original = verifier.verify
+
+    async def counted(token: str, **kwargs: object) -> object:
+        calls.append(token)
+        return await original(token, **kwargs)
+
+    monkeypatch.setattr(verifier, "verify", counted)
+    assert (await limited.get("/api/v1/me", headers=auth("auditor"))).status_code == 200
+    assert len(calls) == 1

@@ -6,7 +6,7 @@ cells hold ordinary NiceGUI elements (labels, buttons with per-row `aria-label`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,6 +36,9 @@ TABLE_CSS = """
 .sp-table th, .sp-table td { border-bottom: 1px solid #ddd; padding: 6px 8px; text-align: left; vertical-align: top; }
 .sp-table th { background: #f1f5f9; }
 """
+
+
+ADMIN_MAIN_CLASSES = "w-full p-4 gap-2 flex flex-col"  # the <main> of /admin and /loggkontroll (`ui.frame.frame`)
 
 
 def can(me: Json, capability: str) -> Any:
@@ -122,3 +125,11 @@ def problem(where: ui.element, message: str) -> None:
     where.clear()
     with where:
         ui.label(message).classes("text-negative font-bold").props('role="alert"')
+
+
+async def first_load(load: Awaitable[None]) -> None:
+    """A page's first read: a refusal of the API is shown in Swedish where the content would be."""
+    try:
+        await load
+    except ApiError as exc:
+        problem(ui.element("div"), admin_message(exc))

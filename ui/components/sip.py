@@ -1,4 +1,4 @@
-"""Swedish texts and small helpers for the SIP pages (`ui/pages/sip_list.py`, `ui/pages/sip_room.py`)."""
+"""Swedish texts and small helpers for the SIP pages (`ui/pages/sip_list.py`, the room in `ui/pages/sip_room/`)."""
 
 from __future__ import annotations
 

@@ -15,23 +15,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from ui.api_client import ApiError, Json
 from ui.components.admin_table import (
+    ADMIN_MAIN_CLASSES,
     ROLES,
     UNIT_KINDS,
     admin_message,
     can,
     cell,
+    first_load,
     heading,
     problem,
-    refuse,
     row,
     table,
 )
-from ui.frame import Frame, page_frame
+from ui.frame import Frame, frame
 
 Action = Callable[[], Awaitable[None]]
 PROTECTED_ACCESS = "Behörighet att se skyddade personuppgifter"
@@ -403,20 +403,7 @@ class AdminPage:
         self.dialog(title, "Spara enhet", submit, fields, "save-unit")
 
 
-async def admin_page() -> RedirectResponse | None:
-    frame = await page_frame("/admin", "Administration")
-    if not isinstance(frame, Frame):
-        return frame
-    if not can(frame.live.me, "administer"):
-        refuse()
-        frame.finish()
-        return None
-    with ui.element("main").props('id="sp-main"').classes("p-4 w-full gap-2 flex flex-col"):
+async def admin_page() -> None:
+    async with frame("/admin", "Administration", needs="administer", classes=ADMIN_MAIN_CLASSES) as shell:
         heading("Administration", 1)
-        page = AdminPage(frame)
-        try:
-            await page.load()
-        except ApiError as exc:
-            problem(ui.element("div"), admin_message(exc))
-    frame.finish()
-    return None
+        await first_load(AdminPage(shell).load())

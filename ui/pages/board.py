@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
 from realtime.protocol import Viewer
@@ -19,7 +18,7 @@ from ui.components import cells
 from ui.components.actions import actions_for, perform
 from ui.components.cellcast import CELLCAST
 from ui.components.countdown import Countdown
-from ui.frame import Frame, page_frame
+from ui.frame import Frame, frame
 from ui.live import LiveView
 
 BOARD_DEADLINES = ("admission_notice", "sip_invitation", "payment_liability")
@@ -314,27 +313,21 @@ class Board(LiveView):
         await perform(self.frame, case, action, on_result=lambda c: self.apply(c["id"], c))
 
 
-async def board_page(path: str = "/tavla") -> RedirectResponse | None:
-    frame = await page_frame(path, "Utskrivningstavla")
-    if not isinstance(frame, Frame):
-        return frame
-    with ui.element("main").props('id="sp-main" tabindex="-1"').classes("w-full p-4 gap-3 flex flex-col"):
-        title = frame.hub.unit_name(frame.acting_unit) if frame.acting_unit else ""
+async def board_page(path: str = "/tavla") -> None:
+    async with frame(path, "Utskrivningstavla") as shell:
+        title = shell.hub.unit_name(shell.acting_unit) if shell.acting_unit else ""
         ui.label(f"Utskrivningstavla – {title}").classes("text-2xl font-bold").props(
             'role="heading" aria-level="1"')
-        if frame.acting_unit is None:
+        if shell.acting_unit is None:
             ui.label("Du har ingen enhet som arbetar med ärenden.")
-            return None
+            return
         ui.add_css(BOARD_CSS)
         CELLCAST.page()
-        board = Board(frame)
+        board = Board(shell)
         board.build_controls()
         board.build_table()
-        frame.watch(board)  # before the snapshot: what changes meanwhile is applied after it
+        shell.watch(board)  # before the snapshot: what changes meanwhile is applied after it
         try:
             await board.load()
         except ApiError as exc:
             ui.label(exc.message).props('role="alert"')
-            return None
-    frame.finish()
-    return None

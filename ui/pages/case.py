@@ -44,6 +44,7 @@ from ui.components.countdown import Countdown
 from ui.components.sections import HtmlSection, KeyedSection, facts_html
 from ui.frame import Frame, page_frame
 from ui.live import LiveView, unacknowledged_for
+from ui.merge import Merge, merge
 
 TEXT_FIELDS = {
     "current_services": "Nuvarande insatser",
@@ -152,12 +153,13 @@ class PlanningEditor:
         for field in PLANNING_FIELDS:
             if revisions[field] == self.revisions[field] and theirs[field] == self.base[field]:
                 continue
-            if mine[field] in (self.base[field], theirs[field]):
-                if mine[field] != theirs[field]:
+            merged = merge(self.base[field], mine[field], theirs[field])
+            if merged.takes_theirs:
+                if merged is Merge.TAKE_THEIRS:
                     self._set(field, theirs[field])
                 self.base[field], self.revisions[field] = theirs[field], revisions[field]
                 self._clear(field)
-            else:
+            else:  # a conflict, or the user's change while the revision moved (a save would be answered 409)
                 self._show_theirs(field, theirs[field])
 
     async def save(self) -> None:

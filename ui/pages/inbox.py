@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
 from ui import fmt
@@ -19,7 +18,7 @@ from ui.api_client import ApiError, Json
 from ui.components import cells
 from ui.components.actions import ACK, actions_for, perform
 from ui.components.countdown import Countdown
-from ui.frame import Frame, page_frame
+from ui.frame import Frame, frame
 from ui.live import LiveView, in_inbox_of, unacknowledged_for
 
 PART_DEADLINES = {
@@ -256,25 +255,20 @@ class Inbox(LiveView):
         await perform(self.frame, item[0], action, on_result=lambda c: self.apply(c["id"], c))
 
 
-async def inbox_page(path: str = "/inkorg") -> RedirectResponse | None:
-    frame = await page_frame(path, "Inkorg")
-    if not isinstance(frame, Frame):
-        return frame
-    with ui.element("main").props('id="sp-main" tabindex="-1"').classes("w-full p-4 gap-3 flex flex-col"):
-        title = frame.hub.unit_name(frame.acting_unit) if frame.acting_unit else ""
+async def inbox_page(path: str = "/inkorg") -> None:
+    async with frame(path, "Inkorg") as shell:
+        title = shell.hub.unit_name(shell.acting_unit) if shell.acting_unit else ""
         ui.label(f"Inkorg – {title}").classes("text-2xl font-bold").props('role="heading" aria-level="1"')
-        if not frame.is_receiving:
+        if not shell.is_receiving:
             ui.label("Inkorgen är till för kommunens och primärvårdens enheter. Välj en sådan enhet, eller "
                      "använd utskrivningstavlan.")
             ui.link("Till utskrivningstavlan", "/tavla")
-            return None
+            return
         ui.add_css(INBOX_CSS)
-        inbox = Inbox(frame)
+        inbox = Inbox(shell)
         inbox.build()
-        frame.watch(inbox)
+        shell.watch(inbox)
         try:
             await inbox.load()
         except ApiError as exc:
             ui.label(exc.message).props('role="alert"')
-    frame.finish()
-    return None

@@ -13,22 +13,22 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components.admin_table import (
+    ADMIN_MAIN_CLASSES,
     admin_message,
     can,
     cell,
+    first_load,
     heading,
     problem,
-    refuse,
     row,
     table,
 )
-from ui.frame import Frame, page_frame
+from ui.frame import Frame, frame
 
 PAGE_SIZE = 50
 FINDINGS = {
@@ -306,20 +306,7 @@ class LogReviewPage:
         ui.download.content(body, f"loggkontroll-{str(review['id'])[:36]}.csv", "text/csv; charset=utf-8")
 
 
-async def log_review_page() -> RedirectResponse | None:
-    frame = await page_frame("/loggkontroll", "Loggkontroll")
-    if not isinstance(frame, Frame):
-        return frame
-    if not can(frame.live.me, "review_logs"):
-        refuse()
-        frame.finish()
-        return None
-    with ui.element("main").props('id="sp-main"').classes("p-4 w-full gap-2 flex flex-col"):
+async def log_review_page() -> None:
+    async with frame("/loggkontroll", "Loggkontroll", needs="review_logs", classes=ADMIN_MAIN_CLASSES) as shell:
         heading("Loggkontroll", 1)
-        page = LogReviewPage(frame)
-        try:
-            await page.build()
-        except ApiError as exc:
-            problem(ui.element("div"), admin_message(exc))
-    frame.finish()
-    return None
+        await first_load(LogReviewPage(shell).build())

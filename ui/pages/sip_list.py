@@ -6,36 +6,30 @@ date last). Each plan links to its meeting room (`/sip/{id}`).
 
 from __future__ import annotations
 
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import sip
-from ui.frame import Frame, page_frame
+from ui.frame import frame
 
 
-async def sip_list_page() -> RedirectResponse | None:
-    frame = await page_frame("/sip", "SIP")
-    if not isinstance(frame, Frame):
-        return frame
-    unit_name = frame.hub.unit_name(frame.acting_unit) if frame.acting_unit else ""
-    with ui.element("main").props('id="sp-main" tabindex="-1"').classes("w-full p-4 gap-3 flex flex-col"):
+async def sip_list_page() -> None:
+    async with frame("/sip", "SIP") as shell:
+        unit_name = shell.hub.unit_name(shell.acting_unit) if shell.acting_unit else ""
         ui.label(f"Samordnade individuella planer (SIP) – {unit_name}").classes("text-2xl font-bold").props(
             'role="heading" aria-level="1"')
-        if frame.acting_unit is None:
+        if shell.acting_unit is None:
             ui.label("Du arbetar inte för någon enhet med ärenden.").classes("text-lg")
         else:
             try:
-                token = await frame.fresh_token()
-                page: Json = await frame.api.request("GET", "/sip-plans", token,
-                                                     params={"unit_id": frame.acting_unit, "limit": 500})
+                token = await shell.fresh_token()
+                page: Json = await shell.api.request("GET", "/sip-plans", token,
+                                                     params={"unit_id": shell.acting_unit, "limit": 500})
             except ApiError as exc:
                 ui.label(exc.message).props('role="alert"').classes("text-lg")
             else:
                 show_plans(page["items"])
-    frame.finish()
-    return None
 
 
 def show_plans(plans: list[Json]) -> None:

@@ -134,7 +134,7 @@ def for_my_part(plan: Json, action: str) -> bool:
 
 
 class Room(Protocol):
-    """The meeting room (`ui/pages/sip_room.py`) as its parts use it."""
+    """The meeting room (`SipRoom` in this package) as its parts use it."""
 
     frame: Frame
     plan: Json

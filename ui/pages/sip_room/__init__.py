@@ -1,16 +1,16 @@
 """`/sip/{plan_id}`: the SIP meeting room — the whole plan on one screen, large and clear enough for a shared
 screen in a video meeting.
 
-Every field and every item is its own editor (`ui/components/sip_editor.py`) with the revision it was read at:
+Every field and every item is its own editor (`editor.py` in this package) with the revision it was read at:
 an edit sends that revision, so edits of different fields or items never conflict. A SIP event for this plan on
 the user's stream (`LiveView.event`, aggregate type `sip_plan`) makes the room read the plan again (coalesced per
 tab; an event whose plan version the room already shows is dropped) and update only the editors whose revision
 moved: an untouched one takes the new value in place; one the user is typing in keeps their text and shows the
 other value beside it (a save is then answered 409 `field_conflict` and overwrites knowingly the next time).
 
-Beside the contents: agreement (*justering*), the person's consent (`sip_consent.py`), meetings
-(`sip_meetings.py`), follow-up and closing (`sip_followup.py`), participants and handing the plan over
-(`sip_participants.py`), and the agreed versions with their exports and comparison (`sip_versions.py`). Each part
+Beside the contents: agreement (*justering*), the person's consent (`consent.py`), meetings
+(`meetings.py`), follow-up and closing (`followup.py`), participants and handing the plan over
+(`participants.py`), and the agreed versions with their exports and comparison (`versions.py`). Each part
 is redrawn only when what it shows changed; forms are dialogs outside the parts, so a redraw never touches what
 someone is typing.
 
@@ -34,7 +34,6 @@ import asyncio
 import uuid
 from typing import Any
 
-from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
 from realtime.envelope import AggregateType, Envelope
@@ -42,15 +41,15 @@ from realtime.protocol import Viewer
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import cells, sip
-from ui.components.sip_consent import ConsentSection
-from ui.components.sip_editor import FIELD_KIND, Editor, item_kinds
-from ui.components.sip_followup import FollowUpSection
-from ui.components.sip_forms import FormDialog, may, refusal, sip_message
-from ui.components.sip_meetings import MeetingsSection
-from ui.components.sip_participants import ParticipantsSection
-from ui.components.sip_versions import VersionsSection
-from ui.frame import Frame, page_frame
+from ui.frame import Frame, frame
 from ui.live import LiveView, pause_before_retry
+from ui.pages.sip_room.consent import ConsentSection
+from ui.pages.sip_room.editor import FIELD_KIND, Editor, item_kinds
+from ui.pages.sip_room.followup import FollowUpSection
+from ui.pages.sip_room.forms import FormDialog, may, refusal, sip_message
+from ui.pages.sip_room.meetings import MeetingsSection
+from ui.pages.sip_room.participants import ParticipantsSection
+from ui.pages.sip_room.versions import VersionsSection
 
 Section = ConsentSection | MeetingsSection | FollowUpSection | ParticipantsSection | VersionsSection
 
@@ -415,31 +414,23 @@ def _fact(label: str, value: str) -> None:
         ui.label(value).classes("font-bold")
 
 
-async def sip_room_page(plan_id: str) -> RedirectResponse | None:
-    path = f"/sip/{plan_id}"
-    frame = await page_frame(path, "SIP-möte")
-    if not isinstance(frame, Frame):
-        return frame
-    ui.add_css(ROOM_CSS)
-    with ui.element("main").props('id="sp-main" tabindex="-1"').classes("sp-room w-full p-4 gap-4 flex flex-col"):
+async def sip_room_page(plan_id: str) -> None:
+    async with frame(f"/sip/{plan_id}", "SIP-möte", classes="sp-room w-full p-4 gap-4 flex flex-col") as shell:
+        ui.add_css(ROOM_CSS)
         ui.link("← Alla planer", "/sip").classes("text-blue-10")
-        room: SipRoom | None = None
         try:
-            token = await frame.fresh_token()
-            plan: Json = await frame.api.request("GET", f"/sip-plans/{plan_id}", token,
-                                                 acting_unit=frame.acting_unit)
+            token = await shell.fresh_token()
+            plan: Json = await shell.api.request("GET", f"/sip-plans/{plan_id}", token,
+                                                 acting_unit=shell.acting_unit)
         except ApiError as exc:
             message = "Planen finns inte, eller så är den inte synlig för din enhet." if exc.status == 404 \
                 else exc.message
             ui.label(message).props('role="alert"').classes("text-lg")
-        else:
-            await frame.hub.load_people(token, {a["user_id"] for a in plan["approvals"]})
-            room = SipRoom(frame, plan)
-            frame.watch(room)
-            room.build()
-            await frame.live.viewing(plan_id)
-            frame.client.on_delete(lambda: background_tasks.create(frame.live.left(plan_id), name="presence-left"))
-    if room is not None:
+            return
+        await shell.hub.load_people(token, {a["user_id"] for a in plan["approvals"]})
+        room = SipRoom(shell, plan)
+        shell.watch(room)
+        room.build()
+        await shell.live.viewing(plan_id)
+        shell.client.on_delete(lambda: background_tasks.create(shell.live.left(plan_id), name="presence-left"))
         room.refetch()  # a change between the read and the watch: read once more (cheap, coalesced)
-    frame.finish()
-    return None

@@ -17,7 +17,7 @@ from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import sip
 from ui.components.sections import KeyedSection
-from ui.components.sip_forms import Room, sip_message, text
+from ui.pages.sip_room.forms import Room, sip_message, text
 
 WORKING = "working"
 KINDS = {"added": "Tillagt", "removed": "Borttaget", "changed": "Ändrat"}

@@ -19,7 +19,7 @@ from nicegui import ui
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components.sections import KeyedSection
-from ui.components.sip_forms import (
+from ui.pages.sip_room.forms import (
     FormDialog,
     Room,
     date_input,

@@ -22,7 +22,7 @@ from nicegui import ui
 from ui.api_client import ApiError, Json
 from ui.components import sip
 from ui.components.sections import KeyedSection
-from ui.components.sip_forms import FormDialog, Room, for_my_part, refusal, why_not
+from ui.pages.sip_room.forms import FormDialog, Room, for_my_part, refusal, why_not
 
 UNIT = "unit"
 # The kinds of unit that may take part in a plan (each acts for a region or a municipality).

@@ -1,4 +1,4 @@
-"""One editor of the SIP meeting room (`ui/pages/sip_room.py`): a field, an item, or the form adding an item.
+"""One editor of the SIP meeting room (`ui/pages/sip_room/`): a field, an item, or the form adding an item.
 
 An editor holds the revision its value was read at and sends it with a save, so edits of different fields or
 items never conflict. A newer plan (`apply`) changes an untouched editor in place; one the user is typing in keeps
@@ -16,7 +16,8 @@ from nicegui import background_tasks, ui
 
 from ui.api_client import ApiError, Json
 from ui.components import sip
-from ui.components.sip_forms import Room, sip_message
+from ui.merge import Merge, merge_each
+from ui.pages.sip_room.forms import Room, sip_message
 
 TEXT_PARTS = frozenset({"description", "contact_person", "when", "by_whom", "value"})
 FIELD_KIND = {"own_contribution": "text", "overall_responsibility": "principal", "next_follow_up_on": "date"}
@@ -146,11 +147,11 @@ class Editor:
         if revision == self.revision:
             return
         theirs = {p: _norm(p, value.get(p)) for p in self.parts}
-        mine = self.values()
-        clashes = [p for p in self.parts if self.base[p] != mine[p] != theirs[p] and theirs[p] != self.base[p]]
+        merged = merge_each(self.base, self.values(), theirs)
+        clashes = [p for p, m in merged.items() if m is Merge.CONFLICT]
         if not clashes:  # merge per part: the parts the user has not touched take the new value
             for part in self.inputs:
-                if mine[part] == self.base[part] and mine[part] != theirs[part]:
+                if merged[part] is Merge.TAKE_THEIRS:
                     self._set(part, theirs[part])
             self.base, self.revision, self.content = theirs, revision, dict(value)
             self.clear_conflict()
@@ -161,7 +162,7 @@ class Editor:
         # keep the user's text with theirs beside it (and the old revision, so the save is answered with the
         # conflict and the value as it is then).
         for part in self.inputs:
-            if part not in clashes and mine[part] == self.base[part] != theirs[part]:
+            if merged[part] is Merge.TAKE_THEIRS:
                 self._set(part, theirs[part])
                 self.base[part] = theirs[part]
         self.show_conflict(theirs, "Någon annan har ändrat detta medan du skriver. Din text finns kvar.")
@@ -205,13 +206,8 @@ class Editor:
             content = {k: v for k, v in {**self.content, **values}.items() if k in sip.CONTENT_KEYS}
             path, body = f"items/{self.key[1]}/{self.key[2]}", {"content": content,
                                                                 "expected_revision": self.revision}
-        try:
-            result = await room.command(path, body)
-        except ApiError as exc:
-            if exc.status == 409 and exc.code == "field_conflict":
-                await self.conflicted()
-                return
-            ui.notify(sip_message(exc), type="negative", position="top", close_button="Stäng")
+        result = await self._command(path, body)
+        if result is None:
             return
         if self.key[0] == "new":
             for part in self.inputs:
@@ -253,16 +249,21 @@ class Editor:
                   close_button="Stäng", timeout=10000)
 
     async def remove(self) -> None:
+        result = await self._command(f"items/{self.key[1]}/{self.key[2]}/removal",
+                                     {"expected_revision": self.revision})
+        if result is not None:
+            self.room.apply_plan(result)
+
+    async def _command(self, path: str, body: Json) -> Json | None:
+        """The room's command; None when refused (told to the user; a conflict shows the value that holds now)."""
         try:
-            result = await self.room.command(f"items/{self.key[1]}/{self.key[2]}/removal",
-                                             {"expected_revision": self.revision})
+            return await self.room.command(path, body)
         except ApiError as exc:
             if exc.status == 409 and exc.code == "field_conflict":
                 await self.conflicted()
-                return
-            ui.notify(sip_message(exc), type="negative", position="top", close_button="Stäng")
-            return
-        self.room.apply_plan(result)
+            else:
+                ui.notify(sip_message(exc), type="negative", position="top", close_button="Stäng")
+            return None
 
 
 def label_of(key: tuple[str, ...]) -> str:

@@ -57,7 +57,14 @@ async def test_staff_of_my_unit_and_names_of_people(client: httpx.AsyncClient, a
     assert [p["display_name"] for p in response.json()] == ["Maria Nyström"]
     assert (await client.get(f"/api/v1/units/{WARD}/staff", headers=auth("care.contact"))).status_code == 403
 
+    # `/people` names only staff one works with (docs/security.md): the ward and the municipality once they
+    # share a case with the primary care unit.
     ids = [stable_id("user", "ward.nurse"), stable_id("user", "needs.assessor")]
+    response = await client.get("/api/v1/people", params={"id": ids}, headers=auth("care.contact"))
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+    case = await act(client, auth("ward.nurse"), await register(client, auth("ward.nurse")), "admission-notice")
+    assert {p["unit_id"] for p in case["participants"]} >= {RONNVIKEN, SOLNA_INTAKE}
     response = await client.get("/api/v1/people", params={"id": ids}, headers=auth("care.contact"))
     assert response.status_code == 200, response.text
     assert sorted(p["display_name"] for p in response.json()) == ["Karin Berg", "Sara Sjöberg"]

@@ -19,6 +19,7 @@ from domain.discharge_case import Actor, CaseState, DischargeCase, InterruptionR
 from domain.identity import generate_test_personnummer
 from domain.organisation import Role, UnitKind
 from domain.planning import HomeReadiness, Need, PlanningForm
+from realtime.envelope import AggregateType
 from realtime.feeds import unit_feed
 from server import access_log
 from server.demo import world

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from realtime.envelope import AggregateType
 from realtime.feeds import unit_feed
 from server.persistence import event_log
 from server.persistence.models import FeedRow

@@ -18,12 +18,12 @@ from domain.deadlines import DeadlineState, case_deadlines, worst_open_state
 from domain.discharge_case import RECEIVING_PART_OF_KIND, Actor, CaseState, DischargeCase, Part
 from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
+from realtime.envelope import AggregateType
 from server import authorization
 from server.api.schemas import CaseDetail, CasePage, RegisterCase
 from server.case_views import detail, summary
 from server.errors import Conflict, Invalid
 from server.idempotency import CommandResult, IdempotencyKey
-from realtime.envelope import AggregateType
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Store, Touched

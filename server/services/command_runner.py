@@ -37,6 +37,7 @@ import msgspec
 
 from domain.discharge_case import Actor
 from domain.errors import FieldConflict
+from realtime.envelope import AggregateType
 from server import access_log, authorization
 from server.errors import Conflict, VersionConflict
 from server.idempotency import CommandResult, IdempotencyKey, replay_or_none, run_once, store_response

@@ -35,12 +35,12 @@ from domain.sip import (
 )
 from domain.sip.commands import AddSipUnit, SipCommand
 from domain.sip.events import SipMeetingScheduled
+from realtime.envelope import AggregateType
 from server import authorization
 from server.api.sip_schemas import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
 from server.errors import Conflict, Invalid, NotVisible
 from server.exports.context import ExportContext
 from server.idempotency import CommandResult, IdempotencyKey
-from server.persistence import event_log
 from server.persistence.models import Person, PrincipalRow
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser

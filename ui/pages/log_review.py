@@ -20,7 +20,6 @@ from ui.api_client import ApiError, Json
 from ui.components.admin_table import (
     ADMIN_MAIN_CLASSES,
     admin_message,
-    can,
     cell,
     first_load,
     heading,

@@ -19,11 +19,12 @@ The rules (process.md section 6):
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from domain.discharge_case import Part, part_of_kind
 from domain.errors import InvalidValue
 from domain.organisation import Role, UnitKind
 
@@ -90,6 +91,52 @@ def log_reader_organisations(grants: Grants) -> frozenset[str]:
 
 def may_verify_log(grants: Grants) -> bool:
     return grants.is_central or grants.has(Role.AUDITOR)
+
+
+def grantable_roles(grants: Grants) -> tuple[Role, ...]:
+    """The roles the actor may give in an assignment (somewhere): none unless they manage users; the central
+    administrator role only by a central administrator (`assignment_refusal`)."""
+    if not grants.is_central and not grants.organisations(Role.LOCAL_ACCESS_ADMINISTRATOR):
+        return ()
+    return tuple(r for r in Role if grants.is_central or r is not Role.CENTRAL_ADMINISTRATOR)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a user may do, from their grants and their units' kinds: for a client to offer only what the server
+    allows (the server checks the same rules on every request). Units are those of the user's assignments."""
+
+    case_unit_ids: tuple[str, ...]  # where they work with patient cases (boards, cases, SIP, the event stream)
+    unit_parts: dict[str, Part]  # the part each of those units takes in a discharge case
+    register_case_unit_ids: tuple[str, ...]  # the active wards among them: where they register admissions
+    inbox_unit_ids: tuple[str, ...]  # the receiving units among them: those have an inbox of notices
+    administer: bool  # any administration at all (users, units or organisations)
+    manage_users: bool  # users and assignments of at least one organisation
+    manage_units: bool  # the unit tree of at least one organisation
+    connect_organisations: bool
+    review_logs: bool  # search, sample and review the access log of at least one organisation
+    verify_log: bool  # check the access log's integrity
+    grantable_roles: tuple[Role, ...]
+    case_roles: tuple[Role, ...]  # the roles that work with patient cases (only they carry protected-identity access)
+
+
+def capabilities(grants: Grants, unit_kinds: Mapping[str, UnitKind], active_unit_ids: Collection[str]) -> Capabilities:
+    """The user's capabilities; `unit_kinds` names the kind of each of their units (a unit missing from it is
+    left out)."""
+    case_roles = tuple(r for r in Role if r.works_with_cases)
+    case_units = tuple(dict.fromkeys(g.unit_id for g in grants.items
+                                     if g.role.works_with_cases and g.unit_id in unit_kinds))
+    parts = {u: part_of_kind(unit_kinds[u]) for u in case_units}
+    return Capabilities(
+        case_unit_ids=case_units, unit_parts=parts,
+        register_case_unit_ids=tuple(u for u in case_units if parts[u] is Part.WARD and u in active_unit_ids),
+        inbox_unit_ids=tuple(u for u in case_units if parts[u] is not Part.WARD),
+        administer=may_administer_anything(grants),
+        manage_users=grants.is_central or bool(grants.organisations(Role.LOCAL_ACCESS_ADMINISTRATOR)),
+        manage_units=grants.is_central or bool(grants.organisations(Role.LOCAL_OBJECT_SPECIALIST)),
+        connect_organisations=may_connect_organisations(grants),
+        review_logs=bool(log_reader_organisations(grants)), verify_log=may_verify_log(grants),
+        grantable_roles=grantable_roles(grants), case_roles=case_roles)
 
 
 def assignment_refusal(grants: Grants, *, user_organisation_id: str, unit_organisation_id: str,

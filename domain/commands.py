@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
+from domain.case_refusals import CaseAction
 from domain.discharge_case import Actor, DischargeCase, InterruptionReason, Part, RejectionReason
 from domain.errors import InvalidValue
 from domain.planning import HomeReadiness, PlanningEdit, PlanningForm
@@ -24,8 +26,10 @@ from domain.planning import HomeReadiness, PlanningEdit, PlanningForm
 
 @dataclass(frozen=True, kw_only=True)
 class CaseCommand:
-    """A command on an existing case."""
+    """A command on an existing case. `action` names the rule (`DischargeCase.refusal`) its aggregate method
+    enforces: the application may check it before it looks at the command's arguments."""
 
+    action: ClassVar[CaseAction]
     case_id: str
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -44,6 +48,7 @@ class VersionedCaseCommand(CaseCommand):
 class ChangePlanning(CaseCommand):
     """Set fields of the acting unit's planning form, each guarded by its own revision (not the case's version)."""
 
+    action: ClassVar[CaseAction] = CaseAction.UPDATE_PLANNING
     edits: tuple[PlanningEdit, ...]
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -52,6 +57,7 @@ class ChangePlanning(CaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SendAdmissionNotice(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.SEND_ADMISSION_NOTICE
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.send_admission_notice(actor, now)
@@ -59,6 +65,7 @@ class SendAdmissionNotice(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class RecordNeedsIdentified(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.RECORD_NEEDS_IDENTIFIED
     at: datetime
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -67,6 +74,7 @@ class RecordNeedsIdentified(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class Acknowledge(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.ACKNOWLEDGE
     notice_ids: tuple[str, ...] | None = None
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -75,6 +83,7 @@ class Acknowledge(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class Forward(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.FORWARD
     to_unit_id: str
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -83,6 +92,7 @@ class Forward(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class Reject(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.REJECT
     reason: RejectionReason
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -91,6 +101,7 @@ class Reject(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class AddParticipant(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.ADD_PARTICIPANT
     unit_id: str
     part: Part | None = None  # decided from the unit's kind by the application when not given
 
@@ -102,6 +113,7 @@ class AddParticipant(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class RemoveParticipant(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.REMOVE_PARTICIPANT
     unit_id: str
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -110,6 +122,7 @@ class RemoveParticipant(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class AppointNamedCareContact(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.APPOINT_NAMED_CARE_CONTACT
     contact_user_id: str
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -118,6 +131,7 @@ class AppointNamedCareContact(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class ChangeEstimatedDischarge(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.CHANGE_ESTIMATED_DISCHARGE
     estimated_discharge_at: datetime
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -126,6 +140,7 @@ class ChangeEstimatedDischarge(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class UpdatePlanning(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.UPDATE_PLANNING
     form: PlanningForm
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -134,6 +149,7 @@ class UpdatePlanning(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class MarkReadyForDischarge(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.MARK_READY_FOR_DISCHARGE
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.mark_ready_for_discharge(actor, now)
@@ -141,6 +157,7 @@ class MarkReadyForDischarge(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class WithdrawReadyForDischarge(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.WITHDRAW_READY_FOR_DISCHARGE
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.withdraw_ready_for_discharge(actor, now)
@@ -148,6 +165,7 @@ class WithdrawReadyForDischarge(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SetSipApplies(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.SET_SIP_APPLIES
     applies: bool
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -156,6 +174,7 @@ class SetSipApplies(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SendSipInvitation(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.SEND_SIP_INVITATION
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.send_sip_invitation(actor, now)
@@ -163,6 +182,7 @@ class SendSipInvitation(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SetLiabilityFacts(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.SET_LIABILITY_FACTS
     patient_refused_services: bool
     outpatient_services_missing: bool
 
@@ -173,6 +193,7 @@ class SetLiabilityFacts(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class UpdateHomeReadiness(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.UPDATE_HOME_READINESS
     readiness: HomeReadiness
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -181,6 +202,7 @@ class UpdateHomeReadiness(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class StartLeave(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.START_LEAVE
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.start_leave(actor, now)
@@ -188,6 +210,7 @@ class StartLeave(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class EndLeave(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.END_LEAVE
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.end_leave(actor, now)
@@ -195,6 +218,7 @@ class EndLeave(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SendDischargeNotice(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.SEND_DISCHARGE_NOTICE
     discharged_at: datetime
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -203,6 +227,7 @@ class SendDischargeNotice(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class Interrupt(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.INTERRUPT
     reason: InterruptionReason
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
@@ -211,6 +236,7 @@ class Interrupt(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class Cancel(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.CANCEL
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.cancel(actor, now)
@@ -218,6 +244,7 @@ class Cancel(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class Close(VersionedCaseCommand):
+    action: ClassVar[CaseAction] = CaseAction.CLOSE
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
         case.close(actor, now)

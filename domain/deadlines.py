@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from domain.discharge_case import CaseState, DischargeCase
+from domain.discharge_case import CaseState, DischargeCase, Part
 from domain.payment import (
     LiabilityConditions,
     PaymentLiability,
@@ -35,6 +35,16 @@ class DeadlineKind(StrEnum):
     DISCHARGE_INFORMATION = "discharge_information"
     PAYMENT_LIABILITY = "payment_liability"
     SIP_FOLLOW_UP = "sip_follow_up"  # of a SIP plan: `domain.sip.deadlines.plan_deadlines`
+
+    @property
+    def responsible_part(self) -> Part | None:
+        """The part of a discharge case that must act before the deadline (None: a SIP plan's deadline)."""
+        return RESPONSIBLE_PART.get(self)
+
+
+RESPONSIBLE_PART = {DeadlineKind.ADMISSION_NOTICE: Part.WARD, DeadlineKind.DISCHARGE_INFORMATION: Part.WARD,
+                    DeadlineKind.NAMED_CARE_CONTACT: Part.PRIMARY_CARE, DeadlineKind.SIP_INVITATION: Part.PRIMARY_CARE,
+                    DeadlineKind.PAYMENT_LIABILITY: Part.MUNICIPAL}
 
 
 class DeadlineState(StrEnum):

@@ -14,7 +14,16 @@ from enum import StrEnum
 
 from domain import events as ev
 from domain.care import CareType
-from domain.errors import FieldConflict, InvalidTransition, InvalidValue, NotAllowedForPart, require_aware
+from domain.case_refusals import CaseAction, CaseRefusal
+from domain.errors import (
+    DomainError,
+    FieldConflict,
+    InvalidTransition,
+    InvalidValue,
+    NotAllowedForPart,
+    require_aware,
+)
+from domain.organisation import UnitKind
 from domain.payment import ReadyPeriod
 from domain.planning import HomeReadiness, PlanningEdit, PlanningField, PlanningForm, clean_planning_value
 
@@ -134,6 +143,69 @@ class TimelineEntry:
 
 
 RECEIVING_PARTS = (Part.PRIMARY_CARE, Part.MUNICIPAL)
+# The part a receiving unit takes in a case, by its kind (a psychiatric outpatient clinic acts as primary care).
+RECEIVING_PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.PRIMARY_CARE,
+                          UnitKind.PSYCHIATRIC_OUTPATIENT: Part.PRIMARY_CARE}
+EVERY_PART = (Part.WARD, *RECEIVING_PARTS)
+OPEN_STATES = (CaseState.ADMITTED, CaseState.PLANNING, CaseState.READY)
+PLANNING_STATES = (CaseState.PLANNING, CaseState.READY)
+# Where a receiving unit gets the case's notices (its inbox): once the admission notice is sent, until it ends.
+INBOX_STATES = (CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)
+
+
+def part_of_kind(kind: UnitKind) -> Part:
+    """The part a unit of this kind takes in a discharge case: a ward registers it, the others receive it."""
+    return Part.WARD if kind.is_inpatient else RECEIVING_PART_OF_KIND[kind]
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """Who may take an action on a case, and in which states (`DischargeCase.refusal` adds the few other facts of
+    the case some actions depend on: receivers, the SIP invitation, a leave)."""
+
+    what: str  # the action in the (English, developer-facing) message of a refusal
+    parts: tuple[Part, ...]
+    states: tuple[CaseState, ...] | None  # None: in every state
+
+
+ACTION_RULES: dict[CaseAction, ActionRule] = {
+    CaseAction.SEND_ADMISSION_NOTICE: ActionRule("send the admission notice", (Part.WARD,), (CaseState.ADMITTED,)),
+    CaseAction.RECORD_NEEDS_IDENTIFIED: ActionRule("record when needs were identified", (Part.WARD,),
+                                                   (CaseState.ADMITTED,)),
+    CaseAction.ACKNOWLEDGE: ActionRule("acknowledge notices", RECEIVING_PARTS, None),
+    CaseAction.FORWARD: ActionRule("forward the case", RECEIVING_PARTS, OPEN_STATES),
+    CaseAction.REJECT: ActionRule("answer that the case is not theirs", RECEIVING_PARTS, OPEN_STATES),
+    CaseAction.ADD_PARTICIPANT: ActionRule("add a participating unit", (Part.WARD,), OPEN_STATES),
+    CaseAction.REMOVE_PARTICIPANT: ActionRule("remove a participating unit", (Part.WARD,), OPEN_STATES),
+    CaseAction.APPOINT_NAMED_CARE_CONTACT: ActionRule("appoint the named care contact", (Part.PRIMARY_CARE,),
+                                                      (*PLANNING_STATES, CaseState.DISCHARGED)),
+    CaseAction.CHANGE_ESTIMATED_DISCHARGE: ActionRule("change the estimated discharge time", (Part.WARD,),
+                                                      OPEN_STATES),
+    CaseAction.UPDATE_PLANNING: ActionRule("update the planning", EVERY_PART, PLANNING_STATES),
+    CaseAction.MARK_READY_FOR_DISCHARGE: ActionRule("mark the patient ready for discharge", (Part.WARD,),
+                                                    (CaseState.PLANNING,)),
+    CaseAction.WITHDRAW_READY_FOR_DISCHARGE: ActionRule("withdraw ready for discharge", (Part.WARD,),
+                                                        (CaseState.READY,)),
+    CaseAction.SET_SIP_APPLIES: ActionRule("decide whether a SIP applies", EVERY_PART, OPEN_STATES),
+    CaseAction.SEND_SIP_INVITATION: ActionRule("send the SIP invitation", (Part.PRIMARY_CARE,),
+                                               SIP_INVITATION_STATES),
+    CaseAction.SET_LIABILITY_FACTS: ActionRule("record payment-liability facts", EVERY_PART, OPEN_STATES),
+    CaseAction.UPDATE_HOME_READINESS: ActionRule("update the home-ready checklist", (Part.WARD,), OPEN_STATES),
+    CaseAction.START_LEAVE: ActionRule("start a leave", (Part.WARD,), OPEN_STATES),
+    CaseAction.END_LEAVE: ActionRule("end a leave", (Part.WARD,), OPEN_STATES),
+    CaseAction.SEND_DISCHARGE_NOTICE: ActionRule("send the discharge notice", (Part.WARD,), PLANNING_STATES),
+    CaseAction.INTERRUPT: ActionRule("interrupt the case", (Part.WARD,), OPEN_STATES),
+    CaseAction.CANCEL: ActionRule("cancel a wrongly sent case", (Part.WARD,), OPEN_STATES),
+    CaseAction.CLOSE: ActionRule("close the case", (Part.WARD,), (CaseState.DISCHARGED, CaseState.INTERRUPTED)),
+}
+# Why a unit of another part is refused, by the parts an action allows.
+PART_REFUSALS = {(Part.WARD,): CaseRefusal.WARD_ONLY, RECEIVING_PARTS: CaseRefusal.RECEIVING_UNIT_ONLY,
+                 (Part.PRIMARY_CARE,): CaseRefusal.PRIMARY_CARE_ONLY}
+# Why an action is refused in a state it is not allowed in, where the state alone says it.
+STATE_REFUSALS = {CaseState.ADMITTED: CaseRefusal.ADMISSION_NOTICE_NOT_SENT,
+                  CaseState.DISCHARGED: CaseRefusal.ALREADY_DISCHARGED, CaseState.CLOSED: CaseRefusal.CASE_CLOSED,
+                  CaseState.INTERRUPTED: CaseRefusal.CASE_INTERRUPTED,
+                  CaseState.CANCELLED: CaseRefusal.CASE_CANCELLED}
 
 
 @dataclass
@@ -234,13 +306,66 @@ class DischargeCase:
         return [n for n in self.notices
                 if unit_id in n.recipient_unit_ids and unit_id not in n.acknowledgements and not n.cancelled]
 
+    def in_inbox_of(self, unit_id: str) -> bool:
+        """The unit has the case in its inbox: an active receiving participant, from the admission notice until the
+        case ends (planning, ready for discharge, discharged)."""
+        return (self.state in INBOX_STATES and self.admission_notice_sent_at is not None
+                and self.part_of(unit_id) in RECEIVING_PARTS)
+
+    def inbox_unit_ids(self) -> tuple[str, ...]:
+        """The units that have the case in their inbox now."""
+        return tuple(u for u in self.receiving_unit_ids() if self.in_inbox_of(u))
+
+    # ----- what a unit may do (one rule for the commands and for what the client offers) ------------------------
+
+    def refusal(self, action: CaseAction, unit_id: str) -> DomainError | None:
+        """Why `unit_id` may not take `action` on the case now, or None when it may, as far as the unit's part and
+        the case's state decide it (`domain.case_refusals`). Every command checks this before it changes anything
+        and raises the refusal; `allowed_actions` lists the actions it does not refuse. A command's arguments (which
+        unit, which time) are checked by the command afterwards."""
+        rule = ACTION_RULES[action]
+        part = self.part_of(unit_id)
+        if part is None or part not in rule.parts or not self.is_visible_to(unit_id):
+            names = " or ".join(str(p) for p in rule.parts)
+            seen = part is not None and self.is_visible_to(unit_id)
+            return NotAllowedForPart(f"only the {names} may {rule.what}",
+                                     reason=PART_REFUSALS[rule.parts] if seen else CaseRefusal.CASE_NOT_VISIBLE)
+        if rule.states is not None and self.state not in rule.states:
+            return InvalidTransition(f"cannot {rule.what} when the case is {self.state}",
+                                     reason=self._state_refusal(action))
+        if action is CaseAction.SEND_ADMISSION_NOTICE and not self.receiving_unit_ids():
+            return InvalidTransition("the admission notice needs at least one receiving unit",
+                                     reason=CaseRefusal.NO_RECEIVING_UNIT)
+        if action is CaseAction.SEND_SIP_INVITATION and self.sip_invitation_sent_at is not None:
+            return InvalidTransition("the SIP invitation has already been sent",
+                                     reason=CaseRefusal.SIP_INVITATION_ALREADY_SENT)
+        if action is CaseAction.START_LEAVE and self.on_leave:
+            return InvalidTransition("the patient is already on leave", reason=CaseRefusal.ALREADY_ON_LEAVE)
+        if action is CaseAction.END_LEAVE and not self.on_leave:
+            return InvalidTransition("the patient is not on leave", reason=CaseRefusal.NOT_ON_LEAVE)
+        return None
+
+    def allowed_actions(self, unit_id: str) -> tuple[CaseAction, ...]:
+        """The actions `refusal` does not refuse `unit_id` now (empty for a unit that does not see the case)."""
+        return tuple(a for a in CaseAction if self.refusal(a, unit_id) is None)
+
+    def _state_refusal(self, action: CaseAction) -> CaseRefusal:
+        """Why `action` is not allowed in the case's state (which its rule does not list)."""
+        state = self.state
+        if action is CaseAction.CLOSE and state.is_open:
+            return CaseRefusal.CASE_NOT_ENDED
+        if action is CaseAction.WITHDRAW_READY_FOR_DISCHARGE and state in (CaseState.ADMITTED, CaseState.PLANNING):
+            return CaseRefusal.NOT_READY_FOR_DISCHARGE
+        if action is CaseAction.MARK_READY_FOR_DISCHARGE and state is CaseState.READY:
+            return CaseRefusal.ALREADY_READY_FOR_DISCHARGE
+        if state in PLANNING_STATES:  # only the draft's own actions are not allowed once planning started
+            return CaseRefusal.ADMISSION_NOTICE_ALREADY_SENT
+        return STATE_REFUSALS[state]
+
     # ----- the process, step by step ---------------------------------------------------------------------
 
     def send_admission_notice(self, actor: Actor, now: datetime) -> None:
-        self._require_part(actor, Part.WARD, "send the admission notice")
-        self._require_state("send the admission notice", CaseState.ADMITTED)
-        if not self.receiving_unit_ids():
-            raise InvalidTransition("the admission notice needs at least one receiving unit")
+        self._require(CaseAction.SEND_ADMISSION_NOTICE, actor)
         notice = self._add_notice(NoticeKind.ADMISSION, actor, now)
         self.admission_notice_sent_at = now
         self.state = CaseState.PLANNING
@@ -249,14 +374,13 @@ class DischargeCase:
 
     def record_needs_identified(self, actor: Actor, at: datetime, now: datetime) -> None:
         """The doctor judged later that needs may arise: the 24-hour notice clock starts from here."""
-        self._require_part(actor, Part.WARD, "record when needs were identified")
-        self._require_state("record when needs were identified", CaseState.ADMITTED)
+        self._require(CaseAction.RECORD_NEEDS_IDENTIFIED, actor)
         self._set_needs_identified(at, now)
         self._record(ev.LiabilityFactsChanged, actor, now, "needs_identified")
 
     def acknowledge(self, actor: Actor, now: datetime, notice_ids: list[str] | None = None) -> list[str]:
         """A receiving unit acknowledges notices (kvittens): the given ones, or all it has not seen."""
-        self._require_part(actor, RECEIVING_PARTS, "acknowledge notices")
+        self._require(CaseAction.ACKNOWLEDGE, actor)
         pending = {n.id: n for n in self.unacknowledged(actor.unit_id)}
         if notice_ids is None:
             chosen = list(pending)
@@ -275,8 +399,9 @@ class DischargeCase:
 
     def forward(self, actor: Actor, to_unit_id: str, now: datetime) -> None:
         """A receiving unit hands its part to another unit (its own organisation, or the right municipality)."""
-        part = self._require_part(actor, RECEIVING_PARTS, "forward the case")
-        self._require_open("forward the case")
+        self._require(CaseAction.FORWARD, actor)
+        part = self.part_of(actor.unit_id)
+        assert part is not None
         if to_unit_id == actor.unit_id or self.part_of(to_unit_id) is not None:
             raise InvalidValue("the unit already takes part in the case", field="to_unit_id")
         self._replace_participant(actor.unit_id, status=ParticipantStatus.FORWARDED, forwarded_to=to_unit_id)
@@ -290,15 +415,13 @@ class DischargeCase:
 
     def reject(self, actor: Actor, reason: RejectionReason, now: datetime) -> None:
         """A receiving unit answers that the case is not theirs; the ward must route it elsewhere."""
-        self._require_part(actor, RECEIVING_PARTS, "answer that the case is not theirs")
-        self._require_open("answer that the case is not theirs")
+        self._require(CaseAction.REJECT, actor)
         self._replace_participant(actor.unit_id, status=ParticipantStatus.REJECTED, reason=str(reason))
         self._record(ev.CaseRejected, actor, now, "rejected", extra_units=(actor.unit_id,),
                      detail=str(reason), unit_id=actor.unit_id, reason_code=str(reason))
 
     def add_participant(self, actor: Actor, unit_id: str, part: Part, now: datetime) -> None:
-        self._require_part(actor, Part.WARD, "add a participating unit")
-        self._require_open("add a participating unit")
+        self._require(CaseAction.ADD_PARTICIPANT, actor)
         if part not in RECEIVING_PARTS:
             raise InvalidValue("only a primary care or municipal unit can be added", field="part")
         if self.part_of(unit_id) is not None:
@@ -312,8 +435,7 @@ class DischargeCase:
         self._record(ev.ParticipantAdded, actor, now, "participant_added", unit_id=unit_id, part=str(part))
 
     def remove_participant(self, actor: Actor, unit_id: str, now: datetime) -> None:
-        self._require_part(actor, Part.WARD, "remove a participating unit")
-        self._require_open("remove a participating unit")
+        self._require(CaseAction.REMOVE_PARTICIPANT, actor)
         if self.part_of(unit_id) not in RECEIVING_PARTS:
             raise InvalidValue("the unit is not a receiving participant", field="unit_id")
         told = (unit_id,) if self.is_visible_to(unit_id) else ()  # a draft's receivers never saw it
@@ -323,16 +445,13 @@ class DischargeCase:
 
     def appoint_named_care_contact(self, actor: Actor, contact_user_id: str, now: datetime) -> None:
         """The head of the primary care unit appoints the named care contact (fast vårdkontakt)."""
-        self._require_part(actor, Part.PRIMARY_CARE, "appoint the named care contact")
-        self._require_state("appoint the named care contact", CaseState.PLANNING, CaseState.READY,
-                            CaseState.DISCHARGED)
+        self._require(CaseAction.APPOINT_NAMED_CARE_CONTACT, actor)
         self.named_care_contact = NamedCareContact(contact_user_id, actor.unit_id, now, actor.user_id)
         self._record(ev.NamedCareContactAppointed, actor, now, "named_care_contact_appointed",
                      contact_user_id=contact_user_id)
 
     def change_estimated_discharge(self, actor: Actor, estimated: datetime, now: datetime) -> None:
-        self._require_part(actor, Part.WARD, "change the estimated discharge time")
-        self._require_open("change the estimated discharge time")
+        self._require(CaseAction.CHANGE_ESTIMATED_DISCHARGE, actor)
         self._check_estimate(estimated)
         self.estimated_discharge_at = estimated
         notice_id = None
@@ -347,8 +466,7 @@ class DischargeCase:
         Every field whose value changes moves to its next revision, so per-field editors see the change. A form
         equal to the one stored is no change, as in `change_planning`: nothing is written or recorded, so the
         case keeps its version and nobody else's versioned action becomes stale. Returns the changed fields."""
-        self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "update the planning")
-        self._require_state("update the planning", CaseState.PLANNING, CaseState.READY)
+        self._require(CaseAction.UPDATE_PLANNING, actor)
         current = self.planning.get(actor.unit_id, PlanningForm())
         clean = form.normalised()
         values = {f: clean.value(f) for f in PlanningField}
@@ -369,8 +487,7 @@ class DischargeCase:
         revision, and nothing is written. A field given the value it already has is no change and no conflict,
         even from a stale revision (nobody's edit is lost when both wanted the same); when nothing changes,
         nothing is recorded. Returns the changed fields."""
-        self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "update the planning")
-        self._require_state("update the planning", CaseState.PLANNING, CaseState.READY)
+        self._require(CaseAction.UPDATE_PLANNING, actor)
         if not edits:
             raise InvalidValue("name at least one field to change", field="fields")
         if len({e.field for e in edits}) != len(edits):
@@ -396,8 +513,7 @@ class DischargeCase:
 
     def mark_ready_for_discharge(self, actor: Actor, now: datetime) -> None:
         """The treating doctor judged the patient ready; the time it is sent starts the payment clock."""
-        self._require_part(actor, Part.WARD, "mark the patient ready for discharge")
-        self._require_state("mark the patient ready for discharge", CaseState.PLANNING)
+        self._require(CaseAction.MARK_READY_FOR_DISCHARGE, actor)
         notice = self._add_notice(NoticeKind.READY, actor, now)
         self.ready_periods.append(ReadyPeriod(ready_at=now))
         self.state = CaseState.READY
@@ -405,8 +521,7 @@ class DischargeCase:
 
     def withdraw_ready_for_discharge(self, actor: Actor, now: datetime) -> None:
         """No longer ready: the clock stops; a later ready notice starts a new day 0."""
-        self._require_part(actor, Part.WARD, "withdraw ready for discharge")
-        self._require_state("withdraw ready for discharge", CaseState.READY)
+        self._require(CaseAction.WITHDRAW_READY_FOR_DISCHARGE, actor)
         self._end_ready_period(now, by_discharge=False)
         notice = self._add_notice(NoticeKind.READY_WITHDRAWN, actor, now)
         self.state = CaseState.PLANNING
@@ -417,18 +532,14 @@ class DischargeCase:
         """The patient needs services from both principals and consents to a SIP (or no longer).
 
         Either principal's judgement binds both (HSL 16 kap. 4 §, SoL 2 kap. 7 §), so every part may decide."""
-        self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "decide whether a SIP applies")
-        self._require_open("decide whether a SIP applies")
+        self._require(CaseAction.SET_SIP_APPLIES, actor)
         self.sip_applies = applies
         self._record(ev.SipApplicabilityChanged, actor, now, "sip_applies" if applies else "sip_not_applies",
                      sip_applies=applies)
 
     def send_sip_invitation(self, actor: Actor, now: datetime, *, sip_plan_id: str | None = None) -> None:
         """Kallelse till SIP. Sent from a SIP plan (`domain.sip.case_link`), it names the plan."""
-        self._require_part(actor, Part.PRIMARY_CARE, "send the SIP invitation")
-        self._require_state("send the SIP invitation", *SIP_INVITATION_STATES)
-        if self.sip_invitation_sent_at is not None:
-            raise InvalidTransition("the SIP invitation has already been sent")
+        self._require(CaseAction.SEND_SIP_INVITATION, actor)
         notice = self._add_notice(NoticeKind.SIP_INVITATION, actor, now)
         self.sip_applies = True
         self.sip_invitation_sent_at = now
@@ -437,39 +548,30 @@ class DischargeCase:
 
     def set_liability_facts(self, actor: Actor, now: datetime, *, patient_refused_services: bool,
                             outpatient_services_missing: bool) -> None:
-        self._require_part(actor, (Part.WARD, *RECEIVING_PARTS), "record payment-liability facts")
-        self._require_open("record payment-liability facts")
+        self._require(CaseAction.SET_LIABILITY_FACTS, actor)
         self.patient_refused_services = patient_refused_services
         self.outpatient_services_missing = outpatient_services_missing
         self._record(ev.LiabilityFactsChanged, actor, now, "liability_facts_changed")
 
     def update_home_readiness(self, actor: Actor, readiness: HomeReadiness, now: datetime) -> None:
-        self._require_part(actor, Part.WARD, "update the home-ready checklist")
-        self._require_open("update the home-ready checklist")
+        self._require(CaseAction.UPDATE_HOME_READINESS, actor)
         self.home_readiness = readiness
         self._record(ev.HomeReadinessUpdated, actor, now, "home_readiness_updated",
                      home_ready=readiness.complete)
 
     def start_leave(self, actor: Actor, now: datetime) -> None:
-        self._require_part(actor, Part.WARD, "start a leave")
-        self._require_open("start a leave")
-        if self.on_leave:
-            raise InvalidTransition("the patient is already on leave")
+        self._require(CaseAction.START_LEAVE, actor)
         self.on_leave = True
         self._record(ev.LeaveStarted, actor, now, "leave_started")
 
     def end_leave(self, actor: Actor, now: datetime) -> None:
-        self._require_part(actor, Part.WARD, "end a leave")
-        self._require_open("end a leave")
-        if not self.on_leave:
-            raise InvalidTransition("the patient is not on leave")
+        self._require(CaseAction.END_LEAVE, actor)
         self.on_leave = False
         self._record(ev.LeaveEnded, actor, now, "leave_ended")
 
     def send_discharge_notice(self, actor: Actor, discharged_at: datetime, now: datetime) -> None:
         """Discharge notice / information transfer: due no later than the day of discharge."""
-        self._require_part(actor, Part.WARD, "send the discharge notice")
-        self._require_state("send the discharge notice", CaseState.PLANNING, CaseState.READY)
+        self._require(CaseAction.SEND_DISCHARGE_NOTICE, actor)
         require_aware(discharged_at, "discharged_at")
         if discharged_at < self.admitted_at:
             raise InvalidValue("the discharge time is before the admission", field="discharged_at")
@@ -488,8 +590,7 @@ class DischargeCase:
 
     def interrupt(self, actor: Actor, reason: InterruptionReason, now: datetime) -> None:
         """Avbrott: the process stops (the patient died, moved, or left the normal track under LPT/LRV)."""
-        self._require_part(actor, Part.WARD, "interrupt the case")
-        self._require_open("interrupt the case")
+        self._require(CaseAction.INTERRUPT, actor)
         if self.current_ready_period is not None:
             self._end_ready_period(now, by_discharge=False)
         self.interruption_reason = reason
@@ -499,8 +600,7 @@ class DischargeCase:
 
     def cancel(self, actor: Actor, now: datetime) -> None:
         """Felsänt meddelande: the case was sent by mistake; every notice on it is void."""
-        self._require_part(actor, Part.WARD, "cancel a wrongly sent case")
-        self._require_open("cancel a wrongly sent case")
+        self._require(CaseAction.CANCEL, actor)
         for notice in self.notices:
             notice.cancelled = True
         self.ready_periods.clear()
@@ -509,29 +609,17 @@ class DischargeCase:
         self._record(ev.CaseCancelled, actor, now, "cancelled")
 
     def close(self, actor: Actor, now: datetime) -> None:
-        self._require_part(actor, Part.WARD, "close the case")
-        self._require_state("close the case", CaseState.DISCHARGED, CaseState.INTERRUPTED)
+        self._require(CaseAction.CLOSE, actor)
         self.closed_at = now
         self.state = CaseState.CLOSED
         self._record(ev.CaseClosed, actor, now, "closed")
 
     # ----- helpers -------------------------------------------------------------------------------------------
 
-    def _require_part(self, actor: Actor, allowed: Part | tuple[Part, ...], what: str) -> Part:
-        allowed_parts = (allowed,) if isinstance(allowed, Part) else allowed
-        part = self.part_of(actor.unit_id)
-        if part is None or part not in allowed_parts or not self.is_visible_to(actor.unit_id):
-            names = " or ".join(str(p) for p in allowed_parts)
-            raise NotAllowedForPart(f"only the {names} may {what}")
-        return part
-
-    def _require_state(self, what: str, *states: CaseState) -> None:
-        if self.state not in states:
-            raise InvalidTransition(f"cannot {what} when the case is {self.state}")
-
-    def _require_open(self, what: str) -> None:
-        if not self.state.is_open:
-            raise InvalidTransition(f"cannot {what} when the case is {self.state}")
+    def _require(self, action: CaseAction, actor: Actor) -> None:
+        refusal = self.refusal(action, actor.unit_id)
+        if refusal is not None:
+            raise refusal
 
     def _set_needs_identified(self, at: datetime | None, now: datetime) -> None:
         if at is None:

@@ -10,14 +10,17 @@ class DomainError(Exception):
 
     A refusal may carry a more specific `code` than its class's (the class still says what kind of refusal it is
     and so its HTTP status), e.g. `InvalidTransition(..., code="plan_closed")`: the SIP's codes are
-    `domain.sip.refusals.Refusal`."""
+    `domain.sip.refusals.Refusal`. A discharge case's refusals keep their class's `code` and say why in `reason`
+    (`domain.case_refusals.CaseRefusal`)."""
 
     code = "domain_error"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.reason = str(reason) if reason is not None else None
         if code is not None:
             self.code = str(code)
 

@@ -7,9 +7,19 @@ the event's own non-personal fields in `data`. Never names, personal identity nu
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import msgspec
+
+
+class AggregateType(StrEnum):
+    """What an event is about: the one list of aggregate types, for the server that writes events and every client
+    that reads them."""
+
+    DISCHARGE_CASE = "discharge_case"
+    SIP_PLAN = "sip_plan"
+    USER = "user"  # a user's access changed (their own feed, `server.persistence.event_log.append_access_change`)
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -17,7 +27,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     feed: str
     position: int
-    aggregate_type: str
+    aggregate_type: AggregateType
     aggregate_id: str
     aggregate_version: int
     occurred_at: datetime

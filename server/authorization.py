@@ -8,9 +8,11 @@ not even know about are 404 (`NotVisible`), decided by the callers that look the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+from domain import administration
 from domain.administration import (
+    Capabilities,
     Grant,
     Grants,
     assignment_refusal,
@@ -21,9 +23,10 @@ from domain.administration import (
     may_manage_users,
     may_verify_log,
 )
-from domain.organisation import Role
+from domain.organisation import Role, UnitKind
 from realtime.feeds import unit_feed
 from server.errors import Forbidden, Invalid, NotVisible
+from server.persistence.models import UnitRow
 from server.persistence.repositories import DirectoryRepository
 from server.principal import CurrentUser
 
@@ -124,9 +127,19 @@ def presence_units(user: CurrentUser, visible_unit_ids: set[str] | frozenset[str
 
 
 async def grants(directory: DirectoryRepository, user: CurrentUser) -> Grants:
-    units = await directory.units(a.unit_id for a in user.assignments)
+    return grants_of(user, await directory.units(a.unit_id for a in user.assignments))
+
+
+def grants_of(user: CurrentUser, units: Mapping[str, UnitRow]) -> Grants:
+    """The user's grants, given (at least) the units of their assignments."""
     return Grants(tuple(Grant(a.role, a.unit_id, units[a.unit_id].organisation_id)
                         for a in user.assignments if a.unit_id in units))
+
+
+def capabilities(user: CurrentUser, units: Mapping[str, UnitRow]) -> Capabilities:
+    """What the user may do (`GET /me`): the domain's rules over their grants and their units' kinds."""
+    return administration.capabilities(grants_of(user, units), {u: UnitKind(r.kind) for u, r in units.items()},
+                                       {u for u, r in units.items() if r.active})
 
 
 def require_central(user: CurrentUser, what: str) -> None:

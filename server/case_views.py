@@ -8,8 +8,9 @@ from datetime import datetime
 
 import msgspec
 
+from domain.case_refusals import CaseAction
 from domain.deadlines import case_deadlines, case_liability, worst_open_state
-from domain.discharge_case import RECEIVING_PARTS, DischargeCase
+from domain.discharge_case import DischargeCase
 from domain.identity import parse_patient_identity
 from domain.payment import PaymentPolicy
 from domain.planning import PlanningField
@@ -45,25 +46,31 @@ def patient_out(row: Person, *, reveal: bool = False) -> PatientOut:
         birth_date=identity.birth_date, masked=masked)
 
 
-def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: datetime, *,
+def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: datetime, *, unit_id: str,
             reveal: bool = False) -> CaseSummary:
+    """One row of a board or inbox as `unit_id` (the acting unit) sees it: what that unit may do is the domain's
+    rule (`DischargeCase.refusal`), the same one every command checks."""
     deadlines = case_deadlines(case, policy, now)
     worst = worst_open_state(deadlines)
+    refusals = {action: case.refusal(action, unit_id) for action in CaseAction}
     return CaseSummary(
         id=case.id, version=case.version, state=str(case.state), care_type=str(case.care_type),
         patient=patient_out(patient, reveal=reveal), ward_unit_id=case.ward_unit_id, admitted_at=case.admitted_at,
         estimated_discharge_at=case.estimated_discharge_at, ready_for_discharge_at=case.ready_for_discharge_at,
-        deadlines=[DeadlineOut(kind=str(d.kind), due_at=d.due_at, met_at=d.met_at, state=str(d.state))
-                   for d in deadlines],
+        deadlines=[DeadlineOut(kind=str(d.kind), due_at=d.due_at, met_at=d.met_at, state=str(d.state),
+                               responsible_part=d.kind.responsible_part) for d in deadlines],
         deadline_state=str(worst) if worst else None,
         acknowledgement_status=[AckStatusOut(unit_id=u, unacknowledged=len(case.unacknowledged(u)))
                                 for u in case.receiving_unit_ids()],
-        on_leave=case.on_leave)
+        on_leave=case.on_leave, acting_unit_id=unit_id,
+        allowed_actions=[a for a, r in refusals.items() if r is None],
+        refused_actions={str(a): str(r.reason or r.code) for a, r in refusals.items() if r is not None},
+        inbox_unit_ids=list(case.inbox_unit_ids()))
 
 
 def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], policy: PaymentPolicy,
-           amounts: Mapping[int, int], now: datetime, *, reveal: bool = False) -> CaseDetail:
-    base = summary(case, patient, policy, now, reveal=reveal)
+           amounts: Mapping[int, int], now: datetime, *, unit_id: str, reveal: bool = False) -> CaseDetail:
+    base = summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal)
     liability = case_liability(case, policy, amounts, now)
     return CaseDetail(
         **{f: getattr(base, f) for f in base.__struct_fields__},
@@ -136,18 +143,11 @@ class PersonOut(msgspec.Struct, kw_only=True):
     title: str
 
 
-def in_inbox(case: DischargeCase, unit_id: str) -> bool:
-    """The unit receives notices on the case now (an active receiving participant of a case past the draft)."""
-    participant = next((p for p in case.participants if p.unit_id == unit_id), None)
-    return (participant is not None and participant.active and participant.part in RECEIVING_PARTS
-            and case.admission_notice_sent_at is not None)
-
-
 def inbox_item(case: DischargeCase, patient: Person, unit_id: str, policy: PaymentPolicy,
                now: datetime, *, reveal: bool = False) -> InboxItemOut:
     part = case.part_of(unit_id)
     return InboxItemOut(
-        case=summary(case, patient, policy, now, reveal=reveal), part=str(part) if part else "",
+        case=summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal), part=str(part) if part else "",
         unacknowledged=[InboxNoticeOut(id=n.id, kind=str(n.kind), sent_at=n.sent_at)
                         for n in sorted(case.unacknowledged(unit_id), key=lambda n: n.sent_at, reverse=True)])
 

@@ -51,6 +51,30 @@ MESSAGES_BY_CODE = {
     "time_out_of_range": "Tidpunkten ligger för långt bakåt eller framåt i tiden.",
 }
 
+# Why the API refuses a case action: the problem's `reason`, also the values of a case's `refused_actions`
+# (docs/api.md, "Case actions"; the domain's codes are `domain.case_refusals.CaseRefusal`).
+REFUSAL_MESSAGES = {
+    # the acting unit's part
+    "case_not_visible": "Ärendet är inte synligt för din enhet.",
+    "ward_only": "Bara vårdavdelningen kan göra detta.",
+    "receiving_unit_only": "Bara kommunen och primärvården kan göra detta.",
+    "primary_care_only": "Bara primärvården kan göra detta.",
+    # the case's state
+    "admission_notice_not_sent": "Inskrivningsmeddelandet är inte skickat än.",
+    "admission_notice_already_sent": "Inskrivningsmeddelandet är redan skickat.",
+    "no_receiving_unit": "Ärendet har ingen mottagande enhet. Lägg till en enhet först.",
+    "already_ready_for_discharge": "Patienten är redan utskrivningsklar.",
+    "not_ready_for_discharge": "Patienten är inte utskrivningsklar.",
+    "already_discharged": "Patienten är redan utskriven.",
+    "case_not_ended": "Ärendet kan avslutas först när patienten är utskriven eller ärendet har avbrutits.",
+    "case_closed": "Ärendet är avslutat.",
+    "case_interrupted": "Ärendet är avbrutet.",
+    "case_cancelled": "Ärendet är makulerat.",
+    "sip_invitation_already_sent": "Kallelsen till SIP är redan skickad.",
+    "already_on_leave": "Patienten har redan permission.",
+    "not_on_leave": "Patienten har inte permission.",
+}
+
 MESSAGES_BY_STATUS = {
     400: "Uppgifterna är inte fullständiga eller har fel format.",
     401: "Du är inte inloggad längre. Logga in igen.",
@@ -85,7 +109,8 @@ class ApiError(Exception):
 def problem_message(status: int, problem: Mapping[str, Any]) -> str:
     """A Swedish sentence for a problem-details body (never the server's English detail alone)."""
     code = str(problem.get("code", ""))
-    message = MESSAGES_BY_CODE.get(code) or MESSAGES_BY_STATUS.get(status) or UNAVAILABLE
+    message = (REFUSAL_MESSAGES.get(str(problem.get("reason"))) or MESSAGES_BY_CODE.get(code)
+               or MESSAGES_BY_STATUS.get(status) or UNAVAILABLE)
     if code == "invalid" or (status == 422 and code not in MESSAGES_BY_CODE):
         names = [FIELD_LABELS.get(str(e.get("field")), "") for e in problem.get("errors", []) if isinstance(e, dict)]
         names = [n for n in names if n]
@@ -180,10 +205,13 @@ class ApiClient:
         return result
 
     async def units(self, token: str, *, kind: str | None = None, municipality_code: str | None = None,
-                    organisation_id: str | None = None, limit: int = 500) -> list[Json]:
+                    organisation_id: str | None = None, receiving: bool | None = None,
+                    limit: int = 500) -> list[Json]:
         params: dict[str, Any] = {"limit": limit}
         if kind:
             params["kind"] = kind
+        if receiving is not None:
+            params["receiving"] = "true" if receiving else "false"
         if municipality_code:
             params["municipality_code"] = municipality_code
         if organisation_id:

@@ -25,18 +25,11 @@ from realtime.envelope import Envelope
 from ui import fmt, heap
 from ui.api_client import ApiClient, ApiError, Json
 from ui.auth import logout_form
-from ui.components.admin_table import ADMIN_ROLES, LOG_REVIEW_ROLES, refuse, roles_of
-from ui.live import RECEIVING_KINDS, WARD_KINDS, LiveHub, LiveView, UserLive
+from ui.components.admin_table import can, refuse
+from ui.live import LiveHub, LiveView, UserLive
 from ui.services import Services, services
 from ui.session import UiSession, access_token, clear_session, current_session, set_acting_unit
 
-RESPONSIBLE_PART = {  # which part must act before each deadline
-    "admission_notice": "inpatient_unit",
-    "discharge_information": "inpatient_unit",
-    "named_care_contact": "primary_care_unit",
-    "sip_invitation": "primary_care_unit",
-    "payment_liability": "municipal_unit",
-}
 MAIN_CLASSES = "w-full p-4 gap-3 flex flex-col"  # the page's <main>
 TOKEN_CHECK_SECONDS = 20.0  # below the session's 30 s refresh margin: the token is renewed before it expires
 PAGE_CSS = """
@@ -59,16 +52,6 @@ PAGE_CSS = """
 
 def login_url(path: str) -> str:
     return f"/login?next={quote(path, safe='/')}"
-
-
-def part_of_kind(kind: str | None) -> str | None:
-    if kind in WARD_KINDS:
-        return "inpatient_unit"
-    if kind == "municipal":
-        return "municipal_unit"
-    if kind in RECEIVING_KINDS:
-        return "primary_care_unit"
-    return None
 
 
 @dataclass
@@ -95,20 +78,15 @@ class Frame:
         return self.services.hub
 
     @property
-    def unit_kind(self) -> str | None:
-        return self.services.hub.unit_kind(self.acting_unit) if self.acting_unit else None
-
-    @property
     def part(self) -> str | None:
-        return part_of_kind(self.unit_kind)
-
-    @property
-    def is_ward(self) -> bool:
-        return self.part == "inpatient_unit"
+        """The part the acting unit takes in discharge cases (`GET /me` capabilities)."""
+        part = (can(self.live.me, "unit_parts") or {}).get(self.acting_unit or "")
+        return str(part) if part else None
 
     @property
     def is_receiving(self) -> bool:
-        return self.part in ("municipal_unit", "primary_care_unit")
+        """The acting unit receives cases: it has an inbox (`GET /me` capabilities)."""
+        return self.acting_unit is not None and self.acting_unit in self.live.inbox_units
 
     @property
     def user_id(self) -> str:
@@ -163,7 +141,8 @@ class Frame:
 
     def deadline_changed(self, case: Json, kind: str, state: str) -> None:
         """A deadline turned at risk or overdue by time alone: alert the responsible unit (once per state)."""
-        if state not in ("at_risk", "overdue") or RESPONSIBLE_PART.get(kind) != self.part:
+        deadline: Json = next((d for d in case.get("deadlines", []) if d["kind"] == kind), {})
+        if state not in ("at_risk", "overdue") or deadline.get("responsible_part") != self.part:
             return
         key = (str(case["id"]), kind, state)
         if key in self.alerted:
@@ -265,15 +244,16 @@ class PageEnded(Exception):
 
 
 @contextlib.asynccontextmanager
-async def frame(path: str, title: str, *, roles: frozenset[str] = frozenset(),
+async def frame(path: str, title: str, *, needs: str | None = None,
                 classes: str = MAIN_CLASSES) -> AsyncIterator[Frame]:
-    """The page shell around a page's content: the frame (`page_frame`), then, for a user with one of `roles` (any
-    signed-in user when empty), the page's `<main>` (the skip link's target) with `classes`; the page is finished
-    when its content is built. Raises `PageEnded` when the page must end first."""
+    """The page shell around a page's content: the frame (`page_frame`), then, for a user who may what the page
+    `needs` (a capability of `GET /me`, e.g. `administer`; any signed-in user when None), the page's `<main>` (the
+    skip link's target) with `classes`; the page is finished when its content is built. Raises `PageEnded` when
+    the page must end first."""
     shell = await page_frame(path, title)
     if not isinstance(shell, Frame):
         raise PageEnded(shell)
-    if roles and not roles_of(shell.live.me) & roles:
+    if needs and not can(shell.live.me, needs):
         refuse()
         shell.finish()
         raise PageEnded(None)
@@ -313,10 +293,9 @@ def _header(frame: Frame, path: str) -> None:
                     frame.badge.set_visibility(False)
             if live.case_units:
                 _nav_link("SIP", "/sip", path)
-            roles = roles_of(live.me)
-            if roles & ADMIN_ROLES:
+            if can(live.me, "administer"):
                 _nav_link("Administration", "/admin", path)
-            if roles & LOG_REVIEW_ROLES:
+            if can(live.me, "review_logs"):
                 _nav_link("Loggkontroll", "/loggkontroll", path)
         ui.space()
         if len(live.case_units) > 1:

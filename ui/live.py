@@ -27,15 +27,12 @@ from typing import Any
 
 from realtime import protocol
 from realtime.client import StreamClient
-from realtime.envelope import Envelope
+from realtime.envelope import AggregateType, Envelope
 from realtime.feeds import unit_feed
 from ui.api_client import ApiClient, ApiError, Json
 
 log = logging.getLogger("samplan.ui.live")
 
-RECEIVING_KINDS = frozenset({"municipal", "primary_care", "psychiatric_outpatient"})
-WARD_KINDS = frozenset({"somatic_ward", "psychiatric_ward"})
-CASE_ROLES = frozenset({"user", "super_user"})
 IDLE_GRACE_SECONDS = 30.0
 CONNECT_WAIT_SECONDS = 3.0
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # pauses before reading a changed case again after a failure
@@ -63,12 +60,8 @@ def unacknowledged_for(case: Json, unit_id: str) -> list[Json]:
 
 
 def in_inbox_of(case: Json, unit_id: str) -> bool:
-    """A receiving unit sees the case in its inbox (what the API's inbox route lists)."""
-    if case.get("admission_notice_sent_at") is None or case.get("state") not in (
-            "planning", "ready_for_discharge", "discharged"):
-        return False
-    return any(p["unit_id"] == unit_id and p["status"] == "active" and p["part"] != "inpatient_unit"
-               for p in case.get("participants", []))
+    """A receiving unit has the case in its inbox (what the API's inbox route lists): the API says which units do."""
+    return unit_id in (case.get("inbox_unit_ids") or ())
 
 
 class LiveView:
@@ -103,7 +96,9 @@ class UserLive:
         self.username = username
         self.token = token
         self.me = me
-        self.case_units = [a["unit_id"] for a in me["assignments"] if a["role"] in CASE_ROLES]
+        capabilities = me.get("capabilities") or {}  # what the API says the user may do: no role sets here
+        self.case_units: list[str] = list(capabilities.get("case_unit_ids") or ())
+        self.inbox_units: list[str] = list(capabilities.get("inbox_unit_ids") or ())
         self.views: set[LiveView] = set()
         self.cases: dict[tuple[str, str], Json] = {}  # (case id, unit id) -> newest detail fetched
         self.viewers: dict[str, list[protocol.Viewer]] = {}
@@ -190,7 +185,7 @@ class UserLive:
 
     async def load_unread(self, unit_id: str) -> int:
         """The unit's inbox count from the API, once; later kept up to date from the events."""
-        if unit_id not in self._unread_loaded and self.hub.unit_kind(unit_id) in RECEIVING_KINDS:
+        if unit_id not in self._unread_loaded and unit_id in self.inbox_units:
             box = await self.hub.api.inbox(self.token, unit_id)
             self.unread_by_unit[unit_id] = {i["case"]["id"]: len(i["unacknowledged"]) for i in box["items"]}
             self._unread_loaded.add(unit_id)
@@ -266,7 +261,7 @@ class UserLive:
                 self._seen_events.popitem(last=False)
             for view in list(self.views):
                 _safely(view.event, envelope)
-        if envelope.aggregate_type == "discharge_case":
+        if envelope.aggregate_type == AggregateType.DISCHARGE_CASE:
             self.refresh(envelope.aggregate_id, unit_id, envelope.aggregate_version)
 
     def intern(self, case: Json, unit_id: str) -> Json:

@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from domain import commands as cmd
 from domain.deadlines import DeadlineState
-from domain.discharge_case import CaseState
+from domain.discharge_case import INBOX_STATES, CaseState
 from domain.planning import HomeReadiness, PlanningEdit, PlanningField, PlanningForm
 from server import access_log, authorization
 from server.api import schemas as s
 from server.api.openapi import PROBLEMS
-from server.case_views import InboxOut, PersonOut, in_inbox, inbox, inbox_item
+from server.case_views import InboxOut, PersonOut, inbox, inbox_item
 from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.models import AssignmentRow, UserRow
 from server.principal import CurrentUser
@@ -255,9 +255,6 @@ async def change_planning_field(current_user: CurrentUser, runtime: Runtime, cas
 
 PLANNING_ROUTES = [change_planning_fields, change_planning_field]
 
-INBOX_STATES = [str(s) for s in (CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)]
-
-
 @get("/units/{unit_id:str}/inbox", operation_id="getInbox", summary="The inbox of a receiving unit",
      description="The cases a municipal or primary care unit receives notices on (planning, ready for discharge, "
                  "discharged), each with the notices the unit has not acknowledged yet; `unread` counts them. Cases "
@@ -268,8 +265,8 @@ async def get_inbox(current_user: CurrentUser, runtime: Runtime,
     authorization.require_unit_access(current_user, unit_id)
     async with runtime.uow() as uow:
         now = utc_now()
-        ids = await uow.cases.ids_for_units([unit_id], [CaseState(s) for s in INBOX_STATES])
-        cases = [(c, p) for c, p in await uow.cases.get_many(ids) if in_inbox(c, unit_id)]
+        ids = await uow.cases.ids_for_units([unit_id], list(INBOX_STATES))
+        cases = [(c, p) for c, p in await uow.cases.get_many(ids) if c.in_inbox_of(unit_id)]
         reveal = authorization.reveals_protected_identity(current_user, unit_id)
         items = [inbox_item(c, p, unit_id, runtime.policy, now, reveal=reveal) for c, p in cases]
         await access_log.record(uow.session, current_user, unit_id=unit_id, patient_ids=[p.id for _, p in cases],

@@ -61,7 +61,8 @@ def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]
     # A time outside its plausible window (domain.time_limits) is bad input, like a malformed one: 400.
     status = (403 if isinstance(exc, NotAllowedForPart) else 404 if isinstance(exc, NotFound)
               else 400 if isinstance(exc, OutOfRange) else 422)
-    return problem(status, exc.message, exc.code, _field_errors(exc.field, exc.message))
+    reason = {"reason": exc.reason} if exc.reason else None  # why a case action is refused (`CaseRefusal`)
+    return problem(status, exc.message, exc.code, _field_errors(exc.field, exc.message), reason)
 
 
 _AT = re.compile(r" - at `\$\.?([^`]*)`")

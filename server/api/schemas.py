@@ -8,8 +8,10 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from domain.case_refusals import CaseAction
 from domain.discharge_case import InterruptionReason, Part, RejectionReason
 from domain.planning import Need, PlanningField
+from realtime.envelope import AggregateType
 
 Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
 FreeText = Annotated[str, Meta(max_length=4000)]
@@ -17,6 +19,7 @@ Id = Annotated[str, Meta(min_length=1, max_length=64)]
 Version = Annotated[int, Meta(ge=1, le=2_147_483_647, description="The version of the case you last read.")]
 AwareTime = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a time-zone offset.")]
 MunicipalityCode = Annotated[str, Meta(pattern=r"^[0-9]{4}$", description="Kommunkod, four digits.")]
+CaseActionName = Annotated[CaseAction, Meta(description="An action on the case the acting unit may take now.")]
 
 
 class Problem(msgspec.Struct, kw_only=True):
@@ -178,6 +181,24 @@ class AssignmentOut(msgspec.Struct, kw_only=True):
     role: str
 
 
+class CapabilitiesOut(msgspec.Struct, kw_only=True):
+    """What you may do, computed by the domain from your assignments (docs/api.md, "What you may do"): offer only
+    this; the server checks the same rules on every request."""
+
+    case_unit_ids: list[str]  # units where you work with patient cases (boards, cases, SIP, the event stream)
+    unit_parts: dict[str, Part]  # the part each of those units takes in a discharge case
+    register_case_unit_ids: list[str]  # active wards among them: where you register admissions
+    inbox_unit_ids: list[str]  # receiving units among them: those have an inbox
+    administer: bool  # any administration (users, units or organisations)
+    manage_users: bool
+    manage_units: bool
+    connect_organisations: bool
+    review_logs: bool  # the access log of at least one organisation
+    verify_log: bool  # the access log's integrity
+    grantable_roles: list[str]  # the roles you may give in assignments
+    case_roles: list[str]  # the roles that work with patient cases (only they carry protected-identity access)
+
+
 class MeOut(msgspec.Struct, kw_only=True):
     id: str
     username: str
@@ -185,6 +206,7 @@ class MeOut(msgspec.Struct, kw_only=True):
     display_name: str
     organisation_id: str
     assignments: list[AssignmentOut]
+    capabilities: CapabilitiesOut
 
 
 class PatientOut(msgspec.Struct, kw_only=True):
@@ -232,6 +254,7 @@ class DeadlineOut(msgspec.Struct, kw_only=True):
     due_at: datetime
     met_at: datetime | None
     state: str
+    responsible_part: Part | None = None  # the part of the case that must act before it (null: a SIP plan's)
 
 
 class PaymentOut(msgspec.Struct, kw_only=True):
@@ -289,6 +312,10 @@ class CaseSummary(msgspec.Struct, kw_only=True):
     deadline_state: str | None
     acknowledgement_status: list[AckStatusOut]
     on_leave: bool
+    acting_unit_id: str  # the unit this answer is for: `allowed_actions` are that unit's
+    allowed_actions: list[CaseActionName]  # what the acting unit may do now (docs/api.md, "Case actions")
+    refused_actions: dict[str, str]  # every other action -> why its command would be refused now (a reason code)
+    inbox_unit_ids: list[str]  # the receiving units that have the case in their inbox now
 
 
 class CaseDetail(CaseSummary, kw_only=True):
@@ -329,7 +356,7 @@ class EventOut(msgspec.Struct, kw_only=True):
     type: str
     feed: str
     position: int
-    aggregate_type: str
+    aggregate_type: AggregateType
     aggregate_id: str
     aggregate_version: int
     occurred_at: datetime

@@ -19,6 +19,7 @@ from domain.discharge_case import Actor, CaseState, DischargeCase, InterruptionR
 from domain.identity import generate_test_personnummer
 from domain.organisation import Role, UnitKind
 from domain.planning import HomeReadiness, Need, PlanningForm
+from realtime.envelope import AggregateType
 from realtime.feeds import unit_feed
 from server import access_log
 from server.demo import world
@@ -168,7 +169,7 @@ async def _seed_cases(session: AsyncSession, now: datetime, count: int, rng: ran
         case = _build_case(rng, now, ward_key, patient, person, state)
         repo = CaseRepository(session)
         await repo.add(case, patient.id, person, now)
-        await event_log.append(session, case.pending_events, case.version, event_log.DISCHARGE_CASE)
+        await event_log.append(session, case.pending_events, case.version, AggregateType.DISCHARGE_CASE)
         case.pending_events.clear()
         await access_log.append(session, _demo_accesses(case, patient.id))
 

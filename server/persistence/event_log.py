@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events import CaseEvent
 from domain.sip.events import SipEvent
-from realtime.envelope import Envelope
+from realtime.envelope import AggregateType, Envelope
 from realtime.feeds import unit_feed, user_feed
 from server.persistence.models import EventRow, FeedEntryRow, FeedRow
 
@@ -29,9 +29,7 @@ class StoredEvent:
     envelopes: tuple[Envelope, ...]
 
 
-LoggedEvent = CaseEvent | SipEvent  # a discharge case's or a SIP plan's
-DISCHARGE_CASE = "discharge_case"  # the aggregate types of the log and the envelopes
-SIP_PLAN = "sip_plan"
+LoggedEvent = CaseEvent | SipEvent  # a discharge case's or a SIP plan's (`AggregateType`)
 
 
 def aggregate_id(event: LoggedEvent) -> str:
@@ -53,13 +51,13 @@ async def ensure_feed(session: AsyncSession, feed: str) -> None:
 
 
 async def append(session: AsyncSession, events: Sequence[LoggedEvent], aggregate_version: int,
-                 aggregate_type: str) -> list[StoredEvent]:
+                 aggregate_type: AggregateType) -> list[StoredEvent]:
     stored: list[StoredEvent] = []
     for event in events:
         event_id = str(uuid.uuid4())
         data = event_data(event)
         pk = await session.scalar(insert(EventRow).values(
-            event_id=event_id, type=event.type, aggregate_type=aggregate_type, aggregate_id=aggregate_id(event),
+            event_id=event_id, type=event.type, aggregate_type=str(aggregate_type), aggregate_id=aggregate_id(event),
             aggregate_version=aggregate_version, occurred_at=event.occurred_at,
             payload={"unit_ids": list(event.unit_ids), "data": data}, published_at=None,
         ).returning(EventRow.id))
@@ -90,13 +88,13 @@ async def append_access_change(session: AsyncSession, user_id: str, change: str,
     position = await _next_position(session, feed)
     event_id = str(uuid.uuid4())
     pk = await session.scalar(insert(EventRow).values(
-        event_id=event_id, type=USER_ACCESS_CHANGED, aggregate_type="user", aggregate_id=user_id,
+        event_id=event_id, type=USER_ACCESS_CHANGED, aggregate_type=str(AggregateType.USER), aggregate_id=user_id,
         aggregate_version=position, occurred_at=occurred_at, payload={"unit_ids": [], "data": data},
         published_at=None).returning(EventRow.id))
     assert pk is not None
     await session.execute(insert(FeedEntryRow).values(feed=feed, position=position, event_pk=pk))
     return StoredEvent(pk, (Envelope(
-        event_id=event_id, type=USER_ACCESS_CHANGED, feed=feed, position=position, aggregate_type="user",
+        event_id=event_id, type=USER_ACCESS_CHANGED, feed=feed, position=position, aggregate_type=AggregateType.USER,
         aggregate_id=user_id, aggregate_version=position, occurred_at=occurred_at, unit_ids=(), data=data),))
 
 
@@ -133,7 +131,8 @@ async def envelopes_of(session: AsyncSession, event_pk: int) -> list[Envelope]:
 
 
 def _envelope(feed: str, position: int, e: EventRow) -> Envelope:
-    return Envelope(event_id=e.event_id, type=e.type, feed=feed, position=position, aggregate_type=e.aggregate_type,
+    return Envelope(event_id=e.event_id, type=e.type, feed=feed, position=position,
+                    aggregate_type=AggregateType(e.aggregate_type),
                     aggregate_id=e.aggregate_id, aggregate_version=e.aggregate_version,
                     occurred_at=as_utc(e.occurred_at), unit_ids=tuple(e.payload["unit_ids"]), data=e.payload["data"])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, or_, select, update
@@ -128,10 +128,13 @@ class DirectoryRepository:
         return {r.id: r for r in rows}
 
     async def list_units(self, *, kind: str | None = None, municipality_code: str | None = None,
-                         organisation_id: str | None = None, limit: int = 100, offset: int = 0) -> list[UnitRow]:
+                         organisation_id: str | None = None, kinds: Collection[str] | None = None,
+                         limit: int = 100, offset: int = 0) -> list[UnitRow]:
         query = select(UnitRow).where(UnitRow.active.is_(True)).order_by(UnitRow.name, UnitRow.id)
         if kind:
             query = query.where(UnitRow.kind == kind)
+        if kinds is not None:
+            query = query.where(UnitRow.kind.in_(list(kinds)))
         if municipality_code:
             query = query.where(UnitRow.municipality_code == municipality_code)
         if organisation_id:

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from realtime.envelope import AggregateType
 from realtime.feeds import unit_feed
 from server.persistence import event_log
 from server.persistence.models import FeedRow
@@ -60,9 +61,9 @@ class UnitOfWork:
             await self.session.execute(select(FeedRow.feed).where(FeedRow.feed.in_(feeds))
                                        .order_by(FeedRow.feed).with_for_update())
 
-    async def record_events(self, aggregate: Recorded[E], aggregate_type: str) -> None:
+    async def record_events(self, aggregate: Recorded[E], aggregate_type: AggregateType) -> None:
         """Append the aggregate's pending events at its (new) version to the log and the feeds of the units
-        concerned (`aggregate_type`: `event_log.DISCHARGE_CASE`, `event_log.SIP_PLAN`, ...)."""
+        concerned (`aggregate_type`: `AggregateType.DISCHARGE_CASE`, `AggregateType.SIP_PLAN`)."""
         self._outbox.extend(await event_log.append(self.session, aggregate.pending_events, aggregate.version,
                                                    aggregate_type))
         aggregate.pending_events.clear()

@@ -15,29 +15,28 @@ from typing import Any
 
 from domain.commands import AddParticipant, AppointNamedCareContact, CaseCommand, Forward
 from domain.deadlines import DeadlineState, case_deadlines, worst_open_state
-from domain.discharge_case import Actor, CaseState, DischargeCase, Part
+from domain.discharge_case import RECEIVING_PART_OF_KIND, Actor, CaseState, DischargeCase, Part
 from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command, check_times
+from realtime.envelope import AggregateType
 from server import authorization
 from server.api.schemas import CaseDetail, CasePage, RegisterCase
 from server.case_views import detail, summary
 from server.errors import Conflict, Invalid
 from server.idempotency import CommandResult, IdempotencyKey
-from server.persistence import event_log
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Store, Touched
 from server.services.patients import details_of, upsert_patient
 
-PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.PRIMARY_CARE,
-                UnitKind.PSYCHIATRIC_OUTPATIENT: Part.PRIMARY_CARE}
+PART_OF_KIND = RECEIVING_PART_OF_KIND
 
 
 class CaseStore(Store[DischargeCase]):
     """How the command pipeline loads and stores a discharge case (also one a plan's command touches)."""
 
-    aggregate_type = event_log.DISCHARGE_CASE
+    aggregate_type = AggregateType.DISCHARGE_CASE
     noun = "case"
 
     async def load(self, uow: UnitOfWork, aggregate_id: str, *, lock: bool) -> DischargeCase | None:
@@ -68,7 +67,7 @@ class CaseKind(CaseStore, Kind[DischargeCase, CaseDetail]):
         assert person is not None
         units = await uow.directory.units(p.unit_id for p in aggregate.participants)
         amounts = await uow.directory.payment_amounts()
-        return detail(aggregate, person, units, self._policy, amounts, now,
+        return detail(aggregate, person, units, self._policy, amounts, now, unit_id=unit_id,
                       reveal=authorization.reveals_protected_identity(user, unit_id))
 
     def shown(self, answer: dict[str, Any]) -> Shown:
@@ -114,6 +113,8 @@ class CaseService:
     async def execute(self, user: CurrentUser, command: CaseCommand, acting_unit: str | None,
                       idem: IdempotencyKey | None = None) -> CommandResult:
         async def apply(uow: UnitOfWork, case: DischargeCase, actor: Actor, now: datetime) -> Sequence[Touched]:
+            if (refused := case.refusal(command.action, actor.unit_id)) is not None:
+                raise refused  # the action's rule first, as `allowed_actions` says; its arguments after
             (await self._complete(uow, command, actor.unit_id)).apply_to(case, actor, now)
             # After the domain's own, more specific refusals (a discharge before the admission...): the plausible
             # windows of the command's times. The changed case is dropped unsaved when they refuse.
@@ -138,7 +139,9 @@ class CaseService:
                     or worst_open_state(case_deadlines(c, self._policy, now)) == deadline_state]
             page = rows[offset:offset + limit]
             reveals = await self._runner.log_list(uow, user, units, page, "list_cases", now)
-            items = [summary(c, p, self._policy, now, reveal=r) for (c, p), r in zip(page, reveals, strict=True)]
+            # Each row is shown for the unit it is seen through: what that unit may do (`allowed_actions`).
+            items = [summary(c, p, self._policy, now, unit_id=authorization.seen_through(units, c.visible_unit_ids()),
+                             reveal=r) for (c, p), r in zip(page, reveals, strict=True)]
             await uow.commit()
             return CasePage(items=items, total=len(rows), limit=limit, offset=offset)
 

@@ -37,6 +37,7 @@ import msgspec
 
 from domain.discharge_case import Actor
 from domain.errors import FieldConflict
+from realtime.envelope import AggregateType
 from server import access_log, authorization
 from server.errors import Conflict, VersionConflict
 from server.idempotency import CommandResult, IdempotencyKey, replay_or_none, run_once, store_response
@@ -74,7 +75,7 @@ class Shown(NamedTuple):
 class Store(ABC, Generic[A]):
     """How the pipeline loads and stores one kind of aggregate."""
 
-    aggregate_type: ClassVar[str]  # in the event log and the envelopes
+    aggregate_type: ClassVar[AggregateType]  # in the event log and the envelopes
     noun: ClassVar[str]  # "case", "plan": in messages; `<noun>_id` names it in a conflict of a touched one
 
     @abstractmethod

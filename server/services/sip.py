@@ -36,12 +36,12 @@ from domain.sip import (
 from domain.sip.commands import AddSipUnit, SipCommand
 from domain.sip.events import SipMeetingScheduled
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command
+from realtime.envelope import AggregateType
 from server import authorization
 from server.api.sip_schemas import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
 from server.errors import Conflict, Invalid, NotVisible
 from server.exports.context import ExportContext
 from server.idempotency import CommandResult, IdempotencyKey
-from server.persistence import event_log
 from server.persistence.models import Person, PrincipalRow
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
@@ -54,7 +54,7 @@ from server.sip_views import detail, diff_out, summary, version_out
 class PlanKind(Kind[SipPlan, SipPlanDetail]):
     """How the command pipeline loads, stores and shows a SIP plan."""
 
-    aggregate_type = event_log.SIP_PLAN
+    aggregate_type = AggregateType.SIP_PLAN
     noun = "plan"
     read_action = "read_sip_plan"
     shows_current = (FieldConflict, ContentChanged)  # the current value, item or content revision

@@ -1,9 +1,12 @@
 """The actions of the discharge process (process.md section 3) a user may take on a case, and running them.
 
-`actions_for(case, frame)` lists what the acting unit's part allows in the case's state (the API decides in the
-end; this only keeps buttons the user cannot use out of sight). `perform` asks for what an action needs in a
-dialog (a time, a reason, a unit, a person), calls the API and tells the user the outcome in Swedish. A stale
-write (409) shows the case as it is now through `on_result`, so the caller can show the new state.
+What the acting unit may do is the API's answer, never worked out here: the case (and each board and inbox row)
+lists the actions its commands would accept now (`allowed_actions`, the domain's one rule, `DischargeCase.refusal`)
+and why every other one would be refused (`refused_actions`, a reason code; Swedish messages in
+`ui.api_client.REFUSAL_MESSAGES`). `actions_for(case)` offers the allowed ones, in a fixed order; `may` asks about
+one. `perform` asks for what an action needs in a dialog (a time, a reason, a unit, a person), calls the API and
+tells the user the outcome in Swedish. A stale write (409) shows the case as it is now through `on_result`, so the
+caller can show the new state.
 """
 
 from __future__ import annotations
@@ -20,12 +23,11 @@ from ui.api_client import ApiError, Json
 from ui.frame import Frame
 from ui.live import unacknowledged_for
 
-OPEN_STATES = ("admitted", "planning", "ready_for_discharge")
-
 
 @dataclass(frozen=True)
 class Action:
-    key: str
+    key: str  # the UI's own name (element markers)
+    name: str  # the API's name of the action (`allowed_actions`)
     label: str
     path: str
     kind: str = "simple"  # simple | confirm | datetime | discharge | needs | reject | forward | interrupt | contact
@@ -33,58 +35,55 @@ class Action:
     danger: bool = False
 
 
-SEND_ADMISSION = Action("admission", "Skicka inskrivningsmeddelande", "admission-notice", icon="send")
-READY = Action("ready", "Utskrivningsklar", "ready-for-discharge", "confirm", icon="done_all")
-WITHDRAW = Action("withdraw", "Inte längre utskrivningsklar", "ready-for-discharge-withdrawal", "confirm",
-                  icon="undo")
-ESTIMATE = Action("estimate", "Ändra beräknad utskrivning", "estimated-discharge", "datetime", icon="event")
-DISCHARGE = Action("discharge", "Skicka utskrivningsmeddelande", "discharge-notice", "discharge", icon="logout")
-LEAVE = Action("leave", "Permission", "leave", icon="directions_walk")
-LEAVE_END = Action("leave_end", "Åter från permission", "leave-end", icon="keyboard_return")
-INTERRUPT = Action("interrupt", "Avbrott", "interruption", "interrupt", icon="block", danger=True)
-CANCEL = Action("cancel", "Makulera (felsänt)", "cancellation", "confirm", icon="delete", danger=True)
-CLOSE = Action("close", "Avsluta ärendet", "closure", "confirm", icon="archive")
-ACK = Action("ack", "Kvittera", "acknowledgements", icon="mark_email_read")
-CONTACT = Action("contact", "Utse fast vårdkontakt", "named-care-contact", "contact", icon="person_add")
-SIP = Action("sip", "Skicka kallelse till SIP", "sip-invitation", "confirm", icon="groups")
-FORWARD = Action("forward", "Vidarebefordra", "forwarding", "forward", icon="forward")
-REJECT = Action("reject", "Inte vår patient", "rejection", "reject", icon="report", danger=True)
+SEND_ADMISSION = Action("admission", "send_admission_notice", "Skicka inskrivningsmeddelande", "admission-notice",
+                        icon="send")
+READY = Action("ready", "mark_ready_for_discharge", "Utskrivningsklar", "ready-for-discharge", "confirm",
+               icon="done_all")
+WITHDRAW = Action("withdraw", "withdraw_ready_for_discharge", "Inte längre utskrivningsklar",
+                  "ready-for-discharge-withdrawal", "confirm", icon="undo")
+ESTIMATE = Action("estimate", "change_estimated_discharge", "Ändra beräknad utskrivning", "estimated-discharge",
+                  "datetime", icon="event")
+DISCHARGE = Action("discharge", "send_discharge_notice", "Skicka utskrivningsmeddelande", "discharge-notice",
+                   "discharge", icon="logout")
+LEAVE = Action("leave", "start_leave", "Permission", "leave", icon="directions_walk")
+LEAVE_END = Action("leave_end", "end_leave", "Åter från permission", "leave-end", icon="keyboard_return")
+INTERRUPT = Action("interrupt", "interrupt", "Avbrott", "interruption", "interrupt", icon="block", danger=True)
+CANCEL = Action("cancel", "cancel", "Makulera (felsänt)", "cancellation", "confirm", icon="delete", danger=True)
+CLOSE = Action("close", "close", "Avsluta ärendet", "closure", "confirm", icon="archive")
+ACK = Action("ack", "acknowledge", "Kvittera", "acknowledgements", icon="mark_email_read")
+CONTACT = Action("contact", "appoint_named_care_contact", "Utse fast vårdkontakt", "named-care-contact", "contact",
+                 icon="person_add")
+SIP = Action("sip", "send_sip_invitation", "Skicka kallelse till SIP", "sip-invitation", "confirm", icon="groups")
+FORWARD = Action("forward", "forward", "Vidarebefordra", "forwarding", "forward", icon="forward")
+REJECT = Action("reject", "reject", "Inte vår patient", "rejection", "reject", icon="report", danger=True)
 # Actions of the case view's own sections (participants, needs, liability facts, home-ready checklist); their
 # input comes from the section, not from a dialog here (except the time of NEEDS_IDENTIFIED).
-ADD_PARTICIPANT = Action("add_participant", "Lägg till enhet", "participants", icon="group_add")
-REMOVE_PARTICIPANT = Action("remove_participant", "Ta bort enhet", "participant-removal", icon="group_remove",
-                            danger=True)
-NEEDS_IDENTIFIED = Action("needs", "Behov identifierade senare", "needs-identified", "needs", icon="flag")
-LIABILITY_FACTS = Action("liability", "Spara uppgifter om betalningsansvar", "liability-facts", icon="save")
-HOME_READINESS = Action("home", "Spara hemgångsklar", "home-readiness", icon="save")
+ADD_PARTICIPANT = Action("add_participant", "add_participant", "Lägg till enhet", "participants", icon="group_add")
+REMOVE_PARTICIPANT = Action("remove_participant", "remove_participant", "Ta bort enhet", "participant-removal",
+                            icon="group_remove", danger=True)
+NEEDS_IDENTIFIED = Action("needs", "record_needs_identified", "Behov identifierade senare", "needs-identified",
+                          "needs", icon="flag")
+LIABILITY_FACTS = Action("liability", "set_liability_facts", "Spara uppgifter om betalningsansvar",
+                         "liability-facts", icon="save")
+HOME_READINESS = Action("home", "update_home_readiness", "Spara hemgångsklar", "home-readiness", icon="save")
+UPDATE_PLANNING = "update_planning"  # the planning form (saved per field, `ui/pages/case.py`)
+# The actions offered on a case (its toolbar, a row's menu), in this order, when the API allows them.
+MENU = (SEND_ADMISSION, READY, DISCHARGE, WITHDRAW, ESTIMATE, LEAVE, LEAVE_END, INTERRUPT, CANCEL, CLOSE, ACK, CONTACT,
+        SIP, FORWARD, REJECT)
 
 
-def actions_for(case: Json, frame: Frame) -> list[Action]:
-    state = case["state"]
-    part = frame.part
-    result: list[Action] = []
-    if part == "inpatient_unit" and case.get("ward_unit_id") == frame.acting_unit:
-        if state == "admitted":
-            result += [SEND_ADMISSION, ESTIMATE, CANCEL]
-        elif state == "planning":
-            result += [READY, ESTIMATE, DISCHARGE, LEAVE_END if case.get("on_leave") else LEAVE, INTERRUPT, CANCEL]
-        elif state == "ready_for_discharge":
-            result += [DISCHARGE, WITHDRAW, ESTIMATE, LEAVE_END if case.get("on_leave") else LEAVE, INTERRUPT]
-        elif state in ("discharged", "interrupted"):
-            result += [CLOSE]
-    elif part in ("municipal_unit", "primary_care_unit") and frame.acting_unit:
-        unread = _unread(case, frame.acting_unit)
-        if unread:
-            result.append(ACK)
-        if part == "primary_care_unit" and state in ("planning", "ready_for_discharge") and \
-                not case.get("named_care_contact_user_id"):
-            result.append(CONTACT)
-        if part == "primary_care_unit" and state in ("planning", "ready_for_discharge", "discharged") and \
-                case.get("sip_applies") and not case.get("sip_invitation_sent_at"):
-            result.append(SIP)
-        if state in OPEN_STATES:
-            result += [FORWARD, REJECT]
-    return result
+def may(case: Json, action: Action | str) -> bool:
+    """The API allows the acting unit this action on the case now (`allowed_actions`: the rule every command
+    checks)."""
+    name = action.name if isinstance(action, Action) else action
+    return name in (case.get("allowed_actions") or ())
+
+
+def actions_for(case: Json) -> list[Action]:
+    """What the case offers the acting unit: the menu's actions the API allows now. Acknowledging is offered only
+    when something is unacknowledged (otherwise it would change nothing)."""
+    unit = case.get("acting_unit_id")
+    return [a for a in MENU if may(case, a) and (a is not ACK or (unit is not None and _unread(case, unit) > 0))]
 
 
 def _unread(case: Json, unit_id: str) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from nicegui import ui
 
@@ -29,10 +30,6 @@ UNIT_KINDS = {
     "psychiatric_outpatient": "Öppen psykiatri",
     "municipal": "Kommun",
 }
-USER_ADMIN_ROLES = frozenset({"local_access_administrator", "central_administrator"})
-UNIT_ADMIN_ROLES = frozenset({"local_object_specialist", "central_administrator"})
-ADMIN_ROLES = USER_ADMIN_ROLES | UNIT_ADMIN_ROLES
-LOG_REVIEW_ROLES = frozenset({"auditor", "local_access_administrator"})
 TABLE_CSS = """
 .sp-table { border-collapse: collapse; width: 100%; }
 .sp-table caption { text-align: left; font-weight: 600; padding: 4px 0; }
@@ -44,8 +41,10 @@ TABLE_CSS = """
 ADMIN_MAIN_CLASSES = "w-full p-4 gap-2 flex flex-col"  # the <main> of /admin and /loggkontroll (`ui.frame.frame`)
 
 
-def roles_of(me: Json) -> frozenset[str]:
-    return frozenset(str(a["role"]) for a in me.get("assignments", []))
+def can(me: Json, capability: str) -> Any:
+    """What `GET /me` says the user may do (`capabilities`, computed by the domain): never worked out from roles
+    here."""
+    return (me.get("capabilities") or {}).get(capability)
 
 
 def refuse() -> None:

@@ -20,23 +20,20 @@ from nicegui import ui
 from ui.api_client import ApiError, Json
 from ui.components.admin_table import (
     ADMIN_MAIN_CLASSES,
-    ADMIN_ROLES,
     ROLES,
-    UNIT_ADMIN_ROLES,
     UNIT_KINDS,
     admin_message,
+    can,
     cell,
     first_load,
     heading,
     problem,
-    roles_of,
     row,
     table,
 )
 from ui.frame import Frame, frame
 
 Action = Callable[[], Awaitable[None]]
-CASE_ROLES = frozenset({"user", "super_user"})  # only they work with patients: only they can carry the need
 PROTECTED_ACCESS = "Behörighet att se skyddade personuppgifter"
 
 
@@ -61,8 +58,11 @@ def unit_tree(units: list[Json]) -> list[tuple[Json, int]]:
 class AdminPage:
     def __init__(self, frame: Frame) -> None:
         self.frame = frame
-        self.central = "central_administrator" in roles_of(frame.live.me)
-        self.unit_admin = bool(roles_of(frame.live.me) & UNIT_ADMIN_ROLES)  # else the tree is read-only
+        me = frame.live.me
+        self.grantable_roles = [str(r) for r in can(me, "grantable_roles") or ()]
+        # only roles that work with patients can carry the need to see protected personal data
+        self.case_roles = frozenset(str(r) for r in can(me, "case_roles") or ())
+        self.unit_admin = bool(can(me, "manage_units"))  # else the tree is read-only
         self.organisations: list[Json] = []
         self.organisation_id: str | None = None
         self.units: list[Json] = []  # the organisation's active units (directory), for assignments
@@ -160,7 +160,7 @@ class AdminPage:
                         ui.button(icon="delete", on_click=self.remover(user, assignment)).props(
                             f'flat dense round aria-label="Ta bort {role} vid {unit} för {name}"').mark(
                             f"remove-{user['username']}-{assignment['id']}")
-                    if str(assignment["role"]) in CASE_ROLES:
+                    if str(assignment["role"]) in self.case_roles:
                         ui.checkbox("Ser skyddade personuppgifter",
                                     value=bool(assignment.get("protected_identity_access")),
                                     on_change=self.protected_access_changer(user, assignment)).props(
@@ -273,13 +273,13 @@ class AdminPage:
 
     def grant_dialog(self, user: Json) -> None:
         inputs: dict[str, Any] = {}
-        roles = {k: v for k, v in ROLES.items() if self.central or k != "central_administrator"}
+        roles = {k: ROLES.get(k, k) for k in self.grantable_roles}
         units = {str(u["id"]): str(u["name"]) for u in sorted(self.units, key=lambda u: str(u["name"]))}
 
         def role_changed(event: Any) -> None:
             protected = inputs.get("protected")
             if protected is not None:  # only roles that work with patients can carry the need
-                protected.set_visibility(event.value in CASE_ROLES)
+                protected.set_visibility(event.value in self.case_roles)
 
         def fields() -> None:
             inputs["unit_id"] = ui.select(units, label="Enhet", with_input=True).props(
@@ -296,7 +296,7 @@ class AdminPage:
                 return False
             body = {"unit_id": inputs["unit_id"].value, "role": inputs["role"].value,
                     "protected_identity_access": bool(inputs["protected"].value)
-                    and inputs["role"].value in CASE_ROLES}
+                    and inputs["role"].value in self.case_roles}
             try:
                 await self.call("POST", f"/admin/users/{user['id']}/assignments", body)
             except ApiError as exc:
@@ -404,6 +404,6 @@ class AdminPage:
 
 
 async def admin_page() -> None:
-    async with frame("/admin", "Administration", roles=ADMIN_ROLES, classes=ADMIN_MAIN_CLASSES) as shell:
+    async with frame("/admin", "Administration", needs="administer", classes=ADMIN_MAIN_CLASSES) as shell:
         heading("Administration", 1)
         await first_load(AdminPage(shell).load())

@@ -107,7 +107,6 @@ class BoardRow:
         self.board.update_summary()
 
     def _open_menu(self) -> None:
-        frame = self.board.frame
         if self.menu is None:
             with self.actions:
                 self.menu = ui.menu().props('aria-label="Åtgärder" role="menu"')
@@ -115,7 +114,7 @@ class BoardRow:
         with self.menu:
             ui.menu_item("Öppna ärendet", on_click=lambda: ui.navigate.to(f"/arende/{self.case['id']}")).props(
                 'role="menuitem"')
-            for action in actions_for(self.case, frame):
+            for action in actions_for(self.case):
                 ui.menu_item(action.label, on_click=lambda a=action: self.board.run(self.case["id"], a)).props(
                     'role="menuitem"').mark(f"action-{action.key}")
         self.menu.open()

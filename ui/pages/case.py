@@ -32,8 +32,10 @@ from ui.components.actions import (
     LIABILITY_FACTS,
     NEEDS_IDENTIFIED,
     REMOVE_PARTICIPANT,
+    UPDATE_PLANNING,
     Action,
     actions_for,
+    may,
     perform,
 )
 from ui.components.admin_table import UNIT_KINDS
@@ -53,9 +55,6 @@ TEXT_FIELDS = {
 }
 PLANNING_FIELDS = ("current_services", "expected_needs", "aids", "medication_handover", "adl", "notes")
 NEEDS_LABEL = "Förväntade behov efter utskrivning"
-OPEN_STATES = ("admitted", "planning", "ready_for_discharge")
-PLANNING_STATES = ("planning", "ready_for_discharge")
-RECEIVING_UNIT_KINDS = ("municipal", "primary_care", "psychiatric_outpatient")
 LIABILITY_FACT_LABELS = {
     "patient_refused_services": "Patienten har tackat nej till erbjudna insatser",
     "outpatient_services_missing": "Regionens öppenvårdsinsatser saknas",
@@ -297,25 +296,23 @@ class CaseView(LiveView):
     def case_id(self) -> str:
         return str(self.case["id"])
 
-    # ----- who may do what (the API has the last word) ----------------------------------------------------------
-
-    def participating(self) -> bool:
-        return self.frame.acting_unit in {p["unit_id"] for p in self.case["participants"] if p["status"] == "active"}
+    # ----- who may do what: what the API allows the acting unit (`allowed_actions`), never worked out here ------
 
     def manages_participants(self) -> bool:
-        """The ward adds and removes receiving units while the case is open."""
-        return (self.frame.is_ward and self.frame.acting_unit == self.case.get("ward_unit_id")
-                and self.case["state"] in OPEN_STATES)
+        """The unit adds and removes receiving units (the ward, while the case is open)."""
+        return may(self.case, ADD_PARTICIPANT)
 
     def plans(self) -> bool:
-        return self.case["state"] in PLANNING_STATES and self.participating()
+        return may(self.case, UPDATE_PLANNING)
+
+    def records_liability_facts(self) -> bool:
+        return may(self.case, LIABILITY_FACTS)
+
+    def checks_home_readiness(self) -> bool:
+        return may(self.case, HOME_READINESS)
 
     def actions(self) -> list[Action]:
-        found = actions_for(self.case, self.frame)
-        if self.frame.is_ward and self.case["state"] == "admitted" and \
-                self.frame.acting_unit == self.case.get("ward_unit_id"):
-            found.append(NEEDS_IDENTIFIED)
-        return found
+        return actions_for(self.case) + [a for a in (NEEDS_IDENTIFIED,) if may(self.case, a)]
 
     # ----- build ------------------------------------------------------------------------------------------------
 
@@ -344,7 +341,7 @@ class CaseView(LiveView):
             with ui.card().classes("min-w-[22rem] flex-1").props('role="region" aria-label="Betalningsansvar"'):
                 _heading("Betalningsansvar")
                 self._html(self.payment_html, "case-payment")
-                self._keyed(lambda: self.case["state"] in OPEN_STATES and self.participating(), self.liability_section)
+                self._keyed(self.records_liability_facts, self.liability_section)
         with _card("Behov"):
             _heading("Behov")
             self._html(self.needs_html, "case-needs")
@@ -355,7 +352,7 @@ class CaseView(LiveView):
         # Built once planning is possible; then kept, so a change of state never takes away what the user typed.
         self._keyed(lambda: self.plans() or self.editor is not None, self.planning_section)
         self._html(self.other_planning_html, "case-other-planning")
-        self._keyed(lambda: self.frame.is_ward and self.case["state"] in OPEN_STATES, self.home_section)
+        self._keyed(self.checks_home_readiness, self.home_section)
         with _card("Händelser"):
             _heading("Händelser")
             self._html(self.timeline_html, "case-timeline")
@@ -373,13 +370,13 @@ class CaseView(LiveView):
 
     def liability_section(self) -> None:
         self.liability_form = None
-        if self.case["state"] in OPEN_STATES and self.participating():
+        if self.records_liability_facts():
             ui.label("Uppgifter som avgör betalningsansvaret").classes("text-xs sp-muted mt-2")
             self.liability_form = Checklist(self, LIABILITY_FACT_LABELS, liability_facts, LIABILITY_FACTS)
 
     def home_section(self) -> None:
         self.home_form = None
-        if self.frame.is_ward and self.case["state"] in OPEN_STATES:
+        if self.checks_home_readiness():
             with _card("Hemgångsklar"):
                 _heading("Hemgångsklar")
                 self.home_form = Checklist(self, fmt.HOME_READINESS, home_readiness, HOME_READINESS)
@@ -426,7 +423,7 @@ class CaseView(LiveView):
         if pay.get("missing_amount_years"):
             years = ", ".join(str(y) for y in pay["missing_amount_years"])
             facts.append(("Dagbelopp saknas för", years))
-        if not (self.case["state"] in OPEN_STATES and self.participating()):  # otherwise the form shows them
+        if not self.records_liability_facts():  # otherwise the form shows them
             facts += [(label, "Ja" if self.case.get(key) else "Nej") for key, label in LIABILITY_FACT_LABELS.items()]
         return f'<p class="m-0 mb-2">{escape(status)}</p>{facts_html(facts)}'
 
@@ -536,7 +533,7 @@ class CaseView(LiveView):
         frame = self.frame
         try:
             token = await frame.fresh_token()
-            units = [u for kind in RECEIVING_UNIT_KINDS for u in await frame.api.units(token, kind=kind)]
+            units = await frame.api.units(token, receiving=True)  # the units a case can be sent to
         except ApiError as exc:
             ui.notify(exc.message, type="negative", position="top", close_button="Stäng")
             return

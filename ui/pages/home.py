@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi.responses import RedirectResponse
 
-from ui.components.admin_table import ADMIN_ROLES, LOG_REVIEW_ROLES, roles_of
-from ui.frame import login_url, part_of_kind
+from ui.components.admin_table import can
+from ui.frame import login_url
 from ui.services import services
 from ui.session import access_token, current_session
 
@@ -18,13 +18,11 @@ async def home_page() -> RedirectResponse:
         return RedirectResponse(login_url("/"), status_code=303)
     live = await services().hub.user(session.username, token)
     if not live.case_units:  # administrators and auditors work on their own pages
-        roles = roles_of(live.me)
-        if roles & ADMIN_ROLES:
+        if can(live.me, "administer"):
             return RedirectResponse("/admin", status_code=303)
-        if roles & LOG_REVIEW_ROLES:
+        if can(live.me, "review_logs"):
             return RedirectResponse("/loggkontroll", status_code=303)
     unit = session.acting_unit if session.acting_unit in live.case_units else (
         live.case_units[0] if live.case_units else None)
-    receiving = unit is not None and part_of_kind(services().hub.unit_kind(unit)) in (
-        "municipal_unit", "primary_care_unit")
+    receiving = unit is not None and unit in (can(live.me, "inbox_unit_ids") or ())
     return RedirectResponse("/inkorg" if receiving else "/tavla", status_code=303)

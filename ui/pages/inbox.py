@@ -81,7 +81,6 @@ class InboxRow:
             self.check.set_value(False)
 
     def _open_menu(self) -> None:
-        frame = self.inbox.frame
         if self.menu is None:
             with self.more:
                 self.menu = ui.menu().props('aria-label="Åtgärder" role="menu"')
@@ -89,7 +88,7 @@ class InboxRow:
         with self.menu:
             ui.menu_item("Öppna ärendet", on_click=lambda: ui.navigate.to(f"/arende/{self.case['id']}")).props(
                 'role="menuitem"')
-            for action in actions_for(self._with_unread(), frame):
+            for action in actions_for(self._with_unread()):
                 if action is not ACK:
                     ui.menu_item(action.label, on_click=lambda a=action: self.inbox.run(self.case["id"], a)).props(
                         'role="menuitem"').mark(f"action-{action.key}")

@@ -19,7 +19,6 @@ from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components.admin_table import (
     ADMIN_MAIN_CLASSES,
-    LOG_REVIEW_ROLES,
     admin_message,
     cell,
     first_load,
@@ -307,6 +306,6 @@ class LogReviewPage:
 
 
 async def log_review_page() -> None:
-    async with frame("/loggkontroll", "Loggkontroll", roles=LOG_REVIEW_ROLES, classes=ADMIN_MAIN_CLASSES) as shell:
+    async with frame("/loggkontroll", "Loggkontroll", needs="review_logs", classes=ADMIN_MAIN_CLASSES) as shell:
         heading("Loggkontroll", 1)
         await first_load(LogReviewPage(shell).build())

@@ -36,7 +36,7 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
-from realtime.envelope import Envelope
+from realtime.envelope import AggregateType, Envelope
 from realtime.protocol import Viewer
 from ui import fmt
 from ui.api_client import ApiError, Json
@@ -279,7 +279,7 @@ class SipRoom(LiveView):
     # ----- live -------------------------------------------------------------------------------------------------
 
     def event(self, envelope: Envelope) -> None:
-        if envelope.aggregate_type != "sip_plan" or envelope.aggregate_id != self.plan_id:
+        if envelope.aggregate_type != AggregateType.SIP_PLAN or envelope.aggregate_id != self.plan_id:
             return
         if envelope.aggregate_version <= int(self.plan["version"]):
             return  # already shown (the answer to this user's own edit, or a replay)

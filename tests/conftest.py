@@ -1,7 +1,11 @@
 """Shared fixtures: a real database per backend (SQLite file and PostgreSQL), migrated and seeded once.
 
 Every test that uses `backend` runs twice, once per database. PostgreSQL comes from
-SAMPLAN_TEST_POSTGRES_URL (default: the local server); each run gets its own fresh database.
+SAMPLAN_TEST_POSTGRES_URL (default: the local server); each run gets its own fresh database (under
+pytest-xdist: each worker, as session fixtures are per worker; the names are random, so workers never share one).
+
+Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), tests that share an expensive module- or
+session-wide process stay on one worker: see `XDIST_GROUPS`.
 """
 
 from __future__ import annotations
@@ -32,7 +36,21 @@ from server.persistence.models import (
 )
 from server.settings import normalise_database_url
 
+# Test files whose tests share processes started once (browser tests: one API+UI stack and one Chromium; the
+# two-instance stream tests: one cluster of API processes and a private Redis): one xdist group each, so they run
+# on one worker and start those processes once.
+XDIST_GROUPS = {"tests/e2e/": "e2e", "tests/realtime/test_two_instances.py": "two-instances"}
+
 POSTGRES_URL = os.environ.get("SAMPLAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    for item in items:
+        path = item.path.relative_to(root).as_posix()
+        for prefix, group in XDIST_GROUPS.items():
+            if path.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclass(frozen=True)

@@ -144,10 +144,12 @@ def stack_env(data_dir: Path, api_port: int, ui_port: int) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """API and UI processes per test module: the modules sign the same demo users in and out, and a module's
-    sessions and live streams must not carry over into the next module's tests."""
+    """API and UI processes, once for all browser tests (they run on one xdist worker: tests/conftest.py).
+
+    The modules sign the same demo users in and out; what one browser leaves behind must not reach another's
+    page (each live view acts as its own browser: ui/live.py), and every test makes its own cases."""
     data_dir = tmp_path_factory.mktemp("e2e-stack")
     api_port, ui_port = free_port(), free_port()
     env = stack_env(data_dir, api_port, ui_port)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import create_async_engine
+from xdist.scheduler import LoadScopeScheduling
 
 from server.demo.seed import seed
 from server.persistence.database import create_engine, session_factory
@@ -44,13 +45,22 @@ XDIST_GROUPS = {"tests/e2e/": "e2e", "tests/realtime/test_two_instances.py": "tw
 POSTGRES_URL = os.environ.get("SAMPLAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    root = config.rootpath
-    for item in items:
-        path = item.path.relative_to(root).as_posix()
+class GroupedScheduling(LoadScopeScheduling):
+    """pytest-xdist's `loadgroup` by test path: the tests of one `XDIST_GROUPS` entry are one unit of work (one
+    worker runs them all, in order), every other test is a unit of its own. Larger units are handed out first.
+
+    (xdist's own `loadgroup` reads `xdist_group` marks into the node ids, which pytest 9.2 no longer lets a
+    plugin change: https://github.com/pytest-dev/pytest-xdist/issues/1386.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
         for prefix, group in XDIST_GROUPS.items():
-            if path.startswith(prefix):
-                item.add_marker(pytest.mark.xdist_group(group))
+            if nodeid.startswith(prefix):
+                return group
+        return nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> GroupedScheduling | None:
+    return GroupedScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 @dataclass(frozen=True)

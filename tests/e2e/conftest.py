@@ -154,14 +154,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     api_port, ui_port = free_port(), free_port()
     env = stack_env(data_dir, api_port, ui_port)
     running = Stack(api_url=env["SAMPLAN_API_URL"], ui_url=env["SAMPLAN_UI_BASE_URL"], data_dir=data_dir, env=env)
-    with running.log_path("seed").open("wb") as log:
-        seeded = subprocess.run([sys.executable, "-m", "server.cli", "seed"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, timeout=300, check=False)
-    if seeded.returncode != 0:
-        pytest.fail(f"seeding the demo world failed\n{running.logs()}")
     try:
+        running.start("ui", "ui")  # the UI uses no database (and calls the API only for requests): starts meanwhile
+        with running.log_path("seed").open("wb") as log:
+            seeded = subprocess.run([sys.executable, "-m", "server.cli", "seed"], cwd=ROOT, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, timeout=300, check=False)
+        if seeded.returncode != 0:
+            pytest.fail(f"seeding the demo world failed\n{running.logs()}")
         running.start("api", "api")
-        running.start("ui", "ui")
         running.wait_until_serving("api", f"{running.api_url}/health")
         running.wait_until_serving("ui", f"{running.ui_url}/login")
         yield running

@@ -59,6 +59,7 @@ class GroupedScheduling(LoadScopeScheduling):
         return nodeid
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown (and unused) with `-p no:xdist`
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> GroupedScheduling | None:
     return GroupedScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
 

@@ -7,6 +7,8 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 PIP_FLAGS ?= --disable-pip-version-check
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (2 cores: 2); PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
 IMAGE ?= samplan:latest
 CHROMIUM = /usr/bin/chromium
 
@@ -20,7 +22,7 @@ export SAMPLAN_TEST_POSTGRES_URL
 help: ## Show this list
 	@echo "Samplan make targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Variables: PYTHON=$(PYTHON) (3.11+), PYTEST_ARGS='...', IMAGE=$(IMAGE)"
+	@echo "Variables: PYTHON=$(PYTHON) (3.11+), PYTEST_ARGS='...', PYTEST_WORKERS=$(PYTEST_WORKERS), IMAGE=$(IMAGE)"
 
 define CHECK_PYTHON
 @$(PYTHON) -c 'import sys; raise SystemExit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
@@ -70,7 +72,7 @@ test: install chromium-hint ## ruff, mypy, import-linter, then pytest (SQLite an
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@echo "pytest (PostgreSQL: $(SAMPLAN_TEST_POSTGRES_URL))"
-	@$(BIN)/pytest $(PYTEST_ARGS) || { status=$$?; \
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) || { status=$$?; \
 	  test -x $(CHROMIUM) || echo "note: $(CHROMIUM) is missing; browser-test failures may come from that (apt-get install -y chromium chromium-driver)." >&2; \
 	  exit $$status; }
 

@@ -1,7 +1,11 @@
 """Shared fixtures: a real database per backend (SQLite file and PostgreSQL), migrated and seeded once.
 
 Every test that uses `backend` runs twice, once per database. PostgreSQL comes from
-SAMPLAN_TEST_POSTGRES_URL (default: the local server); each run gets its own fresh database.
+SAMPLAN_TEST_POSTGRES_URL (default: the local server); each run gets its own fresh database (under
+pytest-xdist: each worker, as session fixtures are per worker; the names are random, so workers never share one).
+
+Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), tests that share an expensive module- or
+session-wide process stay on one worker: see `XDIST_GROUPS`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import create_async_engine
+from xdist.scheduler import LoadScopeScheduling
 
 from server.demo.seed import seed
 from server.persistence.database import create_engine, session_factory
@@ -32,7 +37,31 @@ from server.persistence.models import (
 )
 from server.settings import normalise_database_url
 
+# Test files whose tests share processes started once (browser tests: one API+UI stack and one Chromium; the
+# two-instance stream tests: one cluster of API processes and a private Redis): one xdist group each, so they run
+# on one worker and start those processes once.
+XDIST_GROUPS = {"tests/e2e/": "e2e", "tests/realtime/test_two_instances.py": "two-instances"}
+
 POSTGRES_URL = os.environ.get("SAMPLAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class GroupedScheduling(LoadScopeScheduling):
+    """pytest-xdist's `loadgroup` by test path: the tests of one `XDIST_GROUPS` entry are one unit of work (one
+    worker runs them all, in order), every other test is a unit of its own. Larger units are handed out first.
+
+    (xdist's own `loadgroup` reads `xdist_group` marks into the node ids, which pytest 9.2 no longer lets a
+    plugin change: https://github.com/pytest-dev/pytest-xdist/issues/1386.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        for prefix, group in XDIST_GROUPS.items():
+            if nodeid.startswith(prefix):
+                return group
+        return nodeid
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown (and unused) with `-p no:xdist`
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> GroupedScheduling | None:
+    return GroupedScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 @dataclass(frozen=True)

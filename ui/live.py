@@ -13,17 +13,27 @@ makes the view fetch that case again, which is harmless. When the stream resumes
 server replays what was missed; a `resync` (too much missed) makes every view of that unit reload its
 snapshot. A user's stream is closed a little while after their last view went away (a reload comes back
 within that time and finds it still running).
+
+The stream is shared by the user's browsers, but what a view does on an event runs as that view's own browser:
+each view is told with the HTTP request of the page that registered it (NiceGUI reads the browser's session, and
+so its token, from that request, and an element created then keeps it for its event handlers). The stream's
+tasks themselves carry no browser's request, so a button built for a row that appeared live acts with the
+session of the browser showing it, not of whichever browser happened to start the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from typing import Any
+
+from fastapi import Request
+from nicegui.storage import request_contextvar
 
 from realtime import protocol
 from realtime.client import StreamClient
@@ -99,7 +109,7 @@ class UserLive:
         capabilities = me.get("capabilities") or {}  # what the API says the user may do: no role sets here
         self.case_units: list[str] = list(capabilities.get("case_unit_ids") or ())
         self.inbox_units: list[str] = list(capabilities.get("inbox_unit_ids") or ())
-        self.views: set[LiveView] = set()
+        self.views: dict[LiveView, Request | None] = {}  # view -> the request of the page that registered it
         self.cases: dict[tuple[str, str], Json] = {}  # (case id, unit id) -> newest detail fetched
         self.viewers: dict[str, list[protocol.Viewer]] = {}
         self.unread_by_unit: dict[str, dict[str, int]] = {}  # receiving unit -> case -> unacknowledged count
@@ -122,8 +132,10 @@ class UserLive:
             return
         self._client = StreamClient(self.hub.stream_urls, self._token, {unit_feed(u): None for u in self.case_units},
                                     min_backoff=0.2, max_backoff=5.0, heartbeat_timeout=self.hub.heartbeat_timeout)
-        self._tasks = [asyncio.create_task(self._consume(), name=f"samplan-ui-live-{self.username}"),
-                       asyncio.create_task(self._watch(), name=f"samplan-ui-watch-{self.username}")]
+        self._tasks = [asyncio.create_task(self._consume(), name=f"samplan-ui-live-{self.username}",
+                                           context=_without_request()),
+                       asyncio.create_task(self._watch(), name=f"samplan-ui-watch-{self.username}",
+                                           context=_without_request())]
 
     async def close(self) -> None:
         for task in [*self._tasks, *self._fetching.values()]:
@@ -149,16 +161,27 @@ class UserLive:
         return self.ever_connected.is_set()
 
     def add(self, view: LiveView) -> None:
-        self.views.add(view)
+        """Register a view; call it while building the view's page (its request is the view's browser)."""
+        self.views[view] = request_contextvar.get()
         self._idle_since = None
 
     def remove(self, view: LiveView) -> None:
-        self.views.discard(view)
+        self.views.pop(view, None)
         if not self.views:
             self._idle_since = time.monotonic()
 
     def idle_for(self) -> float:
         return 0.0 if self._idle_since is None else time.monotonic() - self._idle_since
+
+    def _tell(self, view: LiveView, method: Any, *args: Any) -> None:
+        """Call a view's method as the view's own browser (see the module's docstring); errors are logged."""
+        if view not in self.views:
+            return  # removed meanwhile (its tab went away)
+        reset = request_contextvar.set(self.views[view])
+        try:
+            _safely(method, *args)
+        finally:
+            request_contextvar.reset(reset)
 
     # ----- presence ---------------------------------------------------------------------------------------------
 
@@ -201,7 +224,7 @@ class UserLive:
         count = self.unread(unit_id)
         for view in list(self.views):
             if view.unit_id in (None, unit_id):
-                _safely(view.unread, unit_id, count)
+                self._tell(view, view.unread, unit_id, count)
 
     def _count_unread(self, unit_id: str, case_id: str, case: Json | None) -> None:
         if unit_id not in self._unread_loaded:
@@ -223,13 +246,13 @@ class UserLive:
                 elif isinstance(item, protocol.Presence):
                     self.viewers[item.case_id] = item.viewers
                     for view in list(self.views):
-                        _safely(view.presence, item.case_id, item.viewers)
+                        self._tell(view, view.presence, item.case_id, item.viewers)
                 elif isinstance(item, protocol.Resync):
                     unit_id = unit_of_feed(item.feed)
                     self._unread_loaded.discard(unit_id)
                     for view in list(self.views):
                         if view.unit_id in (None, unit_id):
-                            _safely(view.resync, unit_id)
+                            self._tell(view, view.resync, unit_id)
             except Exception:
                 log.exception("live: an update failed")
 
@@ -249,7 +272,7 @@ class UserLive:
             if shown != self.connected:
                 self.connected = shown
                 for view in list(self.views):
-                    _safely(view.connection, shown)
+                    self._tell(view, view.connection, shown)
             await asyncio.sleep(0.1)
 
     def _on_event(self, envelope: Envelope) -> None:
@@ -260,7 +283,7 @@ class UserLive:
             if len(self._seen_events) > 2000:
                 self._seen_events.popitem(last=False)
             for view in list(self.views):
-                _safely(view.event, envelope)
+                self._tell(view, view.event, envelope)
         if envelope.aggregate_type == AggregateType.DISCHARGE_CASE:
             self.refresh(envelope.aggregate_id, unit_id, envelope.aggregate_version)
 
@@ -286,7 +309,7 @@ class UserLive:
         self._count_unread(unit_id, key[0], case)
         for view in list(self.views):
             if view.unit_id in (None, unit_id):
-                _safely(view.case_changed, key[0], unit_id, case)
+                self._tell(view, view.case_changed, key[0], unit_id, case)
 
     def refresh(self, case_id: str, unit_id: str, version: int | None = None) -> None:
         """Fetch the case for the unit once, however many events or views ask (coalesced per user and case)."""
@@ -333,7 +356,7 @@ class UserLive:
                 self._count_unread(unit_id, case_id, case)
                 for view in list(self.views):
                     if view.unit_id in (None, unit_id):
-                        _safely(view.case_changed, case_id, unit_id, case)
+                        self._tell(view, view.case_changed, case_id, unit_id, case)
                 if key not in self._again:
                     return
         finally:
@@ -425,6 +448,14 @@ class LiveHub:
     def person_name(self, user_id: str | None) -> str:
         person = self._people.get(user_id or "")
         return str(person["display_name"]) if person else "Okänd användare"
+
+
+def _without_request() -> contextvars.Context:
+    """A copy of the current context without NiceGUI's page request: for the stream's tasks, which serve every
+    browser of the user and must not act as the one whose page happened to start them."""
+    context = contextvars.copy_context()
+    context.run(request_contextvar.set, None)
+    return context
 
 
 def _safely(method: Any, *args: Any) -> None:

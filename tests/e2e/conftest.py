@@ -144,22 +144,24 @@ def stack_env(data_dir: Path, api_port: int, ui_port: int) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """API and UI processes per test module: the modules sign the same demo users in and out, and a module's
-    sessions and live streams must not carry over into the next module's tests."""
+    """API and UI processes, once for all browser tests (they run on one xdist worker: tests/conftest.py).
+
+    The modules sign the same demo users in and out; what one browser leaves behind must not reach another's
+    page (each live view acts as its own browser: ui/live.py), and every test makes its own cases."""
     data_dir = tmp_path_factory.mktemp("e2e-stack")
     api_port, ui_port = free_port(), free_port()
     env = stack_env(data_dir, api_port, ui_port)
     running = Stack(api_url=env["SAMPLAN_API_URL"], ui_url=env["SAMPLAN_UI_BASE_URL"], data_dir=data_dir, env=env)
-    with running.log_path("seed").open("wb") as log:
-        seeded = subprocess.run([sys.executable, "-m", "server.cli", "seed"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, timeout=300, check=False)
-    if seeded.returncode != 0:
-        pytest.fail(f"seeding the demo world failed\n{running.logs()}")
     try:
+        running.start("ui", "ui")  # the UI uses no database (and calls the API only for requests): starts meanwhile
+        with running.log_path("seed").open("wb") as log:
+            seeded = subprocess.run([sys.executable, "-m", "server.cli", "seed"], cwd=ROOT, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, timeout=300, check=False)
+        if seeded.returncode != 0:
+            pytest.fail(f"seeding the demo world failed\n{running.logs()}")
         running.start("api", "api")
-        running.start("ui", "ui")
         running.wait_until_serving("api", f"{running.api_url}/health")
         running.wait_until_serving("ui", f"{running.ui_url}/login")
         yield running

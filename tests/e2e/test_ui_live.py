@@ -14,7 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.axe import check_now
 from tests.e2e.cases import api_headers, new_case, row, second_page
-from tests.e2e.conftest import Stack, login
+from tests.e2e.conftest import Stack, login, logout
 
 
 async def test_nurse_and_planner_see_each_other_without_reload(page: Page, browser: Browser, stack: Stack) -> None:
@@ -46,6 +46,33 @@ async def test_nurse_and_planner_see_each_other_without_reload(page: Page, brows
         await expect(planner_row).to_contain_text("Allt kvitterat")
         await expect(nurse_row).to_contain_text("Biståndsenheten Solna: kvitterat")
         assert reloads == []  # nobody reloaded
+    finally:
+        await other.close()
+
+
+async def test_a_row_that_appeared_live_acts_as_the_browser_showing_it(page: Page, browser: Browser,
+                                                                      stack: Stack) -> None:
+    """Two browsers signed in as the same user share one live stream, started by the first page. A row that
+    appears live in the second browser must act with the second browser's session, also after the first signed
+    out (it used to run with the first browser's session, and so did nothing once that one signed out)."""
+    await login(page, "ward.nurse", next="/tavla")  # the first browser starts the user's stream
+    await expect(page.get_by_role("heading", name="Utskrivningstavla – Avd 12 Geriatrik")).to_be_visible()
+    other, second = await second_page(browser, stack)
+    try:
+        await login(second, "ward.nurse", next="/tavla")
+        await expect(second.get_by_role("heading", name="Utskrivningstavla – Avd 12 Geriatrik")).to_be_visible()
+        case = await new_case(stack, "Frida Delad")  # after both boards are built: the row comes live
+        second_row = row(second, case["id"])
+        await expect(second_row).to_contain_text("Inskriven (utkast)")
+        await expect(row(page, case["id"])).to_contain_text("Inskriven (utkast)")
+        await logout(page)
+
+        await second_row.get_by_role("button", name="Åtgärder för Frida Delad").click()
+        await second.get_by_role("menuitem", name="Skicka inskrivningsmeddelande").click()
+        await expect(second_row).to_contain_text("Planering")
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
+            response = await client.get(f"/api/v1/cases/{case['id']}", headers=api_headers(stack, "ward.nurse"))
+        assert response.json()["state"] == "planning"
     finally:
         await other.close()
 

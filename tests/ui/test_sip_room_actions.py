@@ -162,7 +162,8 @@ async def test_consent_is_recorded_and_its_withdrawal_ends_sharing_in_every_open
     await eventually(lambda: enabled(other, "field-own_contribution-value"), "editable again in the other room")
     assert element(other, "room-state").text == ""
     assert own.value == "Handlar själv"
-    # The owner's room follows the same event: wait for it too instead of assuming it came first.
+    # The owner's room applies the save's answer in its click handler, which a loaded machine may run after the
+    # other room's live update: wait for it too.
     await eventually(lambda: enabled(user, "field-own_contribution-value"), "editable again in the owner's room")
 
 

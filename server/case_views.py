@@ -13,7 +13,8 @@ from domain.discharge_case import RECEIVING_PARTS, DischargeCase
 from domain.identity import parse_patient_identity
 from domain.payment import PaymentPolicy
 from domain.planning import PlanningField
-from server.api.schemas import (
+from server.persistence.models import Person, UnitRow
+from server.schemas.cases import (
     AcknowledgementOut,
     AckStatusOut,
     CaseDetail,
@@ -26,7 +27,6 @@ from server.api.schemas import (
     PlanningOut,
     TimelineOut,
 )
-from server.persistence.models import Person, UnitRow
 
 PROTECTED_NAME = "Skyddad identitet"
 

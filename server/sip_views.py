@@ -32,8 +32,11 @@ from domain.sip import (
     SipPlan,
     plan_deadlines,
 )
-from server.api.schemas import DeadlineOut
-from server.api.sip_schemas import (
+from server.case_views import PROTECTED_NAME, patient_out
+from server.persistence.models import Person, PrincipalRow, UnitRow
+from server.persistence.sip_repository import listing_follow_up
+from server.schemas.cases import DeadlineOut
+from server.schemas.sip import (
     ApprovalOut,
     ConsentOut,
     ContentsOut,
@@ -54,9 +57,6 @@ from server.api.sip_schemas import (
     VersionOut,
     VersionSummaryOut,
 )
-from server.case_views import PROTECTED_NAME, patient_out
-from server.persistence.models import Person, PrincipalRow, UnitRow
-from server.persistence.sip_repository import listing_follow_up
 
 
 def field_text(value: object) -> str | None:

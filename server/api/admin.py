@@ -11,7 +11,10 @@ from typing import Annotated
 from litestar import delete, get, patch, post
 from litestar.params import Parameter
 
-from server.api.admin_schemas import (
+from server.api.openapi import PROBLEMS
+from server.principal import CurrentUser
+from server.runtime import Runtime, utc_now
+from server.schemas.admin import (
     AdminChangePage,
     AdminUnitOut,
     AdminUserOut,
@@ -26,9 +29,6 @@ from server.api.admin_schemas import (
     OrganisationOut,
     ProtectedIdentityOut,
 )
-from server.api.openapi import PROBLEMS
-from server.principal import CurrentUser
-from server.runtime import Runtime, utc_now
 from server.services.admin import AdminService
 
 OrganisationId = Annotated[str, Parameter(max_length=64, description="The organisation id.")]

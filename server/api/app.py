@@ -29,10 +29,10 @@ from server.api.log_review import LOG_REVIEW_ROUTES
 from server.api.openapi import openapi_config
 from server.api.payment import PAYMENT_ROUTES
 from server.api.problems import EXCEPTION_HANDLERS, problem
-from server.api.schemas import Health, Problem
 from server.api.sip import SIP_ROUTES
 from server.api.stream import event_stream
 from server.runtime import Runtime, build_runtime
+from server.schemas.cases import Health, Problem
 from server.settings import Settings, get_settings
 
 

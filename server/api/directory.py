@@ -9,13 +9,13 @@ from litestar.params import Parameter
 
 from domain.organisation import UnitKind
 from server.api.openapi import PROBLEMS
-from server.api.schemas import AssignmentOut, MeOut, UnitOut, UnitPage
 from server.auth.revocation import RevocationUnavailable
 from server.auth.users import Authenticated
 from server.errors import NotVisible, Unavailable
 from server.persistence.models import UnitRow
 from server.principal import CurrentUser
 from server.runtime import Runtime
+from server.schemas.cases import AssignmentOut, MeOut, UnitOut, UnitPage
 
 
 def unit_out(row: UnitRow) -> UnitOut:

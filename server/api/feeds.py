@@ -10,10 +10,10 @@ from litestar.params import Parameter
 from realtime.feeds import unit_feed
 from server import authorization
 from server.api.openapi import PROBLEMS
-from server.api.schemas import EventOut, EventPage
 from server.persistence import event_log
 from server.principal import CurrentUser
 from server.runtime import Runtime
+from server.schemas.cases import EventOut, EventPage
 
 
 @get("/units/{unit_id:str}/events", operation_id="listUnitEvents", summary="Events of my unit's feed",

@@ -14,7 +14,10 @@ from litestar import Response, get, post, put
 from litestar.params import Parameter
 
 from domain.time_limits import check_times
-from server.api.admin_schemas import (
+from server.api.openapi import PROBLEMS
+from server.principal import CurrentUser
+from server.runtime import Runtime, utc_now
+from server.schemas.admin import (
     AccessLogPage,
     AccessLogQuery,
     NewReview,
@@ -23,9 +26,6 @@ from server.api.admin_schemas import (
     ReviewPage,
     VerificationOut,
 )
-from server.api.openapi import PROBLEMS
-from server.principal import CurrentUser
-from server.runtime import Runtime, utc_now
 from server.services.audit import AuditService
 
 ReviewId = Annotated[str, Parameter(max_length=64, description="The review id.")]

@@ -10,10 +10,10 @@ from sqlalchemy import delete, insert
 
 from server import authorization
 from server.api.openapi import PROBLEMS
-from server.api.schemas import PaymentAmountInput, PaymentAmountOut, PaymentPolicyOut
 from server.persistence.models import PaymentAmountRow
 from server.principal import CurrentUser
 from server.runtime import Runtime, utc_now
+from server.schemas.cases import PaymentAmountInput, PaymentAmountOut, PaymentPolicyOut
 
 
 @get("/payment/policy", operation_id="getPaymentPolicy", summary="The payment-liability policy in force",

@@ -32,7 +32,13 @@ from domain.sip import commands as cmd
 from domain.sip.contents import FieldValue
 from server.api.cases import ActingUnitHeader, IdempotencyHeader
 from server.api.openapi import PROBLEMS
-from server.api.sip_schemas import (
+from server.errors import Invalid
+from server.exports.sip_fhir import FHIR_MEDIA_TYPE, render_fhir
+from server.exports.sip_pdf import render_pdf
+from server.idempotency import CommandResult, IdempotencyKey
+from server.principal import CurrentUser
+from server.runtime import Runtime, utc_now
+from server.schemas.sip import (
     AddItemInput,
     AddNamedParticipantInput,
     AddUnitInput,
@@ -57,12 +63,6 @@ from server.api.sip_schemas import (
     VersionOut,
     WithdrawConsentInput,
 )
-from server.errors import Invalid
-from server.exports.sip_fhir import FHIR_MEDIA_TYPE, render_fhir
-from server.exports.sip_pdf import render_pdf
-from server.idempotency import CommandResult, IdempotencyKey
-from server.principal import CurrentUser
-from server.runtime import Runtime, utc_now
 from server.services.sip import SipService
 
 PlanId = Annotated[str, Parameter(max_length=64, description="The plan id.")]

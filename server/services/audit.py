@@ -25,7 +25,12 @@ from domain.administration import Grants, check_finding, draw_sample, summarise
 from domain.identity import InvalidIdentity, parse_patient_identity
 from server import access_log, access_log_checkpoint_file
 from server import authorization as authz
-from server.api.admin_schemas import (
+from server.errors import Invalid, NotVisible
+from server.persistence.event_log import as_utc
+from server.persistence.models import AccessLogRow, LogReviewEntryRow, LogReviewRow, UnitRow, UserRow
+from server.persistence.unit_of_work import UnitOfWork
+from server.principal import CurrentUser
+from server.schemas.admin import (
     AccessLogEntryOut,
     AccessLogPage,
     ChainProblemOut,
@@ -37,11 +42,6 @@ from server.api.admin_schemas import (
     ReviewSummaryOut,
     VerificationOut,
 )
-from server.errors import Invalid, NotVisible
-from server.persistence.event_log import as_utc
-from server.persistence.models import AccessLogRow, LogReviewEntryRow, LogReviewRow, UnitRow, UserRow
-from server.persistence.unit_of_work import UnitOfWork
-from server.principal import CurrentUser
 
 MAX_POPULATION = 1_000_000
 LOG_REVIEW_PURPOSE = "log_review"  # reviewers' own reading: searchable, but not part of the samples they draw

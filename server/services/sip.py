@@ -37,7 +37,6 @@ from domain.sip.commands import AddSipUnit, SipCommand
 from domain.sip.events import SipMeetingScheduled
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command
 from server import authorization
-from server.api.sip_schemas import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
 from server.errors import Conflict, Invalid, NotVisible
 from server.exports.context import ExportContext
 from server.idempotency import CommandResult, IdempotencyKey
@@ -45,6 +44,7 @@ from server.persistence import event_log
 from server.persistence.models import Person, PrincipalRow
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
+from server.schemas.sip import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
 from server.services.cases import CaseStore
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Touched
 from server.services.patients import details_of, upsert_patient

@@ -19,12 +19,12 @@ from domain.discharge_case import CaseState
 from domain.planning import HomeReadiness, PlanningEdit, PlanningField, PlanningForm
 from server import access_log, authorization
 from server.api.openapi import PROBLEMS
-from server.case_views import InboxOut, PersonOut, in_inbox, inbox, inbox_item
 from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.models import AssignmentRow, UserRow
 from server.principal import CurrentUser
 from server.runtime import Runtime, utc_now
 from server.schemas import cases as s
+from server.views.cases import InboxOut, PersonOut, in_inbox, inbox, inbox_item
 
 IdempotencyHeader = Annotated[str | None, Parameter(
     header="Idempotency-Key", required=False, max_length=200,

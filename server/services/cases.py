@@ -20,7 +20,6 @@ from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command, check_times
 from server import authorization
-from server.case_views import detail, summary
 from server.errors import Conflict, Invalid
 from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence import event_log
@@ -29,6 +28,7 @@ from server.principal import CurrentUser
 from server.schemas.cases import CaseDetail, CasePage, RegisterCase
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Store, Touched
 from server.services.patients import details_of, upsert_patient
+from server.views.cases import detail, summary
 
 PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.PRIMARY_CARE,
                 UnitKind.PSYCHIATRIC_OUTPATIENT: Part.PRIMARY_CARE}

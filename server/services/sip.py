@@ -48,7 +48,7 @@ from server.schemas.sip import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlan
 from server.services.cases import CaseStore
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Touched
 from server.services.patients import details_of, upsert_patient
-from server.sip_views import detail, diff_out, summary, version_out
+from server.views.sip import detail, diff_out, summary, version_out
 
 
 class PlanKind(Kind[SipPlan, SipPlanDetail]):

@@ -100,15 +100,23 @@ def api(settings: Settings) -> int:
     return 0
 
 
-def ui() -> int:
-    from ui.app import run
+UI_COMMAND = [sys.executable, "-m", "ui"]  # the UI is its own process (ui/__main__.py); `server` never imports it
 
-    run()
-    return 0
+
+def ui() -> int:
+    """Becomes the UI process (exec): signals reach NiceGUI directly, as when it is started on its own."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, UI_COMMAND)  # noqa: S606 - our own command, no shell
+    return 0  # not reached
+
+
+class _Stop(Exception):
+    """SIGTERM (or SIGHUP) to `samplan dev`: stop both children as on Ctrl-C."""
 
 
 def dev(settings: Settings) -> int:
-    """Both processes on embedded defaults. Ctrl-C stops both."""
+    """Both processes on embedded defaults. Ctrl-C, SIGTERM or SIGHUP stops both (and waits for them)."""
     if not settings.dev_mode:
         print("samplan dev runs only in development mode, but SAMPLAN_DEV_MODE is 0", file=sys.stderr)
         return 2
@@ -120,20 +128,31 @@ def dev(settings: Settings) -> int:
     env["OIDC_ISSUER"] = env.get("OIDC_ISSUER") or f"{env['SAMPLAN_API_URL']}/dev-idp"
     # The UI keeps signed-in sessions (tokens) in files: in the data folder, not in the working directory.
     env["NICEGUI_STORAGE_PATH"] = env.get("NICEGUI_STORAGE_PATH") or str((settings.data_dir / "ui").resolve())
-    procs = [subprocess.Popen([sys.executable, "-m", "server.cli", name], env=env)  # noqa: S603 - our own command
-             for name in ("api", "ui")]
-    print(f"Samplan API: http://{settings.api_host}:{settings.api_port}/schema  "
-          f"UI: http://{settings.ui_host}:{settings.ui_port}  (Ctrl-C stops)")
-    print("Demo users: samplan users; a token: samplan token ward.nurse")
+    commands = {"api": [sys.executable, "-m", "server.cli", "api"], "ui": UI_COMMAND}
+    procs: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if not stopping:  # once: a second signal must not cut the children's shutdown short
+            stopping = True
+            raise _Stop
+
+    handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        procs.extend(subprocess.Popen(command, env=env) for command in commands.values())  # noqa: S603 - ours
+        print(f"Samplan API: http://{settings.api_host}:{settings.api_port}/schema  "
+              f"UI: http://{settings.ui_host}:{settings.ui_port}  (Ctrl-C stops)")
+        print("Demo users: samplan users; a token: samplan token ward.nurse")
         while all(p.poll() is None for p in procs):
             try:
                 procs[0].wait(timeout=1)
             except subprocess.TimeoutExpired:
                 continue
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
+        stopping = True
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)
@@ -142,7 +161,10 @@ def dev(settings: Settings) -> int:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
-    return max((p.returncode or 0) for p in procs)
+                p.wait()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return max((p.returncode or 0) for p in procs) if procs else 0
 
 
 def print_token(settings: Settings, username: str) -> int:

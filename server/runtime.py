@@ -1,4 +1,5 @@
-"""Composition root of the API process: builds the engine, the token verifier and the services once."""
+"""The API process's infrastructure (engine, token verifier, live pipeline, sealer), built once; the use cases
+and queries on it are composed by `server/composition.py`, called from `build_runtime`."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from server.access_log_keys import keyring
 from server.access_log_sealer import Sealer
 from server.auth.revocation import RevocationList, revocations
 from server.auth.tokens import DevSigningKey, TokenVerifier
+from server.composition import Queries, Services, build_queries, build_services
 from server.live import LivePipeline
 from server.persistence.database import create_engine, session_factory
 from server.persistence.unit_of_work import UnitOfWork
-from server.services.cases import CaseService
 from server.settings import Settings
 
 
@@ -30,7 +31,8 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     verifier: TokenVerifier
     policy: PaymentPolicy
-    cases: CaseService
+    services: Services
+    queries: Queries
     live: LivePipeline
     sealer: Sealer
     revocations: RevocationList  # access tokens revoked at sign-out (server/auth/revocation.py)
@@ -74,10 +76,13 @@ def build_runtime(settings: Settings) -> Runtime:
     sessions = session_factory(engine)
     policy = payment_policy(settings.payment_policy)
     live = LivePipeline(settings, sessions)
-    runtime = Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
-                      policy=policy, cases=None, live=live,  # type: ignore[arg-type]
-                      sealer=Sealer(sessions, keyring(settings),
-                                    interval=settings.access_log_seal_interval_seconds),
-                      revocations=revocations(settings.redis_url))
-    runtime.cases = CaseService(runtime.uow, policy, utc_now, settings.time_limits)
-    return runtime
+    sealer = Sealer(sessions, keyring(settings), interval=settings.access_log_seal_interval_seconds)
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(sessions, live.publish)
+
+    return Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
+                   policy=policy, live=live, sealer=sealer, revocations=revocations(settings.redis_url),
+                   services=build_services(uow, settings, policy, utc_now, seal=sealer.run_once,
+                                           keyring=sealer.keyring),
+                   queries=build_queries(uow, policy, utc_now))

@@ -11,7 +11,10 @@ from typing import Annotated
 from litestar import delete, get, patch, post
 from litestar.params import Parameter
 
-from server.api.admin_schemas import (
+from server.api.dependencies import Admin
+from server.api.openapi import PROBLEMS
+from server.principal import CurrentUser
+from server.schemas.admin import (
     AdminChangePage,
     AdminUnitOut,
     AdminUserOut,
@@ -26,10 +29,6 @@ from server.api.admin_schemas import (
     OrganisationOut,
     ProtectedIdentityOut,
 )
-from server.api.openapi import PROBLEMS
-from server.principal import CurrentUser
-from server.runtime import Runtime, utc_now
-from server.services.admin import AdminService
 
 OrganisationId = Annotated[str, Parameter(max_length=64, description="The organisation id.")]
 UnitId = Annotated[str, Parameter(max_length=64, description="The unit id.")]
@@ -39,47 +38,43 @@ AssignmentId = Annotated[int, Parameter(ge=1, le=2**53, description="The assignm
 TAGS = ["administration"]
 
 
-def _service(runtime: Runtime) -> AdminService:
-    return AdminService(runtime.uow, utc_now)
-
-
 @get("/admin/organisations", operation_id="adminListOrganisations", summary="Organisations I administer",
      description="Every organisation for central administrators; your own for local administrators.",
      responses=PROBLEMS, tags=TAGS)
-async def list_organisations(current_user: CurrentUser, runtime: Runtime) -> list[OrganisationOut]:
-    return await _service(runtime).list_organisations(current_user)
+async def list_organisations(current_user: CurrentUser, admin: Admin) -> list[OrganisationOut]:
+    return await admin.list_organisations(current_user)
 
 
 @post("/admin/organisations", operation_id="adminConnectOrganisation", summary="Connect an organisation",
       description="Central administrators connect a care provider or municipal organisation. Only with a care "
                   "agreement with Region Stockholm (`care_agreement: true`); refused otherwise (422, field "
                   "`care_agreement`).", status_code=201, responses=PROBLEMS, tags=TAGS)
-async def connect_organisation(current_user: CurrentUser, runtime: Runtime,
+async def connect_organisation(current_user: CurrentUser, admin: Admin,
                                data: ConnectOrganisation) -> OrganisationOut:
-    return await _service(runtime).connect(current_user, data)
+    return await admin.connect(current_user, data)
 
 
 @get("/admin/organisations/{organisation_id:str}", operation_id="adminGetOrganisation",
      summary="Read one organisation", description="For its administrators.", responses=PROBLEMS, tags=TAGS)
-async def get_organisation(current_user: CurrentUser, runtime: Runtime,
+async def get_organisation(current_user: CurrentUser, admin: Admin,
                            organisation_id: OrganisationId) -> OrganisationOut:
-    return await _service(runtime).organisation(current_user, organisation_id)
+    return await admin.organisation(current_user, organisation_id)
 
 
 @patch("/admin/organisations/{organisation_id:str}", operation_id="adminChangeOrganisation",
        summary="Change an organisation", description="Central administrators: name, local administration.",
        responses=PROBLEMS, tags=TAGS)
-async def change_organisation(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
+async def change_organisation(current_user: CurrentUser, admin: Admin, organisation_id: OrganisationId,
                               data: ChangeOrganisation) -> OrganisationOut:
-    return await _service(runtime).change_organisation(current_user, organisation_id, data)
+    return await admin.change_organisation(current_user, organisation_id, data)
 
 
 @get("/admin/organisations/{organisation_id:str}/units", operation_id="adminListUnits",
      summary="The organisation's unit tree", description="Every unit of the organisation, deactivated ones too.",
      responses=PROBLEMS, tags=TAGS)
-async def list_units(current_user: CurrentUser, runtime: Runtime,
+async def list_units(current_user: CurrentUser, admin: Admin,
                      organisation_id: OrganisationId) -> list[AdminUnitOut]:
-    return await _service(runtime).list_units(current_user, organisation_id)
+    return await admin.list_units(current_user, organisation_id)
 
 
 @post("/admin/organisations/{organisation_id:str}/units", operation_id="adminCreateUnit", summary="Add a unit",
@@ -87,16 +82,16 @@ async def list_units(current_user: CurrentUser, runtime: Runtime,
                   "intake` receives the municipality's notices (for its `district`, or all without one). 409 "
                   "`hsa_id_taken` when another unit has the HSA-id.",
       status_code=201, responses=PROBLEMS, tags=TAGS)
-async def create_unit(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
+async def create_unit(current_user: CurrentUser, admin: Admin, organisation_id: OrganisationId,
                       data: NewUnit) -> AdminUnitOut:
-    return await _service(runtime).create_unit(current_user, organisation_id, data)
+    return await admin.create_unit(current_user, organisation_id, data)
 
 
 @patch("/admin/units/{unit_id:str}", operation_id="adminChangeUnit", summary="Change a unit",
        description="Name, parent, municipality, routing district and role. Fields left out stay as they are.",
        responses=PROBLEMS, tags=TAGS)
-async def change_unit(current_user: CurrentUser, runtime: Runtime, unit_id: UnitId, data: ChangeUnit) -> AdminUnitOut:
-    return await _service(runtime).change_unit(current_user, unit_id, data)
+async def change_unit(current_user: CurrentUser, admin: Admin, unit_id: UnitId, data: ChangeUnit) -> AdminUnitOut:
+    return await admin.change_unit(current_user, unit_id, data)
 
 
 @post("/admin/units/{unit_id:str}/deactivation", operation_id="adminDeactivateUnit", summary="Deactivate a unit",
@@ -104,30 +99,30 @@ async def change_unit(current_user: CurrentUser, runtime: Runtime, unit_id: Unit
                   "assignments. Refused while it takes part in open cases (409 `unit_in_use`) or has active "
                   "sub-units (409 `unit_has_active_sub_units`).",
       status_code=200, responses=PROBLEMS, tags=TAGS)
-async def deactivate_unit(current_user: CurrentUser, runtime: Runtime, unit_id: UnitId) -> AdminUnitOut:
-    return await _service(runtime).deactivate_unit(current_user, unit_id)
+async def deactivate_unit(current_user: CurrentUser, admin: Admin, unit_id: UnitId) -> AdminUnitOut:
+    return await admin.deactivate_unit(current_user, unit_id)
 
 
 @get("/admin/organisations/{organisation_id:str}/users", operation_id="adminListUsers",
      summary="The organisation's users", description="Users with their assignments.", responses=PROBLEMS, tags=TAGS)
-async def list_users(current_user: CurrentUser, runtime: Runtime,
+async def list_users(current_user: CurrentUser, admin: Admin,
                      organisation_id: OrganisationId) -> list[AdminUserOut]:
-    return await _service(runtime).list_users(current_user, organisation_id)
+    return await admin.list_users(current_user, organisation_id)
 
 
 @post("/admin/organisations/{organisation_id:str}/users", operation_id="adminCreateUser", summary="Add a user",
       description="A user of the organisation, identified at login by the HSA-id. 409 `username_taken` or "
                   "`hsa_id_taken` when another user has it.", status_code=201,
       responses=PROBLEMS, tags=TAGS)
-async def create_user(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
+async def create_user(current_user: CurrentUser, admin: Admin, organisation_id: OrganisationId,
                       data: NewUser) -> AdminUserOut:
-    return await _service(runtime).create_user(current_user, organisation_id, data)
+    return await admin.create_user(current_user, organisation_id, data)
 
 
 @get("/admin/users/{user_id:str}", operation_id="adminGetUser", summary="Read one user",
      description="The user with their assignments.", responses=PROBLEMS, tags=TAGS)
-async def get_user(current_user: CurrentUser, runtime: Runtime, user_id: UserId) -> AdminUserOut:
-    return await _service(runtime).user(current_user, user_id)
+async def get_user(current_user: CurrentUser, admin: Admin, user_id: UserId) -> AdminUserOut:
+    return await admin.user(current_user, user_id)
 
 
 @patch("/admin/users/{user_id:str}", operation_id="adminChangeUser", summary="Change a user",
@@ -135,8 +130,8 @@ async def get_user(current_user: CurrentUser, runtime: Runtime, user_id: UserId)
                    "changed HSA-id must be free (409 `hsa_id_taken`); the user signs in by it, so tokens issued for "
                    "the old one stop working.",
        responses=PROBLEMS, tags=TAGS)
-async def change_user(current_user: CurrentUser, runtime: Runtime, user_id: UserId, data: ChangeUser) -> AdminUserOut:
-    return await _service(runtime).change_user(current_user, user_id, data)
+async def change_user(current_user: CurrentUser, admin: Admin, user_id: UserId, data: ChangeUser) -> AdminUserOut:
+    return await admin.change_user(current_user, user_id, data)
 
 
 @post("/admin/users/{user_id:str}/assignments", operation_id="adminAddAssignment", summary="Give an assignment",
@@ -144,9 +139,9 @@ async def change_user(current_user: CurrentUser, runtime: Runtime, user_id: User
                   "need to see the name and address of people with protected identity when acting for that unit "
                   "(roles user and super_user only). 409 `assignment_exists` if the user has it already.",
       status_code=201, responses=PROBLEMS, tags=TAGS)
-async def add_assignment(current_user: CurrentUser, runtime: Runtime, user_id: UserId,
+async def add_assignment(current_user: CurrentUser, admin: Admin, user_id: UserId,
                          data: NewAssignment) -> AdminUserOut:
-    return await _service(runtime).add_assignment(current_user, user_id, data)
+    return await admin.add_assignment(current_user, user_id, data)
 
 
 @patch("/admin/users/{user_id:str}/assignments/{assignment_id:int}", operation_id="adminChangeAssignment",
@@ -155,17 +150,17 @@ async def add_assignment(current_user: CurrentUser, runtime: Runtime, user_id: U
                    "assignment's unit: `protected_identity_access`. For those who may grant the assignment; "
                    "recorded as `change_assignment` in the organisation's changes.",
        responses=PROBLEMS, tags=TAGS)
-async def change_assignment(current_user: CurrentUser, runtime: Runtime, user_id: UserId,
+async def change_assignment(current_user: CurrentUser, admin: Admin, user_id: UserId,
                             assignment_id: AssignmentId, data: ChangeAssignment) -> AdminUserOut:
-    return await _service(runtime).change_assignment(current_user, user_id, assignment_id, data)
+    return await admin.change_assignment(current_user, user_id, assignment_id, data)
 
 
 @delete("/admin/users/{user_id:str}/assignments/{assignment_id:int}", operation_id="adminRemoveAssignment",
         summary="Take an assignment away", description="Answers with the user's remaining assignments.",
         status_code=200, responses=PROBLEMS, tags=TAGS)
-async def remove_assignment(current_user: CurrentUser, runtime: Runtime, user_id: UserId,
+async def remove_assignment(current_user: CurrentUser, admin: Admin, user_id: UserId,
                             assignment_id: AssignmentId) -> AdminUserOut:
-    return await _service(runtime).remove_assignment(current_user, user_id, assignment_id)
+    return await admin.remove_assignment(current_user, user_id, assignment_id)
 
 
 @delete("/admin/patients/{patient_id:str}/protected-identity", operation_id="adminClearProtectedIdentity",
@@ -177,19 +172,19 @@ async def remove_assignment(current_user: CurrentUser, runtime: Runtime, user_id
                     "Recorded as `clear_protected_identity` in the administrator's organisation's changes and in "
                     "the access log.",
         status_code=200, responses=PROBLEMS, tags=TAGS)
-async def clear_protected_identity(current_user: CurrentUser, runtime: Runtime,
+async def clear_protected_identity(current_user: CurrentUser, admin: Admin,
                                    patient_id: PatientId) -> ProtectedIdentityOut:
-    return await _service(runtime).clear_protected_identity(current_user, patient_id)
+    return await admin.clear_protected_identity(current_user, patient_id)
 
 
 @get("/admin/organisations/{organisation_id:str}/changes", operation_id="adminListChanges",
      summary="Administrative changes in the organisation",
      description="Who connected, created, changed or deactivated what, and who granted or took away which "
                  "assignment, newest first.", responses=PROBLEMS, tags=TAGS)
-async def list_changes(current_user: CurrentUser, runtime: Runtime, organisation_id: OrganisationId,
+async def list_changes(current_user: CurrentUser, admin: Admin, organisation_id: OrganisationId,
                        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
                        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0) -> AdminChangePage:
-    return await _service(runtime).changes(current_user, organisation_id, limit, offset)
+    return await admin.changes(current_user, organisation_id, limit, offset)
 
 
 ADMIN_ROUTES = [list_organisations, connect_organisation, get_organisation, change_organisation, list_units,

@@ -6,7 +6,6 @@ from typing import Any
 
 from litestar import Litestar, MediaType, Router, get
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import Scope, Send
@@ -15,12 +14,7 @@ from sqlalchemy import text
 
 from server.api.admin import ADMIN_ROUTES
 from server.api.cases import CASE_ROUTES
-from server.api.dependencies import (
-    provide_authenticated,
-    provide_current_user,
-    provide_runtime,
-    require_authentication,
-)
+from server.api.dependencies import dependencies, require_authentication
 from server.api.directory import DIRECTORY_ROUTES
 from server.api.feeds import FEED_ROUTES
 from server.api.hardening import rate_limit, rate_limit_stores, security_headers
@@ -29,10 +23,10 @@ from server.api.log_review import LOG_REVIEW_ROUTES
 from server.api.openapi import openapi_config
 from server.api.payment import PAYMENT_ROUTES
 from server.api.problems import EXCEPTION_HANDLERS, problem
-from server.api.schemas import Health, Problem
 from server.api.sip import SIP_ROUTES
 from server.api.stream import event_stream
 from server.runtime import Runtime, build_runtime
+from server.schemas.cases import Health, Problem
 from server.settings import Settings, get_settings
 
 
@@ -93,9 +87,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api = Router("/api/v1", route_handlers=[*CASE_ROUTES, *DIRECTORY_ROUTES, *FEED_ROUTES, *PAYMENT_ROUTES,
                                             *ADMIN_ROUTES, *LOG_REVIEW_ROUTES, *SIP_ROUTES,
                                             event_stream],
-                 dependencies={"current_user": Provide(provide_current_user),
-                               "authenticated": Provide(provide_authenticated),
-                               "runtime": Provide(provide_runtime, sync_to_thread=False)},
+                 dependencies=dependencies(),
                  guards=[require_authentication],
                  security=[{"BearerAuth": []}])
     handlers: list[Router | Any] = [api, health, ready, metrics]

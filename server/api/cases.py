@@ -11,20 +11,17 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
-from sqlalchemy import select
 
 from domain import commands as cmd
 from domain.deadlines import DeadlineState
-from domain.discharge_case import INBOX_STATES, CaseState
+from domain.discharge_case import CaseState
 from domain.planning import HomeReadiness, PlanningEdit, PlanningField, PlanningForm
-from server import access_log, authorization
-from server.api import schemas as s
+from server.api.dependencies import Cases, Reads
 from server.api.openapi import PROBLEMS
-from server.case_views import InboxOut, PersonOut, inbox, inbox_item
 from server.idempotency import CommandResult, IdempotencyKey
-from server.persistence.models import AssignmentRow, UserRow
 from server.principal import CurrentUser
-from server.runtime import Runtime, utc_now
+from server.schemas import cases as s
+from server.views.cases import InboxOut, PersonOut
 
 IdempotencyHeader = Annotated[str | None, Parameter(
     header="Idempotency-Key", required=False, max_length=200,
@@ -44,14 +41,14 @@ def _json(result: CommandResult) -> Response[s.CaseDetail]:
                  "by the most urgent open deadline state; page with limit and offset.",
      responses=PROBLEMS, tags=["cases"])
 async def list_cases(
-    current_user: CurrentUser, runtime: Runtime,
+    current_user: CurrentUser, cases: Cases,
     unit_id: Annotated[str | None, Parameter(query="unit_id", required=False, max_length=64)] = None,
     states: Annotated[list[CaseState] | None, Parameter(query="state", required=False)] = None,
     deadline_state: Annotated[DeadlineState | None, Parameter(query="deadline_state", required=False)] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> s.CasePage:
-    return await runtime.cases.list_cases(current_user, unit_id=unit_id, states=states, deadline_state=deadline_state,
+    return await cases.list_cases(current_user, unit_id=unit_id, states=states, deadline_state=deadline_state,
                                     limit=limit, offset=offset)
 
 
@@ -60,31 +57,31 @@ async def list_cases(
                   "registered municipality (and district); the primary care unit follows the listing, unless "
                   "receiving_unit_ids are given. The admission notice is sent with its own action.",
       status_code=201, responses=PROBLEMS, tags=["cases"])
-async def register_case(current_user: CurrentUser, runtime: Runtime, data: s.RegisterCase,
+async def register_case(current_user: CurrentUser, cases: Cases, data: s.RegisterCase,
                         request: Request[Any, Any, Any],
                         idempotency_key: IdempotencyHeader = None) -> Response[s.CaseDetail]:
     idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
-    return _json(await runtime.cases.register(current_user, data, idem))
+    return _json(await cases.register(current_user, data, idem))
 
 
 @get("/cases/{case_id:str}", operation_id="getCase", summary="Read one case",
      description="The whole case: participants, notices with acknowledgements, deadlines, payment liability, "
                  "planning and timeline. Every read is written to the access log.",
      responses=PROBLEMS, tags=["cases"])
-async def get_case(current_user: CurrentUser, runtime: Runtime, case_id: CaseId,
+async def get_case(current_user: CurrentUser, cases: Cases, case_id: CaseId,
                    acting_unit: ActingUnitHeader = None) -> s.CaseDetail:
-    return await runtime.cases.get(current_user, case_id, acting_unit)
+    return await cases.get(current_user, case_id, acting_unit)
 
 
 def command_route(path: str, body: type[s.VersionOnly], build: Callable[[str, Any], cmd.CaseCommand], *,
                   operation_id: str, summary: str, description: str) -> HTTPRouteHandler:
     """One POST route that turns its body into a command and runs it; answers with the changed case."""
 
-    async def handler(current_user: CurrentUser, runtime: Runtime, case_id: CaseId, data: Any,
+    async def handler(current_user: CurrentUser, cases: Cases, case_id: CaseId, data: Any,
                       request: Request[Any, Any, Any], idempotency_key: IdempotencyHeader = None,
                       acting_unit: ActingUnitHeader = None) -> Response[s.CaseDetail]:
         idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
-        return _json(await runtime.cases.execute(current_user, build(case_id, data), acting_unit, idem))
+        return _json(await cases.execute(current_user, build(case_id, data), acting_unit, idem))
 
     handler.__annotations__["data"] = body
     handler.__name__ = operation_id
@@ -228,14 +225,14 @@ def _edits(edits: list[tuple[PlanningField, s.PlanningFieldEdit, str]]) -> tuple
                   "field given the value it already has is no change. Text fields take text, `expected_needs` a "
                   "list of needs; another type is 400 `validation_failed` naming `fields.<field>.value`.",
       status_code=200, responses=PROBLEMS, tags=["case actions"])
-async def change_planning_fields(current_user: CurrentUser, runtime: Runtime, case_id: CaseId,
+async def change_planning_fields(current_user: CurrentUser, cases: Cases, case_id: CaseId,
                                  data: s.PlanningFieldsInput, request: Request[Any, Any, Any],
                                  idempotency_key: IdempotencyHeader = None,
                                  acting_unit: ActingUnitHeader = None) -> Response[s.CaseDetail]:
     idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
     command = cmd.ChangePlanning(case_id=case_id, edits=_edits([(n, e, f"fields.{n}.value")
                                                                 for n, e in data.fields.items()]))
-    return _json(await runtime.cases.execute(current_user, command, acting_unit, idem))
+    return _json(await cases.execute(current_user, command, acting_unit, idem))
 
 
 @post("/cases/{case_id:str}/planning/fields/{field:str}", operation_id="changePlanningField",
@@ -244,13 +241,13 @@ async def change_planning_fields(current_user: CurrentUser, runtime: Runtime, ca
                   "needs, `aids`, `medication_handover`, `adl`, `notes`); as `changePlanningFields` (a value of "
                   "the wrong type: 400 naming `value`).",
       status_code=200, responses=PROBLEMS, tags=["case actions"])
-async def change_planning_field(current_user: CurrentUser, runtime: Runtime, case_id: CaseId, field: PlanningField,
+async def change_planning_field(current_user: CurrentUser, cases: Cases, case_id: CaseId, field: PlanningField,
                                 data: s.PlanningFieldEdit, request: Request[Any, Any, Any],
                                 idempotency_key: IdempotencyHeader = None,
                                 acting_unit: ActingUnitHeader = None) -> Response[s.CaseDetail]:
     idem = IdempotencyKey.from_request(idempotency_key, "POST", request.url.path, await request.body())
     command = cmd.ChangePlanning(case_id=case_id, edits=_edits([(field, data, "value")]))
-    return _json(await runtime.cases.execute(current_user, command, acting_unit, idem))
+    return _json(await cases.execute(current_user, command, acting_unit, idem))
 
 
 PLANNING_ROUTES = [change_planning_fields, change_planning_field]
@@ -260,33 +257,17 @@ PLANNING_ROUTES = [change_planning_fields, change_planning_field]
                  "discharged), each with the notices the unit has not acknowledged yet; `unread` counts them. Cases "
                  "with unread notices come first, newest notice first.",
      responses=PROBLEMS, tags=["cases"])
-async def get_inbox(current_user: CurrentUser, runtime: Runtime,
+async def get_inbox(current_user: CurrentUser, queries: Reads,
                     unit_id: Annotated[str, Parameter(max_length=64)]) -> InboxOut:
-    authorization.require_unit_access(current_user, unit_id)
-    async with runtime.uow() as uow:
-        now = utc_now()
-        ids = await uow.cases.ids_for_units([unit_id], list(INBOX_STATES))
-        cases = [(c, p) for c, p in await uow.cases.get_many(ids) if c.in_inbox_of(unit_id)]
-        reveal = authorization.reveals_protected_identity(current_user, unit_id)
-        items = [inbox_item(c, p, unit_id, runtime.policy, now, reveal=reveal) for c, p in cases]
-        await access_log.record(uow.session, current_user, unit_id=unit_id, patient_ids=[p.id for _, p in cases],
-                                case_ids=[c.id for c, _ in cases], action="list_inbox", at=now)
-        await uow.commit()
-    return inbox(unit_id, items)
+    return await queries.inbox.inbox(current_user, unit_id)
 
 
 @get("/units/{unit_id:str}/staff", operation_id="listUnitStaff", summary="Staff of my unit",
      description="The users who work with cases at one of your units: for appointing the named care contact.",
      responses=PROBLEMS, tags=["directory"])
-async def list_unit_staff(current_user: CurrentUser, runtime: Runtime,
+async def list_unit_staff(current_user: CurrentUser, queries: Reads,
                           unit_id: Annotated[str, Parameter(max_length=64)]) -> list[PersonOut]:
-    authorization.require_unit_access(current_user, unit_id)
-    query = (select(UserRow).join(AssignmentRow, AssignmentRow.user_id == UserRow.id)
-             .where(AssignmentRow.unit_id == unit_id, AssignmentRow.role.in_(["user", "super_user"]),
-                    UserRow.active.is_(True)).distinct().order_by(UserRow.display_name))
-    async with runtime.uow() as uow:
-        rows = list(await uow.session.scalars(query))
-    return [PersonOut(id=r.id, display_name=r.display_name, title=r.title) for r in rows]
+    return await queries.staff.unit_staff(current_user, unit_id)
 
 
 @get("/people", operation_id="listPeople", summary="Names of staff",
@@ -295,12 +276,9 @@ async def list_unit_staff(current_user: CurrentUser, runtime: Runtime,
                  "shares a case or a SIP plan with a unit where you work with patients. Others are left out "
                  "(as unknown ids are).",
      responses=PROBLEMS, tags=["directory"])
-async def list_people(current_user: CurrentUser, runtime: Runtime,
+async def list_people(current_user: CurrentUser, queries: Reads,
                       ids: Annotated[list[str], Parameter(query="id", max_items=200)]) -> list[PersonOut]:
-    async with runtime.uow() as uow:
-        rows = await uow.directory.people_visible_to(ids, current_user.organisation_id,
-                                                     authorization.case_units(current_user))
-    return [PersonOut(id=r.id, display_name=r.display_name, title=r.title) for r in rows]
+    return await queries.staff.people(current_user, ids)
 
 
 CASE_ROUTES = [list_cases, register_case, get_case, *COMMAND_ROUTES, *PLANNING_ROUTES, get_inbox, list_unit_staff,

@@ -9,46 +9,27 @@ from litestar.params import Parameter
 
 from domain.discharge_case import RECEIVING_PART_OF_KIND
 from domain.organisation import UnitKind
-from server import authorization
+from server.api.dependencies import Reads
 from server.api.openapi import PROBLEMS
-from server.api.schemas import AssignmentOut, CapabilitiesOut, MeOut, UnitOut, UnitPage
 from server.auth.revocation import RevocationUnavailable
 from server.auth.users import Authenticated
-from server.errors import NotVisible, Unavailable
-from server.persistence.models import UnitRow
+from server.errors import Unavailable
 from server.principal import CurrentUser
 from server.runtime import Runtime
-
-
-def unit_out(row: UnitRow) -> UnitOut:
-    return UnitOut(id=row.id, name=row.name, kind=row.kind, hsa_id=row.hsa_id, organisation_id=row.organisation_id,
-                   municipality_code=row.municipality_code, district=row.district, routing_role=row.routing_role)
+from server.schemas.cases import MeOut, UnitOut, UnitPage
 
 
 @get("/me", operation_id="getMe", summary="Who am I", responses=PROBLEMS, tags=["directory"],
      description="The signed-in user with their assignments (unit and role) and what they may do "
                  "(`capabilities`, computed by the domain).")
-async def get_me(current_user: CurrentUser, runtime: Runtime) -> MeOut:
-    async with runtime.uow() as uow:
-        units = await uow.directory.units(a.unit_id for a in current_user.assignments)
-    can = authorization.capabilities(current_user, units)
-    return MeOut(id=current_user.id, username=current_user.username, hsa_id=current_user.hsa_id,
-                 display_name=current_user.display_name, organisation_id=current_user.organisation_id,
-                 assignments=[AssignmentOut(unit_id=a.unit_id, unit_name=units[a.unit_id].name if a.unit_id in units
-                                            else a.unit_id, role=str(a.role)) for a in current_user.assignments],
-                 capabilities=CapabilitiesOut(
-                     case_unit_ids=list(can.case_unit_ids), unit_parts=can.unit_parts,
-                     register_case_unit_ids=list(can.register_case_unit_ids), inbox_unit_ids=list(can.inbox_unit_ids),
-                     administer=can.administer, manage_users=can.manage_users, manage_units=can.manage_units,
-                     connect_organisations=can.connect_organisations, review_logs=can.review_logs,
-                     verify_log=can.verify_log, grantable_roles=[str(r) for r in can.grantable_roles],
-                     case_roles=[str(r) for r in can.case_roles]))
+async def get_me(current_user: CurrentUser, queries: Reads) -> MeOut:
+    return await queries.directory.me(current_user)
 
 
 @get("/units", operation_id="listUnits", summary="List units", responses=PROBLEMS, tags=["directory"],
      description="Active units, for choosing receivers and forwarding targets. Filter by kind and municipality.")
 async def list_units(
-    current_user: CurrentUser, runtime: Runtime,
+    current_user: CurrentUser, queries: Reads,
     kind: Annotated[UnitKind | None, Parameter(query="kind", required=False)] = None,
     municipality_code: Annotated[str | None, Parameter(query="municipality_code", required=False,
                                                        pattern=r"^[0-9]{4}$")] = None,
@@ -61,22 +42,15 @@ async def list_units(
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> UnitPage:
     kinds = None if receiving is None else [str(k) for k in UnitKind if (k in RECEIVING_PART_OF_KIND) is receiving]
-    async with runtime.uow() as uow:
-        rows = await uow.directory.list_units(kind=kind, municipality_code=municipality_code,
-                                              organisation_id=organisation_id, kinds=kinds, limit=limit,
-                                              offset=offset)
-    return UnitPage(items=[unit_out(r) for r in rows], limit=limit, offset=offset)
+    return await queries.directory.units(kind=kind, municipality_code=municipality_code,
+                                         organisation_id=organisation_id, kinds=kinds, limit=limit, offset=offset)
 
 
 @get("/units/{unit_id:str}", operation_id="getUnit", summary="Read one unit", responses=PROBLEMS,
      tags=["directory"], description="One unit of the directory.")
-async def get_unit(current_user: CurrentUser, runtime: Runtime,
+async def get_unit(current_user: CurrentUser, queries: Reads,
                    unit_id: Annotated[str, Parameter(max_length=64)]) -> UnitOut:
-    async with runtime.uow() as uow:
-        row = await uow.directory.unit(unit_id)
-    if row is None:
-        raise NotVisible("no such unit")
-    return unit_out(row)
+    return await queries.directory.unit(unit_id)
 
 
 @post("/logout", operation_id="logout", summary="Sign out: revoke this access token", status_code=204,

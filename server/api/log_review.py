@@ -7,14 +7,16 @@ the log is itself logged. Auditors and central administrators check the log's ha
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Response, get, post, put
 from litestar.params import Parameter
 
-from domain.time_limits import check_times
-from server.api.admin_schemas import (
+from server.api.dependencies import Audit
+from server.api.openapi import PROBLEMS
+from server.principal import CurrentUser
+from server.schemas.admin import (
     AccessLogPage,
     AccessLogQuery,
     NewReview,
@@ -23,42 +25,25 @@ from server.api.admin_schemas import (
     ReviewPage,
     VerificationOut,
 )
-from server.api.openapi import PROBLEMS
-from server.principal import CurrentUser
-from server.runtime import Runtime, utc_now
-from server.services.audit import AuditService
 
 ReviewId = Annotated[str, Parameter(max_length=64, description="The review id.")]
 IdQuery = Annotated[str | None, Parameter(required=False, max_length=64)]
 TAGS = ["access log"]
 
 
-def _service(runtime: Runtime) -> AuditService:
-    settings = runtime.settings
-    return AuditService(runtime.uow, utc_now, seal=runtime.sealer.run_once, keyring=runtime.sealer.keyring,
-                        checkpoint_file=settings.access_log_checkpoint_file,
-                        warn_without_checkpoint_file=not settings.dev_mode,
-                        unsealed_grace=timedelta(seconds=settings.access_log_unsealed_warning_seconds))
-
-
-def _check_period(runtime: Runtime, **period: datetime | None) -> None:
-    """A period's ends must lie in the audit window (domain.time_limits): 400 naming the field otherwise."""
-    check_times(utc_now(), runtime.settings.time_limits, **period)
-
-
 @get("/audit/access-log", operation_id="searchAccessLog", summary="Search the access log",
      description="Entries of your organisation's units, newest first: filter by patient, user, unit and period "
                  "[from, to). The search is itself logged.", responses=PROBLEMS, tags=TAGS)
 async def search_access_log(
-    current_user: CurrentUser, runtime: Runtime,
+    current_user: CurrentUser, audit: Audit,
     patient_id: IdQuery = None, user_id: IdQuery = None, unit_id: IdQuery = None,
     period_from: Annotated[datetime | None, Parameter(query="from", required=False)] = None,
     period_to: Annotated[datetime | None, Parameter(query="to", required=False)] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> AccessLogPage:
-    _check_period(runtime, **{"from": period_from, "to": period_to})
-    return await _service(runtime).search(current_user, patient_id=patient_id, user_id=user_id, unit_id=unit_id,
+    audit.check_period(**{"from": period_from, "to": period_to})
+    return await audit.search(current_user, patient_id=patient_id, user_id=user_id, unit_id=unit_id,
                                           period_from=period_from, period_to=period_to, limit=limit, offset=offset)
 
 
@@ -67,9 +52,9 @@ async def search_access_log(
                   "(personnummer, samordningsnummer, reservnummer) and the user's HSA-id (`user_hsa_id`: rows "
                   "logged under it and rows of the user who holds it now), which never belong in a URL.",
       status_code=200, responses=PROBLEMS, tags=TAGS)
-async def search_access_log_by_body(current_user: CurrentUser, runtime: Runtime, data: AccessLogQuery) -> AccessLogPage:
-    _check_period(runtime, period_from=data.period_from, period_to=data.period_to)
-    return await _service(runtime).search(
+async def search_access_log_by_body(current_user: CurrentUser, audit: Audit, data: AccessLogQuery) -> AccessLogPage:
+    audit.check_period(period_from=data.period_from, period_to=data.period_to)
+    return await audit.search(
         current_user, patient_id=data.patient_id, user_id=data.user_id, unit_id=data.unit_id,
         period_from=data.period_from, period_to=data.period_to, limit=data.limit, offset=data.offset,
         patient_identity=data.patient_identity, user_hsa_id=data.user_hsa_id)
@@ -80,53 +65,53 @@ async def search_access_log_by_body(current_user: CurrentUser, runtime: Runtime,
                  "reported by its sequence number (`ok` false). Rows not yet sealed into the chain are counted; "
                  "those older than the grace period (SAMPLAN_ACCESS_LOG_UNSEALED_WARNING_SECONDS) give a warning: "
                  "the sealer is not running.", responses=PROBLEMS, tags=TAGS)
-async def verify_access_log(current_user: CurrentUser, runtime: Runtime) -> VerificationOut:
-    return await _service(runtime).verify(current_user)
+async def verify_access_log(current_user: CurrentUser, audit: Audit) -> VerificationOut:
+    return await audit.verify(current_user)
 
 
 @post("/audit/reviews", operation_id="createLogReview", summary="Start a log review",
       description="Draws a random sample of the unit's access log for the period. The seed is stored with the "
                   "review: the same seed over the same period gives the same sample.",
       status_code=201, responses=PROBLEMS, tags=TAGS)
-async def create_review(current_user: CurrentUser, runtime: Runtime, data: NewReview) -> ReviewOut:
-    _check_period(runtime, period_from=data.period_from, period_to=data.period_to)
-    return await _service(runtime).create_review(current_user, data)
+async def create_review(current_user: CurrentUser, audit: Audit, data: NewReview) -> ReviewOut:
+    audit.check_period(period_from=data.period_from, period_to=data.period_to)
+    return await audit.create_review(current_user, data)
 
 
 @get("/audit/reviews", operation_id="listLogReviews", summary="Log reviews", responses=PROBLEMS, tags=TAGS,
      description="Reviews of your organisation's units, newest first.")
-async def list_reviews(current_user: CurrentUser, runtime: Runtime, unit_id: IdQuery = None,
+async def list_reviews(current_user: CurrentUser, audit: Audit, unit_id: IdQuery = None,
                        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
                        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0) -> ReviewPage:
-    return await _service(runtime).list_reviews(current_user, unit_id, limit, offset)
+    return await audit.list_reviews(current_user, unit_id, limit, offset)
 
 
 @get("/audit/reviews/{review_id:str}", operation_id="getLogReview", summary="Read a log review",
      description="The review with its sampled entries and their outcomes.", responses=PROBLEMS, tags=TAGS)
-async def get_review(current_user: CurrentUser, runtime: Runtime, review_id: ReviewId) -> ReviewOut:
-    return await _service(runtime).review(current_user, review_id)
+async def get_review(current_user: CurrentUser, audit: Audit, review_id: ReviewId) -> ReviewOut:
+    return await audit.review(current_user, review_id)
 
 
 @put("/audit/reviews/{review_id:str}/entries/{seq:int}", operation_id="recordLogReviewEntry",
      summary="Document one sampled entry", description="The finding and a comment; the reviewer and time are "
      "recorded.", responses=PROBLEMS, tags=TAGS)
-async def record_entry(current_user: CurrentUser, runtime: Runtime, review_id: ReviewId,
+async def record_entry(current_user: CurrentUser, audit: Audit, review_id: ReviewId,
                        seq: Annotated[int, Parameter(ge=1, le=2**53)], data: Outcome) -> ReviewOut:
-    return await _service(runtime).record_entry_outcome(current_user, review_id, seq, data)
+    return await audit.record_entry_outcome(current_user, review_id, seq, data)
 
 
 @put("/audit/reviews/{review_id:str}/outcome", operation_id="concludeLogReview", summary="Conclude the review",
      description="The review's overall finding and comment.", responses=PROBLEMS, tags=TAGS)
-async def conclude_review(current_user: CurrentUser, runtime: Runtime, review_id: ReviewId,
+async def conclude_review(current_user: CurrentUser, audit: Audit, review_id: ReviewId,
                           data: Outcome) -> ReviewOut:
-    return await _service(runtime).conclude(current_user, review_id, data)
+    return await audit.conclude(current_user, review_id, data)
 
 
 @get("/audit/reviews/{review_id:str}/export", operation_id="exportLogReview", summary="Export a review as CSV",
      description="The review, its sample and the outcomes as CSV (UTF-8). Exporting is logged.",
      media_type="text/csv", responses=PROBLEMS, tags=TAGS)
-async def export_review(current_user: CurrentUser, runtime: Runtime, review_id: ReviewId) -> Response[bytes]:
-    body = await _service(runtime).export_csv(current_user, review_id)
+async def export_review(current_user: CurrentUser, audit: Audit, review_id: ReviewId) -> Response[bytes]:
+    body = await audit.export_csv(current_user, review_id)
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="log-review-{review_id[:36]}.csv"'})
 

@@ -13,8 +13,8 @@ from litestar.exceptions import HTTPException, SerializationException, Validatio
 
 from domain.errors import DomainError, FieldConflict, NotAllowedForPart, NotFound, OutOfRange
 from domain.sip import ContentChanged, MissingContents
-from server.api.schemas import FieldError, Problem
 from server.errors import ApplicationError, VersionConflict
+from server.schemas.cases import FieldError, Problem
 
 log = logging.getLogger("samplan.api")
 MEDIA_TYPE = "application/problem+json"

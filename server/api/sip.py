@@ -31,8 +31,14 @@ from domain.sip import (
 from domain.sip import commands as cmd
 from domain.sip.contents import FieldValue
 from server.api.cases import ActingUnitHeader, IdempotencyHeader
+from server.api.dependencies import Sip
 from server.api.openapi import PROBLEMS
-from server.api.sip_schemas import (
+from server.errors import Invalid
+from server.exports.sip_fhir import FHIR_MEDIA_TYPE, render_fhir
+from server.exports.sip_pdf import render_pdf
+from server.idempotency import CommandResult, IdempotencyKey
+from server.principal import CurrentUser
+from server.schemas.sip import (
     AddItemInput,
     AddNamedParticipantInput,
     AddUnitInput,
@@ -57,23 +63,11 @@ from server.api.sip_schemas import (
     VersionOut,
     WithdrawConsentInput,
 )
-from server.errors import Invalid
-from server.exports.sip_fhir import FHIR_MEDIA_TYPE, render_fhir
-from server.exports.sip_pdf import render_pdf
-from server.idempotency import CommandResult, IdempotencyKey
-from server.principal import CurrentUser
-from server.runtime import Runtime, utc_now
-from server.services.sip import SipService
 
 PlanId = Annotated[str, Parameter(max_length=64, description="The plan id.")]
 VersionNumber = Annotated[int, Parameter(ge=1, le=100_000, description="An agreed version's number (from 1).")]
 TAGS = ["sip"]
 ACTION_TAGS = ["sip actions"]
-
-
-def sip_service(runtime: Runtime) -> SipService:
-    """The SIP use cases on the runtime's database and live pipeline (cheap: built per request)."""
-    return SipService(runtime.uow, utc_now, runtime.settings.time_limits)
 
 
 def _json(result: CommandResult) -> Response[SipPlanDetail]:
@@ -93,10 +87,10 @@ async def _idem(request: Request[Any, Any, Any], key: str | None) -> Idempotency
                   "Without it, give the person. The plan is the owner's draft until the person's consent names "
                   "the other units.",
       status_code=201, responses=PROBLEMS, tags=TAGS)
-async def create_sip_plan(current_user: CurrentUser, runtime: Runtime, data: CreateSipPlan,
+async def create_sip_plan(current_user: CurrentUser, sip: Sip, data: CreateSipPlan,
                           request: Request[Any, Any, Any],
                           idempotency_key: IdempotencyHeader = None) -> Response[SipPlanDetail]:
-    return _json(await sip_service(runtime).create(current_user, data, await _idem(request, idempotency_key)))
+    return _json(await sip.create(current_user, data, await _idem(request, idempotency_key)))
 
 
 @get("/sip-plans", operation_id="listSipPlans", summary="List the SIPs of my units",
@@ -104,14 +98,14 @@ async def create_sip_plan(current_user: CurrentUser, runtime: Runtime, data: Cre
                  "and by a follow-up date on or before a day; page with limit and offset.",
      responses=PROBLEMS, tags=TAGS)
 async def list_sip_plans(
-    current_user: CurrentUser, runtime: Runtime,
+    current_user: CurrentUser, sip: Sip,
     unit_id: Annotated[str | None, Parameter(query="unit_id", required=False, max_length=64)] = None,
     states: Annotated[list[PlanState] | None, Parameter(query="state", required=False)] = None,
     follow_up_before: Annotated[date | None, Parameter(query="follow_up_before", required=False)] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> SipPlanPage:
-    return await sip_service(runtime).list_plans(current_user, unit_id=unit_id, states=states,
+    return await sip.list_plans(current_user, unit_id=unit_id, states=states,
                                                  follow_up_before=follow_up_before, limit=limit, offset=offset)
 
 
@@ -120,17 +114,17 @@ async def list_sip_plans(
                  "approvals, what is missing for agreement, agreed versions, meetings, follow-ups, deadlines. "
                  "Every read is written to the access log.",
      responses=PROBLEMS, tags=TAGS)
-async def get_sip_plan(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId,
+async def get_sip_plan(current_user: CurrentUser, sip: Sip, plan_id: PlanId,
                        acting_unit: ActingUnitHeader = None) -> SipPlanDetail:
-    return await sip_service(runtime).get(current_user, plan_id, acting_unit)
+    return await sip.get(current_user, plan_id, acting_unit)
 
 
 @get("/sip-plans/{plan_id:str}/versions", operation_id="listSipVersions", summary="The agreed versions",
      description="Every agreed version of the plan with its contents and approvals, oldest first.",
      responses=PROBLEMS, tags=TAGS)
-async def list_sip_versions(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId,
+async def list_sip_versions(current_user: CurrentUser, sip: Sip, plan_id: PlanId,
                             acting_unit: ActingUnitHeader = None) -> list[VersionOut]:
-    return await sip_service(runtime).versions(current_user, plan_id, acting_unit)
+    return await sip.versions(current_user, plan_id, acting_unit)
 
 
 @get("/sip-plans/{plan_id:str}/diff", operation_id="diffSipVersions", summary="What changed between versions",
@@ -138,12 +132,12 @@ async def list_sip_versions(current_user: CurrentUser, runtime: Runtime, plan_id
                  "working contents): fields with before and after, items added, changed or removed.",
      responses=PROBLEMS, tags=TAGS)
 async def diff_sip_versions(
-    current_user: CurrentUser, runtime: Runtime, plan_id: PlanId,
+    current_user: CurrentUser, sip: Sip, plan_id: PlanId,
     from_version: Annotated[int, Parameter(query="from", ge=1, le=100_000)],
     to_version: Annotated[int | None, Parameter(query="to", required=False, ge=1, le=100_000)] = None,
     acting_unit: ActingUnitHeader = None,
 ) -> SipDiffOut:
-    return await sip_service(runtime).diff(current_user, plan_id, from_version, to_version, acting_unit)
+    return await sip.diff(current_user, plan_id, from_version, to_version, acting_unit)
 
 
 @get("/sip-plans/{plan_id:str}/versions/{number:int}/pdf", operation_id="exportSipPdf",
@@ -151,9 +145,9 @@ async def diff_sip_versions(
      description="The agreed version as a PDF in Swedish: for the person, and printed as the fallback routine "
                  "when the system is unavailable. An export is a read of patient data (access-logged).",
      responses=PROBLEMS, tags=TAGS)
-async def export_sip_pdf(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId, number: VersionNumber,
+async def export_sip_pdf(current_user: CurrentUser, sip: Sip, plan_id: PlanId, number: VersionNumber,
                          acting_unit: ActingUnitHeader = None) -> Response[bytes]:
-    content = await sip_service(runtime).export(current_user, plan_id, number, acting_unit, render_pdf,
+    content = await sip.export(current_user, plan_id, number, acting_unit, render_pdf,
                                                 "export_sip_pdf")
     return Response(content, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="sip-{number}.pdf"'})
@@ -164,9 +158,9 @@ async def export_sip_pdf(current_user: CurrentUser, runtime: Runtime, plan_id: P
      description="The agreed version as an HL7 FHIR R4 `CarePlan` with contained `CareTeam` (the units taking "
                  "part) and `Consent`. An export is a read of patient data (access-logged).",
      responses=PROBLEMS, tags=TAGS)
-async def export_sip_fhir(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId, number: VersionNumber,
+async def export_sip_fhir(current_user: CurrentUser, sip: Sip, plan_id: PlanId, number: VersionNumber,
                           acting_unit: ActingUnitHeader = None) -> Response[bytes]:
-    content = await sip_service(runtime).export(current_user, plan_id, number, acting_unit, render_fhir,
+    content = await sip.export(current_user, plan_id, number, acting_unit, render_fhir,
                                                 "export_sip_fhir")
     return Response(content, media_type=FHIR_MEDIA_TYPE)
 
@@ -177,9 +171,9 @@ MeetingId = Annotated[str, Parameter(max_length=64, description="The meeting id.
 ItemId = Annotated[str, Parameter(max_length=64, description="The item id.")]
 
 
-async def _run(current_user: CurrentUser, runtime: Runtime, command: cmd.SipCommand, request: Request[Any, Any, Any],
+async def _run(current_user: CurrentUser, sip: Sip, command: cmd.SipCommand, request: Request[Any, Any, Any],
                idempotency_key: str | None, acting_unit: str | None) -> Response[SipPlanDetail]:
-    return _json(await sip_service(runtime).execute(current_user, command, acting_unit,
+    return _json(await sip.execute(current_user, command, acting_unit,
                                                     await _idem(request, idempotency_key)))
 
 
@@ -188,16 +182,16 @@ def sip_route(path: str, body: type[Any], build: Callable[..., cmd.SipCommand], 
     """One POST route that turns its body (and the meeting id in its path, if any) into a command; answers with
     the plan."""
     if "{meeting_id:str}" in path:
-        async def handler(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId, meeting_id: MeetingId,
+        async def handler(current_user: CurrentUser, sip: Sip, plan_id: PlanId, meeting_id: MeetingId,
                           data: Any, request: Request[Any, Any, Any], idempotency_key: IdempotencyHeader = None,
                           acting_unit: ActingUnitHeader = None) -> Response[SipPlanDetail]:
-            return await _run(current_user, runtime, build(plan_id, data, meeting_id), request, idempotency_key,
+            return await _run(current_user, sip, build(plan_id, data, meeting_id), request, idempotency_key,
                               acting_unit)
     else:
-        async def handler(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId,  # type: ignore[misc]
+        async def handler(current_user: CurrentUser, sip: Sip, plan_id: PlanId,  # type: ignore[misc]
                           data: Any, request: Request[Any, Any, Any], idempotency_key: IdempotencyHeader = None,
                           acting_unit: ActingUnitHeader = None) -> Response[SipPlanDetail]:
-            return await _run(current_user, runtime, build(plan_id, data), request, idempotency_key, acting_unit)
+            return await _run(current_user, sip, build(plan_id, data), request, idempotency_key, acting_unit)
 
     handler.__annotations__["data"] = body
     handler.__name__ = operation_id
@@ -242,25 +236,25 @@ def item_content(name: ItemList, data: ItemContentInput) -> ItemContent:
                   "`field_conflict` with `current_value` and `current_revision`, nothing written. Edits of other "
                   "fields and items never conflict.",
       status_code=200, responses=PROBLEMS, tags=ACTION_TAGS)
-async def change_sip_field(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId, field: PlanField,
+async def change_sip_field(current_user: CurrentUser, sip: Sip, plan_id: PlanId, field: PlanField,
                            data: FieldEditInput, request: Request[Any, Any, Any],
                            idempotency_key: IdempotencyHeader = None,
                            acting_unit: ActingUnitHeader = None) -> Response[SipPlanDetail]:
     command = cmd.ChangeSipField(plan_id=plan_id, field=field, value=field_value(field, data.value),
                                  expected_revision=data.expected_revision)
-    return await _run(current_user, runtime, command, request, idempotency_key, acting_unit)
+    return await _run(current_user, sip, command, request, idempotency_key, acting_unit)
 
 
 @post("/sip-plans/{plan_id:str}/items/{list_name:str}", operation_id="addSipItem", summary="Add an item",
       description="Add an item to `needs`, `services`, `measures` or `goals`. Adding never conflicts; a "
                   "client-chosen `item_id` lets a retry find its item.",
       status_code=200, responses=PROBLEMS, tags=ACTION_TAGS)
-async def add_sip_item(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId, list_name: ItemList,
+async def add_sip_item(current_user: CurrentUser, sip: Sip, plan_id: PlanId, list_name: ItemList,
                        data: AddItemInput, request: Request[Any, Any, Any], idempotency_key: IdempotencyHeader = None,
                        acting_unit: ActingUnitHeader = None) -> Response[SipPlanDetail]:
     command = cmd.AddSipItem(plan_id=plan_id, list_name=list_name, content=item_content(list_name, data.content),
                              item_id=data.item_id)
-    return await _run(current_user, runtime, command, request, idempotency_key, acting_unit)
+    return await _run(current_user, sip, command, request, idempotency_key, acting_unit)
 
 
 @post("/sip-plans/{plan_id:str}/items/{list_name:str}/{item_id:str}", operation_id="changeSipItem",
@@ -268,25 +262,25 @@ async def add_sip_item(current_user: CurrentUser, runtime: Runtime, plan_id: Pla
       description="Replace the item's content from the revision you read (409 `field_conflict` with the current "
                   "content and revision if someone changed it meanwhile).",
       status_code=200, responses=PROBLEMS, tags=ACTION_TAGS)
-async def change_sip_item(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId, list_name: ItemList,
+async def change_sip_item(current_user: CurrentUser, sip: Sip, plan_id: PlanId, list_name: ItemList,
                           item_id: ItemId, data: ChangeItemInput, request: Request[Any, Any, Any],
                           idempotency_key: IdempotencyHeader = None,
                           acting_unit: ActingUnitHeader = None) -> Response[SipPlanDetail]:
     command = cmd.ChangeSipItem(plan_id=plan_id, list_name=list_name, item_id=item_id,
                                 content=item_content(list_name, data.content), expected_revision=data.expected_revision)
-    return await _run(current_user, runtime, command, request, idempotency_key, acting_unit)
+    return await _run(current_user, sip, command, request, idempotency_key, acting_unit)
 
 
 @post("/sip-plans/{plan_id:str}/items/{list_name:str}/{item_id:str}/removal", operation_id="removeSipItem",
       summary="Remove an item", description="Remove the item, if it is still at the revision you read.",
       status_code=200, responses=PROBLEMS, tags=ACTION_TAGS)
-async def remove_sip_item(current_user: CurrentUser, runtime: Runtime, plan_id: PlanId, list_name: ItemList,
+async def remove_sip_item(current_user: CurrentUser, sip: Sip, plan_id: PlanId, list_name: ItemList,
                           item_id: ItemId, data: RemoveItemInput, request: Request[Any, Any, Any],
                           idempotency_key: IdempotencyHeader = None,
                           acting_unit: ActingUnitHeader = None) -> Response[SipPlanDetail]:
     command = cmd.RemoveSipItem(plan_id=plan_id, list_name=list_name, item_id=item_id,
                                 expected_revision=data.expected_revision)
-    return await _run(current_user, runtime, command, request, idempotency_key, acting_unit)
+    return await _run(current_user, sip, command, request, idempotency_key, acting_unit)
 
 
 def _unit(unit_id: str) -> UnitRef:

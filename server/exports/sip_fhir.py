@@ -25,8 +25,8 @@ from typing import Any
 import msgspec
 
 from domain.sip import Consent, NamedParticipantKind, PlanState
-from server.case_views import PROTECTED_NAME
 from server.exports.context import ExportContext
+from server.views.cases import PROTECTED_NAME
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
 IDENTITY_SYSTEMS = {  # Swedish identity numbers (Inera's OIDs)

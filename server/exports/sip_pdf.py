@@ -19,8 +19,8 @@ from fpdf import FPDF
 
 from domain.deadlines import STOCKHOLM
 from domain.identity import parse_patient_identity
-from server.case_views import PROTECTED_NAME
 from server.exports.context import ExportContext
+from server.views.cases import PROTECTED_NAME
 
 SYSTEM_DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 FAMILY = "SamplanSans"

@@ -35,7 +35,20 @@ from domain.organisation import Role, UnitKind
 from realtime.feeds import unit_feed
 from server import access_log
 from server import authorization as authz
-from server.api.admin_schemas import (
+from server.errors import Conflict, Forbidden, Invalid, NotVisible
+from server.persistence import event_log
+from server.persistence.models import (
+    AdminLogRow,
+    AssignmentRow,
+    CaseRow,
+    OrganisationRow,
+    PrincipalRow,
+    UnitRow,
+    UserRow,
+)
+from server.persistence.unit_of_work import UnitOfWork
+from server.principal import CurrentUser
+from server.schemas.admin import (
     AdminAssignmentOut,
     AdminChangeOut,
     AdminChangePage,
@@ -52,19 +65,6 @@ from server.api.admin_schemas import (
     OrganisationOut,
     ProtectedIdentityOut,
 )
-from server.errors import Conflict, Forbidden, Invalid, NotVisible
-from server.persistence import event_log
-from server.persistence.models import (
-    AdminLogRow,
-    AssignmentRow,
-    CaseRow,
-    OrganisationRow,
-    PrincipalRow,
-    UnitRow,
-    UserRow,
-)
-from server.persistence.unit_of_work import UnitOfWork
-from server.principal import CurrentUser
 
 
 def organisation_out(row: OrganisationRow) -> OrganisationOut:

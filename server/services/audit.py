@@ -23,9 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.administration import Grants, check_finding, draw_sample, summarise
 from domain.identity import InvalidIdentity, parse_patient_identity
+from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_times
 from server import access_log, access_log_checkpoint_file
 from server import authorization as authz
-from server.api.admin_schemas import (
+from server.errors import Invalid, NotVisible
+from server.persistence.event_log import as_utc
+from server.persistence.models import AccessLogRow, LogReviewEntryRow, LogReviewRow, UnitRow, UserRow
+from server.persistence.unit_of_work import UnitOfWork
+from server.principal import CurrentUser
+from server.schemas.admin import (
     AccessLogEntryOut,
     AccessLogPage,
     ChainProblemOut,
@@ -37,11 +43,6 @@ from server.api.admin_schemas import (
     ReviewSummaryOut,
     VerificationOut,
 )
-from server.errors import Invalid, NotVisible
-from server.persistence.event_log import as_utc
-from server.persistence.models import AccessLogRow, LogReviewEntryRow, LogReviewRow, UnitRow, UserRow
-from server.persistence.unit_of_work import UnitOfWork
-from server.principal import CurrentUser
 
 MAX_POPULATION = 1_000_000
 LOG_REVIEW_PURPOSE = "log_review"  # reviewers' own reading: searchable, but not part of the samples they draw
@@ -59,14 +60,19 @@ class AuditService:
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime], *,
                  seal: Callable[[], Awaitable[int]], keyring: access_log.Keyring,
                  checkpoint_file: Path | None = None, warn_without_checkpoint_file: bool = False,
-                 unsealed_grace: timedelta = access_log.UNSEALED_GRACE) -> None:
+                 unsealed_grace: timedelta = access_log.UNSEALED_GRACE, limits: TimeLimits = DEFAULT_LIMITS) -> None:
         self._uow = uow
+        self._limits = limits  # the audit window of the periods a client asks for
         self._seal = seal  # a sealing round of its own (short transactions, the sealer's), not in a request's
         self._clock = clock
         self._unsealed_grace = unsealed_grace
         self._keyring = keyring
         self._checkpoint_file = checkpoint_file
         self._warn_without_checkpoint_file = warn_without_checkpoint_file
+
+    def check_period(self, **period: datetime | None) -> None:
+        """A period's ends must lie in the audit window (domain.time_limits): 400 naming the field otherwise."""
+        check_times(self._clock(), self._limits, **period)
 
     # ----- search -----------------------------------------------------------------------------------------------
 

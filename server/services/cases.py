@@ -21,14 +21,14 @@ from domain.payment import PaymentPolicy
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command, check_times
 from realtime.envelope import AggregateType
 from server import authorization
-from server.api.schemas import CaseDetail, CasePage, RegisterCase
-from server.case_views import detail, summary
 from server.errors import Conflict, Invalid
 from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
+from server.schemas.cases import CaseDetail, CasePage, RegisterCase
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Store, Touched
 from server.services.patients import details_of, upsert_patient
+from server.views.cases import detail, summary
 
 PART_OF_KIND = RECEIVING_PART_OF_KIND
 

@@ -20,10 +20,10 @@ from sqlalchemy.sql.dml import Insert
 
 from domain.deadlines import STOCKHOLM
 from domain.identity import InvalidIdentity, parse_patient_identity
-from server.api.schemas import PatientInput
 from server.errors import Invalid
 from server.persistence.models import PatientRow, PersonDetails
 from server.persistence.unit_of_work import UnitOfWork
+from server.schemas.cases import PatientInput
 
 
 def details_of(data: PatientInput) -> PersonDetails:

@@ -38,17 +38,17 @@ from domain.sip.events import SipMeetingScheduled
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command
 from realtime.envelope import AggregateType
 from server import authorization
-from server.api.sip_schemas import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
 from server.errors import Conflict, Invalid, NotVisible
 from server.exports.context import ExportContext
 from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.models import Person, PrincipalRow
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
+from server.schemas.sip import CreateSipPlan, SipDiffOut, SipPlanDetail, SipPlanPage, VersionOut
 from server.services.cases import CaseStore
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Touched
 from server.services.patients import details_of, upsert_patient
-from server.sip_views import detail, diff_out, summary, version_out
+from server.views.sip import detail, diff_out, summary, version_out
 
 
 class PlanKind(Kind[SipPlan, SipPlanDetail]):

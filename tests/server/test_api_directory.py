@@ -106,7 +106,7 @@ async def test_an_entered_amount_prices_a_case(client: Client, auth: Auth, app: 
     year = remove_entered_amount
     nurse, admin = auth("ward.nurse"), auth("central.admin")
     clock = {"now": datetime(year, 3, 1, 8, 0, tzinfo=UTC)}
-    monkeypatch.setattr(app.state.runtime.cases, "_clock", lambda: clock["now"])
+    monkeypatch.setattr(app.state.runtime.services.cases, "_clock", lambda: clock["now"])
 
     async def step(case: dict[str, Any], action: str, at: datetime, **body: Any) -> dict[str, Any]:
         clock["now"] = at

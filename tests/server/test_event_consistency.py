@@ -28,8 +28,8 @@ import httpx
 import pytest
 
 from server.api.cases import COMMAND_ROUTES
-from server.api.schemas import CaseSummary
 from server.demo.seed import stable_id
+from server.schemas.cases import CaseSummary
 from tests.server.conftest import (
     RONNVIKEN,
     SODERMALM,

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from server.api.sip_schemas import SipPlanSummary
+from server.schemas.sip import SipPlanSummary
 from tests.server.conftest import iso, new_identity, now_utc, patient
 from tests.server.sip_support import (
     HOME_CARE,

@@ -4,7 +4,7 @@ What the acting unit may do (`allowed_actions`) is the domain's rule (`SipPlan.a
 every command checks, so a client offers exactly what would go through.
 
 Protected identity (*skyddad identitet*): the person's name and address are masked as for a case
-(`case_views.patient_out`), and so are the names of next of kin taking part (they would point to the person),
+(`server.views.cases.patient_out`), and so are the names of next of kin taking part (they would point to the person),
 unless `reveal`: the user's assignment at the acting unit carries the explicit need
 (`authorization.reveals_protected_identity`).
 """
@@ -32,8 +32,10 @@ from domain.sip import (
     SipPlan,
     plan_deadlines,
 )
-from server.api.schemas import DeadlineOut
-from server.api.sip_schemas import (
+from server.persistence.models import Person, PrincipalRow, UnitRow
+from server.persistence.sip_repository import listing_follow_up
+from server.schemas.cases import DeadlineOut
+from server.schemas.sip import (
     ApprovalOut,
     ConsentOut,
     ContentsOut,
@@ -54,9 +56,7 @@ from server.api.sip_schemas import (
     VersionOut,
     VersionSummaryOut,
 )
-from server.case_views import PROTECTED_NAME, patient_out
-from server.persistence.models import Person, PrincipalRow, UnitRow
-from server.persistence.sip_repository import listing_follow_up
+from server.views.cases import PROTECTED_NAME, patient_out
 
 
 def field_text(value: object) -> str | None:

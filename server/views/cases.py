@@ -14,7 +14,8 @@ from domain.discharge_case import DischargeCase
 from domain.identity import parse_patient_identity
 from domain.payment import PaymentPolicy
 from domain.planning import PlanningField
-from server.api.schemas import (
+from server.persistence.models import Person, UnitRow
+from server.schemas.cases import (
     AcknowledgementOut,
     AckStatusOut,
     CaseDetail,
@@ -27,7 +28,6 @@ from server.api.schemas import (
     PlanningOut,
     TimelineOut,
 )
-from server.persistence.models import Person, UnitRow
 
 PROTECTED_NAME = "Skyddad identitet"
 

@@ -13,7 +13,7 @@ import msgspec
 from msgspec import Meta
 
 from domain.sip import Answer, CloseReason, ConsentForm, ConsentGiver, InviteeKind, NamedParticipantKind, SipAction
-from server.api.schemas import DeadlineOut, PatientInput, PatientOut
+from server.schemas.cases import DeadlineOut, PatientInput, PatientOut
 
 Id = Annotated[str, Meta(min_length=1, max_length=64)]
 ShortText = Annotated[str, Meta(max_length=200)]

@@ -1,0 +1,56 @@
+"""The organisation directory as the API shows it: the signed-in user with their units, and the units."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from domain.organisation import UnitKind
+from server import authorization
+from server.errors import NotVisible
+from server.persistence.models import UnitRow
+from server.persistence.unit_of_work import UnitOfWork
+from server.principal import CurrentUser
+from server.schemas.cases import AssignmentOut, CapabilitiesOut, MeOut, UnitOut, UnitPage
+
+
+def unit_out(row: UnitRow) -> UnitOut:
+    return UnitOut(id=row.id, name=row.name, kind=row.kind, hsa_id=row.hsa_id, organisation_id=row.organisation_id,
+                   municipality_code=row.municipality_code, district=row.district, routing_role=row.routing_role)
+
+
+class DirectoryQuery:
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    async def me(self, current_user: CurrentUser) -> MeOut:
+        async with self._uow() as uow:
+            units = await uow.directory.units(a.unit_id for a in current_user.assignments)
+        can = authorization.capabilities(current_user, units)  # what the user may do: the domain decides
+        return MeOut(id=current_user.id, username=current_user.username, hsa_id=current_user.hsa_id,
+                     display_name=current_user.display_name, organisation_id=current_user.organisation_id,
+                     assignments=[AssignmentOut(unit_id=a.unit_id, unit_name=units[a.unit_id].name
+                                                if a.unit_id in units else a.unit_id, role=str(a.role))
+                                  for a in current_user.assignments],
+                     capabilities=CapabilitiesOut(
+                         case_unit_ids=list(can.case_unit_ids), unit_parts=can.unit_parts,
+                         register_case_unit_ids=list(can.register_case_unit_ids),
+                         inbox_unit_ids=list(can.inbox_unit_ids), administer=can.administer,
+                         manage_users=can.manage_users, manage_units=can.manage_units,
+                         connect_organisations=can.connect_organisations, review_logs=can.review_logs,
+                         verify_log=can.verify_log, grantable_roles=[str(r) for r in can.grantable_roles],
+                         case_roles=[str(r) for r in can.case_roles]))
+
+    async def units(self, *, kind: UnitKind | None, municipality_code: str | None, organisation_id: str | None,
+                    kinds: Collection[str] | None = None, limit: int, offset: int) -> UnitPage:
+        async with self._uow() as uow:
+            rows = await uow.directory.list_units(kind=kind, municipality_code=municipality_code,
+                                                  organisation_id=organisation_id, kinds=kinds, limit=limit,
+                                                  offset=offset)
+        return UnitPage(items=[unit_out(r) for r in rows], limit=limit, offset=offset)
+
+    async def unit(self, unit_id: str) -> UnitOut:
+        async with self._uow() as uow:
+            row = await uow.directory.unit(unit_id)
+        if row is None:
+            raise NotVisible("no such unit")
+        return unit_out(row)

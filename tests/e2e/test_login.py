@@ -25,16 +25,25 @@ from ui.settings import UiSettings
 USERS = {u.username: u for u in DEMO_USERS}
 
 
-async def stored_access_token(stack: Stack) -> str:
-    """The access token the UI process stored for the one signed-in browser (its storage file is written in the
-    background, just after the callback; waited for up to 10 s)."""
+def stored_access_tokens(stack: Stack) -> set[str]:
+    """The access tokens in the UI process's storage files now (the stack is shared: other tests' sessions too)."""
+    tokens: set[str] = set()
+    for path in (stack.data_dir / "nicegui").glob("storage-user-*.json"):
+        with contextlib.suppress(ValueError, OSError):
+            session = json.loads(path.read_text()).get("samplan_session")
+            if isinstance(session, dict):
+                tokens.add(str(session["access_token"]))
+    return tokens
+
+
+async def stored_access_token(stack: Stack, before: set[str]) -> str:
+    """The access token the UI process stored for the browser that just signed in: the one not among `before`
+    (its storage file is written in the background, just after the callback; waited for up to 10 s)."""
     async with asyncio.timeout(10):
         while True:
-            for path in (stack.data_dir / "nicegui").glob("storage-user-*.json"):
-                with contextlib.suppress(ValueError, OSError):
-                    session = json.loads(path.read_text()).get("samplan_session")
-                    if isinstance(session, dict):
-                        return str(session["access_token"])
+            if new := stored_access_tokens(stack) - before:
+                [token] = new
+                return token
             await asyncio.sleep(0.05)
 
 
@@ -45,6 +54,7 @@ async def test_login_through_the_dev_idp_and_logout(page: Page, context: Browser
         requests.append(request)
 
     page.on("request", seen)
+    tokens_before = stored_access_tokens(stack)
 
     # Signed out, a page of the UI sends the browser to the login, which sends it to the provider
     # (authorization code flow with PKCE S256).
@@ -80,7 +90,7 @@ async def test_login_through_the_dev_idp_and_logout(page: Page, context: Browser
     assert any("/auth/callback?code=" in u for u in urls)
     assert not any("access_token" in u or "refresh_token" in u or "id_token" in u for u in urls)
     # The UI process keeps the tokens in its storage files, readable by its own user only (0600, folder 0700).
-    access_token = await stored_access_token(stack)
+    access_token = await stored_access_token(stack, tokens_before)
     storage = stack.data_dir / "nicegui"
     assert stat.S_IMODE(storage.stat().st_mode) == 0o700
     assert {stat.S_IMODE(f.stat().st_mode) for f in storage.iterdir() if f.is_file()} == {0o600}

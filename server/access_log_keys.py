@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import tempfile
 from pathlib import Path
 
 from server.access_log import Keyring
+from server.secret_files import create_once
 from server.settings import Settings
 
 
@@ -46,19 +46,4 @@ def load_or_create_key_file(path: Path) -> str:
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            tmp.write(secrets.token_urlsafe(32) + "\n")
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        try:
-            os.link(tmp_name, path)  # refuses to overwrite a key another process has just created
-        except FileExistsError:
-            pass
-        except OSError:
-            os.replace(tmp_name, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+    create_once(path, secrets.token_urlsafe(32) + "\n")

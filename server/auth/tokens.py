@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import secrets
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -40,6 +39,8 @@ from joserfc.errors import (
     UnsupportedAlgorithmError,
 )
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
+
+from server.secret_files import create_once
 
 __all__ = [
     "DevSigningKey",
@@ -166,26 +167,10 @@ class DevSigningKey:
 
     @classmethod
     def _create(cls, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         kid = f"dev-{secrets.token_hex(8)}"
         key = RSAKey.generate_key(_DEV_KEY_SIZE, parameters={"kid": kid, "alg": _DEV_ALGORITHM, "use": "sig"})
         content = json.dumps(key.as_dict(private=True), indent=2) + "\n"
-        # mkstemp creates the file with mode 0o600
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-                tmp.write(content)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            try:
-                os.link(tmp_name, path)  # atomic, and refuses to overwrite a key another process just created
-            except FileExistsError:
-                pass
-            except OSError:
-                os.replace(tmp_name, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
+        create_once(path, content)
 
     def jwks(self) -> dict[str, Any]:
         """The public key set, `{"keys": [...]}`, with kid, alg RS256 and use sig."""

@@ -147,6 +147,54 @@ def worst_open_state(deadlines: tuple[Deadline, ...]) -> DeadlineState | None:
     return max(states, key=lambda s: s.severity) if states else None
 
 
+@dataclass(frozen=True)
+class DeadlineThresholds:
+    """When a case's most urgent open deadline state changes, whatever `now` is: stored with the case (the case
+    list's query model) so that the list decides `worst_open_state` from two times and `now`, in SQL.
+
+    `at_risk_from`: the earliest moment an unmet deadline is at risk (its due time less its at-risk window);
+    `overdue_from`: the earliest moment one is overdue (the first microsecond after its due time; the payment
+    liability's start itself). Both None when the case has no unmet deadline. The times follow the case's
+    document, estimates included (a new estimated discharge is a save, which stores them again); they do not
+    follow a change of the payment policy (then rebuild the query model)."""
+
+    at_risk_from: datetime | None
+    overdue_from: datetime | None
+
+    def state(self, now: datetime) -> DeadlineState | None:
+        """The state `worst_open_state(case_deadlines(case, policy, now))` has (what the SQL filter decides)."""
+        if self.overdue_from is None or self.at_risk_from is None:
+            return None
+        if now >= self.overdue_from:
+            return DeadlineState.OVERDUE
+        return DeadlineState.AT_RISK if now >= self.at_risk_from else DeadlineState.OK
+
+
+def deadline_thresholds(case: DischargeCase, policy: PaymentPolicy,
+                        rules: DeadlineRules = DEFAULT_RULES) -> DeadlineThresholds:
+    """The thresholds of `case`'s unmet deadlines (which deadlines apply does not depend on `now`)."""
+    at_risk = {DeadlineKind.ADMISSION_NOTICE: rules.admission_notice_at_risk,
+               DeadlineKind.NAMED_CARE_CONTACT: rules.named_care_contact_at_risk,
+               DeadlineKind.SIP_INVITATION: rules.sip_invitation_at_risk,
+               DeadlineKind.DISCHARGE_INFORMATION: rules.discharge_information_at_risk,
+               DeadlineKind.PAYMENT_LIABILITY: rules.payment_liability_at_risk}
+    risks: list[datetime] = []
+    overdues: list[datetime] = []
+    for d in case_deadlines(case, policy, CALENDAR_MAX, rules):
+        if not d.open:
+            continue
+        due = saturate(d.due_at).astimezone(UTC)
+        if d.kind is DeadlineKind.PAYMENT_LIABILITY:  # overdue from its start (`now >= starts`)
+            overdues.append(min(d.due_at.astimezone(UTC), due + _TICK))
+        else:  # overdue once `now > due`
+            overdues.append(due + _TICK)
+        risks.append(due - at_risk[d.kind])
+    return DeadlineThresholds(min(risks, default=None), min(overdues, default=None))
+
+
+_TICK = timedelta(microseconds=1)
+
+
 def liability_conditions(case: DischargeCase, rules: DeadlineRules = DEFAULT_RULES) -> LiabilityConditions:
     sent = case.admission_notice_sent_at
     sip_due = saturate(case.ready_periods[0].ready_at) + rules.sip_invitation_window if case.ready_periods else None

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from domain.payment import PaymentPolicy
 from server.access_log import Keyring
 from server.persistence.unit_of_work import UnitOfWork
+from server.queries.cases import CaseListQuery
 from server.queries.directory import DirectoryQuery
 from server.queries.feeds import FeedQuery
 from server.queries.inbox import InboxQuery
@@ -43,6 +44,7 @@ class Services:
 class Queries:
     """The reads that are not a use case's answer (`server/queries/`)."""
 
+    cases: CaseListQuery
     inbox: InboxQuery
     staff: StaffQuery
     directory: DirectoryQuery
@@ -67,5 +69,6 @@ def build_services(uow: Callable[[], UnitOfWork], settings: Settings, policy: Pa
 
 
 def build_queries(uow: Callable[[], UnitOfWork], policy: PaymentPolicy, clock: Callable[[], datetime]) -> Queries:
-    return Queries(inbox=InboxQuery(uow, policy, clock), staff=StaffQuery(uow), directory=DirectoryQuery(uow),
+    return Queries(cases=CaseListQuery(uow, policy, clock), inbox=InboxQuery(uow, policy, clock),
+                   staff=StaffQuery(uow), directory=DirectoryQuery(uow),
                    feeds=FeedQuery(uow), payment=PaymentQuery(uow, policy))

@@ -38,7 +38,7 @@ class Runtime:
     revocations: RevocationList  # access tokens revoked at sign-out (server/auth/revocation.py)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.live.publish)
+        return UnitOfWork(self.sessions, self.live.publish, self.policy)
 
     async def start(self) -> None:
         await self.live.start()
@@ -79,7 +79,7 @@ def build_runtime(settings: Settings) -> Runtime:
     sealer = Sealer(sessions, keyring(settings), interval=settings.access_log_seal_interval_seconds)
 
     def uow() -> UnitOfWork:
-        return UnitOfWork(sessions, live.publish)
+        return UnitOfWork(sessions, live.publish, policy)
 
     return Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
                    policy=policy, live=live, sealer=sealer, revocations=revocations(settings.redis_url),

@@ -229,6 +229,17 @@ class ApiClient:
         items: list[Json] = page["items"]
         return items
 
+    async def list_all_cases(self, token: str, unit_id: str, *, states: list[str],
+                             page_size: int = 500) -> list[Json]:
+        """Every case of the unit in `states` (newest admission first), page by page: what a board shows."""
+        items: list[Json] = []
+        while True:
+            params: dict[str, Any] = {"unit_id": unit_id, "state": states, "limit": page_size, "offset": len(items)}
+            page: Json = await self.request("GET", "/cases", token, params=params)
+            items.extend(page["items"])
+            if not page["items"] or len(items) >= page["total"]:
+                return items
+
     async def get_case(self, token: str, case_id: str, acting_unit: str | None) -> Json:
         result: Json = await self.request("GET", f"/cases/{case_id}", token, acting_unit=acting_unit)
         return result

@@ -20,6 +20,7 @@ from server.api.dependencies import Cases, Reads
 from server.api.openapi import PROBLEMS
 from server.idempotency import CommandResult, IdempotencyKey
 from server.principal import CurrentUser
+from server.queries.cases import CaseOrder
 from server.schemas import cases as s
 from server.views.cases import InboxOut, PersonOut
 
@@ -37,19 +38,21 @@ def _json(result: CommandResult) -> Response[s.CaseDetail]:
 
 
 @get("/cases", operation_id="listCases", summary="List cases of my units",
-     description="The cases of the units you work at (or one of them), with live deadlines. Filter by state and "
-                 "by the most urgent open deadline state; page with limit and offset.",
+     description="The cases of the units you work at (or one of them), with live deadlines, newest admission "
+                 "first (order=admitted_at: oldest first). Filter by state and by the most urgent open deadline "
+                 "state; page with limit and offset (total counts every matching case).",
      responses=PROBLEMS, tags=["cases"])
 async def list_cases(
-    current_user: CurrentUser, cases: Cases,
+    current_user: CurrentUser, queries: Reads,
     unit_id: Annotated[str | None, Parameter(query="unit_id", required=False, max_length=64)] = None,
     states: Annotated[list[CaseState] | None, Parameter(query="state", required=False)] = None,
     deadline_state: Annotated[DeadlineState | None, Parameter(query="deadline_state", required=False)] = None,
+    order: Annotated[CaseOrder, Parameter(query="order", required=False)] = CaseOrder.NEWEST,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> s.CasePage:
-    return await cases.list_cases(current_user, unit_id=unit_id, states=states, deadline_state=deadline_state,
-                                    limit=limit, offset=offset)
+    return await queries.cases.list_cases(current_user, unit_id=unit_id, states=states,
+                                          deadline_state=deadline_state, limit=limit, offset=offset, order=order)
 
 
 @post("/cases", operation_id="registerCase", summary="Register an admission",

@@ -190,12 +190,22 @@ class CaseRow(PersonSnapshot, Base):
 
 
 class CaseParticipantRow(Base):
-    """Which units see a case: kept in step with the document on every save, for listing and access checks."""
+    """Which units see a case: kept in step with the document on every save, for listing and access checks.
+
+    Also the case list's query model (`server/queries/cases.py`): per unit that sees the case, the case's state,
+    admission time and deadline thresholds (`domain.deadlines.deadline_thresholds`: the list decides the deadline
+    state from them and `now`), written in the same transaction as the document and rebuildable from it."""
 
     __tablename__ = "case_participants"
+    __table_args__ = (Index("ix_case_participants_unit_admitted", "unit_id", "admitted_at", "case_id"),
+                      Index("ix_case_participants_unit_state_admitted", "unit_id", "state", "admitted_at"))
     case_id: Mapped[str] = mapped_column(ForeignKey("discharge_cases.id"), primary_key=True)
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
     part: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(30))
+    admitted_at: Mapped[datetime] = mapped_column(Moment)
+    at_risk_from: Mapped[datetime | None] = mapped_column(Moment)
+    overdue_from: Mapped[datetime | None] = mapped_column(Moment)
 
 
 class EventRow(Base):

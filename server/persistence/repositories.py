@@ -9,7 +9,9 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from domain.deadlines import deadline_thresholds
 from domain.discharge_case import CaseState, DischargeCase
+from domain.payment import STOCKHOLM_2020, PaymentPolicy
 from server.persistence.documents import from_document, to_document
 from server.persistence.models import (
     AssignmentRow,
@@ -32,8 +34,11 @@ class ConcurrencyConflict(Exception):
 
 
 class CaseRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """`policy` decides the payment liability's start, one of the deadline thresholds the case list reads."""
+
+    def __init__(self, session: AsyncSession, policy: PaymentPolicy = STOCKHOLM_2020) -> None:
         self.session = session
+        self.policy = policy
 
     async def get(self, case_id: str, *, for_update: bool = False) -> DischargeCase | None:
         query = select(CaseRow).where(CaseRow.id == case_id)
@@ -66,7 +71,8 @@ class CaseRepository:
     async def _sync_participants(self, case: DischargeCase, *, fresh: bool = False) -> None:
         if not fresh:
             await self.session.execute(delete(CaseParticipantRow).where(CaseParticipantRow.case_id == case.id))
-        rows = [{"case_id": case.id, "unit_id": u, "part": str(case.part_of(u))} for u in case.visible_unit_ids()]
+        rows = [{"case_id": case.id, "unit_id": u, "part": str(case.part_of(u)), **listed(case, self.policy)}
+                for u in case.visible_unit_ids()]
         if rows:
             await self.session.execute(insert(CaseParticipantRow), rows)
 
@@ -98,6 +104,13 @@ class CaseRepository:
         open_states = [str(s) for s in CaseState if s.is_open]
         return await self.session.scalar(select(CaseRow.id).where(
             CaseRow.patient_id == patient_id, CaseRow.ward_unit_id == ward_unit_id, CaseRow.state.in_(open_states)))
+
+
+def listed(case: DischargeCase, policy: PaymentPolicy) -> dict[str, object]:
+    """The case list's columns of a case (`CaseParticipantRow`): the same for every unit that sees it."""
+    thresholds = deadline_thresholds(case, policy)
+    return {"state": str(case.state), "admitted_at": case.admitted_at.astimezone(UTC),
+            "at_risk_from": thresholds.at_risk_from, "overdue_from": thresholds.overdue_from}
 
 
 class PatientRepository:

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.payment import STOCKHOLM_2020, PaymentPolicy
 from realtime.envelope import AggregateType
 from realtime.feeds import unit_feed
 from server.persistence import event_log
@@ -33,15 +34,17 @@ class Recorded(Protocol[E]):
 
 
 class UnitOfWork:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], publisher: Publisher | None = None) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], publisher: Publisher | None = None,
+                 policy: PaymentPolicy = STOCKHOLM_2020) -> None:
         self._sessions = sessions
+        self._policy = policy
         self._publisher = publisher
         self._outbox: list[event_log.StoredEvent] = []
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
         await self.session.begin()
-        self.cases = CaseRepository(self.session)
+        self.cases = CaseRepository(self.session, self._policy)
         self.sip_plans = SipPlanRepository(self.session)
         self.patients = PatientRepository(self.session)
         self.directory = DirectoryRepository(self.session)

@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.commands import AddParticipant, AppointNamedCareContact, CaseCommand, Forward
-from domain.deadlines import DeadlineState, case_deadlines, worst_open_state
-from domain.discharge_case import RECEIVING_PART_OF_KIND, Actor, CaseState, DischargeCase, Part
+from domain.discharge_case import RECEIVING_PART_OF_KIND, Actor, DischargeCase, Part
 from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command, check_times
@@ -25,10 +24,10 @@ from server.errors import Conflict, Invalid
 from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
-from server.schemas.cases import CaseDetail, CasePage, RegisterCase
+from server.schemas.cases import CaseDetail, RegisterCase
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Store, Touched
 from server.services.patients import details_of, upsert_patient
-from server.views.cases import detail, summary
+from server.views.cases import detail
 
 PART_OF_KIND = RECEIVING_PART_OF_KIND
 
@@ -128,22 +127,6 @@ class CaseService:
 
     async def get(self, user: CurrentUser, case_id: str, acting_unit: str | None) -> CaseDetail:
         return await self._runner.get(user, case_id, acting_unit)
-
-    async def list_cases(self, user: CurrentUser, *, unit_id: str | None, states: list[CaseState] | None,
-                   deadline_state: DeadlineState | None, limit: int, offset: int) -> CasePage:
-        units = authorization.listing_units(user, unit_id)
-        async with self._uow() as uow:
-            now = self._clock()
-            cases = await uow.cases.get_many(await uow.cases.ids_for_units(units, states))
-            rows = [(c, p) for c, p in cases if deadline_state is None
-                    or worst_open_state(case_deadlines(c, self._policy, now)) == deadline_state]
-            page = rows[offset:offset + limit]
-            reveals = await self._runner.log_list(uow, user, units, page, "list_cases", now)
-            # Each row is shown for the unit it is seen through: what that unit may do (`allowed_actions`).
-            items = [summary(c, p, self._policy, now, unit_id=authorization.seen_through(units, c.visible_unit_ids()),
-                             reveal=r) for (c, p), r in zip(page, reveals, strict=True)]
-            await uow.commit()
-            return CasePage(items=items, total=len(rows), limit=limit, offset=offset)
 
     # ----- helpers --------------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, String, inspect, text
+from sqlalchemy import MetaData, String, inspect, select, text
 from sqlalchemy.engine import Connection
 
-from server.persistence.database import create_engine
+from server.demo.seed import seed
+from server.persistence.database import create_engine, session_factory
 from server.persistence.migrate import alembic_config, downgrade, upgrade
-from server.persistence.models import Base
+from server.persistence.models import Base, CaseParticipantRow
 from tests.conftest import _create_pg_database, _drop_pg_database
 
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
@@ -135,3 +137,33 @@ def test_0005_gives_every_case_and_plan_its_own_copy_of_the_person(empty_databas
     downgrade(empty_database, "0004")
     assert _execute(empty_database, "SELECT name, address, municipality_code, listed_unit_id, protected_identity "
                                     "FROM patients") == [[("Åsa Öberg", "Gatan 1", "0184", "u2", True)]]
+
+
+def test_0008_backfills_the_case_list_columns_as_the_repository_writes_them(empty_database: str) -> None:
+    """The demo cases are stored through the repository at head; taken down to 0007 (the columns dropped) and up
+    again, the backfill computes from the documents what the repository wrote."""
+    p = CaseParticipantRow
+    columns = (p.case_id, p.unit_id, p.state, p.admitted_at, p.at_risk_from, p.overdue_from)
+
+    async def seeded() -> None:
+        engine = create_engine(empty_database)
+        async with session_factory(engine)() as session, session.begin():
+            await seed(session, now=datetime.now(UTC))
+        await engine.dispose()
+
+    async def listed() -> set[tuple[Any, ...]]:
+        engine = create_engine(empty_database)
+        async with session_factory(engine)() as session:
+            rows = {tuple(r) for r in (await session.execute(select(*columns))).all()}
+        await engine.dispose()
+        return rows
+
+    upgrade(empty_database)
+    asyncio.run(seeded())
+    written = asyncio.run(listed())
+    assert len(written) > 60
+    assert any(r[5] is not None for r in written)
+    assert any(r[5] is None for r in written)  # closed cases
+    downgrade(empty_database, "0007")
+    upgrade(empty_database)
+    assert asyncio.run(listed()) == written

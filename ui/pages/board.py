@@ -13,7 +13,7 @@ from typing import Any
 from nicegui import background_tasks, ui
 
 from realtime.protocol import Viewer
-from ui.api_client import ApiError, Json
+from ui.api_client import ApiClient, ApiError, Json
 from ui.components import cells
 from ui.components.actions import actions_for, perform
 from ui.components.cellcast import CELLCAST
@@ -59,6 +59,12 @@ SORT_KEYS: dict[str, Callable[[Json], Any]] = {
     "admitted": lambda c: (c["admitted_at"], c["id"]),
 }
 
+
+
+async def board_cases(api: ApiClient, token: str, unit_id: str) -> list[Json]:
+    """What the board shows of a unit: its open cases, all of them, page by page (never a first page of its
+    whole history, which a long history fills with closed cases)."""
+    return await api.list_all_cases(token, unit_id, states=list(OPEN_STATES))
 
 class BoardRow:
     """One case on the board: a grid row of cells, each updated only when its HTML changes."""
@@ -162,10 +168,11 @@ class Board(LiveView):
             self.summary.props('id="sp-board-summary"')
 
     async def load(self) -> None:
-        """The snapshot: every case of the unit, then rows for those the filter shows."""
+        """The snapshot: every open case of the unit (what the board shows; page by page), then rows for those
+        the filter shows. Cases closed while the board is open stay, from their live updates."""
         token = await self.frame.fresh_token()
         assert self.frame.acting_unit is not None
-        items = await self.frame.api.list_cases(token, self.frame.acting_unit)
+        items = await board_cases(self.frame.api, token, self.frame.acting_unit)
         await self.frame.hub.load_units(token, {s["unit_id"] for c in items for s in c["acknowledgement_status"]})
         viewer_ids = {v.user_id for vs in self.frame.live.viewers.values() for v in vs}
         await self.frame.hub.load_people(token, viewer_ids)

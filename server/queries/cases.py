@@ -1,0 +1,83 @@
+"""The case list of a user's units (`GET /cases`), answered from the query model in `case_participants`.
+
+One SQL query filters (units, states, deadline state at `now`), orders (admission time) and pages; another counts;
+only the page's documents are then loaded and decoded (`WHERE id IN (page ids)`, at most `limit`). The deadline
+state is decided from the stored thresholds (`domain.deadlines.DeadlineThresholds`) and `now`, so a request
+neither grows with a unit's history nor computes a deadline of a case it does not return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, distinct, func, select
+
+from domain.deadlines import DeadlineState
+from domain.discharge_case import CaseState
+from domain.payment import PaymentPolicy
+from server import access_log, authorization
+from server.persistence.models import CaseParticipantRow
+from server.persistence.unit_of_work import UnitOfWork
+from server.principal import CurrentUser
+from server.schemas.cases import CasePage
+from server.views.cases import summary
+
+
+class CaseOrder(StrEnum):
+    """The order of the case list: newest admission first (the default), or oldest first."""
+
+    NEWEST = "-admitted_at"
+    OLDEST = "admitted_at"
+
+
+def deadline_state_is(state: DeadlineState, now: datetime) -> ColumnElement[bool]:
+    """The SQL condition `worst_open_state(case_deadlines(case, policy, now)) == state` over the stored
+    thresholds (`DeadlineThresholds.state`); a case without an unmet deadline has no state and matches none."""
+    p, now = CaseParticipantRow, now.astimezone(UTC)
+    if state is DeadlineState.OVERDUE:
+        return p.overdue_from <= now
+    if state is DeadlineState.AT_RISK:
+        return and_(p.at_risk_from <= now, p.overdue_from > now)
+    return and_(p.at_risk_from > now, p.overdue_from > now)
+
+
+class CaseListQuery:
+    def __init__(self, uow: Callable[[], UnitOfWork], policy: PaymentPolicy, clock: Callable[[], datetime]) -> None:
+        self._uow = uow
+        self._policy = policy
+        self._clock = clock
+
+    async def list_cases(self, user: CurrentUser, *, unit_id: str | None, states: list[CaseState] | None,
+                         deadline_state: DeadlineState | None, limit: int, offset: int,
+                         order: CaseOrder = CaseOrder.NEWEST) -> CasePage:
+        units = authorization.listing_units(user, unit_id)
+        p = CaseParticipantRow
+        async with self._uow() as uow:
+            now = self._clock()
+            where: list[ColumnElement[bool]] = [p.unit_id.in_(sorted(units))]
+            if states:
+                where.append(p.state.in_(sorted({str(s) for s in states})))
+            if deadline_state is not None:
+                where.append(deadline_state_is(deadline_state, now))
+            # One row per case: with one unit, the (case, unit) key already is; with several, DISTINCT.
+            ids: Any = select(p.case_id, p.admitted_at).where(*where)
+            if len(units) > 1:
+                ids = ids.distinct()
+            by = (p.admitted_at.desc(), p.case_id.desc()) if order is CaseOrder.NEWEST else (p.admitted_at, p.case_id)
+            page_ids = list(await uow.session.scalars(ids.order_by(*by).limit(limit).offset(offset)))
+            counted = distinct(p.case_id) if len(units) > 1 else p.case_id
+            total = await uow.session.scalar(select(func.count(counted)).where(*where)) or 0
+            loaded = {c.id: (c, person) for c, person in await uow.cases.get_many(page_ids)}
+            page = [loaded[i] for i in page_ids if i in loaded]
+            through = [authorization.seen_through(units, c.visible_unit_ids()) for c, _ in page]
+            await access_log.record(uow.session, user, unit_id=list(through),
+                                    patient_ids=[person.id for _, person in page],
+                                    case_ids=[c.id for c, _ in page], action="list_cases", at=now)
+            items = [summary(c, person, self._policy, now, unit_id=u,
+                             reveal=authorization.reveals_protected_identity(user, u))
+                     for (c, person), u in zip(page, through, strict=True)]
+            await uow.commit()
+        return CasePage(items=items, total=total, limit=limit, offset=offset)

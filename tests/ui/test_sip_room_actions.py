@@ -25,6 +25,7 @@ from tests.server.sip_support import (
     act,
     agree,
     get_plan,
+    give_consent,
     principal_of,
 )
 from tests.ui.conftest import eventually
@@ -206,6 +207,50 @@ async def test_an_older_read_answered_after_a_newer_404_leaves_the_room_invisibl
     assert not room.visible
     assert "inte längre synlig" in element(user, "room-state").text
     assert not enabled(user, "field-own_contribution-value")
+
+
+async def test_an_older_404_answered_after_a_newer_read_leaves_the_room_visible(
+        user: User, http: httpx.AsyncClient, auth: Auth, monkeypatch: Any) -> None:
+    """The reverse race: a read that began while the plan was invisible (consent withdrawn) answers 404 after a
+    newer read showed it again (new consent): the room stays editable."""
+    plan = await ready_plan(http, auth)
+    page, api_client = (importlib.import_module(f"ui.{name}") for name in ("pages.sip_room", "api_client"))
+    rooms: list[Any] = []
+    build = page.SipRoom.build
+
+    def recording_build(room: Any) -> None:
+        rooms.append(room)
+        build(room)
+
+    monkeypatch.setattr(page.SipRoom, "build", recording_build)
+    await open_room(user, MUNICIPAL_USER, plan)
+    room = rooms[0]
+    monkeypatch.setattr(page.SipRoom, "refetch", lambda self: None)  # the reads below are the only ones
+    withdrawn = await act(http, auth, plan, "consent-withdrawal", {})
+    request = api_client.ApiClient.request
+    read, release = asyncio.Event(), asyncio.Event()
+
+    async def held(api: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await request(api, method, path, *args, **kwargs)
+        finally:
+            if method == "GET" and path == f"/sip-plans/{plan['id']}" and not read.is_set():
+                read.set()  # the plan is invisible now: this read's 404 waits
+                await release.wait()
+
+    monkeypatch.setattr(api_client.ApiClient, "request", held)
+    assert user.client is not None
+    storage.request_contextvar.set(user.client.request)
+    older = asyncio.create_task(room.reload())
+    await read.wait()
+    await give_consent(http, auth, withdrawn)
+    assert await room.reload() is not None  # a later read: the plan again
+    assert room.visible
+    release.set()
+    assert await older is None
+    assert room.visible
+    assert "inte längre synlig" not in element(user, "room-state").text
+    assert enabled(user, "field-own_contribution-value")
 
 
 async def test_a_newer_plan_that_arrives_while_a_save_waits_is_not_undone_by_its_answer(

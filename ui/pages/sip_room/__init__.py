@@ -84,6 +84,7 @@ class SipRoom(LiveView):
         self._visible = True
         self._reads = 0  # reads of the plan started (`reload`), numbered
         self._lost_by = 0  # the read that found the plan no longer visible
+        self._shown_by = 0  # the newest read whose plan the room shows
         self.section_presence: dict[str, ui.label] = {}
         self.sections: list[Section] = []
         self.dialogs: set[FormDialog] = set()
@@ -323,6 +324,8 @@ class SipRoom(LiveView):
         except ApiError as exc:
             with self.frame.client:
                 if exc.status in (403, 404):
+                    if read < self._shown_by:
+                        return None  # an older read's 404: a newer one has shown the plan since (visible again)
                     self._lost_by = max(self._lost_by, read)
                     self.lose()
                 else:
@@ -337,6 +340,7 @@ class SipRoom(LiveView):
             # Visible again: a newer plan, or the one shown read after the read that found it invisible.
             if int(plan["version"]) > shown or (int(plan["version"]) == shown and read > self._lost_by):
                 self._visible = True
+                self._shown_by = max(self._shown_by, read)
             self.apply_plan(plan)
         return plan
 

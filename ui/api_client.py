@@ -49,6 +49,12 @@ MESSAGES_BY_CODE = {
     "validation_failed": "Uppgifterna är inte fullständiga eller har fel format.",
     "field_conflict": "Någon annan har ändrat samma uppgift medan du skrev. Din text finns kvar.",
     "time_out_of_range": "Tidpunkten ligger för långt bakåt eller framåt i tiden.",
+    "invalid_identity": "Personnumret eller samordningsnumret är inte giltigt.",
+    "not_your_unit": "Du arbetar inte på den enheten.",
+    # starting a SIP from a case (docs/api.md, "SIP refusals")
+    "not_case_participant": "Bara en enhet som deltar i ärendet kan starta dess SIP.",
+    "case_cancelled": "Ett makulerat ärende har ingen SIP.",
+    "case_not_found": "Ärendet finns inte, eller så är det inte synligt för din enhet.",
 }
 
 # Why the API refuses a case action: the problem's `reason`, also the values of a case's `refused_actions`
@@ -248,4 +254,10 @@ class ApiClient:
         """One action of the process (`POST /cases/{id}/{path}`), idempotent across a retry of this call."""
         result: Json = await self.request("POST", f"/cases/{case_id}/{path}", token, acting_unit=acting_unit,
                                           json=dict(body), idempotency_key=str(uuid.uuid4()))
+        return result
+
+    async def register_case(self, token: str, body: Mapping[str, Any], *, idempotency_key: str) -> Json:
+        """Register an admission (`POST /cases`). The caller keeps `idempotency_key` across retries of the same
+        registration: a retry after a lost answer replays the first answer instead of creating a second case."""
+        result: Json = await self.request("POST", "/cases", token, json=dict(body), idempotency_key=idempotency_key)
         return result

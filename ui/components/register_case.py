@@ -235,7 +235,7 @@ class RegisterCaseDialog:
         self.buttons.set_visibility(False)
         self.done.clear()
         with self.done:
-            ui.label(f"{case['patient']['name']} är inskriven.").classes("text-lg font-bold").props(
+            ui.label("Patienten är inskriven.").classes("text-lg font-bold").props(
                 'role="status"')
             ui.label("Nästa steg: skicka inskrivningsmeddelandet från ärendet.").classes("sp-muted")
             with ui.row().classes("justify-end w-full gap-2"):

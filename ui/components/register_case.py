@@ -100,8 +100,8 @@ class RegisterCaseDialog:
                 self.protected = ui.checkbox("Skyddad identitet").mark("register-protected")
                 self.name = ui.input("Namn", validation=lambda v: None if (v or "").strip() else "Ange namn.").props(
                     'outlined dense autocomplete="off"').classes("w-full").mark("register-name")
-                self.address = ui.input("Adress").props('outlined dense autocomplete="off"').classes("w-full").mark(
-                    "register-address")
+                self.address = ui.input("Adress").props('outlined dense bottom-slots autocomplete="off"').classes(
+                    "w-full").mark("register-address")
                 with ui.row().classes("w-full gap-3 no-wrap items-start"):
                     self.municipality = ui.input(
                         "Kommunkod", placeholder="0184",
@@ -110,14 +110,15 @@ class RegisterCaseDialog:
                         'outlined dense mask="####" inputmode="numeric"').classes("w-40").mark(
                         "register-municipality")
                     self.listing = ui.select({}, label="Listad på vårdcentral (valfritt)", with_input=True,
-                                             clearable=True).props("outlined dense").classes("flex-1").mark(
-                        "register-listing")
+                                             clearable=True).props("outlined dense bottom-slots").classes(
+                        "flex-1").mark("register-listing")
                 ui.label("Inskrivningstid").classes("font-bold mt-2").props('role="heading" aria-level="3"')
                 with ui.row().classes("w-full gap-3 no-wrap items-start"):
                     self.admitted_day = ui.input(
                         "Datum", value=now.strftime("%Y-%m-%d"), placeholder="ÅÅÅÅ-MM-DD",
                         validation=lambda v: date_error(v, required=True)).props(
                         'outlined dense mask="####-##-##"').classes("flex-1").mark("register-admitted-day")
+                    _date_picker(self.admitted_day, "Välj inskrivningsdatum")
                     self.admitted_time = ui.input("Tid", value=now.strftime("%H:%M"), placeholder="TT:MM",
                                                   validation=time_error).props(
                         'outlined dense mask="##:##"').classes("w-32").mark("register-admitted-time")
@@ -126,6 +127,7 @@ class RegisterCaseDialog:
                         "Beräknad utskrivning (valfritt)", placeholder="ÅÅÅÅ-MM-DD",
                         validation=lambda v: date_error(v, required=False)).props(
                         'outlined dense mask="####-##-##"').classes("flex-1").mark("register-discharge-day")
+                    _date_picker(self.discharge_day, "Välj datum för beräknad utskrivning")
                 self.needs = ui.checkbox("Behov av insatser efter utskrivning är redan identifierade").mark(
                     "register-needs")
             self.alert = ui.label("").classes("text-negative font-bold").props('role="alert"')
@@ -244,6 +246,15 @@ class RegisterCaseDialog:
                           on_click=lambda: ui.navigate.to(f"/arende/{case['id']}")).props(
                     "color=primary no-caps").mark("register-open-case")
         self.done.set_visibility(True)
+
+
+def _date_picker(field: ui.input, label: str) -> None:
+    """A calendar beside a date field (typing the date works as well); Swedish through the app's language."""
+    with ui.menu().props("no-parent-event") as menu:
+        ui.date(mask="YYYY-MM-DD", on_change=lambda e: (field.set_value(e.value), menu.close())).props(
+            "first-day-of-week=1 minimal")
+    with field.add_slot("append"):
+        ui.button(icon="edit_calendar", on_click=menu.open).props(f'flat round dense aria-label="{label}"')
 
 
 def _field_message(field: str, exc: ApiError) -> str:

@@ -49,12 +49,6 @@ MESSAGES_BY_CODE = {
     "validation_failed": "Uppgifterna är inte fullständiga eller har fel format.",
     "field_conflict": "Någon annan har ändrat samma uppgift medan du skrev. Din text finns kvar.",
     "time_out_of_range": "Tidpunkten ligger för långt bakåt eller framåt i tiden.",
-    "invalid_identity": "Personnumret eller samordningsnumret är inte giltigt.",
-    "not_your_unit": "Du arbetar inte på den enheten.",
-    # starting a SIP from a case (docs/api.md, "SIP refusals")
-    "not_case_participant": "Bara en enhet som deltar i ärendet kan starta dess SIP.",
-    "case_cancelled": "Ett makulerat ärende har ingen SIP.",
-    "case_not_found": "Ärendet finns inte, eller så är det inte synligt för din enhet.",
 }
 
 # Why the API refuses a case action: the problem's `reason`, also the values of a case's `refused_actions`

@@ -13,6 +13,7 @@ from nicegui import ui
 
 from ui.api_client import ApiError, Json
 from ui.frame import Frame
+from ui.pages.sip_room.forms import sip_message
 
 NO_SIP_STATES = ("cancelled", "closed")
 
@@ -61,7 +62,7 @@ class CaseSip:
         except ApiError as exc:
             if exc.status != 503:
                 self.key = str(uuid.uuid4())  # a definite refusal: the next try is a new request
-            ui.notify(exc.message, type="negative")
+            ui.notify(sip_message(exc), type="negative")
             return
         finally:
             self.starting = False

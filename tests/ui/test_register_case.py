@@ -9,7 +9,7 @@ import httpx
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.server.conftest import WARD, new_identity, register
+from tests.server.conftest import RONNVIKEN, WARD, new_identity, register
 from tests.ui.conftest import eventually, signed_in
 from tests.ui.test_case_view import present
 from tests.ui.test_pages import Auth, act, row_html
@@ -51,9 +51,17 @@ async def test_the_ward_registers_an_admission_and_the_case_shows_on_the_board(
     await open_form(user)
     fill(user, identity)
     user.find(marker="register-protected").click()
+    await eventually(lambda: "Vårdcentral Rönnviken" in element(user, "register-listing").options.values(),
+                     "the primary care units to list the patient at")
+    element(user, "register-listing").set_value(RONNVIKEN)
     user.find(marker="register-discharge-day").type((date.today() + timedelta(days=7)).isoformat())
     user.find(marker="register-save").click()
     await user.should_see("Patienten är inskriven.", retries=100)
+    # Where the API routed the case: Solna's intake unit (municipality 0184) and the listing unit.
+    receivers = element(user, "register-receivers").text
+    assert receivers.startswith("Inskrivningsmeddelandet går till:")
+    assert "Biståndsenheten Solna" in receivers
+    assert "Vårdcentral Rönnviken" in receivers
 
     cases = [c for c in await ward_cases(http, nurse) if c["patient"]["identity"].replace("-", "")[-10:]
              == identity.replace("-", "")[-10:]]

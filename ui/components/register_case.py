@@ -239,6 +239,13 @@ class RegisterCaseDialog:
         with self.done:
             ui.label("Patienten är inskriven.").classes("text-lg font-bold").props(
                 'role="status"')
+            receivers = [p["unit_name"] for p in case.get("participants", [])
+                         if p["part"] != "inpatient_unit" and p["status"] == "active"]
+            if receivers:  # where the API routed the case (the patient's municipality and listing)
+                ui.label("Inskrivningsmeddelandet går till: " + ", ".join(receivers) + ".").mark("register-receivers")
+            else:
+                ui.label("Ingen mottagande enhet hittades: lägg till kommun och vårdcentral i ärendet.").mark(
+                    "register-receivers")
             ui.label("Nästa steg: skicka inskrivningsmeddelandet från ärendet.").classes("sp-muted")
             with ui.row().classes("justify-end w-full gap-2"):
                 ui.button("Stäng", on_click=self.dialog.close).props("flat no-caps").mark("register-close")

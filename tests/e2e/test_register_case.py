@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
+from tests.e2e.axe import check_now
 from tests.e2e.cases import invented_identity
 from tests.e2e.conftest import Stack, login
 
@@ -40,6 +41,7 @@ async def test_the_ward_nurse_registers_an_admission_through_the_ui(page: Page, 
             await page.set_viewport_size({"width": width, "height": 900})
             await page.screenshot(path=str(Path(shots) / f"register-dialog-{width}.png"))
 
+    await check_now(page, "/tavla, Ny inskrivning")  # the open dialog: no serious or critical violation
     await dialog.get_by_role("button", name="Skriv in patienten").click()
     await expect(dialog.get_by_text("Patienten är inskriven.")).to_be_visible()
     await dialog.get_by_role("button", name="Stäng").click()

@@ -87,8 +87,9 @@ class RegisterCaseDialog:
         self.key = str(uuid.uuid4())
         self.listing_options: dict[str, str] = {}
         now = datetime.now(fmt.STOCKHOLM)
-        with ui.dialog() as self.dialog, ui.card().classes("w-[40rem] max-w-full").props(
-                'role="dialog" aria-modal="true" aria-label="Ny inskrivning"'):
+        # Quasar's dialog is the element with role="dialog": it carries the name (axe: aria-dialog-name)
+        with ui.dialog().props('aria-label="Ny inskrivning"') as self.dialog, ui.card().classes(
+                "w-[40rem] max-w-full"):
             ui.label("Ny inskrivning").classes("text-xl font-bold").props('role="heading" aria-level="2"')
             ui.label("Patienten skrivs in på " + frame.hub.unit_name(frame.acting_unit or "") + ".").classes(
                 "sp-muted")

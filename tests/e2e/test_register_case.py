@@ -29,13 +29,15 @@ async def test_the_ward_nurse_registers_an_admission_through_the_ui(page: Page, 
     await field.fill(identity[:-1] + str((int(identity[-1]) + 1) % 10))
     await field.blur()
     await expect(dialog.get_by_text("fel format, datum eller kontrollsiffra")).to_be_visible()
+    shots = os.environ.get("SAMPLAN_SCREENSHOT_DIR")
+    if shots:
+        await page.screenshot(path=str(Path(shots) / "register-dialog-error.png"))
     await field.fill(identity)
     await dialog.get_by_label("Namn").fill("Greta Webbinskriven")
     await dialog.get_by_label("Adress").fill("Inskrivningsvägen 5")
     await dialog.get_by_label("Kommunkod").fill("0184")
     await expect(dialog.get_by_text("fel format, datum eller kontrollsiffra")).to_be_hidden()
 
-    shots = os.environ.get("SAMPLAN_SCREENSHOT_DIR")
     if shots:
         for width in (1366, 768):
             await page.set_viewport_size({"width": width, "height": 900})
@@ -44,6 +46,8 @@ async def test_the_ward_nurse_registers_an_admission_through_the_ui(page: Page, 
     await check_now(page, "/tavla, Ny inskrivning")  # the open dialog: no serious or critical violation
     await dialog.get_by_role("button", name="Skriv in patienten").click()
     await expect(dialog.get_by_text("Patienten är inskriven.")).to_be_visible()
+    if shots:
+        await page.screenshot(path=str(Path(shots) / "register-dialog-done.png"))
     await dialog.get_by_role("button", name="Stäng").click()
     await expect(dialog).to_be_hidden()
 

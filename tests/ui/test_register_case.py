@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import date, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from tests.server.conftest import RONNVIKEN, WARD, new_identity, register
 from tests.ui.conftest import eventually, signed_in
 from tests.ui.test_case_view import present
 from tests.ui.test_pages import Auth, act, row_html
+from ui.components.register_case import RegisterCaseDialog
 
 Json = dict[str, Any]
 
@@ -136,3 +138,25 @@ async def test_starting_a_sip_from_the_case_opens_the_room_and_the_case_links_to
     await user.should_see(marker="open-sip", retries=100)
     assert element(user, "open-sip").props["href"] == f"/sip/{plan['id']}"
     assert not present(user, "start-sip")
+
+
+async def test_a_save_retried_after_a_lost_answer_creates_one_case(
+        user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    """The first try reached the API and registered the case, but its answer never came back (here: the test sends
+    that try itself, with the dialog's key and body). Saving again replays the first answer: one case, no 409."""
+    nurse = auth("ward.nurse")
+    await open_form(user)
+    identity = new_identity()
+    fill(user, identity)
+    user.find(marker="register-needs").click()
+    with user:
+        dialog = next(o for o in gc.get_objects() if isinstance(o, RegisterCaseDialog))
+    first = await http.post("/api/v1/cases", json=dialog.body(),
+                            headers={**nurse, "Idempotency-Key": dialog.key})
+    assert first.status_code == 201, first.text
+
+    user.find(marker="register-save").click()
+    await user.should_see("Patienten är inskriven.", retries=100)
+    assert not element(user, "register-identity").error
+    same = [c for c in await ward_cases(http, nurse) if c["patient"]["identity"] == first.json()["patient"]["identity"]]
+    assert [c["id"] for c in same] == [first.json()["id"]]

@@ -5,7 +5,8 @@ Offered only where `GET /me` says the user registers cases at the acting unit
 and check digit, by the domain's pure parser), but the API's answer is the authority: its field errors (422
 `invalid_identity`, 400 `validation_failed`, 409 for a patient who already has an open case at the ward) are shown
 next to the fields. One `Idempotency-Key` per registration: a save retried after a lost answer replays the first
-answer instead of creating a second case; a new key only after the API has answered with a refusal.
+answer instead of creating a second case; a new key after the API has answered with a refusal, or when the form
+changed since the last try (a key is only ever sent again with the same body).
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ class RegisterCaseDialog:
         self.frame = frame
         self.on_created = on_created
         self.key = str(uuid.uuid4())
+        self.sent: Json | None = None  # the body last sent with `key` (a key is only ever reused with the same body)
+        self.needs_at: datetime | None = None
         self.listing_options: dict[str, str] = {}
         now = datetime.now(fmt.STOCKHOLM)
         # Quasar's dialog is the element with role="dialog": it carries the name (axe: aria-dialog-name)
@@ -129,8 +132,8 @@ class RegisterCaseDialog:
                         validation=lambda v: date_error(v, required=False)).props(
                         'outlined dense mask="####-##-##"').classes("flex-1").mark("register-discharge-day")
                     _date_picker(self.discharge_day, "Välj datum för beräknad utskrivning")
-                self.needs = ui.checkbox("Behov av insatser efter utskrivning är redan identifierade").mark(
-                    "register-needs")
+                self.needs = ui.checkbox("Behov av insatser efter utskrivning är redan identifierade",
+                                         on_change=self._needs_changed).mark("register-needs")
             self.alert = ui.label("").classes("text-negative font-bold").props('role="alert"')
             self.alert.set_visibility(False)
             with ui.row().classes("justify-end w-full gap-2") as self.buttons:
@@ -169,6 +172,10 @@ class RegisterCaseDialog:
             return False
         return True
 
+    def _needs_changed(self) -> None:
+        """Needs count as identified when the box is ticked (kept, so a retried save sends the same body)."""
+        self.needs_at = datetime.now(fmt.STOCKHOLM).replace(second=0, microsecond=0) if self.needs.value else None
+
     def body(self) -> Json:
         admitted = local_moment(self.admitted_day.value.strip(), self.admitted_time.value.strip())
         patient: Json = {
@@ -183,9 +190,8 @@ class RegisterCaseDialog:
         discharge = (self.discharge_day.value or "").strip()
         if discharge:
             body["estimated_discharge_at"] = local_moment(discharge, "12:00").isoformat()
-        if self.needs.value:
-            body["needs_identified_at"] = max(admitted, datetime.now(fmt.STOCKHOLM).replace(
-                second=0, microsecond=0)).isoformat()
+        if self.needs.value and self.needs_at is not None:
+            body["needs_identified_at"] = max(admitted, self.needs_at).isoformat()
         return body
 
     # ----- saving -----------------------------------------------------------------------------------------------
@@ -199,16 +205,20 @@ class RegisterCaseDialog:
         if not self._valid():
             self._show_alert("Rätta de markerade fälten.")
             return
+        body = self.body()
+        if self.sent is not None and body != self.sent:
+            self.key = str(uuid.uuid4())  # the form changed since the last try: a new request
+        self.sent = body
         self.save_button.props("loading")
         try:
             token = await self.frame.fresh_token()
-            case = await self.frame.api.register_case(token, self.body(), idempotency_key=self.key)
+            case = await self.frame.api.register_case(token, body, idempotency_key=self.key)
         except ApiError as exc:
             self.refused(exc)
             return
         finally:
             self.save_button.props(remove="loading")
-        self.key = str(uuid.uuid4())
+        self.key, self.sent = str(uuid.uuid4()), None
         self.on_created(case)
         self.created(case)
 
@@ -216,7 +226,7 @@ class RegisterCaseDialog:
         """Show the API's answer next to the fields it names; after a definite refusal the next save is a new
         request (a new key), after no answer at all (503) the same one (a replay)."""
         if exc.status != 503:
-            self.key = str(uuid.uuid4())
+            self.key, self.sent = str(uuid.uuid4()), None
         errors = [e for e in exc.problem.get("errors", []) if isinstance(e, dict)]
         if exc.status == 409:
             self.identity.error = DUPLICATE

@@ -160,3 +160,18 @@ async def test_a_save_retried_after_a_lost_answer_creates_one_case(
     assert not element(user, "register-identity").error
     same = [c for c in await ward_cases(http, nurse) if c["patient"]["identity"] == first.json()["patient"]["identity"]]
     assert [c["id"] for c in same] == [first.json()["id"]]
+
+
+async def test_a_sip_started_elsewhere_shows_as_its_link_on_the_open_case(
+        user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+    case = await act(http, nurse, await register(http, nurse), "admission-notice")
+    await signed_in(user, "ward.nurse", f"/arende/{case['id']}")
+    await user.should_see(marker="start-sip", retries=100)
+
+    response = await http.post("/api/v1/sip-plans", json={"case_id": case["id"], "owner_unit_id": WARD},
+                               headers=nurse)
+    assert response.status_code == 201, response.text
+    await eventually(lambda: present(user, "open-sip"), "the link to the plan started elsewhere")
+    assert element(user, "open-sip").props["href"] == f"/sip/{response.json()['id']}"
+    assert not present(user, "start-sip")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from ui.api_client import ApiError, Json
 from ui.frame import Frame
@@ -38,6 +38,15 @@ class CaseSip:
             page = {"items": []}  # no list: offer to start; the API refuses a second plan's reasons itself
         self.plan_id = next((p["id"] for p in page["items"] if p.get("case_id") == self.case["id"]), None)
         self.render()
+
+    def follow(self, case: Json) -> None:
+        """A newer state of the case: a plan started elsewhere (the case then has `sip_applies`) shows as its link;
+        a case that can no longer have a plan loses the button."""
+        before, self.case = self.case, case
+        if self.plan_id is None and case.get("sip_applies") and not before.get("sip_applies"):
+            background_tasks.create(self.load(), name="case-sip")
+        elif case["state"] != before["state"]:
+            self.render()
 
     def render(self) -> None:
         self.row.clear()

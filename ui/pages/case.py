@@ -583,7 +583,7 @@ class CaseView(LiveView):
         if case is self.case or case["version"] < self.case["version"]:
             return  # an older state, or this one again (an action's answer reaches `show` twice)
         self.case = case
-        self.sip.case = case
+        self.sip.follow(case)
         background_tasks.create(self._names_then_refresh(), name="case-refresh")
 
     async def _names_then_refresh(self) -> None:

@@ -260,3 +260,9 @@ class ApiClient:
         result: Json = await self.request("POST", f"/cases/{case_id}/{path}", token, acting_unit=acting_unit,
                                           json=dict(body), idempotency_key=str(uuid.uuid4()))
         return result
+
+    async def register_case(self, token: str, body: Mapping[str, Any], *, idempotency_key: str) -> Json:
+        """Register an admission (`POST /cases`). The caller keeps `idempotency_key` across retries of the same
+        registration: a retry after a lost answer replays the first answer instead of creating a second case."""
+        result: Json = await self.request("POST", "/cases", token, json=dict(body), idempotency_key=idempotency_key)
+        return result

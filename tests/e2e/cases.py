@@ -30,13 +30,17 @@ def api_headers(stack: Stack, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def invented_identity() -> str:
+    """A personnummer no other browser test uses (invented: serials 980-999 like the demo data)."""
+    n = next(_serial)
+    return generate_test_personnummer(datetime(1931, 1, 1).date() + timedelta(days=37 * n + 11), 980 + n % 20).formatted
+
+
 async def new_case(stack: Stack, name: str, *, notice: bool = False) -> dict[str, Any]:
     """A fresh case at the main ward for an invented Solna patient (optionally with the admission notice sent)."""
-    n = next(_serial)
-    identity = generate_test_personnummer(datetime(1931, 1, 1).date() + timedelta(days=37 * n + 11), 980 + n % 20)
     body = {"ward_unit_id": WARD, "admitted_at": (datetime.now(UTC) - timedelta(hours=3)).isoformat(),
             "estimated_discharge_at": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
-            "patient": {"identity": identity.formatted, "name": name, "address": "Provgatan 2",
+            "patient": {"identity": invented_identity(), "name": name, "address": "Provgatan 2",
                         "municipality_code": "0184", "listed_unit_id": stable_id("unit", "aleris-vc-ronnviken")}}
     headers = api_headers(stack, "ward.nurse")
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:

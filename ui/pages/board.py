@@ -18,6 +18,7 @@ from ui.components import cells
 from ui.components.actions import actions_for, perform
 from ui.components.cellcast import CELLCAST
 from ui.components.countdown import Countdown
+from ui.components.register_case import register_button
 from ui.frame import Frame, frame
 from ui.live import LiveView
 
@@ -323,14 +324,20 @@ class Board(LiveView):
 async def board_page(path: str = "/tavla") -> None:
     async with frame(path, "Utskrivningstavla") as shell:
         title = shell.hub.unit_name(shell.acting_unit) if shell.acting_unit else ""
-        ui.label(f"Utskrivningstavla – {title}").classes("text-2xl font-bold").props(
-            'role="heading" aria-level="1"')
+        with ui.row().classes("w-full items-center gap-4"):
+            ui.label(f"Utskrivningstavla – {title}").classes("text-2xl font-bold").props(
+                'role="heading" aria-level="1"')
+            ui.space()
+            new_case = ui.row()
         if shell.acting_unit is None:
             ui.label("Du har ingen enhet som arbetar med ärenden.")
             return
         ui.add_css(BOARD_CSS)
         CELLCAST.page()
         board = Board(shell)
+        unit = shell.acting_unit
+        with new_case:  # the answer shows the new row at once (its live event then changes nothing)
+            register_button(shell, lambda case: shell.live.apply_result(case, unit))
         board.build_controls()
         board.build_table()
         shell.watch(board)  # before the snapshot: what changes meanwhile is applied after it

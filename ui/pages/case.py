@@ -39,6 +39,7 @@ from ui.components.actions import (
     perform,
 )
 from ui.components.admin_table import UNIT_KINDS
+from ui.components.case_sip import CaseSip
 from ui.components.cells import escape
 from ui.components.countdown import Countdown
 from ui.components.sections import HtmlSection, KeyedSection, facts_html
@@ -333,6 +334,8 @@ class CaseView(LiveView):
         self.presence_label = ui.html("", sanitize=False).props('aria-live="polite"')
         self.show_presence(self.frame.live.viewers.get(self.case_id, []))
         self._keyed(lambda: tuple(a.key for a in self.actions()), self.actions_row)
+        self.sip = CaseSip(self.frame, self.case)
+        background_tasks.create(self.sip.load(), name="case-sip")
         with ui.row().classes("w-full gap-4 items-start flex-wrap"):
             with ui.card().classes("min-w-[22rem] flex-1").props('role="region" aria-label="Tidsfrister"'):
                 _heading("Tidsfrister")
@@ -580,6 +583,7 @@ class CaseView(LiveView):
         if case is self.case or case["version"] < self.case["version"]:
             return  # an older state, or this one again (an action's answer reaches `show` twice)
         self.case = case
+        self.sip.follow(case)
         background_tasks.create(self._names_then_refresh(), name="case-refresh")
 
     async def _names_then_refresh(self) -> None:

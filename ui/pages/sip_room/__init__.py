@@ -431,6 +431,8 @@ async def sip_room_page(plan_id: str) -> None:
                 else exc.message
             ui.label(message).props('role="alert"').classes("text-lg")
             return
+        if plan.get("case_id"):
+            ui.link("← Till ärendet", f"/arende/{plan['case_id']}").classes("text-blue-10").mark("sip-case-link")
         await shell.hub.load_people(token, {a["user_id"] for a in plan["approvals"]})
         room = SipRoom(shell, plan)
         shell.watch(room)

@@ -1,0 +1,56 @@
+"""The first step of the process in a real browser: the ward nurse registers an admission through the UI only
+(Ny inskrivning on her board), and the new case appears on her board.
+
+Screenshots of the board with the dialog open (1366 and 768 px wide) go to `SAMPLAN_SCREENSHOT_DIR` when it is
+set (for a person to look at; never committed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.async_api import Page, expect
+
+from tests.e2e.axe import check_now
+from tests.e2e.cases import invented_identity
+from tests.e2e.conftest import Stack, login
+
+
+async def test_the_ward_nurse_registers_an_admission_through_the_ui(page: Page, stack: Stack) -> None:
+    await login(page, "ward.nurse", next="/tavla")
+    await expect(page.get_by_role("heading", name="Utskrivningstavla – Avd 12 Geriatrik")).to_be_visible()
+    await page.get_by_role("button", name="Ny inskrivning").click()
+    dialog = page.get_by_role("dialog", name="Ny inskrivning")
+    await expect(dialog).to_be_visible()
+
+    # A wrong check digit is caught as it is typed.
+    identity = invented_identity()
+    field = dialog.get_by_label("Personnummer eller samordningsnummer")
+    await field.fill(identity[:-1] + str((int(identity[-1]) + 1) % 10))
+    await field.blur()
+    await expect(dialog.get_by_text("fel format, datum eller kontrollsiffra")).to_be_visible()
+    shots = os.environ.get("SAMPLAN_SCREENSHOT_DIR")
+    if shots:
+        await page.screenshot(path=str(Path(shots) / "register-dialog-error.png"))
+    await field.fill(identity)
+    await dialog.get_by_label("Namn").fill("Greta Webbinskriven")
+    await dialog.get_by_label("Adress").fill("Inskrivningsvägen 5")
+    await dialog.get_by_label("Kommunkod").fill("0184")
+    await expect(dialog.get_by_text("fel format, datum eller kontrollsiffra")).to_be_hidden()
+
+    if shots:
+        for width in (1366, 768):
+            await page.set_viewport_size({"width": width, "height": 900})
+            await page.screenshot(path=str(Path(shots) / f"register-dialog-{width}.png"))
+
+    await check_now(page, "/tavla, Ny inskrivning")  # the open dialog: no serious or critical violation
+    await dialog.get_by_role("button", name="Skriv in patienten").click()
+    await expect(dialog.get_by_text("Patienten är inskriven.")).to_be_visible()
+    if shots:
+        await page.screenshot(path=str(Path(shots) / "register-dialog-done.png"))
+    await dialog.get_by_role("button", name="Stäng").click()
+    await expect(dialog).to_be_hidden()
+
+    new_row = page.get_by_role("row").filter(has_text="Greta Webbinskriven")
+    await expect(new_row).to_have_count(1)
+    await expect(new_row).to_contain_text("Inskriven (utkast)")

@@ -95,18 +95,20 @@ async def create_sip_plan(current_user: CurrentUser, sip: Sip, data: CreateSipPl
 
 @get("/sip-plans", operation_id="listSipPlans", summary="List the SIPs of my units",
      description="The plans the units you work at (or one of them) see, soonest follow-up first. Filter by state "
-                 "and by a follow-up date on or before a day; page with limit and offset.",
+                 "and by a follow-up date on or before a day, or ask for the plan opened from one discharge case "
+                 "(`case_id`); page with limit and offset.",
      responses=PROBLEMS, tags=TAGS)
 async def list_sip_plans(
     current_user: CurrentUser, sip: Sip,
     unit_id: Annotated[str | None, Parameter(query="unit_id", required=False, max_length=64)] = None,
     states: Annotated[list[PlanState] | None, Parameter(query="state", required=False)] = None,
     follow_up_before: Annotated[date | None, Parameter(query="follow_up_before", required=False)] = None,
+    case_id: Annotated[str | None, Parameter(query="case_id", required=False, max_length=64)] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> SipPlanPage:
-    return await sip.list_plans(current_user, unit_id=unit_id, states=states,
-                                                 follow_up_before=follow_up_before, limit=limit, offset=offset)
+    return await sip.list_plans(current_user, unit_id=unit_id, states=states, follow_up_before=follow_up_before,
+                                limit=limit, offset=offset, case_id=case_id)
 
 
 @get("/sip-plans/{plan_id:str}", operation_id="getSipPlan", summary="Read one SIP",

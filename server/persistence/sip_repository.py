@@ -90,11 +90,14 @@ class SipPlanRepository:
                                                                 for u in sorted(visible)])
 
     async def page_for_units(self, unit_ids: Iterable[str], *, states: Sequence[PlanState] | None,
-                             follow_up_before: date | None, limit: int,
-                             offset: int) -> tuple[int, list[tuple[SipPlan, Person]]]:
-        """Plans seen by any of the units (with their person), soonest follow-up first (none last)."""
+                             follow_up_before: date | None, limit: int, offset: int,
+                             case_id: str | None = None) -> tuple[int, list[tuple[SipPlan, Person]]]:
+        """Plans seen by any of the units (with their person), soonest follow-up first (none last); with `case_id`
+        only the plans opened from that discharge case (an indexed column)."""
         seen = select(SipPlanUnitRow.plan_id).where(SipPlanUnitRow.unit_id.in_(list(unit_ids)))
         where: list[ColumnElement[bool]] = [SipPlanRow.id.in_(seen)]
+        if case_id is not None:
+            where.append(SipPlanRow.case_id == case_id)
         if states:
             where.append(SipPlanRow.state.in_([str(s) for s in states]))
         if follow_up_before is not None:

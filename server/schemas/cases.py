@@ -325,6 +325,7 @@ class CaseDetail(CaseSummary, kw_only=True):
     admission_notice_sent_at: datetime | None
     named_care_contact_user_id: str | None
     sip_applies: bool
+    sip_plan_id: str | None = None  # the SIP plan whose first meeting invitation was the case's SIP invitation
     sip_invitation_sent_at: datetime | None
     discharged_at: datetime | None
     discharge_notice_sent_at: datetime | None

@@ -141,12 +141,13 @@ class SipService:
         return await self._runner.get(user, plan_id, acting_unit)
 
     async def list_plans(self, user: CurrentUser, *, unit_id: str | None, states: list[PlanState] | None,
-                         follow_up_before: date | None, limit: int, offset: int) -> SipPlanPage:
+                         follow_up_before: date | None, limit: int, offset: int,
+                         case_id: str | None = None) -> SipPlanPage:
         units = authorization.listing_units(user, unit_id)
         async with self._uow() as uow:
             now = self._clock()
             total, plans = await uow.sip_plans.page_for_units(units, states=states, follow_up_before=follow_up_before,
-                                                             limit=limit, offset=offset)
+                                                             limit=limit, offset=offset, case_id=case_id)
             reveals = await self._runner.log_list(uow, user, units, plans, "list_sip_plans", now)
             items = [summary(plan, p, now, reveal=r) for (plan, p), r in zip(plans, reveals, strict=True)]
             await uow.commit()

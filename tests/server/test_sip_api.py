@@ -276,6 +276,12 @@ async def test_a_plan_opened_from_a_case_meets_the_case_sip_invitation(client: C
     read = (await client.get(f"/api/v1/cases/{case['id']}", headers=auth(OWNER_USER))).json()
     assert read["sip_invitation_sent_at"] is not None
     assert read["sip_invitation_sent_at"][:19] == plan["first_invitation_sent_at"][:19]
+    assert read["sip_plan_id"] == plan["id"]  # the case names its plan
+    # The case view finds the plan opened from it by one indexed filter, not by listing every plan.
+    listed = await client.get("/api/v1/sip-plans", params={"case_id": case["id"]}, headers=auth(OWNER_USER))
+    assert [p["id"] for p in listed.json()["items"]] == [plan["id"]]
+    other = await client.get("/api/v1/sip-plans", params={"case_id": "no-such-case"}, headers=auth(OWNER_USER))
+    assert other.json()["items"] == [] and other.json()["total"] == 0
     # The case's event went to the case's units in the same transaction as the plan's.
     ward_feed = await client.get(f"/api/v1/units/{WARD}/events", params={"limit": 1000}, headers=nurse)
     types = [e["type"] for e in ward_feed.json()["items"] if e["aggregate_id"] == case["id"]]

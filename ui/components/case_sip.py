@@ -33,10 +33,12 @@ class CaseSip:
         """Find the plan opened from this case among the plans the user's units see."""
         try:
             token = await self.frame.fresh_token()
-            page: Json = await self.frame.api.request("GET", "/sip-plans", token, params={"limit": 500})
+            page: Json = await self.frame.api.request("GET", "/sip-plans", token,
+                                                      params={"case_id": self.case["id"], "limit": 1})
         except ApiError:
             page = {"items": []}  # no list: offer to start; the API refuses a second plan's reasons itself
-        self.plan_id = next((p["id"] for p in page["items"] if p.get("case_id") == self.case["id"]), None)
+        self.plan_id = next((p["id"] for p in page["items"] if p.get("case_id") == self.case["id"]),
+                            self.case.get("sip_plan_id"))
         self.render()
 
     def follow(self, case: Json) -> None:

@@ -281,7 +281,8 @@ async def test_a_plan_opened_from_a_case_meets_the_case_sip_invitation(client: C
     listed = await client.get("/api/v1/sip-plans", params={"case_id": case["id"]}, headers=auth(OWNER_USER))
     assert [p["id"] for p in listed.json()["items"]] == [plan["id"]]
     other = await client.get("/api/v1/sip-plans", params={"case_id": "no-such-case"}, headers=auth(OWNER_USER))
-    assert other.json()["items"] == [] and other.json()["total"] == 0
+    assert other.json()["items"] == []
+    assert other.json()["total"] == 0
     # The case's event went to the case's units in the same transaction as the plan's.
     ward_feed = await client.get(f"/api/v1/units/{WARD}/events", params={"limit": 1000}, headers=nurse)
     types = [e["type"] for e in ward_feed.json()["items"] if e["aggregate_id"] == case["id"]]

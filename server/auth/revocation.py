@@ -36,6 +36,7 @@ __all__ = ["MemoryRevocations", "RedisRevocations", "RevocationList", "Revocatio
 
 REDIS_PREFIX = "samplan:revoked-token:"
 REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
 REDIS_DOWN_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class RedisRevocations:
     made through this instance are mirrored in its memory, which answers alone while Redis does not (see above)."""
 
     def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self._redis = aioredis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        self._redis = aioredis.from_url(url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
                                         socket_timeout=REDIS_TIMEOUT_SECONDS)
         self._local = MemoryRevocations()
         self._clock = clock

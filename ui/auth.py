@@ -22,6 +22,7 @@ it and only adds NiceGUI's request tracking. Tokens never appear in URLs or logs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import html
 import logging
@@ -294,6 +295,11 @@ class Login:
             return
         if response.status_code not in (204, 401):  # 401: it was no longer valid anyway
             _log.warning("revoking the access token at the API failed: %s", response.status_code)
+        # The user's live stream is shared by all their browsers: the others go on with their own tokens.
+        from ui.services import services  # at call time: the services are built after this module is imported
+
+        with contextlib.suppress(RuntimeError):
+            services().hub.token_revoked(access_token)
 
     async def _revoke(self, endpoint: str, refresh_token: str) -> None:
         try:

@@ -44,6 +44,7 @@ from ui.api_client import ApiClient, ApiError, Json
 log = logging.getLogger("samplan.ui.live")
 
 IDLE_GRACE_SECONDS = 30.0
+MAX_TOKENS = 20  # tokens kept per user: one per open browser, plus refreshes
 CONNECT_WAIT_SECONDS = 3.0
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # pauses before reading a changed case again after a failure
 DOWN_GRACE = 1.0  # seconds without a stream before the page says the connection is lost
@@ -104,6 +105,7 @@ class UserLive:
     def __init__(self, hub: LiveHub, username: str, token: str, me: Json) -> None:
         self.hub = hub
         self.username = username
+        self._tokens: dict[str, None] = {}  # the user's tokens seen (each browser's, refreshed ones), newest last
         self.token = token
         self.me = me
         capabilities = me.get("capabilities") or {}  # what the API says the user may do: no role sets here
@@ -147,6 +149,24 @@ class UserLive:
                 await task
         self._tasks = []
         self._fetching.clear()
+
+    @property
+    def token(self) -> str:
+        """The newest token seen from any of the user's browsers: the stream and shared reads use it."""
+        return next(reversed(self._tokens))
+
+    @token.setter
+    def token(self, value: str) -> None:
+        self._tokens.pop(value, None)
+        self._tokens[value] = None
+        while len(self._tokens) > MAX_TOKENS:
+            del self._tokens[next(iter(self._tokens))]
+
+    def forget_token(self, token: str) -> None:
+        """One browser signed out and its token was revoked: go on with another browser's, if any (else the stream
+        keeps the revoked one and stops with the user's last view)."""
+        if len(self._tokens) > 1:
+            self._tokens.pop(token, None)
 
     async def _token(self) -> str:
         return self.token
@@ -375,6 +395,11 @@ class LiveHub:
         self.units_version = 0  # bumped when a unit's name becomes known (cached HTML is redrawn)
         self._people: dict[str, Json] = {}
         self._reaper: asyncio.Task[None] | None = None
+
+    def token_revoked(self, token: str) -> None:
+        """A sign-out revoked `token`: the user's other browsers keep their live stream on their own token."""
+        for live in self.users.values():
+            live.forget_token(token)
 
     async def user(self, username: str, token: str) -> UserLive:
         """The user's live state (created and connected on first use); the token is the newest one seen."""

@@ -323,11 +323,19 @@ class DischargeCase:
         the case's state decide it (`domain.case_refusals`). Every command checks this before it changes anything
         and raises the refusal; `allowed_actions` lists the actions it does not refuse. A command's arguments (which
         unit, which time) are checked by the command afterwards."""
+        return self._refusal(action, self.part_of(unit_id), self.is_visible_to(unit_id))
+
+    def refusals(self, unit_id: str) -> dict[CaseAction, DomainError | None]:
+        """`refusal` of every action for `unit_id`, with the unit's part and visibility looked up once (the case
+        detail and every board or inbox row carry them)."""
+        part, visible = self.part_of(unit_id), self.is_visible_to(unit_id)
+        return {action: self._refusal(action, part, visible) for action in CaseAction}
+
+    def _refusal(self, action: CaseAction, part: Part | None, visible: bool) -> DomainError | None:
         rule = ACTION_RULES[action]
-        part = self.part_of(unit_id)
-        if part is None or part not in rule.parts or not self.is_visible_to(unit_id):
+        if part is None or part not in rule.parts or not visible:
             names = " or ".join(str(p) for p in rule.parts)
-            seen = part is not None and self.is_visible_to(unit_id)
+            seen = part is not None and visible
             return NotAllowedForPart(f"only the {names} may {rule.what}",
                                      reason=PART_REFUSALS[rule.parts] if seen else CaseRefusal.CASE_NOT_VISIBLE)
         if rule.states is not None and self.state not in rule.states:
@@ -347,7 +355,7 @@ class DischargeCase:
 
     def allowed_actions(self, unit_id: str) -> tuple[CaseAction, ...]:
         """The actions `refusal` does not refuse `unit_id` now (empty for a unit that does not see the case)."""
-        return tuple(a for a in CaseAction if self.refusal(a, unit_id) is None)
+        return tuple(a for a, refused in self.refusals(unit_id).items() if refused is None)
 
     def _state_refusal(self, action: CaseAction) -> CaseRefusal:
         """Why `action` is not allowed in the case's state (which its rule does not list)."""

@@ -8,7 +8,6 @@ from datetime import datetime
 
 import msgspec
 
-from domain.case_refusals import CaseAction
 from domain.deadlines import case_deadlines, case_liability, worst_open_state
 from domain.discharge_case import DischargeCase
 from domain.identity import parse_patient_identity
@@ -52,7 +51,7 @@ def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: da
     rule (`DischargeCase.refusal`), the same one every command checks."""
     deadlines = case_deadlines(case, policy, now)
     worst = worst_open_state(deadlines)
-    refusals = {action: case.refusal(action, unit_id) for action in CaseAction}
+    refusals = case.refusals(unit_id)
     return CaseSummary(
         id=case.id, version=case.version, state=str(case.state), care_type=str(case.care_type),
         patient=patient_out(patient, reveal=reveal), ward_unit_id=case.ward_unit_id, admitted_at=case.admitted_at,

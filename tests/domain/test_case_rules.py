@@ -165,6 +165,20 @@ OPEN_WARD = {A.ADD_PARTICIPANT, A.REMOVE_PARTICIPANT, A.CHANGE_ESTIMATED_DISCHAR
 OPEN_RECEIVING = {A.ACKNOWLEDGE, A.FORWARD, A.REJECT, A.UPDATE_PLANNING, A.SET_SIP_APPLIES, A.SET_LIABILITY_FACTS}
 
 
+@pytest.mark.parametrize("unit", list(ACTORS), ids=str)
+@pytest.mark.parametrize("name", list(CASES), ids=str)
+def test_refusals_of_all_actions_at_once_are_each_actions_refusal(name: str, unit: str) -> None:
+    """`refusals` (what the views call once per case) gives what `refusal` gives action by action."""
+    case = CASES[name]()
+    at_once = case.refusals(unit)
+    assert set(at_once) == set(CaseAction)
+    for action in CaseAction:
+        one = case.refusal(action, unit)
+        both = at_once[action]
+        assert (type(one), getattr(one, "reason", None), str(one)) == (type(both), getattr(both, "reason", None),
+                                                                        str(both)), action
+
+
 @pytest.mark.parametrize(("name", "unit", "expected"), [
     ("admitted", WARD, OPEN_WARD | {A.SEND_ADMISSION_NOTICE, A.RECORD_NEEDS_IDENTIFIED}),
     ("admitted", PRIMARY, set()),  # the ward's draft: the receivers do not see it yet

@@ -299,7 +299,7 @@ class Login:
         from ui.services import services  # at call time: the services are built after this module is imported
 
         with contextlib.suppress(RuntimeError):
-            services().hub.token_revoked(access_token)
+            await services().hub.token_revoked(access_token)
 
     async def _revoke(self, endpoint: str, refresh_token: str) -> None:
         try:

@@ -162,11 +162,16 @@ class UserLive:
         while len(self._tokens) > MAX_TOKENS:
             del self._tokens[next(iter(self._tokens))]
 
-    def forget_token(self, token: str) -> None:
-        """One browser signed out and its token was revoked: go on with another browser's, if any (else the stream
-        keeps the revoked one and stops with the user's last view)."""
-        if len(self._tokens) > 1:
-            self._tokens.pop(token, None)
+    def knows_token(self, token: str) -> bool:
+        return token in self._tokens
+
+    def forget_token(self, token: str) -> bool:
+        """One browser signed out and its token was revoked: go on with another browser's. False when it was the
+        only token left (the hub then ends this live state)."""
+        if len(self._tokens) <= 1:
+            return False
+        self._tokens.pop(token, None)
+        return True
 
     async def _token(self) -> str:
         return self.token
@@ -396,10 +401,17 @@ class LiveHub:
         self._people: dict[str, Json] = {}
         self._reaper: asyncio.Task[None] | None = None
 
-    def token_revoked(self, token: str) -> None:
-        """A sign-out revoked `token`: the user's other browsers keep their live stream on their own token."""
-        for live in self.users.values():
-            live.forget_token(token)
+    async def token_revoked(self, token: str) -> None:
+        """A sign-out revoked `token`: the user's other browsers keep their live stream on their own token; a user
+        with no other token left loses the live state (its stream would be refused on every retry, backing off,
+        and a new sign-in starts a fresh one)."""
+        for username, live in list(self.users.items()):
+            if not live.knows_token(token):
+                continue
+            if live.forget_token(token):
+                continue
+            del self.users[username]
+            await live.close()
 
     async def user(self, username: str, token: str) -> UserLive:
         """The user's live state (created and connected on first use); the token is the newest one seen."""

@@ -9,25 +9,25 @@ from ui.live import LiveHub, UserLive
 NOWHERE = "http://127.0.0.1:9"
 
 
-def test_a_sign_out_moves_the_shared_stream_to_another_browsers_token() -> None:
+async def test_a_sign_out_moves_the_shared_stream_to_another_browsers_token() -> None:
     hub = LiveHub(ApiClient(NOWHERE), NOWHERE)
     live = UserLive(hub, "ward.nurse", "second-browser", {"capabilities": {}})
     live.token = "first-browser"  # the first browser's page was the last to hand its token over
     hub.users["ward.nurse"] = live
 
-    hub.token_revoked("first-browser")  # the first browser signed out; the API refuses its token from now on
+    await hub.token_revoked("first-browser")  # the first browser signed out; the API refuses its token from now on
     assert live.token == "second-browser"
 
-    hub.token_revoked("unknown")  # somebody else's sign-out changes nothing here
+    await hub.token_revoked("unknown")  # somebody else's sign-out changes nothing here
     assert live.token == "second-browser"
 
 
-def test_the_last_token_is_kept_when_no_browser_is_left() -> None:
+async def test_the_users_live_state_ends_with_their_last_token() -> None:
     hub = LiveHub(ApiClient(NOWHERE), NOWHERE)
     live = UserLive(hub, "ward.nurse", "only", {"capabilities": {}})
     hub.users["ward.nurse"] = live
-    hub.token_revoked("only")  # the stream ends with the user's last view (the reaper), not here
-    assert live.token == "only"
+    await hub.token_revoked("only")  # no browser of the user is left signed in: a new sign-in starts afresh
+    assert "ward.nurse" not in hub.users
 
 
 def test_a_refreshed_token_becomes_the_newest_and_old_ones_are_bounded() -> None:

@@ -168,11 +168,9 @@ async def test_consent_is_recorded_and_its_withdrawal_ends_sharing_in_every_open
     await eventually(lambda: enabled(user, "field-own_contribution-value"), "editable again in the owner's room")
 
 
-async def test_an_older_read_answered_after_a_newer_404_leaves_the_room_invisible(
-        user: User, http: httpx.AsyncClient, auth: Auth, monkeypatch: Any) -> None:
-    """Reads run at once (a refetch, a conflict's read, approving): the answer of one that began before the
-    consent was withdrawn, arriving after another read found the plan gone, does not make the room editable."""
-    plan = await ready_plan(http, auth)
+async def open_recorded_room(user: User, plan: Json, monkeypatch: Any) -> tuple[Any, Any, Any]:
+    """The municipality's room on `plan`, with the room object itself (to drive its reads directly), and the page
+    and API client modules (to patch)."""
     page, api_client = (importlib.import_module(f"ui.{name}") for name in ("pages.sip_room", "api_client"))
     rooms: list[Any] = []
     build = page.SipRoom.build
@@ -183,7 +181,15 @@ async def test_an_older_read_answered_after_a_newer_404_leaves_the_room_invisibl
 
     monkeypatch.setattr(page.SipRoom, "build", recording_build)
     await open_room(user, MUNICIPAL_USER, plan)
-    room = rooms[0]
+    return page, api_client, rooms[0]
+
+
+async def test_an_older_read_answered_after_a_newer_404_leaves_the_room_invisible(
+        user: User, http: httpx.AsyncClient, auth: Auth, monkeypatch: Any) -> None:
+    """Reads run at once (a refetch, a conflict's read, approving): the answer of one that began before the
+    consent was withdrawn, arriving after another read found the plan gone, does not make the room editable."""
+    plan = await ready_plan(http, auth)
+    _page, api_client, room = await open_recorded_room(user, plan, monkeypatch)
     request = api_client.ApiClient.request
     read, release = asyncio.Event(), asyncio.Event()
 
@@ -214,17 +220,7 @@ async def test_an_older_404_answered_after_a_newer_read_leaves_the_room_visible(
     """The reverse race: a read that began while the plan was invisible (consent withdrawn) answers 404 after a
     newer read showed it again (new consent): the room stays editable."""
     plan = await ready_plan(http, auth)
-    page, api_client = (importlib.import_module(f"ui.{name}") for name in ("pages.sip_room", "api_client"))
-    rooms: list[Any] = []
-    build = page.SipRoom.build
-
-    def recording_build(room: Any) -> None:
-        rooms.append(room)
-        build(room)
-
-    monkeypatch.setattr(page.SipRoom, "build", recording_build)
-    await open_room(user, MUNICIPAL_USER, plan)
-    room = rooms[0]
+    page, api_client, room = await open_recorded_room(user, plan, monkeypatch)
     monkeypatch.setattr(page.SipRoom, "refetch", lambda self: None)  # the reads below are the only ones
     withdrawn = await act(http, auth, plan, "consent-withdrawal", {})
     request = api_client.ApiClient.request
@@ -257,17 +253,7 @@ async def test_a_newer_plan_that_arrives_while_a_save_waits_is_not_undone_by_its
         user: User, http: httpx.AsyncClient, auth: Auth, monkeypatch: Any) -> None:
     """The save's answer is older than the plan the room got meanwhile: the field shows what holds now."""
     plan = await ready_plan(http, auth)
-    page, api_client = (importlib.import_module(f"ui.{name}") for name in ("pages.sip_room", "api_client"))
-    rooms: list[Any] = []
-    build = page.SipRoom.build
-
-    def recording_build(room: Any) -> None:
-        rooms.append(room)
-        build(room)
-
-    monkeypatch.setattr(page.SipRoom, "build", recording_build)
-    await open_room(user, MUNICIPAL_USER, plan)
-    room = rooms[0]
+    page, api_client, room = await open_recorded_room(user, plan, monkeypatch)
     monkeypatch.setattr(page.SipRoom, "refetch", lambda self: None)  # the newer plan comes below, when needed
     request = api_client.ApiClient.request
     raced: list[Json] = []

@@ -22,7 +22,6 @@ from fastapi.responses import RedirectResponse, Response
 from nicegui import Client, background_tasks, ui
 
 from realtime.envelope import Envelope
-from realtime.protocol import Viewer
 from ui import fmt, heap
 from ui.api_client import ApiClient, ApiError, Json
 from ui.auth import logout_form
@@ -116,26 +115,19 @@ class Frame:
             ui.timer(TOKEN_CHECK_SECONDS, self.keep_token_fresh)  # the user's stream reuses the newest token
         heap.page_built()
 
-    def with_people(self, user_ids: set[str], then: Callable[[], None],
-                    unit_ids: frozenset[str] | set[str] = frozenset()) -> None:
-        """Run `then` once the names of these users (and units) are known: at once, or after one fetch (presence
-        frames name users and their units by id only)."""
+    def with_people(self, user_ids: set[str], then: Callable[[], None]) -> None:
+        """Run `then` once the names of these users are known: at once, or after one fetch (presence frames
+        name users by id only)."""
         unknown = {u for u in user_ids if not self.hub.knows_person(u)}
-        unknown_units = {u for u in unit_ids if not self.hub.knows_unit(u)}
-        if not unknown and not unknown_units:
+        if not unknown:
             then()
             return
 
         async def load_then() -> None:
             await self.hub.load_people(self.token, unknown)
-            await self.hub.load_units(self.token, unknown_units)
             then()
 
         background_tasks.create(load_then(), name="load-people")
-
-    def with_viewers(self, viewers: list[Viewer], then: Callable[[], None]) -> None:
-        """Run `then` once every viewer's name and unit name are known (for presence)."""
-        self.with_people({v.user_id for v in viewers}, then, {v.unit_id for v in viewers})
 
     def watch(self, view: LiveView) -> None:
         """Register a live view for as long as this browser tab lives."""

@@ -262,29 +262,3 @@ async def test_inbox_forwards_within_the_organisation(user: User, http: httpx.As
     await eventually(lambda: row_html(user, case["id"]) == "", "the case to leave the inbox")
     response = await http.get(f"/api/v1/units/{home_care}/inbox", headers=auth("municipal.nurse"))
     assert [i["case"]["id"] for i in response.json()["items"]] == [case["id"]]
-
-
-async def test_presence_names_a_unit_this_process_has_not_learnt(user: User, http: httpx.AsyncClient, auth: Auth,
-                                                                  api_server: Any) -> None:
-    """A presence frame names the viewer's unit by id only: the board fetches a unit it does not know instead of
-    showing "Okänd enhet" (regression: only the viewer's name was fetched)."""
-    import websockets
-
-    from realtime import protocol
-    from ui.services import services
-
-    nurse = auth("ward.nurse")
-    case = await act(http, nurse, await register(http, nurse), "admission-notice")
-    await signed_in(user, "ward.nurse", "/tavla")
-    await eventually(lambda: "Planering" in row_html(user, case["id"]), "the case on the board")
-    unit_name = (await http.get(f"/api/v1/units/{SOLNA_INTAKE}", headers=nurse)).json()["name"]
-    services().hub._units.pop(SOLNA_INTAKE, None)  # as if no page of this process had listed the unit yet
-
-    token = auth("needs.assessor")["Authorization"].removeprefix("Bearer ")
-    async with websockets.connect(api_server.url.replace("http", "ws", 1) + "/api/v1/events") as socket:
-        await socket.send(protocol.encode(protocol.Auth(token=token)).decode())
-        assert '"authenticated"' in str(await socket.recv())
-        await socket.send(protocol.encode(protocol.PresenceUpdate(case_id=case["id"], state="viewing")).decode())
-        await eventually(lambda: "Karin Berg" in row_html(user, case["id"]), "the assessor's presence on the board")
-        await eventually(lambda: unit_name in row_html(user, case["id"]), "the assessor's unit by name")
-        assert "Okänd enhet" not in row_html(user, case["id"])

@@ -309,7 +309,7 @@ class Board(LiveView):
         row = self.rows.get(case_id)
         if row is None:
             return
-        self.frame.with_viewers(viewers, row.show_presence)
+        self.frame.with_people({v.user_id for v in viewers}, row.show_presence)
 
     def resync(self, unit_id: str) -> None:
         background_tasks.create(self.load(), name="board-resync")

@@ -608,7 +608,7 @@ class CaseView(LiveView):
 
     def presence(self, case_id: str, viewers: list[Viewer]) -> None:
         if case_id == self.case_id:
-            self.frame.with_viewers(viewers, lambda: self.show_presence(viewers))
+            self.frame.with_people({v.user_id for v in viewers}, lambda: self.show_presence(viewers))
 
     def show_presence(self, viewers: list[Viewer]) -> None:
         content = cells.presence_html(viewers, self.frame.user_id, self.frame.hub)

@@ -156,7 +156,7 @@ class SipRoom(LiveView):
 
     def presence(self, case_id: str, viewers: list[Viewer]) -> None:
         if case_id == self.plan_id:
-            self.frame.with_viewers(viewers, lambda: self.show_presence(viewers))
+            self.frame.with_people({v.user_id for v in viewers}, lambda: self.show_presence(viewers))
 
     def show_presence(self, viewers: list[Viewer]) -> None:
         """Who is in the room, and on each section: "Anna (Solna kommun) redigerar" for whoever edits it."""

@@ -1,8 +1,8 @@
 """Three-way merge of what a user is typing with a change someone else saved (pure: no NiceGUI).
 
-The editors that take live changes (the case view's planning form in `ui/pages/case.py`, the SIP room's editors in
-`ui/pages/sip_room/editor.py`) keep, per input, the value it was loaded from (*base*). When another user's change
-arrives (*theirs*), the value in the input now (*mine*) decides what happens:
+The editors that take live changes (the case view's planning form in `ui/pages/case/planning.py`, the SIP room's
+editors in `ui/pages/sip_room/editor.py`) keep, per input, the value it was loaded from (*base*). When another
+user's change arrives (*theirs*), the value in the input now (*mine*) decides what happens:
 
 - mine untouched (equal to base): the input takes theirs (`TAKE_THEIRS`);
 - mine changed, theirs not: the user's text stays (`KEEP_MINE`);

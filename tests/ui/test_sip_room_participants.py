@@ -33,7 +33,7 @@ from tests.ui.conftest import eventually
 from tests.ui.test_sip_room import element, open_room, ready_plan
 from tests.ui.test_sip_room_actions import click, enabled, texts
 from ui.api_client import ApiError
-from ui.pages.sip_room.forms import CODE_MESSAGES, sip_message
+from ui.components.sip import CODE_MESSAGES, sip_message
 
 Auth = Callable[[str], dict[str, str]]
 Json = dict[str, Any]

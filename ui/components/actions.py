@@ -66,7 +66,7 @@ NEEDS_IDENTIFIED = Action("needs", "record_needs_identified", "Behov identifiera
 LIABILITY_FACTS = Action("liability", "set_liability_facts", "Spara uppgifter om betalningsansvar",
                          "liability-facts", icon="save")
 HOME_READINESS = Action("home", "update_home_readiness", "Spara hemgångsklar", "home-readiness", icon="save")
-UPDATE_PLANNING = "update_planning"  # the planning form (saved per field, `ui/pages/case.py`)
+UPDATE_PLANNING = "update_planning"  # the planning form (saved per field, `ui/pages/case/planning.py`)
 # The actions offered on a case (its toolbar, a row's menu), in this order, when the API allows them.
 MENU = (SEND_ADMISSION, READY, DISCHARGE, WITHDRAW, ESTIMATE, LEAVE, LEAVE_END, INTERRUPT, CANCEL, CLOSE, ACK, CONTACT,
         SIP, FORWARD, REJECT)

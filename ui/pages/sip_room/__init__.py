@@ -41,12 +41,13 @@ from realtime.protocol import Viewer
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import cells, sip
+from ui.components.sip import sip_message
 from ui.frame import Frame, frame
 from ui.live import LiveView, pause_before_retry
 from ui.pages.sip_room.consent import ConsentSection
 from ui.pages.sip_room.editor import FIELD_KIND, Editor, item_kinds
 from ui.pages.sip_room.followup import FollowUpSection
-from ui.pages.sip_room.forms import FormDialog, may, refusal, sip_message
+from ui.pages.sip_room.forms import FormDialog, may, refusal
 from ui.pages.sip_room.meetings import MeetingsSection
 from ui.pages.sip_room.participants import ParticipantsSection
 from ui.pages.sip_room.versions import VersionsSection

@@ -16,8 +16,10 @@ from nicegui import background_tasks, ui
 
 from ui.api_client import ApiError, Json
 from ui.components import sip
+from ui.components.sip import sip_message
 from ui.merge import Merge, merge_each
-from ui.pages.sip_room.forms import Room, sip_message
+from ui.pages.sip_room.forms import Room
+from ui.single_flight import one_at_a_time
 
 TEXT_PARTS = frozenset({"description", "contact_person", "when", "by_whom", "value"})
 FIELD_KIND = {"own_contribution": "text", "overall_responsibility": "principal", "next_follow_up_on": "date"}
@@ -51,7 +53,6 @@ class Editor:
         self.content = dict(value)  # the whole stored content (items keep parts this editor does not edit)
         self.base = {p: _norm(p, value.get(p)) for p in parts}
         self.inputs: dict[str, Any] = {}
-        self.saving = False
         self.marker = "-".join(key)
         self.box = ui.element("div").classes("sp-editor w-full flex flex-col gap-1").props(
             f'data-editor="{self.marker}"')
@@ -181,16 +182,8 @@ class Editor:
         self.theirs.set_visibility(False)
         self.box.classes(remove="sp-conflict")
 
+    @one_at_a_time
     async def save(self) -> None:
-        if self.saving:
-            return  # one save at a time (a second click would send the same revision again)
-        self.saving = True
-        try:
-            await self._save()
-        finally:
-            self.saving = False
-
-    async def _save(self) -> None:
         room = self.room
         values = self.values()
         body: Json

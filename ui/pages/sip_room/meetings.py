@@ -19,6 +19,7 @@ from nicegui import ui
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components.sections import KeyedSection
+from ui.components.sip import sip_message
 from ui.pages.sip_room.forms import (
     FormDialog,
     Room,
@@ -26,7 +27,6 @@ from ui.pages.sip_room.forms import (
     labelled_checkbox,
     may,
     now_local,
-    sip_message,
     stockholm_iso,
     time_input,
     why_not,

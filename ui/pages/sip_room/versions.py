@@ -17,7 +17,8 @@ from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import sip
 from ui.components.sections import KeyedSection
-from ui.pages.sip_room.forms import Room, sip_message, text
+from ui.components.sip import sip_message
+from ui.pages.sip_room.forms import Room, text
 
 WORKING = "working"
 KINDS = {"added": "Tillagt", "removed": "Borttaget", "changed": "Ändrat"}

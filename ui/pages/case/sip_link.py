@@ -1,8 +1,9 @@
-"""The case view's SIP: "Öppna SIP" for the plan opened from the case, else "Starta SIP".
+"""The case view's SIP row: "Öppna SIP" for the plan opened from the case, else "Starta SIP".
 
-The case does not name its plan; the plans the user's units see do (`GET /sip-plans`, each with `case_id`). Who may
-start the plan is the API's to decide (`POST /sip-plans` with `case_id` and `owner_unit_id`): a refusal comes with
-its code (docs/api.md, "SIP refusals") and is shown in Swedish. A started plan opens in its room (`/sip/{id}`).
+The view asks for the plan opened from this case among those the user's units see (`GET /sip-plans?case_id=`;
+the case's own `sip_plan_id` when the list cannot be read). Who may start the plan is the API's to decide
+(`POST /sip-plans` with `case_id` and `owner_unit_id`): a refusal comes with its code (docs/api.md, "SIP refusals")
+and is shown in Swedish (`ui.components.sip.sip_message`). A started plan opens in its room (`/sip/{id}`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import uuid
 from nicegui import background_tasks, ui
 
 from ui.api_client import ApiError, Json
+from ui.components.sip import sip_message
 from ui.frame import Frame
-from ui.pages.sip_room.forms import sip_message
+from ui.single_flight import one_at_a_time
 
 NO_SIP_STATES = ("cancelled", "closed")
 
@@ -25,7 +27,6 @@ class CaseSip:
         self.frame = frame
         self.case = case
         self.plan_id: str | None = None
-        self.starting = False
         self.key = str(uuid.uuid4())  # one per start: a retry after a lost answer replays it (no second plan)
         self.row = ui.row().classes("items-center gap-3").props('role="group" aria-label="SIP"').mark("case-sip")
 
@@ -60,10 +61,8 @@ class CaseSip:
                 ui.button("Starta SIP", icon="groups", on_click=self.start).props(
                     "no-caps outline color=primary").mark("start-sip")
 
+    @one_at_a_time
     async def start(self) -> None:
-        if self.starting:
-            return
-        self.starting = True
         try:
             token = await self.frame.fresh_token()
             owner = self.case.get("acting_unit_id") or self.frame.acting_unit
@@ -75,8 +74,6 @@ class CaseSip:
                 self.key = str(uuid.uuid4())  # a definite refusal: the next try is a new request
             ui.notify(sip_message(exc), type="negative")
             return
-        finally:
-            self.starting = False
         self.plan_id = str(plan["id"])
         self.render()
         ui.navigate.to(f"/sip/{self.plan_id}")

@@ -70,3 +70,23 @@ class CaseRefusal(StrEnum):
     SIP_INVITATION_ALREADY_SENT = "sip_invitation_already_sent"
     ALREADY_ON_LEAVE = "already_on_leave"
     NOT_ON_LEAVE = "not_on_leave"
+    NOT_YET_DISCHARGED = "not_yet_discharged"  # closing: the discharge time (stored before it was checked) is ahead
+
+    # the discharge notice's time and content (`domain.discharge_notice`): OutOfRange 400 for the time, else
+    # InvalidValue 422; each names its field
+    DISCHARGE_TIME_IN_FUTURE = "discharge_time_in_future"  # a planned time is the estimate, not a notice
+    DESTINATION_DETAIL_REQUIRED = "destination_detail_required"  # another ward or unit, or "other": name it
+    CONTACT_REQUIRED = "contact_required"  # a patient who is alive: at least one contact after discharge
+    MEDICATION_LIST_REQUIRED = "medication_list_required"  # attached, or stated as sent in the record
+    MEDICATION_LIST_TEXT_REQUIRED = "medication_list_text_required"  # attached, but empty
+    MEDICATION_LIST_IN_RECORD = "medication_list_in_record"  # sent in the record: no text of its own
+    NOT_APPLICABLE_WHEN_DECEASED = "not_applicable_when_deceased"  # no medication list or contacts
+
+
+# Reasons a command gives from its arguments or the time (never `DischargeCase.refusal`, so never in
+# `refused_actions`): the discharge notice's time and content, and closing before a stored discharge time.
+ARGUMENT_REFUSALS = frozenset({
+    CaseRefusal.NOT_YET_DISCHARGED, CaseRefusal.DISCHARGE_TIME_IN_FUTURE, CaseRefusal.DESTINATION_DETAIL_REQUIRED,
+    CaseRefusal.CONTACT_REQUIRED, CaseRefusal.MEDICATION_LIST_REQUIRED, CaseRefusal.MEDICATION_LIST_TEXT_REQUIRED,
+    CaseRefusal.MEDICATION_LIST_IN_RECORD, CaseRefusal.NOT_APPLICABLE_WHEN_DECEASED,
+})

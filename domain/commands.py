@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from domain.case_refusals import CaseAction
 from domain.discharge_case import Actor, DischargeCase, InterruptionReason, Part, RejectionReason
+from domain.discharge_notice import DischargeInformation
 from domain.errors import InvalidValue
 from domain.planning import HomeReadiness, PlanningEdit, PlanningForm
 
@@ -218,11 +219,15 @@ class EndLeave(VersionedCaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SendDischargeNotice(VersionedCaseCommand):
+    """The patient has left at `discharged_at` (the actual time, not later than now); `information` is what the
+    receivers need (`domain.discharge_notice`)."""
+
     action: ClassVar[CaseAction] = CaseAction.SEND_DISCHARGE_NOTICE
     discharged_at: datetime
+    information: DischargeInformation
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
-        case.send_discharge_notice(actor, self.discharged_at, now)
+        case.send_discharge_notice(actor, self.discharged_at, now, information=self.information)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,12 +15,14 @@ from enum import StrEnum
 from domain import events as ev
 from domain.care import CareType
 from domain.case_refusals import CaseAction, CaseRefusal
+from domain.discharge_notice import DischargeInformation
 from domain.errors import (
     DomainError,
     FieldConflict,
     InvalidTransition,
     InvalidValue,
     NotAllowedForPart,
+    OutOfRange,
     require_aware,
 )
 from domain.organisation import UnitKind
@@ -226,8 +228,10 @@ class DischargeCase:
     sip_applies: bool = False
     sip_invitation_sent_at: datetime | None = None
     sip_plan_id: str | None = None  # the SIP plan whose first meeting invitation was the SIP invitation
-    discharged_at: datetime | None = None
+    discharged_at: datetime | None = None  # the actual time the patient left (sent with the discharge notice)
     discharge_notice_sent_at: datetime | None = None
+    # the discharge notice's content; None on cases discharged before the notice carried any (a bare time)
+    discharge_information: DischargeInformation | None = None
     patient_refused_services: bool = False
     outpatient_services_missing: bool = False
     on_leave: bool = False
@@ -577,24 +581,33 @@ class DischargeCase:
         self.on_leave = False
         self._record(ev.LeaveEnded, actor, now, "leave_ended")
 
-    def send_discharge_notice(self, actor: Actor, discharged_at: datetime, now: datetime) -> None:
-        """Discharge notice / information transfer: due no later than the day of discharge."""
+    def send_discharge_notice(self, actor: Actor, discharged_at: datetime, now: datetime, *,
+                              information: DischargeInformation) -> None:
+        """Discharge notice / information transfer, due no later than the day of discharge: the patient has left at
+        `discharged_at` (never later than now: a planned time is the estimated discharge, not a notice), and the
+        receivers get what they need (`DischargeInformation`). The case is discharged as of that time: it ends the
+        ready-for-discharge period (the payment clock) there."""
         self._require(CaseAction.SEND_DISCHARGE_NOTICE, actor)
         require_aware(discharged_at, "discharged_at")
+        if discharged_at > now:
+            raise OutOfRange("the discharge time is in the future: a planned time is an estimate (change the "
+                             "estimated discharge), the notice is sent when the patient has left",
+                             field="discharged_at", reason=CaseRefusal.DISCHARGE_TIME_IN_FUTURE)
         if discharged_at < self.admitted_at:
             raise InvalidValue("the discharge time is before the admission", field="discharged_at")
+        if self.current_ready_period is not None and discharged_at < self.current_ready_period.ready_at:
+            raise InvalidValue("the discharge time is before the ready-for-discharge notice", field="discharged_at")
+        content = information.checked()
         if self.current_ready_period is not None:
-            if discharged_at < self.current_ready_period.ready_at:
-                raise InvalidValue("the discharge time is before the ready-for-discharge notice",
-                                   field="discharged_at")
             self._end_ready_period(discharged_at, by_discharge=True)
         notice = self._add_notice(NoticeKind.DISCHARGE, actor, now)
         self.discharged_at = discharged_at
         self.discharge_notice_sent_at = now
+        self.discharge_information = content
         self.on_leave = False
         self.state = CaseState.DISCHARGED
-        self._record(ev.DischargeNoticeSent, actor, now, "discharge_notice_sent", notice_id=notice.id,
-                     discharged_at=discharged_at)
+        self._record(ev.DischargeNoticeSent, actor, now, "discharge_notice_sent", detail=discharged_at.isoformat(),
+                     notice_id=notice.id, discharged_at=discharged_at, destination=str(content.destination))
 
     def interrupt(self, actor: Actor, reason: InterruptionReason, now: datetime) -> None:
         """Avbrott: the process stops (the patient died, moved, or left the normal track under LPT/LRV)."""
@@ -617,7 +630,12 @@ class DischargeCase:
         self._record(ev.CaseCancelled, actor, now, "cancelled")
 
     def close(self, actor: Actor, now: datetime) -> None:
+        """Close a discharged or interrupted case (`ACTION_RULES`). A discharge time still ahead (stored before the
+        notice refused a future time) is no discharge yet: refused until it has passed."""
         self._require(CaseAction.CLOSE, actor)
+        if self.state is CaseState.DISCHARGED and self.discharged_at is not None and self.discharged_at > now:
+            raise InvalidTransition("the patient has not left yet: the discharge time is ahead",
+                                    reason=CaseRefusal.NOT_YET_DISCHARGED)
         self.closed_at = now
         self.state = CaseState.CLOSED
         self._record(ev.CaseClosed, actor, now, "closed")

@@ -127,8 +127,12 @@ class LeaveEnded(CaseEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class DischargeNoticeSent(CaseEvent):
+    """The patient left at `discharged_at`. `destination` is the code of where they went (`Destination`; None in
+    events recorded before the notice carried it); the notice's text stays in the case."""
+
     notice_id: str
     discharged_at: datetime
+    destination: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.discharge_case import Actor, CaseState, DischargeCase, InterruptionReason, Part
+from domain.discharge_notice import AfterDischargeContact, Destination, DischargeInformation, MedicationList
 from domain.identity import generate_test_personnummer
 from domain.organisation import Role, UnitKind
 from domain.planning import HomeReadiness, Need, PlanningForm
@@ -270,7 +271,21 @@ def _build_case(rng: random.Random, now: datetime, ward_key: str, patient: Patie
             case.update_home_readiness(nurse, HomeReadiness(medicines_secured=True, aids_in_place=rng.random() < .5),
                                        step(2))
         return case
-    case.send_discharge_notice(nurse, step(rng.uniform(2, 72)), t)
+    case.send_discharge_notice(nurse, step(rng.uniform(2, 72)), t, information=_discharge_information(rng))
     if target is CaseState.CLOSED:
         case.close(nurse, step(24))
     return case
+
+
+def _discharge_information(rng: random.Random) -> DischargeInformation:
+    """An invented discharge notice's content (no real person or place)."""
+    destination = rng.choice((Destination.HOME, Destination.HOME, Destination.SHORT_TERM_STAY,
+                              Destination.SPECIAL_HOUSING))
+    attached = rng.random() < 0.5
+    return DischargeInformation(
+        destination=destination,
+        contacts=(AfterDischargeContact("Vårdavdelningen, ansvarig sjuksköterska", "08-123 000 00"),),
+        handover=rng.choice(("Går med rollator. Behöver tillsyn nattetid.", "Sårvård varannan dag enligt ordination.",
+                             "Mår bra. Uppföljning på vårdcentralen om två veckor.")),
+        medication_list=MedicationList.ATTACHED if attached else MedicationList.SENT_IN_RECORD,
+        medication_list_text="Paracetamol 500 mg 1x3\nOmeprazol 20 mg 1x1" if attached else "")

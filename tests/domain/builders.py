@@ -27,6 +27,7 @@ from domain.discharge_case import (
     InterruptionReason,
     Part,
 )
+from domain.discharge_notice import AfterDischargeContact, Destination, DischargeInformation, MedicationList
 
 STHLM = ZoneInfo("Europe/Stockholm")
 
@@ -54,6 +55,12 @@ def at(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
     """An aware Stockholm time."""
     return datetime(y, m, d, hh, mm, tzinfo=STHLM)
 
+
+# A discharge notice's content: home, one contact, the medication list sent in the record (invented names).
+HOME_INFO = DischargeInformation(destination=Destination.HOME,
+                                 contacts=(AfterDischargeContact("Avdelning B12, sjuksköterska", "08-123 456 78"),),
+                                 handover="Går med rollator. Hemtjänst morgon och kväll.",
+                                 medication_list=MedicationList.SENT_IN_RECORD)
 
 ADMITTED_AT = at(2026, 3, 2, 8)  # Monday
 NOTICE_AT = at(2026, 3, 2, 10)
@@ -124,7 +131,7 @@ def build_case(state: CaseState = CaseState.PLANNING, *, care_type: CareType = C
     elif state in (CaseState.READY, CaseState.DISCHARGED, CaseState.CLOSED):
         case.mark_ready_for_discharge(WARD_USER, ready_at)
         if state in (CaseState.DISCHARGED, CaseState.CLOSED):
-            case.send_discharge_notice(WARD_USER, discharged_at, discharged_at)
+            case.send_discharge_notice(WARD_USER, discharged_at, discharged_at, information=HOME_INFO)
         if state is CaseState.CLOSED:
             case.close(WARD_USER, closed_at)
     assert case.state is state, (case.state, state)

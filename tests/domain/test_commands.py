@@ -22,6 +22,7 @@ from domain.errors import InvalidTransition, InvalidValue, NotAllowedForPart
 from domain.planning import HomeReadiness, Need, PlanningEdit, PlanningField, PlanningForm
 from tests.domain.builders import (
     CASE_ID,
+    HOME_INFO,
     MUNICIPAL,
     MUNICIPAL_USER,
     OTHER_MUNICIPAL,
@@ -92,7 +93,8 @@ ROUTING = [
     (cmd.UpdateHomeReadiness(**base(readiness=READINESS)), "update_home_readiness", (A, READINESS, N), {}),
     (cmd.StartLeave(**base()), "start_leave", (A, N), {}),
     (cmd.EndLeave(**base()), "end_leave", (A, N), {}),
-    (cmd.SendDischargeNotice(**base(discharged_at=LATER)), "send_discharge_notice", (A, LATER, N), {}),
+    (cmd.SendDischargeNotice(**base(discharged_at=LATER, information=HOME_INFO)), "send_discharge_notice",
+     (A, LATER, N), {"information": HOME_INFO}),
     (cmd.Interrupt(**base(reason=InterruptionReason.COMPULSORY_OUTPATIENT_CARE)), "interrupt",
      (A, InterruptionReason.COMPULSORY_OUTPATIENT_CARE, N), {}),
     (cmd.Cancel(**base()), "cancel", (A, N), {}),
@@ -202,7 +204,8 @@ def test_a_whole_discharge_through_commands() -> None:
     for command, actor in steps:
         command.apply_to(case, actor, clock.tick(timedelta(hours=1)))
     discharged = clock.tick(timedelta(hours=1))
-    cmd.SendDischargeNotice(**base(discharged_at=discharged)).apply_to(case, WARD_USER, discharged)
+    cmd.SendDischargeNotice(**base(discharged_at=discharged, information=HOME_INFO)).apply_to(case, WARD_USER,
+                                                                                             discharged)
     cmd.Close(**base()).apply_to(case, WARD_USER, clock.tick())
 
     assert case.state is CaseState.CLOSED
@@ -228,11 +231,13 @@ def test_a_whole_discharge_through_commands() -> None:
         (CaseState.PLANNING, cmd.MarkReadyForDischarge(**base()), MUNICIPAL_USER, NotAllowedForPart),
         (CaseState.PLANNING, cmd.Acknowledge(**base()), WARD_USER, NotAllowedForPart),
         (CaseState.ADMITTED, cmd.Acknowledge(**base()), MUNICIPAL_USER, NotAllowedForPart),
-        (CaseState.READY, cmd.SendDischargeNotice(**base(discharged_at=NOW)), PRIMARY_USER, NotAllowedForPart),
+        (CaseState.READY, cmd.SendDischargeNotice(**base(discharged_at=NOW, information=HOME_INFO)), PRIMARY_USER,
+         NotAllowedForPart),
         (CaseState.PLANNING, cmd.Close(**base()), WARD_USER, InvalidTransition),
         (CaseState.PLANNING, cmd.Acknowledge(**base(notice_ids=("nope",))), MUNICIPAL_USER, InvalidValue),
         (CaseState.PLANNING, cmd.Forward(**base(to_unit_id=MUNICIPAL)), MUNICIPAL_USER, InvalidValue),
-        (CaseState.READY, cmd.SendDischargeNotice(**base(discharged_at=at(2026, 3, 1))), WARD_USER, InvalidValue),
+        (CaseState.READY, cmd.SendDischargeNotice(**base(discharged_at=at(2026, 3, 1), information=HOME_INFO)),
+         WARD_USER, InvalidValue),
         (CaseState.PLANNING,
          cmd.ChangeEstimatedDischarge(**base(estimated_discharge_at=datetime(2026, 3, 9))),  # deliberately naive
          WARD_USER, InvalidValue),

@@ -28,6 +28,7 @@ from tests.domain.builders import (
     ADMITTED_AT,
     DISCHARGED_AT,
     ESTIMATED_AT,
+    HOME_INFO,
     NOTICE_AT,
     PRIMARY_USER,
     READY_AT,
@@ -190,7 +191,7 @@ def test_named_care_contact_due_by_the_estimated_then_the_real_discharge() -> No
     deadline = one(case, DeadlineKind.NAMED_CARE_CONTACT, ESTIMATED_AT - timedelta(hours=30))
     assert (deadline.due_at, deadline.state) == (ESTIMATED_AT, OK)
     assert one(case, DeadlineKind.NAMED_CARE_CONTACT, ESTIMATED_AT - timedelta(hours=2)).state is AT_RISK
-    case.send_discharge_notice(WARD_USER, DISCHARGED_AT, DISCHARGED_AT)
+    case.send_discharge_notice(WARD_USER, DISCHARGED_AT, DISCHARGED_AT, information=HOME_INFO)
     deadline = one(case, DeadlineKind.NAMED_CARE_CONTACT, DISCHARGED_AT + timedelta(minutes=1))
     assert (deadline.due_at, deadline.state) == (DISCHARGED_AT, OVERDUE)
     case.appoint_named_care_contact(PRIMARY_USER, "user-fvk", DISCHARGED_AT + timedelta(hours=1))
@@ -277,20 +278,19 @@ END_OF_FRIDAY = datetime(2026, 3, 6, 23, 59, 59, 999999, tzinfo=STHLM)
     ("discharged_at", "sent", "expected"),
     [
         (DISCHARGED_AT, DISCHARGED_AT, OK),
-        (DISCHARGED_AT, DISCHARGED_AT - timedelta(hours=20), OK),  # announced the day before
         (DISCHARGED_AT, at(2026, 3, 6, 23, 59), OK),
         (DISCHARGED_AT, at(2026, 3, 7, 0, 0), OVERDUE),  # the next day is too late
         (DISCHARGED_AT, at(2026, 3, 9, 9), OVERDUE),
         (datetime(2026, 3, 5, 23, 30, tzinfo=UTC), at(2026, 3, 6, 20), OK),  # 00:30 Friday local
-        (datetime(2026, 3, 6, 22, 59, tzinfo=UTC), at(2026, 3, 6, 23, 30), OK),  # 23:59 Friday local
+        (datetime(2026, 3, 6, 22, 59, tzinfo=UTC), datetime(2026, 3, 6, 22, 59, 30, tzinfo=UTC), OK),  # 23:59 local
     ],
-    ids=["same-time", "day-before", "late-evening", "midnight", "monday", "utc-just-after-midnight",
+    ids=["same-time", "late-evening", "midnight", "monday", "utc-just-after-midnight",
          "utc-late-evening"],
 )
 def test_discharge_information_due_end_of_the_discharge_day(discharged_at: datetime, sent: datetime,
                                                             expected: DeadlineState) -> None:
     case = build_case(CaseState.READY)
-    case.send_discharge_notice(WARD_USER, discharged_at, sent)
+    case.send_discharge_notice(WARD_USER, discharged_at, sent, information=HOME_INFO)
     deadline = one(case, DeadlineKind.DISCHARGE_INFORMATION, at(2026, 3, 20))
     assert deadline.due_at == END_OF_FRIDAY
     assert (deadline.met_at, deadline.state) == (sent, expected)
@@ -500,7 +500,7 @@ def _ready_monday(care_type: CareType = CareType.SOMATIC, notice_at: datetime = 
 
 def test_case_liability_somatic_ready_monday_discharged_friday() -> None:
     case = _ready_monday()
-    case.send_discharge_notice(WARD_USER, at(2026, 3, 6, 10), at(2026, 3, 6, 10))
+    case.send_discharge_notice(WARD_USER, at(2026, 3, 6, 10), at(2026, 3, 6, 10), information=HOME_INFO)
     liability = case_liability(case, POLICY, AMOUNTS, at(2026, 3, 20))
     assert liability.liable
     assert liability.reasons_not_liable == ()
@@ -527,7 +527,7 @@ def test_case_liability_somatic_ready_monday_discharged_friday() -> None:
 )
 def test_case_liability_by_discharge_day(discharged: datetime, liable_days: int) -> None:
     case = _ready_monday()
-    case.send_discharge_notice(WARD_USER, discharged, discharged)
+    case.send_discharge_notice(WARD_USER, discharged, discharged, information=HOME_INFO)
     liability = case_liability(case, POLICY, AMOUNTS, at(2026, 3, 20))
     assert (liability.liable_days, liability.amount_sek, liability.liable) == (
         liable_days, 9900 * liable_days, liable_days > 0)
@@ -552,7 +552,7 @@ def test_case_liability_nothing_charged(case_kind: str, reasons: tuple[str, ...]
         discharged = at(2026, 3, 6, 10)
     if case_kind == "sip-missing":
         case.set_sip_applies(PRIMARY_USER, True, MONDAY_10)
-    case.send_discharge_notice(WARD_USER, discharged, discharged)
+    case.send_discharge_notice(WARD_USER, discharged, discharged, information=HOME_INFO)
     liability = case_liability(case, POLICY, AMOUNTS, at(2026, 3, 20))
     assert liability.reasons_not_liable == reasons
     assert (liability.liable, liability.liable_days, liability.amount_sek, liability.liable_dates) == (
@@ -563,7 +563,7 @@ def test_case_liability_counts_each_ready_period() -> None:
     case = _ready_monday()
     case.withdraw_ready_for_discharge(WARD_USER, at(2026, 3, 6, 10))  # Thu charged; Fri stopped
     case.mark_ready_for_discharge(WARD_USER, at(2026, 3, 6, 11))  # new day 0 Fri: liable from Mon 9th
-    case.send_discharge_notice(WARD_USER, at(2026, 3, 11, 10), at(2026, 3, 11, 10))
+    case.send_discharge_notice(WARD_USER, at(2026, 3, 11, 10), at(2026, 3, 11, 10), information=HOME_INFO)
     liability = case_liability(case, POLICY, AMOUNTS, at(2026, 3, 20))
     assert liability.liable_dates == (date(2026, 3, 5), date(2026, 3, 9), date(2026, 3, 10))
     assert liability.amount_sek == 3 * 9900
@@ -579,7 +579,7 @@ def test_case_liability_of_an_open_period_runs_until_today() -> None:
 
 def test_case_liability_without_an_amount_for_the_year() -> None:
     case = _ready_monday()
-    case.send_discharge_notice(WARD_USER, at(2026, 3, 6, 10), at(2026, 3, 6, 10))
+    case.send_discharge_notice(WARD_USER, at(2026, 3, 6, 10), at(2026, 3, 6, 10), information=HOME_INFO)
     liability = case_liability(case, POLICY, {2025: 9500}, at(2026, 3, 20))
     assert liability.liable_days == 1
     assert (liability.amount_sek, liability.missing_amount_years) == (None, (2026,))

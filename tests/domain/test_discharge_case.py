@@ -21,7 +21,8 @@ from domain.discharge_case import (
     ParticipantStatus,
     RejectionReason,
 )
-from domain.errors import DomainError, InvalidTransition, InvalidValue, NotAllowedForPart
+from domain.discharge_notice import Destination
+from domain.errors import DomainError, InvalidTransition, InvalidValue, NotAllowedForPart, OutOfRange
 from domain.planning import HomeReadiness, Need, PlanningEdit, PlanningField, PlanningForm
 from tests.domain.builders import (
     ADMITTED_AT,
@@ -30,6 +31,7 @@ from tests.domain.builders import (
     CASE_ID,
     DISCHARGED_AT,
     ESTIMATED_AT,
+    HOME_INFO,
     MUNICIPAL,
     MUNICIPAL_USER,
     NOTICE_AT,
@@ -152,7 +154,7 @@ ACTIONS = (
     Action("start_leave", WARD_USER, lambda c, a, n: c.start_leave(a, n), OPEN_STATES, WARD_ONLY, ev.LeaveStarted),
     Action("end_leave", WARD_USER, lambda c, a, n: c.end_leave(a, n), OPEN_STATES, WARD_ONLY, ev.LeaveEnded,
            prepare=_start_leave_if_open),
-    Action("send_discharge_notice", WARD_USER, lambda c, a, n: c.send_discharge_notice(a, n, n),
+    Action("send_discharge_notice", WARD_USER, lambda c, a, n: c.send_discharge_notice(a, n, n, information=HOME_INFO),
            frozenset({CaseState.PLANNING, CaseState.READY}), WARD_ONLY, ev.DischargeNoticeSent,
            CaseState.DISCHARGED),
     Action("interrupt", WARD_USER, lambda c, a, n: c.interrupt(a, InterruptionReason.DIED, n),
@@ -241,7 +243,7 @@ def test_named_examples_of_wrong_parts() -> None:
         case.acknowledge(WARD_USER, ACT_AT)
     case = build_case(CaseState.READY)
     with pytest.raises(NotAllowedForPart, match="only the inpatient_unit may send the discharge notice"):
-        case.send_discharge_notice(PRIMARY_USER, ACT_AT, ACT_AT)
+        case.send_discharge_notice(PRIMARY_USER, ACT_AT, ACT_AT, information=HOME_INFO)
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=str)
@@ -646,7 +648,7 @@ def test_add_participant_receives_earlier_notices_but_not_the_discharge_notice()
     assert (event.unit_id, event.part) == (OTHER_MUNICIPAL, "municipal_unit")
     assert set(event.unit_ids) == {*ALL_UNITS, OTHER_MUNICIPAL}
     # later notices reach it too
-    case.send_discharge_notice(WARD_USER, ACT_AT, ACT_AT)
+    case.send_discharge_notice(WARD_USER, ACT_AT, ACT_AT, information=HOME_INFO)
     assert case.notices[-1].recipient_unit_ids == [PRIMARY, MUNICIPAL, OTHER_MUNICIPAL]
 
 
@@ -826,7 +828,7 @@ def test_ready_withdraw_ready_gives_two_periods() -> None:
 def test_discharge_ends_the_ready_period() -> None:
     case = build_case(CaseState.READY)
     sent = DISCHARGED_AT + timedelta(hours=2)
-    case.send_discharge_notice(WARD_USER, DISCHARGED_AT, sent)
+    case.send_discharge_notice(WARD_USER, DISCHARGED_AT, sent, information=HOME_INFO)
     assert case.state is CaseState.DISCHARGED
     (period,) = case.ready_periods
     assert (period.ready_at, period.ended_at, period.ended_by_discharge) == (READY_AT, DISCHARGED_AT, True)
@@ -841,15 +843,30 @@ def test_discharge_ends_the_ready_period() -> None:
 
 def test_discharge_without_a_ready_notice() -> None:
     case = build_case(CaseState.PLANNING)
-    case.send_discharge_notice(WARD_USER, ACT_AT, ACT_AT)
+    case.send_discharge_notice(WARD_USER, ACT_AT, ACT_AT, information=HOME_INFO)
     assert case.state is CaseState.DISCHARGED
     assert case.ready_periods == []
 
 
-def test_discharge_may_be_announced_before_it_happens() -> None:
+@pytest.mark.parametrize("ahead", [timedelta(microseconds=1), timedelta(hours=3), timedelta(days=2)],
+                         ids=["a-moment", "hours", "days"])
+def test_a_planned_discharge_time_is_no_discharge_notice(ahead: timedelta) -> None:
+    """A time still ahead is an estimate (change the estimated discharge), never a notice: refused, nothing changes,
+    the case is not discharged (issue 13: it was "Utskriven" at once, two days early)."""
     case = build_case(CaseState.READY)
-    case.send_discharge_notice(WARD_USER, DISCHARGED_AT, DISCHARGED_AT - timedelta(hours=3))
+    before = snapshot(case)
+    with pytest.raises(OutOfRange, match="in the future") as info:
+        case.send_discharge_notice(WARD_USER, DISCHARGED_AT + ahead, DISCHARGED_AT, information=HOME_INFO)
+    assert (info.value.field, info.value.reason) == ("discharged_at", "discharge_time_in_future")
+    assert snapshot(case) == before
+    assert case.state is CaseState.READY
+
+
+def test_the_discharge_notice_may_come_after_the_patient_left() -> None:
+    case = build_case(CaseState.READY)
+    case.send_discharge_notice(WARD_USER, DISCHARGED_AT, DISCHARGED_AT + timedelta(hours=5), information=HOME_INFO)
     assert case.ready_periods[0].ended_at == DISCHARGED_AT
+    assert case.discharge_information == HOME_INFO
 
 
 @pytest.mark.parametrize(
@@ -866,14 +883,14 @@ def test_discharge_time_refused(state: CaseState, discharged_at: datetime, match
     case = build_case(state)
     before = snapshot(case)
     with pytest.raises(InvalidValue, match=match) as info:
-        case.send_discharge_notice(WARD_USER, discharged_at, ACT_AT)
+        case.send_discharge_notice(WARD_USER, discharged_at, ACT_AT, information=HOME_INFO)
     assert info.value.field == "discharged_at"
     assert snapshot(case) == before
 
 
 def test_discharge_at_the_moment_of_admission_is_accepted() -> None:
     case = build_case(CaseState.PLANNING)
-    case.send_discharge_notice(WARD_USER, ADMITTED_AT, ACT_AT)
+    case.send_discharge_notice(WARD_USER, ADMITTED_AT, ACT_AT, information=HOME_INFO)
     assert case.discharged_at == ADMITTED_AT
 
 
@@ -949,7 +966,7 @@ def test_leaving_the_open_track_ends_a_leave(ending: str) -> None:
     case = build_case(CaseState.READY)
     case.start_leave(WARD_USER, ACT_AT)
     {
-        "discharge": lambda: case.send_discharge_notice(WARD_USER, ACT_AT, ACT_AT),
+        "discharge": lambda: case.send_discharge_notice(WARD_USER, ACT_AT, ACT_AT, information=HOME_INFO),
         "interrupt": lambda: case.interrupt(WARD_USER, InterruptionReason.DIED, ACT_AT),
         "cancel": lambda: case.cancel(WARD_USER, ACT_AT),
     }[ending]()
@@ -988,7 +1005,7 @@ def _full_story() -> DischargeCase:
     case.send_sip_invitation(PRIMARY_USER, clock.tick())
     case.start_leave(WARD_USER, clock.tick())
     case.end_leave(WARD_USER, clock.tick(timedelta(hours=4)))
-    case.send_discharge_notice(WARD_USER, clock.tick(timedelta(days=1)), clock.now())
+    case.send_discharge_notice(WARD_USER, clock.tick(timedelta(days=1)), clock.now(), information=HOME_INFO)
     case.acknowledge(MUNICIPAL_USER, clock.tick())
     case.close(WARD_USER, clock.tick())
     return case
@@ -1008,7 +1025,7 @@ def test_no_event_field_contains_free_text_or_patient_data() -> None:
     allowed = {CASE_ID, WARD, PRIMARY, MUNICIPAL, OTHER_PRIMARY, OTHER_MUNICIPAL, "user-fvk",
                *(n.id for n in case.notices),
                *(a.user_id for a in (WARD_USER, PRIMARY_USER, MUNICIPAL_USER, OTHER_MUNICIPAL_USER)),
-               *CareType, *Part, *RejectionReason, *InterruptionReason, *PlanningField}
+               *CareType, *Part, *RejectionReason, *InterruptionReason, *PlanningField, *Destination}
     for event in case.pending_events:
         data = dataclasses.asdict(event)
         for value in data.values():

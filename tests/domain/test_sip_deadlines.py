@@ -36,6 +36,7 @@ from domain.sip import (
 )
 from tests.domain.builders import (
     CASE_ID,
+    HOME_INFO,
     MUNICIPAL_USER,
     PATIENT_ID,
     PRIMARY_USER,
@@ -297,6 +298,7 @@ def test_the_full_case_story_with_a_plan() -> None:
     fill_required(plan, READY_AT + timedelta(days=2))
     agree(plan, READY_AT + timedelta(days=3))
     assert plan.state is PlanState.ACTIVE
-    case.send_discharge_notice(WARD_USER, READY_AT + timedelta(days=4), READY_AT + timedelta(days=4))
+    case.send_discharge_notice(WARD_USER, READY_AT + timedelta(days=4), READY_AT + timedelta(days=4),
+                               information=HOME_INFO)
     states = {d.kind: d.state for d in case_deadlines(case, STOCKHOLM_2020, READY_AT + timedelta(days=4))}
     assert states[DeadlineKind.SIP_INVITATION] is OK

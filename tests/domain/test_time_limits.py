@@ -30,7 +30,7 @@ from domain.time_limits import (
     check_times,
     window,
 )
-from tests.domain.builders import STHLM, at
+from tests.domain.builders import HOME_INFO, STHLM, at
 
 NOW = at(2026, 3, 11, 9)
 DAY = timedelta(days=1)
@@ -110,7 +110,8 @@ def test_a_naive_time_is_refused_as_such() -> None:
 def test_commands_are_checked_by_their_times() -> None:
     far = datetime(9999, 12, 30, tzinfo=UTC)
     for command, field in [
-        (SendDischargeNotice(case_id="c", expected_version=1, discharged_at=far), "discharged_at"),
+        (SendDischargeNotice(case_id="c", expected_version=1, discharged_at=far, information=HOME_INFO),
+         "discharged_at"),
         (RecordNeedsIdentified(case_id="c", expected_version=1, at=datetime(1, 1, 1, tzinfo=UTC)), "at"),
         (ChangeEstimatedDischarge(case_id="c", expected_version=1, estimated_discharge_at=far),
          "estimated_discharge_at"),
@@ -123,7 +124,8 @@ def test_commands_are_checked_by_their_times() -> None:
         with pytest.raises(OutOfRange) as caught:
             check_command(command, NOW, DEFAULT_LIMITS)
         assert caught.value.field == field
-    check_command(SendDischargeNotice(case_id="c", expected_version=1, discharged_at=NOW), NOW, DEFAULT_LIMITS)
+    check_command(SendDischargeNotice(case_id="c", expected_version=1, discharged_at=NOW, information=HOME_INFO),
+                  NOW, DEFAULT_LIMITS)
     check_command(ChangeSipField(plan_id="p", field=PlanField.OWN_CONTRIBUTION, value="text", expected_revision=0),
                   NOW, DEFAULT_LIMITS)
 

@@ -15,6 +15,7 @@ from litestar.params import Parameter
 from domain import commands as cmd
 from domain.deadlines import DeadlineState
 from domain.discharge_case import CaseState
+from domain.discharge_notice import AfterDischargeContact, DischargeInformation
 from domain.planning import HomeReadiness, PlanningEdit, PlanningField, PlanningForm
 from server.api.dependencies import Cases, Reads
 from server.api.openapi import PROBLEMS
@@ -94,6 +95,13 @@ def command_route(path: str, body: type[s.VersionOnly], build: Callable[[str, An
 
 def _v(data: s.VersionOnly) -> int:
     return data.expected_version
+
+
+def _discharge(data: s.DischargeNoticeInput) -> DischargeInformation:
+    return DischargeInformation(
+        destination=data.destination, destination_detail=data.destination_detail,
+        contacts=tuple(AfterDischargeContact(c.name, c.phone) for c in data.contacts), handover=data.handover,
+        medication_list=data.medication_list, medication_list_text=data.medication_list_text)
 
 
 COMMAND_ROUTES = [
@@ -187,10 +195,15 @@ COMMAND_ROUTES = [
                   operation_id="endLeave", summary="End a leave", description="The patient is back from leave."),
     command_route("discharge-notice", s.DischargeNoticeInput,
                   lambda c, d: cmd.SendDischargeNotice(case_id=c, expected_version=_v(d),
-                                                       discharged_at=d.discharged_at),
+                                                       discharged_at=d.discharged_at, information=_discharge(d)),
                   operation_id="sendDischargeNotice", summary="Send the discharge notice",
-                  description="The ward sends the discharge notice with the discharge time; due no later than "
-                              "the day of discharge."),
+                  description="The patient has left: the ward sends the discharge notice (utskrivningsmeddelande, "
+                              "information transfer), due no later than the day of discharge, with the actual "
+                              "discharge time (never later than now: 400 `time_out_of_range`, reason "
+                              "`discharge_time_in_future`; a planned time is the estimated discharge), where the "
+                              "patient goes, contacts after discharge, a handover and the medication list "
+                              "(attached, or stated as sent in the record). The case is discharged as of that time. "
+                              "Invalid combinations: 422 `invalid_value` with the field and a `reason`."),
     command_route("interruption", s.InterruptInput,
                   lambda c, d: cmd.Interrupt(case_id=c, expected_version=_v(d), reason=d.reason),
                   operation_id="interruptCase", summary="Interrupt the process",

@@ -10,6 +10,7 @@ from msgspec import Meta
 
 from domain.case_refusals import CaseAction
 from domain.discharge_case import InterruptionReason, Part, RejectionReason
+from domain.discharge_notice import MAX_CONTACT_NAME, MAX_CONTACTS, MAX_DETAIL, MAX_PHONE, Destination, MedicationList
 from domain.planning import Need, PlanningField
 from realtime.envelope import AggregateType
 
@@ -150,8 +151,30 @@ class HomeReadinessInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
     next_provider_informed: bool = False
 
 
+class AfterDischargeContactInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Whom the receivers contact after the discharge: a person, a function or a unit, and a phone number."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=MAX_CONTACT_NAME)]
+    phone: Annotated[str, Meta(max_length=MAX_PHONE, pattern=r"^[0-9+() -]*$",
+                               description="Digits, spaces, +, - and parentheses.")] = ""
+
+
 class DischargeNoticeInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
-    discharged_at: AwareTime
+    """The discharge notice: the time the patient left (not later than now) and what the receivers need. The
+    domain refuses invalid combinations with a `reason` (docs/api.md, "Case refusals")."""
+
+    discharged_at: Annotated[datetime, Meta(tz=True, description="When the patient left the ward (ISO 8601 with an "
+                                            "offset); never later than now: a planned time is the estimate.")]
+    destination: Destination
+    destination_detail: Annotated[str, Meta(max_length=MAX_DETAIL, description=(
+        "Which ward, unit or place; required for `other_unit` and `other`."))] = ""
+    contacts: Annotated[list[AfterDischargeContactInput], Meta(max_length=MAX_CONTACTS, description=(
+        "At least one unless the patient is deceased (then none)."))] = []
+    handover: FreeText = ""
+    medication_list: Annotated[MedicationList | None, Meta(description=(
+        "`attached` (with `medication_list_text`) or `sent_in_record`; required unless the patient is "
+        "deceased."))] = None
+    medication_list_text: FreeText = ""
 
 
 class InterruptInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
@@ -269,6 +292,22 @@ class PaymentOut(msgspec.Struct, kw_only=True):
     missing_amount_years: list[int]
 
 
+class AfterDischargeContactOut(msgspec.Struct, kw_only=True):
+    name: str
+    phone: str
+
+
+class DischargeInformationOut(msgspec.Struct, kw_only=True):
+    """What the discharge notice carried besides the time (`discharged_at`)."""
+
+    destination: str  # home, short_term_stay, special_housing, other_unit, deceased, other
+    destination_detail: str
+    contacts: list[AfterDischargeContactOut]
+    handover: str
+    medication_list: str | None  # attached, sent_in_record; null: deceased
+    medication_list_text: str
+
+
 class TimelineOut(msgspec.Struct, kw_only=True):
     at: datetime
     action: str
@@ -308,6 +347,10 @@ class CaseSummary(msgspec.Struct, kw_only=True):
     admitted_at: datetime
     estimated_discharge_at: datetime | None
     ready_for_discharge_at: datetime | None
+    discharged_at: datetime | None  # the actual time the patient left (from the discharge notice)
+    # where the patient went (a `Destination` code); null before the discharge, and on cases discharged with a
+    # bare time (before the notice carried its content)
+    discharge_destination: str | None
     deadlines: list[DeadlineOut]
     deadline_state: str | None
     acknowledgement_status: list[AckStatusOut]
@@ -327,8 +370,9 @@ class CaseDetail(CaseSummary, kw_only=True):
     sip_applies: bool
     sip_plan_id: str | None = None  # the SIP plan whose first meeting invitation was the case's SIP invitation
     sip_invitation_sent_at: datetime | None
-    discharged_at: datetime | None
     discharge_notice_sent_at: datetime | None
+    # the discharge notice's content; null before the discharge and on cases discharged with a bare time
+    discharge_information: DischargeInformationOut | None = None
     patient_refused_services: bool
     outpatient_services_missing: bool
     home_readiness: dict[str, bool]

@@ -10,6 +10,7 @@ import msgspec
 
 from domain.deadlines import case_deadlines, case_liability, worst_open_state
 from domain.discharge_case import DischargeCase
+from domain.discharge_notice import DischargeInformation
 from domain.identity import parse_patient_identity
 from domain.payment import PaymentPolicy
 from domain.planning import PlanningField
@@ -17,9 +18,11 @@ from server.persistence.models import Person, UnitRow
 from server.schemas.cases import (
     AcknowledgementOut,
     AckStatusOut,
+    AfterDischargeContactOut,
     CaseDetail,
     CaseSummary,
     DeadlineOut,
+    DischargeInformationOut,
     NoticeOut,
     ParticipantOut,
     PatientOut,
@@ -56,6 +59,8 @@ def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: da
         id=case.id, version=case.version, state=str(case.state), care_type=str(case.care_type),
         patient=patient_out(patient, reveal=reveal), ward_unit_id=case.ward_unit_id, admitted_at=case.admitted_at,
         estimated_discharge_at=case.estimated_discharge_at, ready_for_discharge_at=case.ready_for_discharge_at,
+        discharged_at=case.discharged_at,
+        discharge_destination=str(case.discharge_information.destination) if case.discharge_information else None,
         deadlines=[DeadlineOut(kind=str(d.kind), due_at=d.due_at, met_at=d.met_at, state=str(d.state),
                                responsible_part=d.kind.responsible_part) for d in deadlines],
         deadline_state=str(worst) if worst else None,
@@ -86,7 +91,8 @@ def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], p
         named_care_contact_user_id=case.named_care_contact.user_id if case.named_care_contact else None,
         sip_applies=case.sip_applies, sip_plan_id=case.sip_plan_id,
         sip_invitation_sent_at=case.sip_invitation_sent_at,
-        discharged_at=case.discharged_at, discharge_notice_sent_at=case.discharge_notice_sent_at,
+        discharge_notice_sent_at=case.discharge_notice_sent_at,
+        discharge_information=discharge_information_out(case.discharge_information),
         patient_refused_services=case.patient_refused_services,
         outpatient_services_missing=case.outpatient_services_missing,
         home_readiness={k: bool(v) for k, v in asdict(case.home_readiness).items()},
@@ -105,6 +111,17 @@ def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], p
                            liability_starts_on=liability.liability_starts_on, days_ready=liability.days_ready,
                            liable_days=liability.liable_days, amount_sek=liability.amount_sek,
                            missing_amount_years=list(liability.missing_amount_years)))
+
+
+def discharge_information_out(information: DischargeInformation | None) -> DischargeInformationOut | None:
+    if information is None:
+        return None
+    return DischargeInformationOut(
+        destination=str(information.destination), destination_detail=information.destination_detail,
+        contacts=[AfterDischargeContactOut(name=c.name, phone=c.phone) for c in information.contacts],
+        handover=information.handover,
+        medication_list=str(information.medication_list) if information.medication_list else None,
+        medication_list_text=information.medication_list_text)
 
 
 def _unit_name(units: Mapping[str, UnitRow], unit_id: str) -> str:
@@ -127,6 +144,8 @@ class InboxItemOut(msgspec.Struct, kw_only=True):
     case: CaseSummary
     part: str
     unacknowledged: list[InboxNoticeOut]
+    # what the discharge notice carried (the time is the case's `discharged_at`); null before the discharge
+    discharge_information: DischargeInformationOut | None = None
 
 
 class InboxOut(msgspec.Struct, kw_only=True):
@@ -149,7 +168,8 @@ def inbox_item(case: DischargeCase, patient: Person, unit_id: str, policy: Payme
     return InboxItemOut(
         case=summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal), part=str(part) if part else "",
         unacknowledged=[InboxNoticeOut(id=n.id, kind=str(n.kind), sent_at=n.sent_at)
-                        for n in sorted(case.unacknowledged(unit_id), key=lambda n: n.sent_at, reverse=True)])
+                        for n in sorted(case.unacknowledged(unit_id), key=lambda n: n.sent_at, reverse=True)],
+        discharge_information=discharge_information_out(case.discharge_information))
 
 
 def inbox(unit_id: str, items: list[InboxItemOut]) -> InboxOut:

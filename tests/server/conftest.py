@@ -108,6 +108,12 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+# A discharge notice's content (invented): home, one contact, the medication list sent in the record.
+DISCHARGE_CONTENT: dict[str, Any] = {
+    "destination": "home", "contacts": [{"name": "Avdelning 1, ansvarig sjuksköterska", "phone": "08-123 456 78"}],
+    "handover": "Går med rollator. Hemtjänst morgon och kväll.", "medication_list": "sent_in_record"}
+
+
 def patient(identity: str, municipality_code: str = "0184", listed_unit_id: str | None = RONNVIKEN,
             **extra: Any) -> dict[str, Any]:
     return {"identity": identity, "name": "Testa Testsson", "address": "Provgatan 1",

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.server.conftest import (
+    DISCHARGE_CONTENT,
     PSYCH_WARD,
     RONNVIKEN,
     SODERMALM,
@@ -176,7 +177,7 @@ async def test_whole_process_from_admission_to_closure(client: Client, auth: Aut
                      outpatient_services_missing=False)
     assert case["payment"]["reasons_not_liable"] == []
 
-    case = await act(client, nurse, case, "discharge-notice", discharged_at=iso(now_utc()))
+    case = await act(client, nurse, case, "discharge-notice", discharged_at=iso(now_utc()), **DISCHARGE_CONTENT)
     assert (case["state"], case["discharged_at"] is not None, case["ready_for_discharge_at"]) == ("discharged", True,
                                                                                                  None)
     [discharge] = notices(case, "discharge_notice")
@@ -245,7 +246,8 @@ async def test_interruption_then_closure(client: Client, auth: Auth) -> None:
     assert case["ready_for_discharge_at"] is None
     assert "payment_liability" not in deadlines(case)
     assert all(d["met_at"] is not None for d in case["deadlines"])  # nothing left overdue behind
-    await act(client, psych, case, "discharge-notice", status=422, discharged_at=iso(now_utc()))
+    await act(client, psych, case, "discharge-notice", status=422, discharged_at=iso(now_utc()),
+              **DISCHARGE_CONTENT)
     case = await act(client, psych, case, "closure")
     assert case["state"] == "closed"
     assert [(t["action"], t["detail"]) for t in case["timeline"][-2:]] == [

@@ -13,6 +13,7 @@ from sqlalchemy import delete
 
 from server.persistence.models import PaymentAmountRow
 from tests.server.conftest import (
+    DISCHARGE_CONTENT,
     ORTHO,
     SODERMALM,
     SOLNA_HOME_CARE,
@@ -123,7 +124,7 @@ async def test_an_entered_amount_prices_a_case(client: Client, auth: Auth, app: 
     # Sent 10:00 Stockholm time: day 0 is 1 March, liability from day 3.
     case = await step(case, "ready-for-discharge", datetime(year, 3, 1, 9, 0, tzinfo=UTC))
     case = await step(case, "discharge-notice", datetime(year, 3, 11, 10, 0, tzinfo=UTC),
-                      discharged_at=f"{year}-03-11T09:00:00+00:00")
+                      discharged_at=f"{year}-03-11T09:00:00+00:00", **DISCHARGE_CONTENT)
     payment = case["payment"]
     assert (payment["day_zero"], payment["liability_starts_on"]) == (f"{year}-03-01", f"{year}-03-04")
     assert (payment["liable"], payment["liable_days"]) == (True, 7)  # 4-10 March; the discharge day is free

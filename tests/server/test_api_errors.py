@@ -17,6 +17,7 @@ from server.demo.seed import stable_id
 from server.persistence.models import AccessLogRow, CaseRow, EventRow
 from tests.server.conftest import (
     AUDIENCE,
+    DISCHARGE_CONTENT,
     ISSUER,
     PSYCH_WARD,
     SOLNA_HOME_CARE,
@@ -192,8 +193,8 @@ async def test_domain_rule_violations(client: Client, auth: Auth, app: Litestar)
     case = (await post(client, nurse, case, "admission-notice")).json()
     counts = await stored(app, case["id"])
     before = iso(now_utc() - timedelta(days=1))
-    problem(await post(client, nurse, case, "discharge-notice", discharged_at=before), 422, "invalid_value",
-            "discharged_at")
+    problem(await post(client, nurse, case, "discharge-notice", discharged_at=before, **DISCHARGE_CONTENT), 422,
+            "invalid_value", "discharged_at")
     problem(await post(client, nurse, case, "closure"), 422, "invalid_transition")
     problem(await post(client, nurse, case, "admission-notice"), 422, "invalid_transition")
     problem(await post(client, nurse, case, "leave-end"), 422, "invalid_transition")

@@ -12,7 +12,17 @@ from litestar import Litestar
 from sqlalchemy import func, select
 
 from server.persistence.models import CaseRow, EventRow
-from tests.server.conftest import RONNVIKEN, SOLNA_INTAKE, WARD, iso, new_identity, now_utc, patient, register
+from tests.server.conftest import (
+    DISCHARGE_CONTENT,
+    RONNVIKEN,
+    SOLNA_INTAKE,
+    WARD,
+    iso,
+    new_identity,
+    now_utc,
+    patient,
+    register,
+)
 
 Client = httpx.AsyncClient
 Auth = Callable[[str], dict[str, str]]
@@ -172,7 +182,8 @@ async def test_a_refused_command_writes_no_event(client: Client, auth: Auth, app
         await client.post(url(case, "ready-for-discharge"), json={"expected_version": 1}, headers=nurse),  # 422
         await client.post(url(case, "admission-notice"), json={"expected_version": 7}, headers=nurse),  # 409
         await client.post(url(case, "discharge-notice"), headers=nurse,  # 422: before the admission
-                          json={"expected_version": 1, "discharged_at": "2001-01-01T10:00:00+01:00"}),
+                          json={"expected_version": 1, "discharged_at": "2001-01-01T10:00:00+01:00",
+                                **DISCHARGE_CONTENT}),
     ]
     assert [r.status_code for r in refused] == [422, 409, 422]
     assert (await feed(client, auth, "ward.nurse", WARD))["head"] == head

@@ -41,6 +41,7 @@ from tests.server.authz_fixtures import (
     headers_for,
 )
 from tests.server.conftest import (
+    DISCHARGE_CONTENT,
     SOLNA_INTAKE,
     STOCKHOLM_INTAKE,
     WARD,
@@ -129,7 +130,7 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "changeEstimatedDischarge": {"estimated_discharge_at": iso(now_utc() + timedelta(days=3))},
     "setSipApplies": {"applies": True},
     "setLiabilityFacts": {"patient_refused_services": False, "outpatient_services_missing": False},
-    "sendDischargeNotice": {"discharged_at": iso(now_utc())},
+    "sendDischargeNotice": {"discharged_at": iso(now_utc()), **DISCHARGE_CONTENT},
     "interruptCase": {"reason": "no_needs"},
 }
 

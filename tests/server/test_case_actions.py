@@ -14,6 +14,7 @@ import pytest
 from domain.case_refusals import CaseAction, CaseRefusal
 from server.demo.seed import stable_id
 from tests.server.conftest import (
+    DISCHARGE_CONTENT,
     RONNVIKEN,
     SOLNA_HOME_CARE,
     SOLNA_INTAKE,
@@ -57,7 +58,7 @@ COMMANDS: dict[CaseAction, tuple[str, Callable[[str], Json]]] = {
     CaseAction.UPDATE_HOME_READINESS: ("home-readiness", lambda u: {"medicines_secured": True}),
     CaseAction.START_LEAVE: ("leave", lambda u: {}),
     CaseAction.END_LEAVE: ("leave-end", lambda u: {}),
-    CaseAction.SEND_DISCHARGE_NOTICE: ("discharge-notice", lambda u: {"discharged_at": _later(0)}),
+    CaseAction.SEND_DISCHARGE_NOTICE: ("discharge-notice", lambda u: {"discharged_at": _later(0), **DISCHARGE_CONTENT}),
     CaseAction.INTERRUPT: ("interruption", lambda u: {"reason": "died"}),
     CaseAction.CANCEL: ("cancellation", lambda u: {}),
     CaseAction.CLOSE: ("closure", lambda u: {}),
@@ -88,7 +89,7 @@ def story(client: httpx.AsyncClient, auth: Auth, name: str) -> Callable[[], Awai
         case = await register(client, nurse)
         for path, body in STORIES[name]:
             if "discharged_at" in body:
-                body = {"discharged_at": _later(0)}
+                body = {"discharged_at": _later(0), **DISCHARGE_CONTENT}
             response = await post(client, nurse, case, path, body)
             assert response.status_code == 200, response.text
             case = response.json()

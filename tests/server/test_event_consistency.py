@@ -31,6 +31,7 @@ from server.api.cases import COMMAND_ROUTES
 from server.demo.seed import stable_id
 from server.schemas.cases import CaseSummary
 from tests.server.conftest import (
+    DISCHARGE_CONTENT,
     RONNVIKEN,
     SODERMALM,
     SOLNA_HOME_CARE,
@@ -256,13 +257,15 @@ SCENARIOS: dict[str, Scenario] = {
         "medicines_secured": True, "aids_in_place": True, "patient_informed": True, "next_provider_informed": True}),
     "leave": scenario("ward.nurse", "leave"),
     "leave-end": scenario("ward.nurse", "leave-end", setup=(ADMISSION, Step("ward.nurse", "leave"))),
-    "discharge-notice": scenario("ward.nurse", "discharge-notice", lambda: {"discharged_at": iso(now_utc())},
+    "discharge-notice": scenario("ward.nurse", "discharge-notice", lambda: {"discharged_at": iso(now_utc()),
+                                                                                    **DISCHARGE_CONTENT},
                                  setup=(ADMISSION, READY)),
     "interruption": scenario("ward.nurse", "interruption", lambda: {"reason": "died"}, setup=(ADMISSION, READY)),
     "cancellation": scenario("ward.nurse", "cancellation"),
     "cancellation-draft": scenario("ward.nurse", "cancellation", setup=()),
     "closure": scenario("ward.nurse", "closure", setup=(
-        ADMISSION, READY, Step("ward.nurse", "discharge-notice", lambda: {"discharged_at": iso(now_utc())}))),
+        ADMISSION, READY, Step("ward.nurse", "discharge-notice", lambda: {"discharged_at": iso(now_utc()),
+                                                               **DISCHARGE_CONTENT}))),
 }
 
 

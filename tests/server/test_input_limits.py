@@ -16,7 +16,7 @@ import pytest
 from litestar import Litestar
 
 from server.settings import Settings
-from tests.server.conftest import WARD, iso, new_identity, now_utc, patient, register
+from tests.server.conftest import DISCHARGE_CONTENT, WARD, iso, new_identity, now_utc, patient, register
 from tests.server.sip_support import act, create_plan, give_consent
 
 Client = httpx.AsyncClient
@@ -48,15 +48,18 @@ async def test_a_discharge_in_year_9999_is_refused_with_the_field(client: Client
     case = await ready_case(client, nurse)
     for discharged_at in ("9999-12-30T00:00:00+00:00", iso(now_utc() + timedelta(hours=1))):
         body = refused(await client.post(f"{CASES}/{case['id']}/discharge-notice", headers=nurse, json={
-            "expected_version": case["version"], "discharged_at": discharged_at}), 400, "time_out_of_range",
+            "expected_version": case["version"], "discharged_at": discharged_at, **DISCHARGE_CONTENT}), 400,
+            "time_out_of_range",
             "discharged_at")
-        assert body["detail"].startswith("the time must lie between")
+        assert body["detail"].startswith("the discharge time is in the future")  # the domain's refusal comes first
+        assert body["reason"] == "discharge_time_in_future"
     unchanged = (await client.get(f"{CASES}/{case['id']}", headers=nurse)).json()
     assert (unchanged["version"], unchanged["state"], unchanged["discharged_at"]) == (
         case["version"], "ready_for_discharge", None)
     # The domain's own, more specific refusal still comes first: before the admission is 422 invalid_value.
     refused(await client.post(f"{CASES}/{case['id']}/discharge-notice", headers=nurse, json={
-        "expected_version": case["version"], "discharged_at": iso(now_utc() - timedelta(days=2))}), 422,
+        "expected_version": case["version"], "discharged_at": iso(now_utc() - timedelta(days=2)),
+        **DISCHARGE_CONTENT}), 422,
         "invalid_value", "discharged_at")
 
 

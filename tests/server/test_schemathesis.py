@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 
 from server.api.app import create_app
 from tests.conftest import Backend
-from tests.server.conftest import WARD, iso, new_identity, now_utc, patient
+from tests.server.conftest import DISCHARGE_CONTENT, WARD, iso, new_identity, now_utc, patient
 from tests.server.conftest import test_settings as settings_for  # aliased: pytest would collect `test_*`
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
@@ -119,7 +119,8 @@ def _bounded_input(schema: Any, session: asgi.ASGIClient, headers: dict[str, str
         ("/api/v1/cases", None, {"ward_unit_id": WARD, "patient": patient(new_identity()),
                                  "admitted_at": iso(now_utc()), "estimated_discharge_at": "9999-12-31T23:59:59-14:00"}),
         ("/api/v1/cases/{case_id}/discharge-notice", {"case_id": noticed["id"]},
-         {"expected_version": noticed["version"], "discharged_at": "9999-12-30T00:00:00+00:00"}),
+         {"expected_version": noticed["version"], "discharged_at": "9999-12-30T00:00:00+00:00",
+          **DISCHARGE_CONTENT}),
     ]
     for path, path_parameters, body in explicit:
         case = schema[path]["POST"].Case(path_parameters=path_parameters, body=body, media_type="application/json")

@@ -348,9 +348,9 @@ class CaseSummary(msgspec.Struct, kw_only=True):
     estimated_discharge_at: datetime | None
     ready_for_discharge_at: datetime | None
     discharged_at: datetime | None  # the actual time the patient left (from the discharge notice)
-    # where the patient went (a `Destination` code); null before the discharge, and on cases discharged with a
-    # bare time (before the notice carried its content)
-    discharge_destination: str | None
+    # the discharge notice's content; null before the discharge, and on cases discharged with a bare time (before
+    # the notice carried its content)
+    discharge_information: DischargeInformationOut | None
     deadlines: list[DeadlineOut]
     deadline_state: str | None
     acknowledgement_status: list[AckStatusOut]
@@ -371,8 +371,6 @@ class CaseDetail(CaseSummary, kw_only=True):
     sip_plan_id: str | None = None  # the SIP plan whose first meeting invitation was the case's SIP invitation
     sip_invitation_sent_at: datetime | None
     discharge_notice_sent_at: datetime | None
-    # the discharge notice's content; null before the discharge and on cases discharged with a bare time
-    discharge_information: DischargeInformationOut | None = None
     patient_refused_services: bool
     outpatient_services_missing: bool
     home_readiness: dict[str, bool]

@@ -59,8 +59,7 @@ def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: da
         id=case.id, version=case.version, state=str(case.state), care_type=str(case.care_type),
         patient=patient_out(patient, reveal=reveal), ward_unit_id=case.ward_unit_id, admitted_at=case.admitted_at,
         estimated_discharge_at=case.estimated_discharge_at, ready_for_discharge_at=case.ready_for_discharge_at,
-        discharged_at=case.discharged_at,
-        discharge_destination=str(case.discharge_information.destination) if case.discharge_information else None,
+        discharged_at=case.discharged_at, discharge_information=discharge_information_out(case.discharge_information),
         deadlines=[DeadlineOut(kind=str(d.kind), due_at=d.due_at, met_at=d.met_at, state=str(d.state),
                                responsible_part=d.kind.responsible_part) for d in deadlines],
         deadline_state=str(worst) if worst else None,
@@ -92,7 +91,6 @@ def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], p
         sip_applies=case.sip_applies, sip_plan_id=case.sip_plan_id,
         sip_invitation_sent_at=case.sip_invitation_sent_at,
         discharge_notice_sent_at=case.discharge_notice_sent_at,
-        discharge_information=discharge_information_out(case.discharge_information),
         patient_refused_services=case.patient_refused_services,
         outpatient_services_missing=case.outpatient_services_missing,
         home_readiness={k: bool(v) for k, v in asdict(case.home_readiness).items()},
@@ -144,8 +142,6 @@ class InboxItemOut(msgspec.Struct, kw_only=True):
     case: CaseSummary
     part: str
     unacknowledged: list[InboxNoticeOut]
-    # what the discharge notice carried (the time is the case's `discharged_at`); null before the discharge
-    discharge_information: DischargeInformationOut | None = None
 
 
 class InboxOut(msgspec.Struct, kw_only=True):
@@ -168,8 +164,7 @@ def inbox_item(case: DischargeCase, patient: Person, unit_id: str, policy: Payme
     return InboxItemOut(
         case=summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal), part=str(part) if part else "",
         unacknowledged=[InboxNoticeOut(id=n.id, kind=str(n.kind), sent_at=n.sent_at)
-                        for n in sorted(case.unacknowledged(unit_id), key=lambda n: n.sent_at, reverse=True)],
-        discharge_information=discharge_information_out(case.discharge_information))
+                        for n in sorted(case.unacknowledged(unit_id), key=lambda n: n.sent_at, reverse=True)])
 
 
 def inbox(unit_id: str, items: list[InboxItemOut]) -> InboxOut:

@@ -23,6 +23,12 @@ FIELD_LABELS = {
     "expected_version": "ärendets version",
     "estimated_discharge_at": "beräknad utskrivning",
     "discharged_at": "utskrivningstid",
+    "destination": "vart patienten skrivs ut",
+    "destination_detail": "avdelning, enhet eller plats",
+    "contacts": "kontakter efter utskrivning",
+    "handover": "överrapportering",
+    "medication_list": "läkemedelslista",
+    "medication_list_text": "läkemedelslistan",
     "to_unit_id": "mottagande enhet",
     "unit_id": "enhet",
     "contact_user_id": "fast vårdkontakt",
@@ -73,6 +79,17 @@ REFUSAL_MESSAGES = {
     "sip_invitation_already_sent": "Kallelsen till SIP är redan skickad.",
     "already_on_leave": "Patienten har redan permission.",
     "not_on_leave": "Patienten har inte permission.",
+    "not_yet_discharged": "Utskrivningstiden har inte passerat än: ärendet kan avslutas när patienten har lämnat "
+                          "avdelningen.",
+    # the discharge notice's time and content (shown next to the field)
+    "discharge_time_in_future": "Utskrivningstiden ligger i framtiden. Skicka meddelandet när patienten har lämnat "
+                                "avdelningen (en planerad tid är en beräknad utskrivning).",
+    "destination_detail_required": "Ange vilken avdelning, enhet eller plats patienten skrivs ut till.",
+    "contact_required": "Ange minst en kontakt efter utskrivningen.",
+    "medication_list_required": "Bifoga läkemedelslistan eller ange att den skickats via journalen.",
+    "medication_list_text_required": "Den bifogade läkemedelslistan är tom.",
+    "medication_list_in_record": "En läkemedelslista som skickats via journalen ska inte också skrivas här.",
+    "not_applicable_when_deceased": "För en avliden patient anges ingen läkemedelslista och inga kontakter.",
 }
 
 MESSAGES_BY_STATUS = {

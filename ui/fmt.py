@@ -70,6 +70,15 @@ INTERRUPTION_REASONS = {
     "no_needs": "Inga behov av insatser",
     "other": "Annan orsak",
 }
+DESTINATIONS = {  # where the patient goes (the discharge notice)
+    "home": "Hemmet",
+    "short_term_stay": "Korttidsboende",
+    "special_housing": "Särskilt boende",
+    "other_unit": "Annan avdelning eller enhet",
+    "deceased": "Avliden",
+    "other": "Annat",
+}
+MEDICATION_LISTS = {"attached": "Bifogad i meddelandet", "sent_in_record": "Skickad via journalen"}
 HOME_READINESS = {
     "medicines_secured": "Läkemedel säkrade tills apoteket tar över",
     "aids_in_place": "Hjälpmedel på plats",

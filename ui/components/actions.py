@@ -5,8 +5,9 @@ lists the actions its commands would accept now (`allowed_actions`, the domain's
 and why every other one would be refused (`refused_actions`, a reason code; Swedish messages in
 `ui.api_client.REFUSAL_MESSAGES`). `actions_for(case)` offers the allowed ones, in a fixed order; `may` asks about
 one. `perform` asks for what an action needs in a dialog (a time, a reason, a unit, a person), calls the API and
-tells the user the outcome in Swedish. A stale write (409) shows the case as it is now through `on_result`, so the
-caller can show the new state.
+tells the user the outcome in Swedish (the discharge notice has a dialog of its own,
+`ui.components.discharge_notice`, which sends it and shows a refusal by its field). A stale write (409) shows the
+case as it is now through `on_result`, so the caller can show the new state.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nicegui import ui
 
 from ui import fmt
 from ui.api_client import ApiError, Json
+from ui.components.discharge_notice import DischargeNoticeDialog
 from ui.frame import Frame
 from ui.live import unacknowledged_for
 
@@ -95,6 +97,9 @@ def _unread(case: Json, unit_id: str) -> int:
 async def perform(frame: Frame, case: Json, action: Action, on_result: Callable[[Json], None] | None = None,
                   body: dict[str, Any] | None = None) -> Json | None:
     """Ask for the action's input, run it, tell the outcome. Returns the changed case (None if not done)."""
+    if action.kind == "discharge" and body is None:  # its dialog sends it, and shows refusals by the fields
+        sent = await DischargeNoticeDialog(frame, case, on_stale=on_result).run()
+        return None if sent is None else _done(frame, action, sent, on_result)
     extra = body if body is not None else await _ask(frame, case, action)
     if extra is None:
         return None
@@ -111,6 +116,10 @@ async def perform(frame: Frame, case: Json, action: Action, on_result: Callable[
         else:
             ui.notify(exc.message, type="negative", position="top", close_button="Stäng", timeout=10000)
         return None
+    return _done(frame, action, result, on_result)
+
+
+def _done(frame: Frame, action: Action, result: Json, on_result: Callable[[Json], None] | None) -> Json:
     ui.notify(f"{action.label}: klart", type="positive", position="top", timeout=1500)
     if frame.acting_unit is not None:
         frame.live.apply_result(result, frame.acting_unit)  # all the user's tabs; no fetch for its event
@@ -127,12 +136,11 @@ async def _ask(frame: Frame, case: Json, action: Action) -> dict[str, Any] | Non
         ui.label(action.label).classes("text-lg font-bold").props('role="heading" aria-level="2"')
         ui.label(f"Patient: {name}").classes("sp-muted")
         values: dict[str, Any] = {}
-        if action.kind in ("datetime", "discharge", "needs"):
+        if action.kind in ("datetime", "needs"):
             start = fmt.local(case.get("estimated_discharge_at") if action.kind == "datetime" else None) or \
                 fmt.local(datetime.now(UTC))
             assert start is not None
-            label = {"datetime": "Beräknad utskrivning", "discharge": "Utskriven",
-                     "needs": "Läkaren bedömde att behov kan uppstå"}[action.kind]
+            label = {"datetime": "Beräknad utskrivning", "needs": "Läkaren bedömde att behov kan uppstå"}[action.kind]
             field = ui.input(label, value=start.strftime("%Y-%m-%dT%H:%M")).props("type=datetime-local")
             values["input"] = field
         elif action.kind == "reject":
@@ -161,12 +169,12 @@ async def _ask(frame: Frame, case: Json, action: Action) -> dict[str, Any] | Non
     if not confirmed:
         return None
     value = values["input"].value if "input" in values else None
-    if action.kind in ("datetime", "discharge", "needs"):
+    if action.kind in ("datetime", "needs"):
         moment = _stockholm_time(value)
         if moment is None:
             ui.notify("Ange datum och tid.", type="negative")
             return None
-        key = {"datetime": "estimated_discharge_at", "discharge": "discharged_at", "needs": "at"}[action.kind]
+        key = {"datetime": "estimated_discharge_at", "needs": "at"}[action.kind]
         return {key: moment}
     if action.kind in ("reject", "interrupt"):
         return {"reason": value}

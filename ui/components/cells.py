@@ -45,6 +45,23 @@ def eta_html(case: Json) -> str:
     return escape(fmt.short_date_time(case.get("estimated_discharge_at")))
 
 
+def destination_text(information: Json) -> str:
+    """Where the discharge notice says the patient went, in Swedish (with the named ward, unit or place)."""
+    destination = fmt.DESTINATIONS.get(str(information["destination"]), str(information["destination"]))
+    detail = str(information.get("destination_detail") or "").strip()
+    return f"{destination} ({detail})" if detail else destination
+
+
+def when_html(case: Json) -> str:
+    """Under the state chip: when the patient left and where to (the discharge notice), else the estimate."""
+    if not case.get("discharged_at"):
+        return f'<div class="sp-muted">Ber. utskr. {eta_html(case)}</div>'
+    information = case.get("discharge_information")
+    where = f" – {escape(destination_text(information))}" if information else ""
+    return (f'<div class="sp-muted" data-discharged>Utskriven {escape(fmt.short_date_time(case["discharged_at"]))}'
+            f'{where}</div>')
+
+
 def acks_html(case: Json, hub: LiveHub) -> str:
     """Per receiving unit: acknowledged everything, or how many notices wait."""
     parts = []
@@ -78,8 +95,8 @@ _ROW_CACHE: dict[tuple[object, ...], tuple[str, str, str]] = {}
 
 
 def board_cells(case: Json, hub: LiveHub) -> tuple[str, str, str]:
-    """Patient, state (with the estimated discharge) and acknowledgement HTML of a board row: computed once per
-    case version and view of it, shared by every tab that shows it.
+    """Patient, state (with the estimated discharge, or the actual one and where to) and acknowledgement HTML of a
+    board row: computed once per case version and view of it, shared by every tab that shows it.
 
     The key holds what differs between views of one version: whether the patient's protected identity is revealed
     to this user (their name and address are masked for the others) and what the acting unit sees of the
@@ -93,8 +110,7 @@ def board_cells(case: Json, hub: LiveHub) -> tuple[str, str, str]:
     if cached is None:
         if len(_ROW_CACHE) > 20_000:
             _ROW_CACHE.clear()
-        eta = f'<div class="sp-muted">Ber. utskr. {eta_html(case)}</div>'
-        cached = (patient_html(case), state_html(case) + eta, acks_html(case, hub))
+        cached = (patient_html(case), state_html(case) + when_html(case), acks_html(case, hub))
         _ROW_CACHE[key] = cached
     return cached
 

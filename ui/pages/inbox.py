@@ -18,6 +18,8 @@ from ui.api_client import ApiError, Json
 from ui.components import cells
 from ui.components.actions import ACK, actions_for, perform
 from ui.components.countdown import Countdown
+from ui.components.discharge_notice import discharge_facts
+from ui.components.sections import facts_html
 from ui.frame import Frame, frame
 from ui.live import LiveView, in_inbox_of, unacknowledged_for
 
@@ -30,12 +32,16 @@ INBOX_CSS = (".sp-inbox { grid-template-columns: 2.5rem minmax(13rem,2fr) minmax
 COLUMNS = ("", "Patient", "Nya meddelanden", "Status", "Tidsfrister", "Åtgärder")
 
 
-def notices_html(notices: list[Json]) -> str:
-    if not notices:
-        return '<span class="sp-muted">Allt kvitterat</span>'
-    return "".join(f'<div><span class="font-bold">{cells.escape(fmt.NOTICES.get(n["kind"], n["kind"]))}</span> '
-                   f'<span class="sp-muted">{cells.escape(fmt.short_date_time(n["sent_at"]))}</span></div>'
-                   for n in notices)
+def notices_html(notices: list[Json], case: Json | None = None) -> str:
+    """The unacknowledged notices; once the patient is discharged, the discharge notice's content to unfold."""
+    shown = "".join(f'<div><span class="font-bold">{cells.escape(fmt.NOTICES.get(n["kind"], n["kind"]))}</span> '
+                    f'<span class="sp-muted">{cells.escape(fmt.short_date_time(n["sent_at"]))}</span></div>'
+                    for n in notices) or '<span class="sp-muted">Allt kvitterat</span>'
+    if case is None or not case.get("discharge_information"):
+        return shown
+    content = facts_html(discharge_facts(case), extra_class="whitespace-pre-wrap flex-col")
+    return (f'{shown}<details class="mt-1" data-discharge-content><summary class="cursor-pointer text-blue-10">'
+            f'Utskrivningsmeddelandets innehåll</summary>{content}</details>')
 
 
 class InboxRow:
@@ -52,7 +58,7 @@ class InboxRow:
                     f'aria-label="Välj {name}"')
             patient, state, _ = cells.board_cells(case, inbox.frame.hub)
             self.patient = ui.html(patient, sanitize=False).props('role="cell"')
-            self.notices = ui.html(notices_html(unread), sanitize=False).props('role="cell"')
+            self.notices = ui.html(notices_html(unread, case), sanitize=False).props('role="cell"')
             self.state = ui.html(state, sanitize=False).props('role="cell"')
             self.deadlines = Countdown(case["deadlines"], kinds=PART_DEADLINES.get(inbox.frame.part or "", ()),
                                        short=True, open_only=True,
@@ -70,7 +76,7 @@ class InboxRow:
     def update(self, case: Json, unread: list[Json]) -> None:
         self.case, self.unread = case, unread
         patient, state, _ = cells.board_cells(case, self.inbox.frame.hub)  # shared per case version, as the board
-        for element, content in ((self.patient, patient), (self.notices, notices_html(unread)),
+        for element, content in ((self.patient, patient), (self.notices, notices_html(unread, case)),
                                  (self.state, state)):
             if element.content != content:
                 element.set_content(content)

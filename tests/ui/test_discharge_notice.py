@@ -88,6 +88,13 @@ async def test_the_dialog_checks_the_form_and_shows_the_apis_refusals_by_their_f
     assert (information["medication_list"], information["medication_list_text"]) == ("attached",
                                                                                      "Paracetamol 500 mg 1x3")
     assert information["handover"] == "Sårvård varannan dag."
+    # The case view shows it at once: the header's time, the notice's section, the timeline.
+    await eventually(lambda: present(user, "case-discharge"), "the discharge notice's section")
+    assert "Sårvård varannan dag." in html_of(user, "case-discharge").content
+    assert f"Utskriven</dt><dd class=\"m-0\">{fmt.date_time(sent['discharged_at'])}" in html_of(
+        user, "case-header").content
+    assert f"utskriven {fmt.date_time(sent['discharged_at'])}" in html_of(user, "case-timeline").content
+    assert not any(e.text == "Skicka utskrivningsmeddelande" for e in user.find(kind=ui.button).elements)
 
 
 async def test_a_deceased_patient_is_asked_for_no_contacts_nor_medication_list(

@@ -1,6 +1,7 @@
-"""`/arende/{case_id}`: the case view (*ärendevy*) — patient header, who is looking, the actions, the SIP link,
-deadlines, payment liability with its facts, needs, participating units, planning forms, the home-ready checklist
-and the timeline, one module per section in this package (the SIP meeting room's package is the model).
+"""`/arende/{case_id}`: the case view (*ärendevy*) — patient header, who is looking, the actions, the discharge
+notice's content, the SIP link, deadlines, payment liability with its facts, needs, participating units, planning
+forms, the home-ready checklist and the timeline, one module per section in this package (the SIP meeting room's
+package is the model).
 
 Sections change only when their content does: read-only sections are HTML rendered from the case and sent to the
 browser only when the string differs (`HtmlSection`); sections with controls (the actions, the participants with
@@ -24,6 +25,7 @@ from ui.frame import Frame, frame
 from ui.live import LiveView
 from ui.pages.case.actions import ActionsSection
 from ui.pages.case.deadlines import DeadlinesSection
+from ui.pages.case.discharge import DischargeSection
 from ui.pages.case.header import HeaderSection, PresenceLine
 from ui.pages.case.home_ready import HomeReadySection
 from ui.pages.case.needs import NeedsSection
@@ -65,6 +67,7 @@ class CaseView(LiveView):
         HeaderSection(self)
         self.presence_line = PresenceLine(self)
         ActionsSection(self)
+        DischargeSection(self)
         self.sip = CaseSip(self.frame, self.case)
         background_tasks.create(self.sip.load(), name="case-sip")
         with ui.row().classes("w-full gap-4 items-start flex-wrap"):

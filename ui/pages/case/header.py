@@ -33,6 +33,7 @@ class HeaderSection:
             ("Inskriven", fmt.date_time(case["admitted_at"])),
             ("Beräknad utskrivning", fmt.date_time(case.get("estimated_discharge_at"))),
             ("Utskrivningsklar", fmt.date_time(case.get("ready_for_discharge_at"))),
+            *([("Utskriven", fmt.date_time(case["discharged_at"]))] if case.get("discharged_at") else []),
             ("Fast vårdkontakt", self.host.frame.hub.person_name(contact) if contact else "Inte utsedd"),
             ("SIP", "Ja" if case.get("sip_applies") else "Nej"),
         ]

@@ -25,6 +25,8 @@ class TimelineSection:
                 detail = fmt.date_time(detail)
             elif entry["action"] == "rejected":
                 detail = fmt.REJECTION_REASONS.get(detail, detail)
+            elif entry["action"] == "discharge_notice_sent" and detail:  # the time the patient left
+                detail = f"utskriven {fmt.date_time(detail)}"
             elif entry["action"] == "interrupted":
                 detail = fmt.INTERRUPTION_REASONS.get(detail, detail)
             text = fmt.TIMELINE.get(entry["action"], entry["action"])

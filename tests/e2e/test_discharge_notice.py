@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
 
+from tests.e2e.axe import assert_accessible, check_now
 from tests.e2e.cases import new_case, row, second_page
 from tests.e2e.conftest import Stack, login
 
@@ -37,6 +38,7 @@ async def test_the_ward_sends_the_discharge_notice_and_the_municipality_sees_it_
         await dialog.get_by_label("Telefon").fill("08-123 456 78")
         await dialog.get_by_role("radio", name="Skickad via journalen").click()
         await dialog.get_by_label("Det mottagarna behöver veta").fill(HANDOVER)
+        await check_now(page, "the discharge notice dialog")
         await dialog.get_by_role("button", name="Skicka utskrivningsmeddelande").click()
         await expect(dialog).to_be_hidden()
 
@@ -48,6 +50,7 @@ async def test_the_ward_sends_the_discharge_notice_and_the_municipality_sees_it_
         await inbox_row.get_by_text("Utskrivningsmeddelandets innehåll").click()
         await expect(inbox_row.get_by_text(HANDOVER)).to_be_visible()
         await expect(inbox_row).to_contain_text("Skickad via journalen")
+        await check_now(inbox, "/inkorg with a discharge notice")
 
         # Its open case view: the header's state and time, the notice's content, the timeline.
         await expect(case_view.get_by_role("region", name="Utskrivningsmeddelande")).to_contain_text(HANDOVER)
@@ -57,5 +60,6 @@ async def test_the_ward_sends_the_discharge_notice_and_the_municipality_sees_it_
             "Utskrivningsmeddelande skickat – utskriven")
         await expect(page.get_by_role("region", name="Utskrivningsmeddelande")).to_contain_text(HANDOVER)  # the ward's
         assert reloads == []
+        await assert_accessible(case_view, "/arende with a discharge notice")
     finally:
         await other.close()

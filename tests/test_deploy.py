@@ -7,10 +7,16 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -83,3 +89,90 @@ def test_dev_idp_reaches_the_api_in_development_mode_only() -> None:
     assert "/dev-idp/*" not in _api_paths()
     assert "/dev-idp/*" in _api_paths(SAMPLAN_PROXY_DEV_PATHS="/dev-idp/*")
     assert "/api/*" in _api_paths()
+
+
+class _Instance(BaseHTTPRequestHandler):
+    """A stand-in API instance for the proxy: ready, and answers every write with 200."""
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._answer()
+
+    def _answer(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_writes_through_the_proxy_are_not_blocked_by_a_dead_instance(tmp_path: Path) -> None:
+    """Caddy before 2.11.2 (Debian's 2.6.2 here) retries a write refused by a dead instance with its body closed;
+    with passive health checks that failure took the live instance out too, and every write got 503 "no upstreams
+    available" for `fail_duration` (10 s). With deploy/Caddyfile a write may get a 502 (the UI sends it again) until
+    the health check takes the dead instance out, about a second later, and never waits on the proxy."""
+    if not Path(CADDY).exists():
+        pytest.fail("caddy is missing: apt-get install -y caddy (.ci/run does this)")
+    instances = [ThreadingHTTPServer(("127.0.0.1", 0), _Instance) for _ in range(2)]
+    for instance in instances:
+        threading.Thread(target=instance.serve_forever, daemon=True).start()
+    proxy, internal = _free_port(), _free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "SAMPLAN_PROXY_BIND": "127.0.0.1",
+           "SAMPLAN_PROXY_HTTP": f":{proxy}", "SAMPLAN_PROXY_INTERNAL": f":{internal}",
+           "SAMPLAN_PROXY_API_UPSTREAMS": " ".join(f"127.0.0.1:{i.server_address[1]}" for i in instances),
+           "SAMPLAN_PROXY_UI_UPSTREAMS": f"127.0.0.1:{_free_port()}"}
+    log_path = tmp_path / "caddy.log"
+    with log_path.open("wb") as log:
+        caddy = subprocess.Popen([CADDY, "run", "--config", str(ROOT / "deploy" / "Caddyfile"), "--adapter",
+                                  "caddyfile"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    statuses: list[tuple[float, int]] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{internal}", timeout=15) as client:
+            _until_serving(client, caddy, log_path)
+            started = time.monotonic()
+
+            def write(_: int) -> tuple[float, int]:
+                sent = time.monotonic() - started
+                return sent, client.post("/api/v1/cases", content=b'{"x": 1}').status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                statuses.extend(pool.map(write, range(16)))
+                instances[0].shutdown()  # the instance dies: its port refuses from now on
+                instances[0].server_close()
+                killed = time.monotonic() - started
+                while time.monotonic() - started < killed + 4:
+                    statuses.extend(pool.map(write, range(8)))
+    finally:
+        caddy.kill()
+        caddy.wait(timeout=10)
+        instances[1].shutdown()
+    assert not [s for s in statuses if s[1] == 503], f"no upstream available:\n{statuses}"
+    late = [status for at, status in statuses if at > killed + 2]
+    assert late, "no writes after the health check"
+    assert set(late) == {200}, f"writes still fail after the health check: {statuses}"
+
+
+def _until_serving(client: httpx.Client, caddy: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            if client.get("/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert caddy.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.05)

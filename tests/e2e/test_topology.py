@@ -140,7 +140,8 @@ class Topology:
         return "\n".join(f"----- {p.name} -----\n{p.log_tail()}" for p in self.processes.values())
 
 
-def _base_env(data_dir: Path) -> dict[str, str]:
+def _base_env() -> dict[str, str]:
+    """This process's environment without any setting of ours (each process gets exactly the ones given)."""
     return {k: v for k, v in os.environ.items()
             if not k.startswith(_INHERITED_PREFIXES) and k not in _INHERITED_NAMES}
 
@@ -156,7 +157,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     proxy_port, internal_port = free_port(), free_port()
     proxy_url, internal_url = f"http://{HOST}:{proxy_port}", f"http://{HOST}:{internal_port}"
     client_secret, cookie_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    env = _base_env(data_dir) | {
+    env = _base_env() | {
         "SAMPLAN_DEV_MODE": "1", "SAMPLAN_DATA_DIR": str(data_dir), "DATABASE_URL": url,
         "SAMPLAN_ACCESS_LOG_KEY": secrets.token_urlsafe(32), "SAMPLAN_RELAY_INTERVAL_SECONDS": "0.2",
         "OIDC_ISSUER": f"{proxy_url}/dev-idp", "SAMPLAN_UI_BASE_URL": proxy_url, "SAMPLAN_API_URL": internal_url,
@@ -181,7 +182,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
             running.processes[name] = Process(name, args, env | extra, data_dir / f"{name}.log", probe)
         upstreams = {kind: " ".join(f"{HOST}:{port}" for name, port in ports.items() if name.startswith(kind))
                      for kind in ("api", "ui")}
-        caddy_env = _base_env(data_dir) | {
+        caddy_env = _base_env() | {
             "SAMPLAN_PROXY_BIND": HOST, "SAMPLAN_PROXY_HTTP": f":{proxy_port}",
             "SAMPLAN_PROXY_INTERNAL": f":{internal_port}", "SAMPLAN_PROXY_API_UPSTREAMS": upstreams["api"],
             "SAMPLAN_PROXY_UI_UPSTREAMS": upstreams["ui"], "SAMPLAN_PROXY_DEV_PATHS": "/dev-idp/*",
@@ -289,6 +290,7 @@ async def test_killing_a_ui_and_an_api_instance_loses_no_session_write_or_change
         back = time.monotonic() - killed
         assert nurse.url == f"{topology.proxy_url}/tavla", f"not back on the board: {nurse.url}"
         assert topology.ui_serving(await nurse.context.cookies()) is not dead_ui
+        figures["ui_kill_to_reload_s"] = round(loads[0] - killed, 2)  # the rest: the page built on the other one
         figures["ui_kill_to_signed_in_s"] = round(back, 2)
         assert back <= BACK_WITHIN_SECONDS, f"back on the page only after {back:.1f} s\n{topology.logs()}"
 

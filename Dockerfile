@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # Samplan image: one image, two processes. `samplan api` (default, port 8000) or `samplan ui` (port 8080).
+# Runs as the unprivileged user `samplan`, which owns only its data folder (/var/lib/samplan) and working directory.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# A fixed release (bump it deliberately, like the locks).
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
 # --- builder: build a wheel and install it with its dependencies into /opt/venv ------------------------
 FROM ${PYTHON_IMAGE} AS builder
@@ -29,10 +31,13 @@ RUN pip install --require-hashes -r requirements.lock \
 # --- runtime ------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
+# NICEGUI_STORAGE_PATH: the UI's own files (its session store unless NICEGUI_REDIS_URL is set, as in compose.yaml)
+# in the data folder, never in the working directory.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SAMPLAN_DATA_DIR=/var/lib/samplan \
+    NICEGUI_STORAGE_PATH=/var/lib/samplan/ui \
     SAMPLAN_API_HOST=0.0.0.0 \
     SAMPLAN_UI_HOST=0.0.0.0
 
@@ -44,8 +49,9 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 samplan \
  && useradd --system --uid 10001 --gid samplan --home-dir /var/lib/samplan --no-create-home \
             --shell /usr/sbin/nologin samplan \
- && mkdir -p /var/lib/samplan /app \
- && chown samplan:samplan /var/lib/samplan
+ && mkdir -p /var/lib/samplan/ui /app \
+ && chown -R samplan:samplan /var/lib/samplan /app \
+ && chmod 0700 /var/lib/samplan /var/lib/samplan/ui
 
 COPY --from=builder /opt/venv /opt/venv
 

@@ -17,11 +17,11 @@ SAMPLAN_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export SAMPLAN_TEST_POSTGRES_URL
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run test lint bench migrate seed clean docker check-python chromium-hint
+.PHONY: help install lock run test topology-test lint bench migrate seed clean docker check-python chromium-hint
 
 help: ## Show this list
 	@echo "Samplan make targets:"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables: PYTHON=$(PYTHON) (3.11+), PYTEST_ARGS='...', PYTEST_WORKERS=$(PYTEST_WORKERS), IMAGE=$(IMAGE)"
 
 define CHECK_PYTHON
@@ -75,6 +75,10 @@ test: install chromium-hint ## ruff, mypy, import-linter, then pytest (SQLite an
 	@$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) || { status=$$?; \
 	  test -x $(CHROMIUM) || echo "note: $(CHROMIUM) is missing; browser-test failures may come from that (apt-get install -y chromium chromium-driver)." >&2; \
 	  exit $$status; }
+
+topology-test: install chromium-hint ## The production topology with real processes (part of `make test`), its figures shown
+	@command -v caddy >/dev/null || { echo "error: caddy is missing: apt-get install -y caddy" >&2; exit 1; }
+	$(BIN)/pytest -n 0 -s tests/e2e/test_topology.py
 
 lint: install ## ruff, mypy and import-linter only
 	$(BIN)/ruff check .

@@ -38,9 +38,11 @@ from server.persistence.models import (
 from server.settings import normalise_database_url
 
 # Test files whose tests share processes started once (browser tests: one API+UI stack and one Chromium; the
-# two-instance stream tests: one cluster of API processes and a private Redis): one xdist group each, so they run
-# on one worker and start those processes once.
-XDIST_GROUPS = {"tests/e2e/": "e2e", "tests/realtime/test_two_instances.py": "two-instances"}
+# two-instance stream tests: one cluster of API processes and a private Redis; the topology test: its own API ×2,
+# UI ×2 and Caddy): one xdist group each, so they run on one worker and start those processes once. The first
+# matching prefix wins: the topology test is a group of its own, beside the other browser tests.
+XDIST_GROUPS = {"tests/e2e/test_topology.py": "topology", "tests/e2e/": "e2e",
+                "tests/realtime/test_two_instances.py": "two-instances"}
 
 POSTGRES_URL = os.environ.get("SAMPLAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

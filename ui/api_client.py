@@ -5,11 +5,20 @@ user takes part through several units, the acting unit (`X-Acting-Unit`). Answer
 (`Json`); the shapes are those of `docs/api.md`. Errors raise `ApiError` with a Swedish `message` for the user,
 the problem's `code`, for a stale write (409 `version_conflict`) the case as it is now in `current`, and the whole
 problem body in `problem` (a 409 `field_conflict` names the field with its current value and revision there).
+
+An API instance that dies or restarts must not show the user an error, nor apply a change twice. A call that fails
+on the way (no connection, a connection cut, or the proxy's 502/503/504 when the instance it picked went away) is
+sent again after a short, growing, jittered pause (`RETRY_DELAYS`, about 3 s in all) when sending it twice cannot
+change anything twice: reads, PUT and DELETE, and commands with an `Idempotency-Key` (every case and SIP command
+carries one; the API answers a repeated key with the first answer, docs/api.md). Other writes are sent again only
+when the request cannot have left (the connection was never made).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -103,6 +112,13 @@ MESSAGES_BY_STATUS = {
 }
 UNAVAILABLE = "Samplan-servern svarar inte just nu. Försök igen om en stund."
 
+# Pauses before the 1st, 2nd, ... retry of a call that failed on the way (each jittered to 50-100 %). An instance
+# killed mid-request costs one short retry (the proxy sends it to another instance); a restarting one, a few.
+RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+RETRY_STATUSES = frozenset({502, 503, 504})  # the proxy's answers for an instance that is gone or not ready
+REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})  # RFC 9110 9.2.2: idempotent
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the request never left
+
 
 class ApiError(Exception):
     """A failed API call, with a message fit to show the user (Swedish)."""
@@ -158,6 +174,13 @@ def error_from_response(response: httpx.Response) -> ApiError:
                     current=current if isinstance(current, dict) else None, fields=fields, problem=problem)
 
 
+def _headers(token: str, acting_unit: str | None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if acting_unit:
+        headers["X-Acting-Unit"] = acting_unit
+    return headers
+
+
 class ApiClient:
     """Calls `/api/v1` for one user at a time (the token is an argument of every call)."""
 
@@ -167,6 +190,7 @@ class ApiClient:
         self._timeout = timeout
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
+        self.retries = 0  # calls sent again after a failure on the way (since the start)
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None or self._http.is_closed:
@@ -183,33 +207,45 @@ class ApiClient:
     async def request(self, method: str, path: str, token: str, *, acting_unit: str | None = None,
                       params: Mapping[str, Any] | None = None, json: Any = None,
                       idempotency_key: str | None = None) -> Any:
-        headers = {"Authorization": f"Bearer {token}"}
-        if acting_unit:
-            headers["X-Acting-Unit"] = acting_unit
+        headers = _headers(token, acting_unit)
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        try:
-            response = await self._client().request(method, path, headers=headers, params=params, json=json)
-        except httpx.HTTPError as exc:
-            log.warning("api call %s %s failed: %s", method, path.split("/")[1] if "/" in path else path,
-                        type(exc).__name__)
-            raise ApiError(503, "unavailable", UNAVAILABLE) from None
+        response = await self._send(method, path, headers, params=params, json=json)
         if response.status_code >= 400:
             raise error_from_response(response)
         return response.json()
 
     async def download(self, path: str, token: str, *, acting_unit: str | None = None) -> bytes:
         """A file answer (a CSV, PDF or FHIR export) as bytes, with the token in the header (never in a URL)."""
-        headers = {"Authorization": f"Bearer {token}"}
-        if acting_unit:
-            headers["X-Acting-Unit"] = acting_unit
-        try:
-            response = await self._client().get(path, headers=headers)
-        except httpx.HTTPError:
-            raise ApiError(503, "unavailable", UNAVAILABLE) from None
+        response = await self._send("GET", path, _headers(token, acting_unit))
         if response.status_code >= 400:
             raise error_from_response(response)
         return response.content
+
+    async def _send(self, method: str, path: str, headers: dict[str, str], *,
+                    params: Mapping[str, Any] | None = None, json: Any = None) -> httpx.Response:
+        """One call, sent again after a failure on the way when that is safe (see the module's doc)."""
+        repeatable = method in REPEATABLE_METHODS or "Idempotency-Key" in headers
+        what = path.split("/")[1] if "/" in path else path  # the resource kind, never an id
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                response = await self._client().request(method, path, headers=headers, params=params, json=json)
+            except httpx.TransportError as exc:
+                if delay is None or not (repeatable or isinstance(exc, NOT_SENT)):
+                    log.warning("api call %s %s failed: %s", method, what, type(exc).__name__)
+                    raise ApiError(503, "unavailable", UNAVAILABLE) from None
+                reason = type(exc).__name__
+            except httpx.HTTPError as exc:
+                log.warning("api call %s %s failed: %s", method, what, type(exc).__name__)
+                raise ApiError(503, "unavailable", UNAVAILABLE) from None
+            else:
+                if delay is None or not repeatable or response.status_code not in RETRY_STATUSES:
+                    return response
+                reason = str(response.status_code)
+            self.retries += 1
+            log.info("api call %s %s failed (%s); sending it again", method, what, reason)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
+        raise AssertionError("not reached")  # the last round returns or raises
 
     # ----- reads ------------------------------------------------------------------------------------------------
 

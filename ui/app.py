@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from nicegui import app, ui
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ui import heap
 from ui.api_client import ApiClient
@@ -24,10 +26,28 @@ from ui.services import Services, install, services
 from ui.settings import UiSettings
 
 RESPONSE_TIMEOUT = 15.0  # seconds a page may take to build from the API before NiceGUI gives up
+HEALTH_PATH = "/health"
+
+
+class Health:
+    """`GET /health` (liveness; the proxy asks every instance every second) answered in front of the session
+    middleware: without it each check, having no cookie, would get a new session, and with Redis a user storage with
+    its own subscription (kept until NiceGUI prunes it)."""
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == HEALTH_PATH:
+            await JSONResponse({"status": "ok"})(scope, receive, send)
+            return
+        await self.inner(scope, receive, send)
 
 
 def build(settings: UiSettings) -> None:
     from ui import auth; auth.install(settings)  # noqa: E702, I001 - the login (ui/auth.py): /login, /auth/callback, /logout
+    if not any(getattr(m, "cls", None) is Health for m in app.user_middleware):
+        app.add_middleware(Health)  # the outermost: in front of the session cookie auth.install added
     from ui.pages.admin import admin_page
     from ui.pages.board import board_page
     from ui.pages.case import case_page
@@ -61,10 +81,6 @@ def build(settings: UiSettings) -> None:
     for path, page in pages.items():
         ui.page(path, response_timeout=RESPONSE_TIMEOUT)(framed(page))  # a page ending early answers (ui/frame.py)
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
 
 def private_storage() -> Path:
     """NiceGUI keeps each browser's user storage, with its access and refresh tokens, in files: make them readable by
@@ -81,8 +97,13 @@ def private_storage() -> Path:
 
 
 def run() -> None:
-    private_storage()
     settings = UiSettings()
+    if problems := settings.problems():  # fail closed: no public development secret outside development mode
+        print("samplan ui: refusing to start (outside development mode, SAMPLAN_DEV_MODE=1):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise SystemExit(2)
+    private_storage()
     build(settings)
     gc.freeze()  # the modules and the app built so far are permanent: full collections skip them (ui/heap.py)
     ui.run(host=settings.host, port=settings.port, title="Samplan", language="sv", reload=False, show=False,

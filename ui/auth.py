@@ -41,6 +41,7 @@ from nicegui import app, ui
 from starlette.middleware.sessions import SessionMiddleware
 
 from ui.session import (
+    RefreshRefused,
     UiSession,
     clear_session,
     current_session,
@@ -49,6 +50,7 @@ from ui.session import (
     logout_token_matches,
     register_refresher,
     save_session,
+    set_session_lifetime,
 )
 from ui.settings import UiSettings
 
@@ -109,6 +111,7 @@ def install(settings: UiSettings) -> None:
             https_only=settings.public_url.startswith("https://"), max_age=int(settings.session_hours * 3600))
     login = Login(settings)
     register_refresher(login.refresh)
+    set_session_lifetime(settings.session_hours * 3600)
 
     app.add_api_route(LOGIN_PATH, login.start, methods=["GET"], include_in_schema=False)
     app.add_api_route(CALLBACK_PATH, login.callback, methods=["GET"], include_in_schema=False)
@@ -228,7 +231,8 @@ class Login:
     # ---- refresh -------------------------------------------------------------------------------------------------
 
     async def refresh(self, session: UiSession) -> UiSession | None:
-        """A new session from the refresh token; None when the provider refuses (sign in again).
+        """A new session from the refresh token; None when the provider does not answer (the caller may go on with
+        the access token until it expires); `RefreshRefused` when it refuses the refresh token (sign in again).
 
         Tabs of one browser share the session, so several may refresh at once with the same (rotating) token:
         they share one call, and a late tab gets the result of the last minute's call for that token.
@@ -276,8 +280,11 @@ class Login:
         except (httpx.HTTPError, KeyError, ValueError) as error:
             _log.warning("token refresh failed: %s", type(error).__name__)
             return None
-        if response.status_code != 200:
+        if response.status_code in (400, 401):  # RFC 6749 5.2: invalid_grant, invalid_client...
             _log.info("token refresh refused (%s %s)", response.status_code, _error_code(response))
+            raise RefreshRefused
+        if response.status_code != 200:
+            _log.warning("token refresh failed: the provider answered %s", response.status_code)
             return None
         try:
             body = response.json()

@@ -68,6 +68,8 @@ class Frame:
     alerted: set[tuple[str, str, str]] = field(default_factory=set)
     badge: ui.badge | None = None
     banner: ui.element | None = None
+    path: str = "/"
+    signed_out: ui.element | None = None  # shown when the session ended while the page was open
 
     @property
     def api(self) -> ApiClient:
@@ -103,10 +105,16 @@ class Frame:
         return token
 
     async def keep_token_fresh(self) -> None:
+        """Renew the token before it expires; when the session has ended (the provider refused the refresh token,
+        or the user signed out in another tab), say so on the page at once instead of failing at the next click."""
+        if self.signed_out is not None and self.signed_out.visible:
+            return
         token = await access_token()
         if token is not None:
             self.token = token
             self.live.token = token
+        elif self.signed_out is not None:
+            self.signed_out.set_visibility(True)
 
     def finish(self) -> None:
         """Call when the page is built. (A `ui.timer` waits for the browser's connection, which makes NiceGUI send
@@ -213,7 +221,7 @@ async def page_frame(path: str, title: str) -> Frame | RedirectResponse | None:
     if acting != session.acting_unit and acting is not None:
         set_acting_unit(acting)
     frame = Frame(session=session, token=token, live=live, services=svc, client=ui.context.client,
-                  acting_unit=acting)
+                  acting_unit=acting, path=path)
     ui.page_title(f"{title} – Samplan")
     ui.colors(primary="#1e40af", secondary="#334155", accent="#6b21a8", positive="#166534", negative="#991b1b",
               info="#1e3a8a", warning="#92400e")  # dark enough for text contrast (WCAG AA) on white
@@ -224,6 +232,11 @@ async def page_frame(path: str, title: str) -> Frame | RedirectResponse | None:
         ui.label("Anslutningen till Samplan-servern är bruten. Sidan uppdateras igen när den är tillbaka; "
                  "det du skriver finns kvar.")
     frame.banner.set_visibility(False)
+    frame.signed_out = ui.element("div").classes("sp-banner w-full").props('role="alert"')
+    with frame.signed_out:
+        ui.label("Du är inte inloggad längre: inloggningen har gått ut eller avslutats.")
+        ui.link("Logga in igen", login_url(path)).classes("text-white underline")
+    frame.signed_out.set_visibility(False)
     frame.watch(FrameView(frame))
     frame.client.on_delete(frame.unwatch_all)
     connected = await live.wait_connected()

@@ -4,6 +4,10 @@ This module is the contract between the login (OIDC authorization-code flow, `ui
 the login stores a `UiSession` after the callback; pages call `current_session()` and, for API calls,
 `access_token()`, which refreshes the token through the registered refresher when it is about to expire.
 Tokens live only in the server-side session store, never in URLs or logs.
+
+The store is NiceGUI's user storage: files of this process, or Redis shared by every UI instance
+(`NICEGUI_REDIS_URL`), so that a browser moved to another instance (its own died) is still signed in there. In Redis
+a browser's entry expires `set_session_lifetime` seconds after its last change (NiceGUI keeps it forever otherwise).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from nicegui import app
+from nicegui.persistence import PersistentDict, RedisPersistentDict
 
 _KEY = "samplan_session"
 _LOGOUT_NONCE_KEY = "samplan_logout_nonce"
@@ -35,8 +40,26 @@ class UiSession:
         return (now if now is not None else time.time()) >= self.expires_at
 
 
-Refresher = Callable[[UiSession], Awaitable[UiSession | None]]
+class RefreshRefused(Exception):
+    """The identity provider refused the refresh token (revoked, expired, reused): the session is over."""
+
+
+Refresher = Callable[[UiSession], Awaitable[UiSession | None]]  # None: the provider did not answer; may raise Refused
 _refresher: Refresher | None = None
+_lifetime_seconds: int | None = None
+
+
+def set_session_lifetime(seconds: float) -> None:
+    """How long a browser's stored session outlives its last change in a shared (Redis) store."""
+    global _lifetime_seconds  # one process-wide setting, set once at start
+    _lifetime_seconds = max(1, int(seconds))
+
+
+def _storage() -> PersistentDict:
+    storage = app.storage.user
+    if _lifetime_seconds is not None and isinstance(storage, RedisPersistentDict):
+        storage.ttl = _lifetime_seconds  # applied with the next write (each write sets the key with its expiry)
+    return storage
 
 
 def register_refresher(refresher: Refresher) -> None:
@@ -46,7 +69,7 @@ def register_refresher(refresher: Refresher) -> None:
 
 
 def current_session() -> UiSession | None:
-    raw: Any = app.storage.user.get(_KEY)
+    raw: Any = _storage().get(_KEY)
     if not isinstance(raw, dict):
         return None
     try:
@@ -57,11 +80,11 @@ def current_session() -> UiSession | None:
 
 
 def save_session(session: UiSession) -> None:
-    app.storage.user[_KEY] = asdict(session)
+    _storage()[_KEY] = asdict(session)
 
 
 def clear_session() -> None:
-    app.storage.user.pop(_KEY, None)
+    _storage().pop(_KEY, None)
 
 
 def set_acting_unit(unit_id: str) -> None:
@@ -71,14 +94,21 @@ def set_acting_unit(unit_id: str) -> None:
 
 
 async def access_token() -> str | None:
-    """A valid access token for the API, refreshed when it expires within the margin; None means: sign in again."""
+    """A valid access token for the API, refreshed when it expires within the margin; None means: sign in again.
+
+    A refresh token the provider refuses ends the session at once; a provider that does not answer leaves the
+    access token in use until it expires."""
     session = current_session()
     if session is None:
         return None
     if session.expires_at - time.time() > _REFRESH_MARGIN_SECONDS:
         return session.access_token
     if session.refresh_token and _refresher is not None:
-        renewed = await _refresher(session)
+        try:
+            renewed = await _refresher(session)
+        except RefreshRefused:
+            clear_session()
+            return None
         if renewed is not None:
             save_session(replace(renewed, acting_unit=session.acting_unit))
             return renewed.access_token
@@ -93,18 +123,18 @@ def logout_token() -> str:
 
     One per browser, kept in the server-side user storage: a page on another site can neither read it nor guess
     it. A sign-in starts a fresh storage (and so a fresh token); a logout removes it."""
-    token = app.storage.user.get(_LOGOUT_NONCE_KEY)
+    token = _storage().get(_LOGOUT_NONCE_KEY)
     if not isinstance(token, str) or len(token) < 32:
         token = secrets.token_urlsafe(32)
-        app.storage.user[_LOGOUT_NONCE_KEY] = token
+        _storage()[_LOGOUT_NONCE_KEY] = token
     return token
 
 
 def logout_token_matches(sent: object) -> bool:
     """`sent` is this browser's logout token (compared in constant time; no token stored: no match)."""
-    token = app.storage.user.get(_LOGOUT_NONCE_KEY)
+    token = _storage().get(_LOGOUT_NONCE_KEY)
     return isinstance(token, str) and isinstance(sent, str) and hmac.compare_digest(token.encode(), sent.encode())
 
 
 def forget_logout_token() -> None:
-    app.storage.user.pop(_LOGOUT_NONCE_KEY, None)
+    _storage().pop(_LOGOUT_NONCE_KEY, None)

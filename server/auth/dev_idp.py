@@ -12,21 +12,19 @@ person at the browser picks a demo user on the login page instead of presenting 
 - Refresh tokens rotate on every use; presenting a used one again revokes its whole family (RFC 9700 4.14).
 - Revocation (RFC 7009) and RP-initiated logout (`authlib.oidc.rpinitiated`).
 
-Codes and refresh tokens are kept in memory (one API process; a restart signs everybody out), bounded and
-expiring, and stored by their SHA-256 only. The HTTP side (Litestar adapter, pages) is `dev_idp_routes.py`.
-Nothing here logs a token; authlib's own debug logging (which would) is capped at INFO.
+Codes and refresh tokens are kept where every API instance finds them when `REDIS_URL` is set (Redis), else in the
+process's memory (one API process; a restart signs everybody out): `dev_idp_store.py`. Stored by SHA-256 only.
+The HTTP side (Litestar adapter, pages) is `dev_idp_routes.py`. Nothing here logs a token; authlib's own debug
+logging (which would) is capped at INFO.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +37,7 @@ from authlib.oidc.core import OpenIDCode, UserInfo
 from authlib.oidc.core.util import create_half_hash
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 
+from server.auth.dev_idp_store import AuthorizationCode, DevUser, IdpStore, MemoryStore, RefreshToken
 from server.auth.tokens import DevSigningKey
 from server.settings import Settings
 
@@ -49,23 +48,6 @@ logging.getLogger("authlib").setLevel(max(logging.getLogger("authlib").level, lo
 SCOPES = ("openid", "profile")
 _CODE_SECONDS = 120
 _ID_TOKEN_SECONDS = 3600
-_MAX_CODES = 1_000
-_MAX_REFRESH_TOKENS = 10_000
-_MAX_USED_REFRESH_TOKENS = 10_000
-
-
-@dataclass(frozen=True)
-class DevUser:
-    """What the provider needs of a Samplan user (a snapshot taken when the user signs in)."""
-
-    id: str
-    username: str
-    hsa_id: str
-    display_name: str
-
-    def claim(self, name: str) -> str:
-        """The value of the configured user claim: the HSA-id, or the username for any other claim name."""
-        return self.hsa_id if name == "hsa_id" else self.username
 
 
 class DevClient(ClientMixin):  # type: ignore[misc]  # authlib is untyped
@@ -105,153 +87,6 @@ class DevClient(ClientMixin):  # type: ignore[misc]  # authlib is untyped
         return grant_type in ("authorization_code", "refresh_token")
 
 
-def _digest(secret_value: str) -> str:
-    return hashlib.sha256(secret_value.encode()).hexdigest()
-
-
-@dataclass
-class _Code:
-    client_id: str
-    redirect_uri: str
-    scope: str
-    user: DevUser
-    code_challenge: str
-    code_challenge_method: str
-    nonce: str | None
-    auth_time: int
-    expires_at: float
-
-    # authlib's AuthorizationCodeMixin (OIDC flavour)
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> None:
-        return None
-
-    def get_amr(self) -> list[str]:
-        return ["dev"]
-
-
-@dataclass
-class _RefreshToken:
-    client_id: str
-    scope: str
-    user: DevUser
-    family: str
-    expires_at: float
-    revoked: bool = False
-
-    # authlib's TokenMixin
-    def check_client(self, client: DevClient) -> bool:
-        return bool(client.client_id == self.client_id)
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return max(0, int(self.expires_at - time.time()))
-
-    def is_expired(self) -> bool:
-        return time.time() >= self.expires_at
-
-    def is_revoked(self) -> bool:
-        return self.revoked
-
-    def get_user(self) -> DevUser:
-        return self.user
-
-
-@dataclass
-class _Store:
-    """Bounded, expiring in-memory storage, keyed by SHA-256 of the secret values."""
-
-    clock: Callable[[], float] = time.time
-    codes: OrderedDict[str, _Code] = field(default_factory=OrderedDict)
-    refresh_tokens: OrderedDict[str, _RefreshToken] = field(default_factory=OrderedDict)
-    used_refresh_tokens: OrderedDict[str, str] = field(default_factory=OrderedDict)  # digest -> family
-    nonces: OrderedDict[str, float] = field(default_factory=OrderedDict)
-
-    def add_code(self, code: str, record: _Code) -> None:
-        self._expire(self.codes)
-        self.codes[_digest(code)] = record
-        _bound(self.codes, _MAX_CODES)
-        if record.nonce:
-            self.nonces[_digest(f"{record.client_id}\0{record.nonce}")] = record.expires_at
-            _bound(self.nonces, _MAX_CODES)
-
-    def code(self, code: str, client_id: str) -> _Code | None:
-        record = self.codes.get(_digest(code))
-        if record is None or record.client_id != client_id or record.expires_at <= self.clock():
-            return None
-        return record
-
-    def delete_code(self, record: _Code) -> None:
-        for key, value in list(self.codes.items()):
-            if value is record:
-                del self.codes[key]
-
-    def nonce_seen(self, client_id: str, nonce: str) -> bool:
-        expires = self.nonces.get(_digest(f"{client_id}\0{nonce}"))
-        return expires is not None and expires > self.clock()
-
-    def add_refresh_token(self, token: str, record: _RefreshToken) -> None:
-        self._expire(self.refresh_tokens)
-        self.refresh_tokens[_digest(token)] = record
-        _bound(self.refresh_tokens, _MAX_REFRESH_TOKENS)
-
-    def refresh_token(self, token: str) -> _RefreshToken | None:
-        """The live record of `token`; a rotated (used) token revokes its whole family and gives None."""
-        key = _digest(token)
-        record = self.refresh_tokens.get(key)
-        if record is None:
-            family = self.used_refresh_tokens.get(key)
-            if family is not None:
-                self.revoke_family(family)
-            return None
-        if record.revoked or record.expires_at <= self.clock():
-            return None
-        return record
-
-    def rotate(self, record: _RefreshToken) -> None:
-        for key, value in list(self.refresh_tokens.items()):
-            if value is record:
-                del self.refresh_tokens[key]
-                self.used_refresh_tokens[key] = record.family
-        _bound(self.used_refresh_tokens, _MAX_USED_REFRESH_TOKENS)
-
-    def revoke(self, record: _RefreshToken) -> None:
-        self.revoke_family(record.family)
-
-    def revoke_family(self, family: str) -> None:
-        for key, value in list(self.refresh_tokens.items()):
-            if value.family == family:
-                del self.refresh_tokens[key]
-
-    def revoke_user(self, client_id: str, user_id: str) -> None:
-        for key, value in list(self.refresh_tokens.items()):
-            if value.client_id == client_id and value.user.id == user_id:
-                del self.refresh_tokens[key]
-
-    def _expire(self, table: OrderedDict[str, Any]) -> None:
-        now = self.clock()
-        for key in [k for k, v in table.items() if v.expires_at <= now]:
-            del table[key]
-
-
-def _bound(table: OrderedDict[str, Any], size: int) -> None:
-    while len(table) > size:
-        table.popitem(last=False)  # the oldest
-
-
 class _PkceS256(CodeChallenge):  # type: ignore[misc]
     """PKCE is required for every client (not only public ones), and only with S256."""
 
@@ -266,10 +101,10 @@ class _PkceS256(CodeChallenge):  # type: ignore[misc]
             raise InvalidRequestError("'code_challenge_method' must be S256.")
         super().validate_code_challenge(grant, redirect_uri)
 
-    def get_authorization_code_challenge(self, authorization_code: _Code) -> str:
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str:
         return authorization_code.code_challenge
 
-    def get_authorization_code_challenge_method(self, authorization_code: _Code) -> str:
+    def get_authorization_code_challenge_method(self, authorization_code: AuthorizationCode) -> str:
         return authorization_code.code_challenge_method
 
 
@@ -279,21 +114,21 @@ class _CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         server: DevIdentityProvider = self.server
         data = request.payload.data
-        server.store.add_code(code, _Code(
+        server.store.add_code(code, AuthorizationCode(
             client_id=request.client.get_client_id(), redirect_uri=data.get("redirect_uri") or "",
             scope=request.scope or "", user=request.user, code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"], nonce=data.get("nonce"),
             auth_time=int(server.store.clock()), expires_at=server.store.clock() + _CODE_SECONDS))
 
-    def query_authorization_code(self, code: str, client: DevClient) -> _Code | None:
+    def query_authorization_code(self, code: str, client: DevClient) -> AuthorizationCode | None:
         server: DevIdentityProvider = self.server
         return server.store.code(code, client.get_client_id())
 
-    def delete_authorization_code(self, authorization_code: _Code) -> None:
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         server: DevIdentityProvider = self.server
         server.store.delete_code(authorization_code)
 
-    def authenticate_user(self, authorization_code: _Code) -> DevUser:
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> DevUser:
         return authorization_code.user
 
 
@@ -301,14 +136,14 @@ class _RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> _RefreshToken | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         server: DevIdentityProvider = self.server
         return server.store.refresh_token(refresh_token)
 
-    def authenticate_user(self, refresh_token: _RefreshToken) -> DevUser:
+    def authenticate_user(self, refresh_token: RefreshToken) -> DevUser:
         return refresh_token.user
 
-    def revoke_old_credential(self, refresh_token: _RefreshToken) -> None:
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         server: DevIdentityProvider = self.server
         server.store.rotate(refresh_token)
 
@@ -323,7 +158,7 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
 
     def encode_id_token(self, token: Mapping[str, Any], request: OAuth2Request) -> str:
         """The id_token, signed with the development key like the access tokens (aud = the client)."""
-        code: _Code | None = request.authorization_code
+        code: AuthorizationCode | None = request.authorization_code
         claims: dict[str, Any] = {k: v for k, v in self.generate_user_info(request.user, token["scope"]).items()
                                   if k != "sub"}
         if code is not None:
@@ -344,15 +179,15 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
 class _Revocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> _RefreshToken | None:
+    def query_token(self, token_string: str, token_type_hint: str | None) -> RefreshToken | None:
         server: DevIdentityProvider = self.server
         if token_type_hint == "access_token":  # noqa: S105 - a hint's name, not a secret
             return None  # access tokens are self-contained JWTs; they expire on their own
-        return server.store.refresh_tokens.get(_digest(token_string))
+        return server.store.find_refresh_token(token_string)
 
-    def revoke_token(self, token: _RefreshToken, request: OAuth2Request) -> None:
+    def revoke_token(self, token: RefreshToken, request: OAuth2Request) -> None:
         server: DevIdentityProvider = self.server
-        server.store.revoke(token)
+        server.store.revoke_family(token.family)
 
 
 class _EndSession(EndSessionEndpoint):  # type: ignore[misc]
@@ -386,12 +221,12 @@ class DevIdentityProvider(AuthorizationServer):  # type: ignore[misc]
                  request_factory: Callable[[Any], OAuth2Request],
                  json_request_factory: Callable[[Any], JsonRequest],
                  response_factory: Callable[[int, Any, list[tuple[str, str]]], Any],
-                 clock: Callable[[], float] = time.time) -> None:
+                 store: IdpStore | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self.settings = settings
         self.key = key
         self.issuer = settings.oidc_issuer.rstrip("/")
-        self.store = _Store(clock=clock)
+        self.store: IdpStore = store if store is not None else MemoryStore(clock=clock)
         self._request_factory = request_factory
         self._json_request_factory = json_request_factory
         self._response_factory = response_factory
@@ -414,10 +249,10 @@ class DevIdentityProvider(AuthorizationServer):  # type: ignore[misc]
         refresh = token.get("refresh_token")
         if not refresh:
             return
-        previous: _RefreshToken | None = request.refresh_token
+        previous: RefreshToken | None = request.refresh_token
         family = previous.family if previous is not None else secrets.token_hex(16)
         lifetime = self.settings.dev_refresh_token_hours * 3600
-        self.store.add_refresh_token(refresh, _RefreshToken(
+        self.store.add_refresh_token(refresh, RefreshToken(
             client_id=request.client.get_client_id(), scope=token.get("scope", ""), user=request.user,
             family=family, expires_at=self.store.clock() + lifetime))
 

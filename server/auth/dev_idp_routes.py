@@ -13,11 +13,12 @@ from __future__ import annotations
 import html
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 import msgspec
 from authlib.oauth2 import OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749 import JsonRequest, OAuth2Payload
@@ -26,6 +27,7 @@ from litestar.datastructures import State
 
 from domain.organisation import Role
 from server.auth.dev_idp import DevIdentityProvider, DevUser
+from server.auth.dev_idp_store import IdpStore, MemoryStore, RedisStore
 from server.auth.tokens import DevSigningKey, InvalidToken, TokenVerifier, bearer_token
 from server.persistence.repositories import DirectoryRepository
 from server.runtime import Runtime
@@ -35,6 +37,7 @@ __all__ = ["MOUNT_PATH", "dev_idp_router"]
 
 MOUNT_PATH = "/dev-idp"
 _log = logging.getLogger("samplan.dev_idp")
+T = TypeVar("T")
 
 _ROLE_NAMES = {
     Role.USER: "användare",
@@ -266,10 +269,19 @@ def _origin(url: str) -> str:
 
 
 def dev_idp_router(settings: Settings) -> Router:
-    """The provider's routes under `/dev-idp`. Development mode only: the caller checks `settings.dev_mode`."""
+    """The provider's routes under `/dev-idp`. Development mode only: the caller checks `settings.dev_mode`.
+
+    With `REDIS_URL` its codes and refresh tokens are in Redis, shared by every API instance signing with the same
+    development key (the instances behind one proxy share `SAMPLAN_DATA_DIR` or the key file)."""
     key = DevSigningKey.load_or_create(settings.dev_key_path)
+    store: IdpStore = RedisStore(settings.redis_url, key.kid) if settings.redis_url else MemoryStore()
     provider = DevIdentityProvider(settings, key, request_factory=_reject_raw_request,
-                                   json_request_factory=_no_json_requests, response_factory=_response)
+                                   json_request_factory=_no_json_requests, response_factory=_response, store=store)
+
+    async def call(work: Callable[[], T]) -> T:
+        """authlib's server is synchronous: with a store that waits on the network, run it in a worker thread."""
+        return await anyio.to_thread.run_sync(work) if store.blocking else work()
+
     verifier = TokenVerifier(issuer=provider.issuer, audience=settings.oidc_audience, algorithms=["RS256"],
                              jwks=key.jwks())
     if urlsplit(provider.issuer).path.rstrip("/") != MOUNT_PATH:
@@ -288,7 +300,7 @@ def dev_idp_router(settings: Settings) -> Router:
     async def authorize_page(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
         oauth_request = await _oauth_request(request, from_form=False)
         try:
-            provider.get_consent_grant(oauth_request, end_user=None)
+            await call(lambda: provider.get_consent_grant(oauth_request, end_user=None))
         except OAuth2Error as error:
             return _authorize_error(provider, oauth_request, error)
         return _login_page(await _cards(state.runtime), request.url.query)
@@ -299,7 +311,7 @@ def dev_idp_router(settings: Settings) -> Router:
             return _error_page(403, "Inloggningen kom inte från inloggningssidan.")
         oauth_request = await _oauth_request(request, from_form=False)
         try:
-            grant = provider.get_consent_grant(oauth_request, end_user=None)
+            grant = await call(lambda: provider.get_consent_grant(oauth_request, end_user=None))
         except OAuth2Error as error:
             return _authorize_error(provider, oauth_request, error)
         user: DevUser | None = None
@@ -308,19 +320,20 @@ def dev_idp_router(settings: Settings) -> Router:
             user = await _user_by_username(state.runtime, username) if username else None
             if user is None:
                 return _error_page(400, "Användaren finns inte eller är inte aktiv.")
-        response: Response[bytes] = provider.create_authorization_response(oauth_request, grant_user=user,
-                                                                           grant=grant)
+        response: Response[bytes] = await call(
+            lambda: provider.create_authorization_response(oauth_request, grant_user=user, grant=grant))
         return response
 
     @post("/token")
     async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
-        response: Response[bytes] = provider.create_token_response(await _oauth_request(request, from_form=True))
+        oauth_request = await _oauth_request(request, from_form=True)
+        response: Response[bytes] = await call(lambda: provider.create_token_response(oauth_request))
         return response
 
     @post("/revoke")
     async def revoke(request: Request[Any, Any, Any]) -> Response[bytes]:
         oauth_request = await _oauth_request(request, from_form=True)
-        response: Response[bytes] = provider.create_endpoint_response("revocation", oauth_request)
+        response: Response[bytes] = await call(lambda: provider.create_endpoint_response("revocation", oauth_request))
         return response
 
     @route("/userinfo", http_method=["GET", "POST"])
@@ -344,7 +357,8 @@ def dev_idp_router(settings: Settings) -> Router:
             end_session = provider.validate_endpoint_request("end_session", oauth_request)
         except OAuth2Error as error:
             return _error_page(400, f"Utloggningen kunde inte genomföras ({error.error}).")
-        response: Response[bytes] | None = provider.create_endpoint_response("end_session", end_session)
+        response: Response[bytes] | None = await call(
+            lambda: provider.create_endpoint_response("end_session", end_session))
         if response is not None:
             return response
         return _page("Utloggad – Samplan (utveckling)",

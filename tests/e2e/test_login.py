@@ -19,7 +19,7 @@ from playwright.async_api import BrowserContext, Page, Request
 from server.demo.seed import DEMO_USERS
 from tests.e2e.conftest import Stack, login, logout
 from ui import auth
-from ui.session import UiSession
+from ui.session import RefreshRefused, UiSession
 from ui.settings import UiSettings
 
 USERS = {u.username: u for u in DEMO_USERS}
@@ -216,7 +216,8 @@ async def test_ui_refresher_rotates_the_refresh_token_once_for_concurrent_caller
     assert renewed.refresh_token not in (first.refresh_token, session.refresh_token)
 
     stale = auth.Login(settings)  # a process that never saw the rotation: the provider refuses the old token
-    assert await stale.refresh(session) is None
+    with pytest.raises(RefreshRefused):
+        await stale.refresh(session)
 
 
 @pytest.mark.parametrize(("target", "expected"), [

@@ -3,13 +3,20 @@
 The app runs in this event loop through httpx's ASGI transport on each database backend; the issuer is a
 loopback URL as in `samplan dev`. The flow is the browser's, done by hand: authorize page, the login form's
 POST, the redirect to the UI's callback (whose Location we read), and the UI's back-channel token calls.
+
+The provider keeps its codes and refresh tokens in memory on SQLite (`samplan dev`: one process) and in Redis on
+PostgreSQL (`REDIS_URL`, as behind a proxy with several API instances): every test runs against both stores. The
+last tests start two instances (and a restarted one) on one Redis.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import json
+import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -48,15 +55,27 @@ def idp_settings(backend: Backend, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture(scope="module")
-async def idp_app(backend: Backend) -> AsyncIterator[Litestar]:
-    settings = idp_settings(backend)
+REDIS_URL = os.environ.get("SAMPLAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Litestar]:
+    """One API instance (its own runtime), in this event loop."""
     runtime = build_runtime(settings)
     application = create_app(settings, runtime)
     application.state.runtime = runtime
     await runtime.start()
-    yield application
-    await runtime.close()
+    try:
+        yield application
+    finally:
+        await runtime.close()
+
+
+@pytest.fixture(scope="module")
+async def idp_app(backend: Backend) -> AsyncIterator[Litestar]:
+    store = {"redis_url": REDIS_URL} if backend.name == "postgresql" else {}
+    async with running(idp_settings(backend, **store)) as application:
+        yield application
 
 
 @pytest.fixture
@@ -424,3 +443,42 @@ async def test_access_token_is_checked_by_the_api_like_any_other(http: httpx.Asy
                              jwks=DevSigningKey.load_or_create(idp_settings(backend).dev_key_path).jwks())
     with pytest.raises(InvalidToken, match="wrong audience"):
         await verifier.verify(body["id_token"])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# several instances (REDIS_URL): what one instance issued, another honours
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def instance(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(idp_settings(backend, redis_url=REDIS_URL)) as application, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url=API) as client:
+        yield client
+
+
+async def test_a_code_and_refresh_tokens_work_across_instances_and_a_restart(backend: Backend) -> None:
+    async with instance(backend) as a, instance(backend) as b:
+        flow = Flow()
+        code = await sign_in(a, flow)  # the login page on one instance...
+        exchanged = await exchange(b, code, flow)  # ...the UI's token call on the other (3 in 10 failed before)
+        assert exchanged.status_code == 200, exchanged.text
+        assert (await exchange(a, code, flow)).status_code == 400, "a code is single-use on every instance"
+        renewed = await refresh(a, exchanged.json()["refresh_token"])
+        assert renewed.status_code == 200, renewed.text
+        latest = renewed.json()["refresh_token"]
+    async with instance(backend) as restarted:  # every instance restarted: the open page's session goes on
+        again = await refresh(restarted, latest)
+        assert again.status_code == 200, again.text
+        reused = await refresh(restarted, latest)  # rotated: reuse revokes the family, wherever it was issued
+        assert reused.status_code == 400
+        assert (await refresh(restarted, again.json()["refresh_token"])).status_code == 400
+
+
+async def test_a_code_redeemed_on_two_instances_at_once_gives_tokens_once(backend: Backend) -> None:
+    async with instance(backend) as a, instance(backend) as b:
+        for _ in range(5):
+            flow = Flow()
+            code = await sign_in(a, flow)
+            answers = await asyncio.gather(exchange(a, code, flow), exchange(b, code, flow))
+            assert sorted(r.status_code for r in answers) == [200, 400]

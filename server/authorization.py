@@ -198,6 +198,13 @@ def require_log_verifier(g: Grants) -> None:
         raise Forbidden("only auditors and central administrators check the access log's integrity")
 
 
+def reveals_logged_patients(g: Grants) -> bool:
+    """The log review shows a patient's full identity number and name to auditors (*logggranskare*) only, whose
+    task is to judge each access; a local access administrator reads the log too, with the number masked and no
+    name. Either reading is itself access-logged."""
+    return g.has(Role.AUDITOR)
+
+
 def log_unit(g: Grants) -> str:
     """The unit an auditor's reading of the log is recorded under (their own first log-reading assignment)."""
     units = sorted(x.unit_id for x in g.items if x.role in (Role.AUDITOR, Role.LOCAL_ACCESS_ADMINISTRATOR))

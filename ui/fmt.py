@@ -1,4 +1,7 @@
-"""Swedish texts and formats of the UI: states, notices, deadlines, dates and times in Europe/Stockholm."""
+"""Swedish texts and formats of the UI: states, notices, deadlines, roles, unit kinds, counted words (`plural`),
+dates and times in Europe/Stockholm. The one place for the UI's labels: a page shows a code through a table here
+(`label`), never the code itself. The access log's actions and purposes are the shared table of
+`domain/audit_terms.py` (also in docs/api.md)."""
 
 from __future__ import annotations
 
@@ -114,6 +117,25 @@ NOTICE_EVENTS = {
     "CaseForwarded": "Vidarebefordrat ärende",
     "CaseCancelled": "Felsänt ärende makulerat",
 }
+ROLES = {
+    "user": "Användare",
+    "super_user": "Superanvändare",
+    "local_access_administrator": "Lokal behörighetsadministratör",
+    "local_object_specialist": "Lokal objektspecialist",
+    "central_administrator": "Central administratör",
+    "auditor": "Logggranskare",
+    "statistics_reader": "Statistikläsare",
+}
+UNIT_KINDS = {
+    "somatic_ward": "Vårdavdelning somatik",
+    "psychiatric_ward": "Vårdavdelning psykiatri",
+    "primary_care": "Primärvård",
+    "psychiatric_outpatient": "Öppen psykiatri",
+    "municipal": "Kommun",
+}
+IDENTITY_KINDS = {"personnummer": "Personnummer", "samordningsnummer": "Samordningsnummer",
+                  "reservnummer": "Reservnummer"}
+UNKNOWN = "Okänd uppgift"
 MONTHS = ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
 
@@ -177,3 +199,14 @@ NOT_LIABLE = {
     "sip_invitation_missing": "kallelse till SIP saknas",
     "outpatient_services_missing": "regionens öppenvårdsinsatser saknas",
 }
+
+
+def label(table: dict[str, str], code: object, unknown: str = UNKNOWN) -> str:
+    """The Swedish label of a code in one of the tables above; a code the table does not know (a newer server) is
+    never shown as it is (English, internal) but as `unknown`."""
+    return table.get(str(code), unknown)
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """`1 patient`, `2 patienter`, `0 patienter`: the number with the word in the form Swedish takes for it."""
+    return f"{count} {one if count == 1 else many}"

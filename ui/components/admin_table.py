@@ -12,24 +12,10 @@ from typing import Any
 
 from nicegui import ui
 
+from ui import fmt
 from ui.api_client import ApiError, Json
 
-ROLES = {
-    "user": "Användare",
-    "super_user": "Superanvändare",
-    "local_access_administrator": "Lokal behörighetsadministratör",
-    "local_object_specialist": "Lokal objektspecialist",
-    "central_administrator": "Central administratör",
-    "auditor": "Logggranskare",
-    "statistics_reader": "Statistikläsare",
-}
-UNIT_KINDS = {
-    "somatic_ward": "Vårdavdelning somatik",
-    "psychiatric_ward": "Vårdavdelning psykiatri",
-    "primary_care": "Primärvård",
-    "psychiatric_outpatient": "Öppen psykiatri",
-    "municipal": "Kommun",
-}
+ROLES, UNIT_KINDS = fmt.ROLES, fmt.UNIT_KINDS  # the labels live in ui/fmt.py (one place)
 TABLE_CSS = """
 .sp-table { border-collapse: collapse; width: 100%; }
 .sp-table caption { text-align: left; font-weight: 600; padding: 4px 0; }

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from domain.audit_terms import period_days
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 STATES = {
@@ -210,3 +212,10 @@ def label(table: dict[str, str], code: object, unknown: str = UNKNOWN) -> str:
 def plural(count: int, one: str, many: str) -> str:
     """`1 patient`, `2 patienter`, `0 patienter`: the number with the word in the form Swedish takes for it."""
     return f"{count} {one if count == 1 else many}"
+
+
+def period(start: str | datetime, end: str | datetime) -> str:
+    """A period stored as [start, end) shown as its reader entered it, both days included: `2026-12-01 – 2026-12-07`
+    (never the day after the last)."""
+    first, last = period_days(parse_time(start) or datetime.now(UTC), parse_time(end) or datetime.now(UTC))
+    return first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"

@@ -249,13 +249,15 @@ async def test_entries_are_readable_and_only_the_auditor_sees_who_the_patient_is
     assert seen["action"] == "register_case"
     assert (seen["user_name"], seen["user_title"]) == ("Sara Sjöberg", "Sjuksköterska")
     assert seen["unit_name"] == "Avd 12 Geriatrik"
-    assert seen["case"]["ward_name"] == "Avd 12 Geriatrik" and seen["case"]["care_type"] == "somatic"
+    assert seen["case"]["ward_name"] == "Avd 12 Geriatrik"
+    assert seen["case"]["care_type"] == "somatic"
     assert seen["case"]["admitted_at"] == case["admitted_at"].replace("+00:00", "Z")
     assert seen["patient"] == {"identity": case["patient"]["identity"], "identity_kind": "personnummer",
                                "name": case["patient"]["name"], "protected_identity": False}
 
     admin = (await client.post(f"{LOG}/search", json=body, headers=auth("hospital.admin"))).json()["items"][-1]
-    assert admin["user_name"] == "Sara Sjöberg" and admin["case"] == seen["case"]
+    assert admin["user_name"] == "Sara Sjöberg"
+    assert admin["case"] == seen["case"]
     assert admin["patient"]["name"] is None
     assert admin["patient"]["identity"] == case["patient"]["identity"][:8] + "-****"
     readers = {(a, p, u) for a, p, u in await logged_reads(app, patient_id) if p == "log_review"}
@@ -286,6 +288,8 @@ async def test_the_csv_is_readable_in_swedish_with_the_period_as_entered(client:
     assert head[head.index("last_day") + 1] == today.isoformat()  # as entered: not the day after
     columns = rows[1]
     line = dict(zip(columns, rows[2], strict=True))
-    assert line["action_text"] == audit_terms.action_text(line["action"]) and line["action_text"][0].isupper()
+    assert line["action_text"] == audit_terms.action_text(line["action"])
+    assert line["action_text"][0].isupper()
     assert line["purpose_text"] == "Samordning av vård och omsorg"
-    assert line["user_name"] and line["unit_name"] == "Avd 12 Geriatrik"
+    assert line["user_name"]
+    assert line["unit_name"] == "Avd 12 Geriatrik"

@@ -25,6 +25,7 @@ from realtime.envelope import Envelope
 from ui import fmt, heap
 from ui.api_client import ApiClient, ApiError, Json
 from ui.auth import logout_form
+from ui.components import attention
 from ui.components.admin_table import can, refuse
 from ui.live import LiveHub, LiveView, UserLive
 from ui.services import Services, services
@@ -68,6 +69,7 @@ class Frame:
     alerted: set[tuple[str, str, str]] = field(default_factory=set)
     badge: ui.badge | None = None
     banner: ui.element | None = None
+    title: str = "Samplan"  # the tab's title without the unread count (`attention.show_count`)
 
     @property
     def api(self) -> ApiClient:
@@ -163,7 +165,8 @@ class FrameView(LiveView):
         self.unit_id = frame.acting_unit
 
     def unread(self, unit_id: str, count: int) -> None:
-        show_badge(self.frame, count)
+        if unit_id == self.frame.acting_unit:
+            show_badge(self.frame, count)
 
     def connection(self, connected: bool) -> None:
         if self.frame.banner is not None:
@@ -182,13 +185,16 @@ class FrameView(LiveView):
         with frame.client:
             ui.notify(f"{text} – se inkorgen", type="info", position="top-right", close_button="Stäng",
                       timeout=8000)
+        attention.notice(frame, envelope, text)  # sound, desktop notification: as the user chose
 
 
 def show_badge(frame: Frame, count: int) -> None:
+    """The acting unit's unread count: the header's badge and the tab's title."""
     if frame.badge is not None:
         frame.badge.set_text(str(count))
         frame.badge.set_visibility(count > 0)
-        frame.badge.props(f'aria-label="{count} okvitterade meddelanden"')
+        frame.badge.props(f'aria-label="{fmt.plural(count, "okvitterat meddelande", "okvitterade meddelanden")}"')
+        attention.show_count(frame, count)
 
 
 async def page_frame(path: str, title: str) -> Frame | RedirectResponse | None:
@@ -213,8 +219,8 @@ async def page_frame(path: str, title: str) -> Frame | RedirectResponse | None:
     if acting != session.acting_unit and acting is not None:
         set_acting_unit(acting)
     frame = Frame(session=session, token=token, live=live, services=svc, client=ui.context.client,
-                  acting_unit=acting)
-    ui.page_title(f"{title} – Samplan")
+                  acting_unit=acting, title=f"{title} – Samplan")
+    ui.page_title(frame.title)
     ui.colors(primary="#1e40af", secondary="#334155", accent="#6b21a8", positive="#166534", negative="#991b1b",
               info="#1e3a8a", warning="#92400e")  # dark enough for text contrast (WCAG AA) on white
     ui.add_css(PAGE_CSS)
@@ -314,6 +320,8 @@ def _header(frame: Frame, path: str) -> None:
                 'flat no-caps color=white aria-haspopup="menu"').classes("text-white"), \
                 ui.menu().props('aria-label="Användarmeny" role="menu"'):
             ui.menu_item(f"Inloggad som {frame.session.display_name}").props('disable role="menuitem"')
+            ui.menu_item("Inställningar", on_click=lambda: ui.navigate.to("/installningar")).props(
+                'role="menuitem"')
             # Logout is a POST with the browser's anti-forgery token (ui/auth.py): the item submits a hidden form.
             ui.menu_item("Logga ut").props('role="menuitem"').on(
                 "click", js_handler="() => document.getElementById('sp-logout').submit()")

@@ -38,6 +38,7 @@ def build(settings: UiSettings) -> None:
     from ui.pages.settings import settings_page
     from ui.pages.sip_list import sip_list_page
     from ui.pages.sip_room import sip_room_page
+    from ui.pages.statistics import statistics_page
 
     api = ApiClient(settings.api_url)
     install(Services(settings=settings, api=api, hub=LiveHub(api, settings.api_url)))
@@ -61,6 +62,7 @@ def build(settings: UiSettings) -> None:
         "/sip": sip_list_page,
         "/sip/{plan_id}": sip_room_page,
         "/installningar": settings_page,
+        "/statistik": statistics_page,
     }
     for path, page in pages.items():
         ui.page(path, response_timeout=RESPONSE_TIMEOUT)(framed(page))  # a page ending early answers (ui/frame.py)

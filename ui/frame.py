@@ -291,7 +291,8 @@ def _header(frame: Frame, path: str) -> None:
         ui.link("Samplan", "/").classes("text-xl font-bold text-white no-underline").props(
             'aria-label="Samplan, startsida"')
         with ui.element("nav").props('aria-label="Huvudmeny"').classes("flex items-center gap-2"):
-            _nav_link("Utskrivningstavla", "/tavla", path)
+            if live.case_units:  # an auditor, administrator or statistics reader has no board
+                _nav_link("Utskrivningstavla", "/tavla", path)
             if frame.is_receiving:
                 with ui.element("span").classes("relative"):
                     _nav_link("Inkorg", "/inkorg", path)
@@ -303,6 +304,8 @@ def _header(frame: Frame, path: str) -> None:
                 _nav_link("Administration", "/admin", path)
             if can(live.me, "review_logs"):
                 _nav_link("Loggkontroll", "/loggkontroll", path)
+            if can(live.me, "statistics_unit_ids"):
+                _nav_link("Statistik", "/statistik", path)
         ui.space()
         if len(live.case_units) > 1:
             options = {u: frame.hub.unit_name(u) for u in live.case_units}

@@ -60,8 +60,11 @@ class SettingsPage:
 
     async def load(self) -> None:
         """The stored choice and the browser's permission, once the browser is connected."""
-        chosen: Any = await self.frame.client.run_javascript(f"window.spAttention.settings({self.user})")
-        permission: Any = await self.frame.client.run_javascript("window.spAttention.permission()")
+        try:
+            chosen: Any = await self.frame.client.run_javascript(f"window.spAttention.settings({self.user})")
+            permission: Any = await self.frame.client.run_javascript("window.spAttention.permission()")
+        except TimeoutError:  # the browser did not answer (gone again): nothing to show
+            return
         if isinstance(chosen, dict):
             self.sound.set_value(bool(chosen.get("sound")))
             self.desktop.set_value(bool(chosen.get("desktop")))

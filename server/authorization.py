@@ -21,6 +21,7 @@ from domain.administration import (
     may_connect_organisations,
     may_manage_units,
     may_manage_users,
+    may_merge_identities,
     may_verify_log,
 )
 from domain.organisation import Role, UnitKind
@@ -111,6 +112,22 @@ def protected_identity_unit(user: CurrentUser) -> str:
         raise Forbidden("only an administrator with the explicit need to see protected identities clears one",
                         code="not_protected_identity_administrator")
     return needs[0]
+
+
+def identity_merge_unit(g: Grants, organisations_concerned: Iterable[str]) -> str:
+    """Merging a reserve number into the person's real identity: a central administrator (any person), or a local
+    access administrator of an organisation whose units take part in the person's cases or plans
+    (`organisations_concerned`); to anyone else such a person does not exist (404). The unit of the administering
+    assignment, which the access log and the case's timeline name."""
+    if not may_merge_identities(g):
+        raise Forbidden("only central administrators and local access administrators merge identities",
+                        code="not_identity_administrator")
+    concerned = set(organisations_concerned)
+    units = sorted(x.unit_id for x in g.items if x.role is Role.CENTRAL_ADMINISTRATOR or (
+        x.role is Role.LOCAL_ACCESS_ADMINISTRATOR and x.organisation_id in concerned))
+    if not units:
+        raise NotVisible("no such reserve number")
+    return units[0]
 
 
 def stream_feeds(user: CurrentUser) -> dict[str, str]:

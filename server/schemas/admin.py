@@ -128,6 +128,28 @@ class ProtectedIdentityOut(msgspec.Struct, kw_only=True):
     protected_identity: bool
 
 
+IdentityText = Annotated[str, Meta(min_length=10, max_length=13)]
+
+
+class IdentityMerge(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A reserve number (*reservnummer*) to merge into the person's real identity, in the body: identity numbers
+    never belong in a URL."""
+
+    reserve_number: IdentityText
+    identity: IdentityText  # the personnummer or samordningsnummer the person turned out to have
+
+
+class IdentityMergeOut(msgspec.Struct, kw_only=True):
+    """What moved (ids and counts only)."""
+
+    from_patient_id: str
+    to_patient_id: str
+    identity_kind: str  # of the real identity: personnummer or samordningsnummer
+    case_ids: list[str]
+    sip_plan_ids: list[str]
+    protected_identity: bool
+
+
 class AdminAssignmentOut(msgspec.Struct, kw_only=True):
     id: int
     unit_id: str

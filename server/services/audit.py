@@ -30,7 +30,14 @@ from server import access_log, access_log_checkpoint_file
 from server import authorization as authz
 from server.errors import Invalid, NotVisible
 from server.persistence.event_log import as_utc
-from server.persistence.models import AccessLogRow, LogReviewEntryRow, LogReviewRow, UnitRow, UserRow
+from server.persistence.models import (
+    AccessLogRow,
+    LogReviewEntryRow,
+    LogReviewRow,
+    PatientRow,
+    UnitRow,
+    UserRow,
+)
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 from server.queries.log_entries import readable_entries
@@ -102,8 +109,9 @@ class AuditService:
                 raise Invalid("the period must end after it starts", field="to")
             in_scope = select(UnitRow.id).where(UnitRow.organisation_id.in_(orgs))
             query = select(AccessLogRow).where(AccessLogRow.unit_id.in_(in_scope))
-            for column, value in ((AccessLogRow.patient_id, patient_id), (AccessLogRow.user_id, user_id),
-                                  (AccessLogRow.unit_id, unit_id)):
+            if patient_id is not None:  # the person: also under a reserve number merged into them, or the reverse
+                query = query.where(AccessLogRow.patient_id.in_(await _same_person(uow.session, patient_id)))
+            for column, value in ((AccessLogRow.user_id, user_id), (AccessLogRow.unit_id, unit_id)):
                 if value is not None:
                     query = query.where(column == value)
             if user_hsa_id is not None:
@@ -316,3 +324,12 @@ def _csv_readable(x: AccessLogEntryOut | None) -> tuple[str, ...]:
 
 def _utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC) if moment is not None else None
+
+
+async def _same_person(session: AsyncSession, patient_id: str) -> list[str]:
+    """The patient rows of one person: the real identity and the reserve numbers merged into it (migration 0009);
+    a search by either finds the whole history."""
+    row = await session.get(PatientRow, patient_id)
+    root = (row.merged_into_patient_id or row.id) if row is not None else patient_id
+    merged = await session.scalars(select(PatientRow.id).where(PatientRow.merged_into_patient_id == root))
+    return [root, *merged]

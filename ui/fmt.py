@@ -137,6 +137,8 @@ UNIT_KINDS = {
 }
 IDENTITY_KINDS = {"personnummer": "Personnummer", "samordningsnummer": "Samordningsnummer",
                   "reservnummer": "Reservnummer"}
+IDENTITY_KINDS_DEFINITE = {"personnummer": "personnumret", "samordningsnummer": "samordningsnumret",
+                           "reservnummer": "reservnumret"}
 UNKNOWN = "Okänd uppgift"
 MONTHS = ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 

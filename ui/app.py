@@ -16,7 +16,7 @@ from nicegui import app, ui
 
 from ui import heap
 from ui.api_client import ApiClient
-from ui.components import attention
+from ui.components import attention, keyboard
 from ui.components.cellcast import CELLCAST
 from ui.components.countdown import TICKER
 from ui.frame import framed
@@ -45,6 +45,7 @@ def build(settings: UiSettings) -> None:
     TICKER.start()
     CELLCAST.install()
     attention.install()
+    keyboard.install()
     heap.start()
 
     async def shutdown() -> None:

@@ -39,7 +39,7 @@ DEADLINES = {
     "named_care_contact": "Fast vårdkontakt senast",
     "sip_invitation": "Kallelse till SIP senast",
     "discharge_information": "Informationsöverföring senast",
-    "payment_liability": "Betalningsansvar från",
+    "payment_liability": "Betalningsansvar",  # its countdown says "från 11 dec" itself
 }
 DEADLINE_SHORT = {
     "admission_notice": "Inskr.medd.",
@@ -106,6 +106,29 @@ TIMELINE = {
     "interrupted": "Avbrott",
     "cancelled": "Felsänt – makulerat",
     "closed": "Ärendet avslutat",
+}
+# What a toast says when an action of the case succeeded (by the action's code), never "<label>: klart".
+DONE = {
+    "send_admission_notice": "Inskrivningsmeddelandet är skickat",
+    "record_needs_identified": "Behoven är registrerade",
+    "acknowledge": "Kvitterat",
+    "forward": "Ärendet är vidarebefordrat",
+    "reject": "Ärendet är avvisat",
+    "add_participant": "Enheten är tillagd",
+    "remove_participant": "Enheten är borttagen",
+    "appoint_named_care_contact": "Fast vårdkontakt är utsedd",
+    "change_estimated_discharge": "Beräknad utskrivning är ändrad",
+    "mark_ready_for_discharge": "Patienten är anmäld som utskrivningsklar",
+    "withdraw_ready_for_discharge": "Utskrivningsklar är återtagen",
+    "send_sip_invitation": "Kallelsen till SIP är skickad",
+    "set_liability_facts": "Uppgifterna om betalningsansvar är sparade",
+    "update_home_readiness": "Hemgångsklar-listan är sparad",
+    "start_leave": "Permissionen är registrerad",
+    "end_leave": "Patienten är åter från permission",
+    "send_discharge_notice": "Utskrivningsmeddelandet är skickat",
+    "interrupt": "Ärendet är avbrutet",
+    "cancel": "Ärendet är makulerat",
+    "close": "Ärendet är avslutat",
 }
 # Events that bring a receiving unit a notice (toast + badge), with the toast's text.
 NOTICE_EVENTS = {

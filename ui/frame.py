@@ -31,13 +31,14 @@ from ui.live import LiveHub, LiveView, UserLive
 from ui.services import Services, services
 from ui.session import UiSession, access_token, clear_session, current_session, set_acting_unit
 
-MAIN_CLASSES = "w-full p-4 gap-3 flex flex-col"  # the page's <main>
+MAIN_CLASSES = "w-full p-4 gap-3 flex flex-col"  # the page's content (`#sp-main`)
 TOKEN_CHECK_SECONDS = 20.0  # below the session's 30 s refresh margin: the token is renewed before it expires
 PAGE_CSS = """
 .sp-skip { position: absolute; left: -10000px; top: 0; }
 .sp-skip:focus { left: 8px; top: 8px; z-index: 10000; background: #fff; color: #000; padding: 8px; }
 .sp-banner { background: #8a1c1c; color: #fff; padding: 8px 16px; font-weight: 600; }
 :focus-visible { outline: 3px solid #1d4ed8 !important; outline-offset: 2px; }
+.q-btn { text-transform: none; }  /* Swedish sentence case on every button, dialogs' too (never CAPITALS) */
 .sp-grid { display: grid; gap: 0 12px; align-items: center; }
 .sp-row { border-bottom: 1px solid #ddd; padding: 6px 4px; }
 .sp-row.sp-changed { animation: sp-flash 1.2s ease-out; }
@@ -253,9 +254,9 @@ class PageEnded(Exception):
 async def frame(path: str, title: str, *, needs: str | None = None,
                 classes: str = MAIN_CLASSES) -> AsyncIterator[Frame]:
     """The page shell around a page's content: the frame (`page_frame`), then, for a user who may what the page
-    `needs` (a capability of `GET /me`, e.g. `administer`; any signed-in user when None), the page's `<main>` (the
-    skip link's target) with `classes`; the page is finished when its content is built. Raises `PageEnded` when
-    the page must end first."""
+    `needs` (a capability of `GET /me`, e.g. `administer`; any signed-in user when None), the page's content (the
+    skip link's target, inside Quasar's `<main>`) with `classes`; the page is finished when its content is built.
+    Raises `PageEnded` when the page must end first."""
     shell = await page_frame(path, title)
     if not isinstance(shell, Frame):
         raise PageEnded(shell)
@@ -263,7 +264,8 @@ async def frame(path: str, title: str, *, needs: str | None = None,
         refuse()
         shell.finish()
         raise PageEnded(None)
-    with ui.element("main").props('id="sp-main" tabindex="-1"').classes(classes):
+    # The page's content (the skip link's target). Not a second <main>: Quasar's page already is the <main> landmark.
+    with ui.element("div").props('id="sp-main" tabindex="-1"').classes(classes):
         yield shell
     shell.finish()
 

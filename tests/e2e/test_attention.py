@@ -122,3 +122,28 @@ async def test_the_permission_is_asked_on_the_users_click(browser: Browser, stac
         await expect(page.get_by_role("button", name="Tillåt skrivbordsnotiser")).to_be_hidden()
     finally:
         await context.close()
+
+
+async def test_menus_follow_the_arrow_keys_and_lead_to_the_settings(page: Page) -> None:
+    """The user menu (role="menu") moves with the arrow keys, Home and End, skipping its disabled first item; the
+    settings page is reached from it by keyboard alone."""
+    await login(page, "needs.assessor", next="/inkorg")
+    await page.get_by_role("button", name="Karin Berg").focus()
+    await page.keyboard.press("Enter")
+    menu = page.get_by_role("menu", name="Användarmeny")
+    await expect(menu).to_be_visible()
+    settings, logout = menu.get_by_role("menuitem", name="Inställningar"), menu.get_by_role("menuitem", name="Logga ut")
+    await page.keyboard.press("ArrowDown")
+    await expect(settings).to_be_focused()
+    await page.keyboard.press("ArrowDown")
+    await expect(logout).to_be_focused()
+    await page.keyboard.press("ArrowDown")
+    await expect(settings).to_be_focused()  # wraps, past the disabled "Inloggad som"
+    await page.keyboard.press("End")
+    await expect(logout).to_be_focused()
+    await page.keyboard.press("ArrowUp")
+    await expect(settings).to_be_focused()
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(lambda url: url.endswith("/installningar"))
+    await expect(page.get_by_role("heading", name="Inställningar", exact=True)).to_be_visible()
+    assert await page.locator("main").count() == 1  # one main landmark

@@ -111,7 +111,7 @@ async def perform(frame: Frame, case: Json, action: Action, on_result: Callable[
         else:
             ui.notify(exc.message, type="negative", position="top", close_button="Stäng", timeout=10000)
         return None
-    ui.notify(f"{action.label}: klart", type="positive", position="top", timeout=1500)
+    ui.notify(fmt.DONE.get(action.name, "Klart"), type="positive", position="top", timeout=1500)
     if frame.acting_unit is not None:
         frame.live.apply_result(result, frame.acting_unit)  # all the user's tabs; no fetch for its event
     if on_result is not None:

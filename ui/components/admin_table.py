@@ -24,7 +24,7 @@ TABLE_CSS = """
 """
 
 
-ADMIN_MAIN_CLASSES = "w-full p-4 gap-2 flex flex-col"  # the <main> of /admin and /loggkontroll (`ui.frame.frame`)
+ADMIN_MAIN_CLASSES = "w-full p-4 gap-2 flex flex-col"  # the content of /admin and /loggkontroll (`ui.frame.frame`)
 
 
 def can(me: Json, capability: str) -> Any:
@@ -35,7 +35,7 @@ def can(me: Json, capability: str) -> Any:
 
 def refuse() -> None:
     """What a signed-in user without the page's role sees."""
-    with ui.element("main").props('id="sp-main"').classes("p-4"):
+    with ui.element("div").props('id="sp-main" tabindex="-1"').classes("p-4"):  # inside Quasar's <main>
         ui.label("Du har inte behörighet").classes("text-2xl font-bold").props('role="heading" aria-level="1"')
         ui.label("Den här sidan är bara för administratörer och logggranskare.").props('role="alert"')
 

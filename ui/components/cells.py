@@ -55,9 +55,9 @@ def acks_html(case: Json, hub: LiveHub) -> str:
             parts.append(f'<div class="sp-muted">{name}: ej skickat</div>')
         elif waiting:
             parts.append(f'<div class="sp-at_risk" data-unit="{escape(status["unit_id"])}">{name}: '
-                         f'{waiting} okvitterade</div>')
+                         f'{fmt.plural(waiting, "okvitterat", "okvitterade")}</div>')
         else:
-            parts.append(f'<div class="sp-ok" data-unit="{escape(status["unit_id"])}">{name}: kvitterat ✓</div>')
+            parts.append(f'<div class="sp-ok" data-unit="{escape(status["unit_id"])}">{name}: kvitterat</div>')
     return "".join(parts) or '<span class="sp-muted">–</span>'
 
 

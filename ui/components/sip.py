@@ -30,6 +30,12 @@ NAMED_KINDS = {
     "other_actor": "Annan aktör (t.ex. Försäkringskassan, skolan)",
 }
 SINGULAR = {"needs": "behov", "services": "insats", "measures": "insats av andra", "goals": "mål"}
+EMPTY = {  # what an empty list says (not "Inga <rubrik> än": "Inga vad är viktigt för dig än")
+    "needs": "Inga behov än.",
+    "services": "Inga insatser än.",
+    "measures": "Inga insatser av andra än.",
+    "goals": "Inget skrivet än om vad som är viktigt för personen.",
+}
 FIELDS = {
     "own_contribution": "Egen insats",
     "overall_responsibility": "Huvudansvar",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import uuid
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
@@ -18,7 +19,9 @@ from sqlalchemy import select
 
 from domain import audit_terms
 from domain.audit_terms import STOCKHOLM
+from domain.discharge_case import CaseState
 from server.auth.tokens import DevSigningKey
+from server.demo import seed
 from server.demo.seed import stable_id
 from server.persistence.models import AccessLogRow
 from tests.server.conftest import AUDIENCE, ISSUER, SOLNA_INTAKE, WARD, iso, new_identity, now_utc, patient, register
@@ -293,3 +296,20 @@ async def test_the_csv_is_readable_in_swedish_with_the_period_as_entered(client:
     assert line["purpose_text"] == "Samordning av vård och omsorg"
     assert line["user_name"]
     assert line["unit_name"] == "Avd 12 Geriatrik"
+
+
+def test_the_demo_worlds_access_log_speaks_the_shared_vocabulary() -> None:
+    """The seed's log rows name commands, as the API's do, each with its Swedish text (they named timeline
+    entries: "Okänd händelse (kod ready_for_discharge)" in the log review)."""
+    rng = random.Random(7)
+    now = now_utc()
+    actions: set[str] = set()
+    for index, state in enumerate(CaseState):
+        patient_row, person = seed._patient(rng, "0184", 980 + index, index, now)
+        if state in (CaseState.CANCELLED, CaseState.INTERRUPTED):
+            continue
+        case = seed._build_case(rng, now, seed.MAIN_WARD, patient_row, person, state)
+        actions |= {str(r["action"]) for r in seed._demo_accesses(case, patient_row.id)}
+    assert {"register_case", "send_admission_notice", "mark_ready_for_discharge"} <= actions
+    assert actions <= audit_terms.ACTIONS.keys(), actions - audit_terms.ACTIONS.keys()
+    assert set(seed.ACCESS_ACTION_OF_TIMELINE.values()) <= audit_terms.ACTIONS.keys()

@@ -157,9 +157,9 @@ class AdminPage:
             with ui.row().classes("items-end gap-4 flex-wrap"):
                 ui.button("Ny användare", icon="person_add", on_click=self.new_user_dialog).props("no-caps").mark(
                     "new-user")
-                ui.input("Sök användare (namn, användarnamn, titel eller HSA-id)", value=self.search_text,
-                         on_change=self.search).props('debounce=300 clearable type="search"').classes(
-                    "min-w-[24rem]").mark("user-search")
+                ui.input("Sök användare", value=self.search_text, on_change=self.search).props(
+                    'debounce=300 clearable type="search" hint="Namn, användarnamn, titel eller HSA-id"').classes(
+                    "min-w-[18rem]").mark("user-search")
             self.users_table = ui.element("div").classes("w-full")
         self.show_users(users)
 

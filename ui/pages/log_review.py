@@ -101,9 +101,9 @@ class LogReviewPage:
             heading("Sök i åtkomstloggen", 2, "mt-2").props('id="sp-search-heading"')
             with ui.row().classes("items-end gap-4 flex-wrap"):
                 self.identity = ui.input("Patientens personnummer", placeholder="ÅÅÅÅMMDD-NNNN").props(
-                    'autocomplete="off"').mark("search-identity")
+                    'autocomplete="off" stack-label').classes("min-w-[15rem]").mark("search-identity")
                 self.user_hsa_id = ui.input("Användarens HSA-id", placeholder="SE2321000016-ABC1").props(
-                    'autocomplete="off"').mark("search-user")
+                    'autocomplete="off" stack-label').classes("min-w-[15rem]").mark("search-user")
                 self.unit = ui.select({"": "Alla enheter"} | self.units, value="", label="Enhet").classes(
                     "min-w-[16rem]").mark("search-unit")
                 self.period_from = date_field("Från och med").mark("search-from")
@@ -121,7 +121,8 @@ class LogReviewPage:
                 self.review_from = date_field("Period från och med", (today - timedelta(days=30)).isoformat()).mark(
                     "review-from")
                 self.review_to = date_field("Period till och med", today.isoformat()).mark("review-to")
-                self.sample_size = ui.number("Antal i stickprovet", value=20, min=1, max=500, precision=0).mark(
+                self.sample_size = ui.number("Antal i stickprovet", value=20, min=1, max=500, precision=0).classes(
+                    "min-w-[10rem]").mark(
                     "review-size")
                 ui.button("Starta granskning", icon="rule", on_click=self.create_review).mark("create-review")
             self.reviews_error = ui.element("div")

@@ -21,10 +21,13 @@ TABLE_CSS = """
 .sp-table caption { text-align: left; font-weight: 600; padding: 4px 0; }
 .sp-table th, .sp-table td { border-bottom: 1px solid #ddd; padding: 6px 8px; text-align: left; vertical-align: top; }
 .sp-table th { background: #f1f5f9; }
-.sp-table td { overflow-wrap: anywhere; }  /* HSA-ids and long names wrap instead of widening the page */
+.sp-table td { overflow-wrap: break-word; }  /* long HSA-ids wrap (at their hyphen) instead of widening the page */
+.sp-table .q-btn { overflow-wrap: normal; }
+.sp-log td:first-child { white-space: nowrap; }  /* the time of a log row on one line */
+.sp-log tr.sp-finding td { background: #f8fafc; }
 @media (max-width: 1000px) {  /* a tablet: tighter cells, so the table fits without sideways scrolling */
   .sp-table th, .sp-table td { padding: 4px 4px; font-size: 0.85rem; }
-  .sp-table .q-field { min-width: 8rem !important; }
+  .sp-table td { overflow-wrap: anywhere; }
 }
 """
 

@@ -187,7 +187,8 @@ class LogReviewPage:
                 entry.get("unit_name") or self.unit_name(entry.get("unit_id")), patient_text(entry), case_text(entry))
 
     def entries_table(self, caption: str, items: list[Json], *, marker: str) -> None:
-        with table(caption, COLUMNS, marker=marker):
+        with table(caption, COLUMNS, marker=marker) as t:
+            t.classes("sp-log")
             for entry in items:
                 row(*self.entry_cells(entry))
 
@@ -252,13 +253,14 @@ class LogReviewPage:
             summary = ", ".join(f"{FINDINGS.get(k, 'Ej granskade')}: {v}" for k, v in review["summary"].items() if v)
             ui.label(f"Läge: {summary or 'inget stickprov'}").props('role="status"').mark("review-summary")
             self.review_error = ui.element("div")
-            with table("Stickprovet", (*COLUMNS, "Bedömning", "Kommentar", ""), marker="review-entries"):
+            with table("Stickprovet: varje loggrad med sin bedömning under", COLUMNS, marker="review-entries") as t:
+                t.classes("sp-log")
                 for item in review["entries"]:
                     self.review_entry_row(review, item)
             heading("Granskningens slutsats", 3, "mt-4")
             with ui.row().classes("items-end gap-4 flex-wrap"):
                 finding = ui.select(FINDINGS, value=review.get("finding"), label="Bedömning av granskningen").classes(
-                    "min-w-[14rem]").mark("review-finding")
+                    "min-w-[17rem]").mark("review-finding")
                 comment = ui.textarea("Kommentar till granskningen", value=review.get("comment") or "").classes(
                     "min-w-[24rem]").mark("review-comment")
                 ui.button("Spara slutsats", on_click=lambda: self.conclude(review, finding, comment)).mark(
@@ -267,17 +269,18 @@ class LogReviewPage:
                     "outline").mark("download-review")
 
     def review_entry_row(self, review: Json, item: Json) -> None:
+        """The sampled entry's row, and under it a row with its finding, comment and "Spara" (the whole width: the
+        table stays readable on a tablet)."""
         seq = int(item["seq"])
-        with row(*self.entry_cells(item.get("entry")), marker=f"entry-{seq}"):
-            with cell():
-                finding = ui.select(FINDINGS, value=item.get("finding"), label=f"Bedömning, rad {seq}").classes(
-                    "min-w-[12rem]").props("dense").mark(f"entry-finding-{seq}")
-            with cell():
-                comment = ui.input(f"Kommentar, rad {seq}", value=item.get("comment") or "").props("dense").mark(
-                    f"entry-comment-{seq}")
-            with cell():
-                ui.button("Spara", on_click=lambda: self.record(review, seq, finding, comment)).props(
-                    f'flat dense no-caps aria-label="Spara bedömningen av rad {seq}"').mark(f"save-entry-{seq}")
+        row(*self.entry_cells(item.get("entry")), marker=f"entry-{seq}")
+        with ui.element("tr").classes("sp-finding"), ui.element("td").props(f'colspan="{len(COLUMNS)}"'), \
+                ui.row().classes("items-end gap-4 flex-wrap"):
+            finding = ui.select(FINDINGS, value=item.get("finding"), label=f"Bedömning, rad {seq}").classes(
+                "min-w-[14rem]").props("dense").mark(f"entry-finding-{seq}")
+            comment = ui.input(f"Kommentar, rad {seq}", value=item.get("comment") or "").classes(
+                "min-w-[16rem] grow").props("dense").mark(f"entry-comment-{seq}")
+            ui.button("Spara", on_click=lambda: self.record(review, seq, finding, comment)).props(
+                f'flat dense no-caps aria-label="Spara bedömningen av rad {seq}"').mark(f"save-entry-{seq}")
 
     async def record(self, review: Json, seq: int, finding: ui.select, comment: ui.input) -> None:
         if not finding.value:

@@ -11,7 +11,7 @@ from ui.components.admin_table import heading
 async def confirm(host: ui.element, title: str, text: str, action: str, *, marker: str, danger: bool = True) -> bool:
     """True when the user confirmed; `host` holds the dialog (outside what a reload rebuilds)."""
     with host, ui.dialog().props(f'aria-label="{title}"') as dialog, \
-            ui.card().classes("min-w-[24rem] max-w-[36rem]").props('role="alertdialog" aria-modal="true"'):
+            ui.card().classes("min-w-[20rem] max-w-[36rem]"):
         heading(title, 2)
         ui.label(text)
         with ui.row().classes("justify-end w-full gap-2"):

@@ -96,7 +96,8 @@ TIMELINE = {
     "planning_updated": "Planeringsunderlag sparat",
     "ready_for_discharge": "Utskrivningsklar",
     "ready_for_discharge_withdrawn": "Inte längre utskrivningsklar",
-    "sip_applies": "SIP-bedömning ändrad",
+    "sip_applies": "SIP behövs",
+    "sip_not_applies": "SIP behövs inte",
     "sip_invitation_sent": "Kallelse till SIP skickad",
     "liability_facts_changed": "Uppgifter om betalningsansvar ändrade",
     "home_readiness_updated": "Hemgångsklar-listan uppdaterad",
@@ -106,6 +107,7 @@ TIMELINE = {
     "interrupted": "Avbrott",
     "cancelled": "Felsänt – makulerat",
     "closed": "Ärendet avslutat",
+    "patient_identity_merged": "Reservnumret fört över till personens riktiga identitet",
 }
 # What a toast says when an action of the case succeeded (by the action's code), never "<label>: klart".
 DONE = {

@@ -151,7 +151,7 @@ class Frame:
         if key in self.alerted:
             return
         self.alerted.add(key)
-        what = fmt.DEADLINES.get(kind, kind).replace(" senast", "").replace(" från", "")
+        what = fmt.label(fmt.DEADLINES, kind).replace(" senast", "")
         text = f"{what}: {'försenad' if state == 'overdue' else 'snart försenad'} – {case['patient']['name']}"
         with self.client:
             ui.notify(text, type="negative" if state == "overdue" else "warning", position="top-right",

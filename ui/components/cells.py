@@ -35,7 +35,7 @@ def patient_html(case: Json, *, link: bool = True) -> str:
 def state_html(case: Json) -> str:
     state = case["state"]
     colour = COLOURS.get(fmt.STATE_COLOURS.get(state, "grey-8"), "#4b5563")
-    chips = f'<span class="sp-chip" style="background:{colour}">{escape(fmt.STATES.get(state, state))}</span>'
+    chips = f'<span class="sp-chip" style="background:{colour}">{escape(fmt.label(fmt.STATES, state))}</span>'
     if case.get("on_leave"):
         chips += ' <span class="sp-chip" style="background:#6b21a8">Permission</span>'
     return chips

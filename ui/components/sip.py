@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ui import fmt
 from ui.api_client import Json
 
 STATES = {"draft": "Utkast", "active": "Fastställd", "followed_up": "Uppföljd", "closed": "Avslutad"}
@@ -59,7 +60,7 @@ def principal_names(plan: Json) -> dict[str, str]:
         if unit["active"]:
             names.setdefault(unit["principal_id"], []).append(unit["unit_name"])
             kinds[unit["principal_id"]] = unit["principal_kind"]
-    return {p: f"{PRINCIPAL_KINDS.get(kinds[p], kinds[p])} ({', '.join(units)})" for p, units in names.items()}
+    return {p: f"{fmt.label(PRINCIPAL_KINDS, kinds[p])} ({', '.join(units)})" for p, units in names.items()}
 
 
 def responsible_text(plan: Json) -> str:

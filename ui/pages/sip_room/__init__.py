@@ -229,7 +229,7 @@ class SipRoom(LiveView):
         with ui.column().classes("w-full gap-1").mark("approvals"):
             for principal in plan["principal_ids"]:
                 done = approved.get(principal)
-                text = (f"✓ Justerat av {self.frame.hub.person_name(done['user_id'])} {fmt.date_time(done['at'])}"
+                text = (f"Justerat av {self.frame.hub.person_name(done['user_id'])} {fmt.date_time(done['at'])}"
                         if done else "Inte justerat än")
                 with ui.element("div").classes("sp-row w-full"):
                     ui.label(names.get(principal, principal)).classes("font-bold")

@@ -89,6 +89,13 @@ def log_reader_organisations(grants: Grants) -> frozenset[str]:
     return grants.organisations(Role.AUDITOR, Role.LOCAL_ACCESS_ADMINISTRATOR)
 
 
+def may_merge_identities(grants: Grants) -> bool:
+    """Merging a reserve number (*reservnummer*) into the person's real identity is administration of patient
+    identities: central administrators, and local access administrators (for persons whose cases or plans their
+    organisation's units take part in: `server/services/patient_merge.py` checks that per person)."""
+    return grants.is_central or bool(grants.organisations(Role.LOCAL_ACCESS_ADMINISTRATOR))
+
+
 def may_verify_log(grants: Grants) -> bool:
     return grants.is_central or grants.has(Role.AUDITOR)
 
@@ -118,6 +125,8 @@ class Capabilities:
     verify_log: bool  # check the access log's integrity
     grantable_roles: tuple[Role, ...]
     case_roles: tuple[Role, ...]  # the roles that work with patient cases (only they carry protected-identity access)
+    statistics_unit_ids: tuple[str, ...] = ()  # where they read statistics (aggregates, no patient data)
+    merge_identities: bool = False  # merge a reserve number into a person's real identity (`may_merge_identities`)
 
 
 def capabilities(grants: Grants, unit_kinds: Mapping[str, UnitKind], active_unit_ids: Collection[str]) -> Capabilities:
@@ -136,7 +145,10 @@ def capabilities(grants: Grants, unit_kinds: Mapping[str, UnitKind], active_unit
         manage_units=grants.is_central or bool(grants.organisations(Role.LOCAL_OBJECT_SPECIALIST)),
         connect_organisations=may_connect_organisations(grants),
         review_logs=bool(log_reader_organisations(grants)), verify_log=may_verify_log(grants),
-        grantable_roles=grantable_roles(grants), case_roles=case_roles)
+        grantable_roles=grantable_roles(grants), case_roles=case_roles,
+        statistics_unit_ids=tuple(dict.fromkeys(g.unit_id for g in grants.items if g.role is Role.STATISTICS_READER
+                                                and g.unit_id in unit_kinds)),
+        merge_identities=may_merge_identities(grants))
 
 
 def assignment_refusal(grants: Grants, *, user_organisation_id: str, unit_organisation_id: str,

@@ -640,6 +640,15 @@ class DischargeCase:
         self.state = CaseState.CLOSED
         self._record(ev.CaseClosed, actor, now, "closed")
 
+    def merge_patient_identity(self, actor: Actor, patient_id: str, now: datetime) -> None:
+        """The person registered under a reserve number is identified: the case now belongs to the person's real
+        identity (`patient_id`), in any state (the history stays with the case, and the timeline says so). Not an
+        action of a unit taking part: an administrator's (who may is `server/services/patient_merge.py`'s rule)."""
+        if not patient_id or patient_id == self.patient_id:
+            raise InvalidValue("the case already belongs to this identity", field="patient_id")
+        self.patient_id = patient_id
+        self._record(ev.PatientIdentityMerged, actor, now, "patient_identity_merged")
+
     # ----- helpers -------------------------------------------------------------------------------------------
 
     def _require(self, action: CaseAction, actor: Actor) -> None:

@@ -150,6 +150,13 @@ class CaseClosed(CaseEvent):
     pass
 
 
+@dataclass(frozen=True, kw_only=True)
+class PatientIdentityMerged(CaseEvent):
+    """The person the case was registered for under a reserve number is identified: an administrator merged the
+    reserve number into the person's real identity, which the case now belongs to. Which identity is never in the
+    event (a client reads the case again)."""
+
+
 EVENT_TYPES: dict[str, type[CaseEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -157,6 +164,6 @@ EVENT_TYPES: dict[str, type[CaseEvent]] = {
         CaseForwarded, CaseRejected, NamedCareContactAppointed, EstimatedDischargeChanged, PlanningUpdated,
         ReadyForDischargeSent, ReadyForDischargeWithdrawn, SipApplicabilityChanged, SipInvitationSent,
         LiabilityFactsChanged, HomeReadinessUpdated, LeaveStarted, LeaveEnded, DischargeNoticeSent,
-        CaseInterrupted, CaseCancelled, CaseClosed,
+        CaseInterrupted, CaseCancelled, CaseClosed, PatientIdentityMerged,
     )
 }

@@ -21,6 +21,7 @@ from domain.administration import (
     may_connect_organisations,
     may_manage_units,
     may_manage_users,
+    may_merge_identities,
     may_verify_log,
 )
 from domain.organisation import Role, UnitKind
@@ -113,6 +114,22 @@ def protected_identity_unit(user: CurrentUser) -> str:
     return needs[0]
 
 
+def identity_merge_unit(g: Grants, organisations_concerned: Iterable[str]) -> str:
+    """Merging a reserve number into the person's real identity: a central administrator (any person), or a local
+    access administrator of an organisation whose units take part in the person's cases or plans
+    (`organisations_concerned`); to anyone else such a person does not exist (404). The unit of the administering
+    assignment, which the access log and the case's timeline name."""
+    if not may_merge_identities(g):
+        raise Forbidden("only central administrators and local access administrators merge identities",
+                        code="not_identity_administrator")
+    concerned = set(organisations_concerned)
+    units = sorted(x.unit_id for x in g.items if x.role is Role.CENTRAL_ADMINISTRATOR or (
+        x.role is Role.LOCAL_ACCESS_ADMINISTRATOR and x.organisation_id in concerned))
+    if not units:
+        raise NotVisible("no such reserve number")
+    return units[0]
+
+
 def stream_feeds(user: CurrentUser) -> dict[str, str]:
     """The feeds the user may follow on the event stream: those of their case units (feed -> unit)."""
     return {unit_feed(u): u for u in case_units(user)}
@@ -196,6 +213,13 @@ def require_log_reader(g: Grants, organisation_id: str) -> None:
 def require_log_verifier(g: Grants) -> None:
     if not may_verify_log(g):
         raise Forbidden("only auditors and central administrators check the access log's integrity")
+
+
+def reveals_logged_patients(g: Grants) -> bool:
+    """The log review shows a patient's full identity number and name to auditors (*logggranskare*) only, whose
+    task is to judge each access; a local access administrator reads the log too, with the number masked and no
+    name. Either reading is itself access-logged."""
+    return g.has(Role.AUDITOR)
 
 
 def log_unit(g: Grants) -> str:

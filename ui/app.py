@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ui import heap
 from ui.api_client import ApiClient
+from ui.components import attention, keyboard
 from ui.components.cellcast import CELLCAST
 from ui.components.countdown import TICKER
 from ui.frame import framed
@@ -54,13 +55,17 @@ def build(settings: UiSettings) -> None:
     from ui.pages.home import home_page
     from ui.pages.inbox import inbox_page
     from ui.pages.log_review import log_review_page
+    from ui.pages.settings import settings_page
     from ui.pages.sip_list import sip_list_page
     from ui.pages.sip_room import sip_room_page
+    from ui.pages.statistics import statistics_page
 
     api = ApiClient(settings.api_url)
     install(Services(settings=settings, api=api, hub=LiveHub(api, settings.api_url)))
     TICKER.start()
     CELLCAST.install()
+    attention.install()
+    keyboard.install()
     heap.start()
 
     async def shutdown() -> None:
@@ -77,6 +82,8 @@ def build(settings: UiSettings) -> None:
         "/loggkontroll": log_review_page,
         "/sip": sip_list_page,
         "/sip/{plan_id}": sip_room_page,
+        "/installningar": settings_page,
+        "/statistik": statistics_page,
     }
     for path, page in pages.items():
         ui.page(path, response_timeout=RESPONSE_TIMEOUT)(framed(page))  # a page ending early answers (ui/frame.py)

@@ -1,9 +1,14 @@
-"""Swedish texts and formats of the UI: states, notices, deadlines, dates and times in Europe/Stockholm."""
+"""Swedish texts and formats of the UI: states, notices, deadlines, roles, unit kinds, counted words (`plural`),
+dates and times in Europe/Stockholm. The one place for the UI's labels: a page shows a code through a table here
+(`label`), never the code itself. The access log's actions and purposes are the shared table of
+`domain/audit_terms.py` (also in docs/api.md)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from domain.audit_terms import period_days
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -34,7 +39,7 @@ DEADLINES = {
     "named_care_contact": "Fast vårdkontakt senast",
     "sip_invitation": "Kallelse till SIP senast",
     "discharge_information": "Informationsöverföring senast",
-    "payment_liability": "Betalningsansvar från",
+    "payment_liability": "Betalningsansvar",  # its countdown says "från 11 dec" itself
 }
 DEADLINE_SHORT = {
     "admission_notice": "Inskr.medd.",
@@ -100,7 +105,8 @@ TIMELINE = {
     "planning_updated": "Planeringsunderlag sparat",
     "ready_for_discharge": "Utskrivningsklar",
     "ready_for_discharge_withdrawn": "Inte längre utskrivningsklar",
-    "sip_applies": "SIP-bedömning ändrad",
+    "sip_applies": "SIP behövs",
+    "sip_not_applies": "SIP behövs inte",
     "sip_invitation_sent": "Kallelse till SIP skickad",
     "liability_facts_changed": "Uppgifter om betalningsansvar ändrade",
     "home_readiness_updated": "Hemgångsklar-listan uppdaterad",
@@ -110,6 +116,30 @@ TIMELINE = {
     "interrupted": "Avbrott",
     "cancelled": "Felsänt – makulerat",
     "closed": "Ärendet avslutat",
+    "patient_identity_merged": "Reservnumret fört över till personens riktiga identitet",
+}
+# What a toast says when an action of the case succeeded (by the action's code), never "<label>: klart".
+DONE = {
+    "send_admission_notice": "Inskrivningsmeddelandet är skickat",
+    "record_needs_identified": "Behoven är registrerade",
+    "acknowledge": "Kvitterat",
+    "forward": "Ärendet är vidarebefordrat",
+    "reject": "Ärendet är avvisat",
+    "add_participant": "Enheten är tillagd",
+    "remove_participant": "Enheten är borttagen",
+    "appoint_named_care_contact": "Fast vårdkontakt är utsedd",
+    "change_estimated_discharge": "Beräknad utskrivning är ändrad",
+    "mark_ready_for_discharge": "Patienten är anmäld som utskrivningsklar",
+    "withdraw_ready_for_discharge": "Utskrivningsklar är återtagen",
+    "send_sip_invitation": "Kallelsen till SIP är skickad",
+    "set_liability_facts": "Uppgifterna om betalningsansvar är sparade",
+    "update_home_readiness": "Hemgångsklar-listan är sparad",
+    "start_leave": "Permissionen är registrerad",
+    "end_leave": "Patienten är åter från permission",
+    "send_discharge_notice": "Utskrivningsmeddelandet är skickat",
+    "interrupt": "Ärendet är avbrutet",
+    "cancel": "Ärendet är makulerat",
+    "close": "Ärendet är avslutat",
 }
 # Events that bring a receiving unit a notice (toast + badge), with the toast's text.
 NOTICE_EVENTS = {
@@ -123,6 +153,27 @@ NOTICE_EVENTS = {
     "CaseForwarded": "Vidarebefordrat ärende",
     "CaseCancelled": "Felsänt ärende makulerat",
 }
+ROLES = {
+    "user": "Användare",
+    "super_user": "Superanvändare",
+    "local_access_administrator": "Lokal behörighetsadministratör",
+    "local_object_specialist": "Lokal objektspecialist",
+    "central_administrator": "Central administratör",
+    "auditor": "Logggranskare",
+    "statistics_reader": "Statistikläsare",
+}
+UNIT_KINDS = {
+    "somatic_ward": "Vårdavdelning somatik",
+    "psychiatric_ward": "Vårdavdelning psykiatri",
+    "primary_care": "Primärvård",
+    "psychiatric_outpatient": "Öppen psykiatri",
+    "municipal": "Kommun",
+}
+IDENTITY_KINDS = {"personnummer": "Personnummer", "samordningsnummer": "Samordningsnummer",
+                  "reservnummer": "Reservnummer"}
+IDENTITY_KINDS_DEFINITE = {"personnummer": "personnumret", "samordningsnummer": "samordningsnumret",
+                           "reservnummer": "reservnumret"}
+UNKNOWN = "Okänd uppgift"
 MONTHS = ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
 
@@ -186,3 +237,21 @@ NOT_LIABLE = {
     "sip_invitation_missing": "kallelse till SIP saknas",
     "outpatient_services_missing": "regionens öppenvårdsinsatser saknas",
 }
+
+
+def label(table: dict[str, str], code: object, unknown: str = UNKNOWN) -> str:
+    """The Swedish label of a code in one of the tables above; a code the table does not know (a newer server) is
+    never shown as it is (English, internal) but as `unknown`."""
+    return table.get(str(code), unknown)
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """`1 patient`, `2 patienter`, `0 patienter`: the number with the word in the form Swedish takes for it."""
+    return f"{count} {one if count == 1 else many}"
+
+
+def period(start: str | datetime, end: str | datetime) -> str:
+    """A period stored as [start, end) shown as its reader entered it, both days included: `2026-12-01 – 2026-12-07`
+    (never the day after the last)."""
+    first, last = period_days(parse_time(start) or datetime.now(UTC), parse_time(end) or datetime.now(UTC))
+    return first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"

@@ -25,18 +25,20 @@ from realtime.envelope import Envelope
 from ui import fmt, heap
 from ui.api_client import ApiClient, ApiError, Json
 from ui.auth import logout_form
+from ui.components import attention
 from ui.components.admin_table import can, refuse
 from ui.live import LiveHub, LiveView, UserLive
 from ui.services import Services, services
 from ui.session import UiSession, access_token, clear_session, current_session, set_acting_unit
 
-MAIN_CLASSES = "w-full p-4 gap-3 flex flex-col"  # the page's <main>
+MAIN_CLASSES = "w-full p-4 gap-3 flex flex-col"  # the page's content (`#sp-main`)
 TOKEN_CHECK_SECONDS = 20.0  # below the session's 30 s refresh margin: the token is renewed before it expires
 PAGE_CSS = """
 .sp-skip { position: absolute; left: -10000px; top: 0; }
 .sp-skip:focus { left: 8px; top: 8px; z-index: 10000; background: #fff; color: #000; padding: 8px; }
 .sp-banner { background: #8a1c1c; color: #fff; padding: 8px 16px; font-weight: 600; }
 :focus-visible { outline: 3px solid #1d4ed8 !important; outline-offset: 2px; }
+.q-btn { text-transform: none; }  /* Swedish sentence case on every button, dialogs' too (never CAPITALS) */
 .sp-grid { display: grid; gap: 0 12px; align-items: center; }
 .sp-row { border-bottom: 1px solid #ddd; padding: 6px 4px; }
 .sp-row.sp-changed { animation: sp-flash 1.2s ease-out; }
@@ -70,6 +72,7 @@ class Frame:
     banner: ui.element | None = None
     path: str = "/"
     signed_out: ui.element | None = None  # shown when the session ended while the page was open
+    title: str = "Samplan"  # the tab's title without the unread count (`attention.show_count`)
 
     @property
     def api(self) -> ApiClient:
@@ -156,7 +159,7 @@ class Frame:
         if key in self.alerted:
             return
         self.alerted.add(key)
-        what = fmt.DEADLINES.get(kind, kind).replace(" senast", "").replace(" från", "")
+        what = fmt.label(fmt.DEADLINES, kind).replace(" senast", "")
         text = f"{what}: {'försenad' if state == 'overdue' else 'snart försenad'} – {case['patient']['name']}"
         with self.client:
             ui.notify(text, type="negative" if state == "overdue" else "warning", position="top-right",
@@ -171,7 +174,8 @@ class FrameView(LiveView):
         self.unit_id = frame.acting_unit
 
     def unread(self, unit_id: str, count: int) -> None:
-        show_badge(self.frame, count)
+        if unit_id == self.frame.acting_unit:
+            show_badge(self.frame, count)
 
     def connection(self, connected: bool) -> None:
         if self.frame.banner is not None:
@@ -190,13 +194,16 @@ class FrameView(LiveView):
         with frame.client:
             ui.notify(f"{text} – se inkorgen", type="info", position="top-right", close_button="Stäng",
                       timeout=8000)
+        attention.notice(frame, envelope, text)  # sound, desktop notification: as the user chose
 
 
 def show_badge(frame: Frame, count: int) -> None:
+    """The acting unit's unread count: the header's badge and the tab's title."""
     if frame.badge is not None:
         frame.badge.set_text(str(count))
         frame.badge.set_visibility(count > 0)
-        frame.badge.props(f'aria-label="{count} okvitterade meddelanden"')
+        frame.badge.props(f'aria-label="{fmt.plural(count, "okvitterat meddelande", "okvitterade meddelanden")}"')
+        attention.show_count(frame, count)
 
 
 async def page_frame(path: str, title: str) -> Frame | RedirectResponse | None:
@@ -221,8 +228,8 @@ async def page_frame(path: str, title: str) -> Frame | RedirectResponse | None:
     if acting != session.acting_unit and acting is not None:
         set_acting_unit(acting)
     frame = Frame(session=session, token=token, live=live, services=svc, client=ui.context.client,
-                  acting_unit=acting, path=path)
-    ui.page_title(f"{title} – Samplan")
+                  acting_unit=acting, path=path, title=f"{title} – Samplan")
+    ui.page_title(frame.title)
     ui.colors(primary="#1e40af", secondary="#334155", accent="#6b21a8", positive="#166534", negative="#991b1b",
               info="#1e3a8a", warning="#92400e")  # dark enough for text contrast (WCAG AA) on white
     ui.add_css(PAGE_CSS)
@@ -260,9 +267,9 @@ class PageEnded(Exception):
 async def frame(path: str, title: str, *, needs: str | None = None,
                 classes: str = MAIN_CLASSES) -> AsyncIterator[Frame]:
     """The page shell around a page's content: the frame (`page_frame`), then, for a user who may what the page
-    `needs` (a capability of `GET /me`, e.g. `administer`; any signed-in user when None), the page's `<main>` (the
-    skip link's target) with `classes`; the page is finished when its content is built. Raises `PageEnded` when
-    the page must end first."""
+    `needs` (a capability of `GET /me`, e.g. `administer`; any signed-in user when None), the page's content (the
+    skip link's target, inside Quasar's `<main>`) with `classes`; the page is finished when its content is built.
+    Raises `PageEnded` when the page must end first."""
     shell = await page_frame(path, title)
     if not isinstance(shell, Frame):
         raise PageEnded(shell)
@@ -270,7 +277,8 @@ async def frame(path: str, title: str, *, needs: str | None = None,
         refuse()
         shell.finish()
         raise PageEnded(None)
-    with ui.element("main").props('id="sp-main" tabindex="-1"').classes(classes):
+    # The page's content (the skip link's target). Not a second <main>: Quasar's page already is the <main> landmark.
+    with ui.element("div").props('id="sp-main" tabindex="-1"').classes(classes):
         yield shell
     shell.finish()
 
@@ -298,7 +306,8 @@ def _header(frame: Frame, path: str) -> None:
         ui.link("Samplan", "/").classes("text-xl font-bold text-white no-underline").props(
             'aria-label="Samplan, startsida"')
         with ui.element("nav").props('aria-label="Huvudmeny"').classes("flex items-center gap-2"):
-            _nav_link("Utskrivningstavla", "/tavla", path)
+            if live.case_units:  # an auditor, administrator or statistics reader has no board
+                _nav_link("Utskrivningstavla", "/tavla", path)
             if frame.is_receiving:
                 with ui.element("span").classes("relative"):
                     _nav_link("Inkorg", "/inkorg", path)
@@ -310,6 +319,8 @@ def _header(frame: Frame, path: str) -> None:
                 _nav_link("Administration", "/admin", path)
             if can(live.me, "review_logs"):
                 _nav_link("Loggkontroll", "/loggkontroll", path)
+            if can(live.me, "statistics_unit_ids"):
+                _nav_link("Statistik", "/statistik", path)
         ui.space()
         if len(live.case_units) > 1:
             options = {u: frame.hub.unit_name(u) for u in live.case_units}
@@ -327,6 +338,8 @@ def _header(frame: Frame, path: str) -> None:
                 'flat no-caps color=white aria-haspopup="menu"').classes("text-white"), \
                 ui.menu().props('aria-label="Användarmeny" role="menu"'):
             ui.menu_item(f"Inloggad som {frame.session.display_name}").props('disable role="menuitem"')
+            ui.menu_item("Inställningar", on_click=lambda: ui.navigate.to("/installningar")).props(
+                'role="menuitem"')
             # Logout is a POST with the browser's anti-forgery token (ui/auth.py): the item submits a hidden form.
             ui.menu_item("Logga ut").props('role="menuitem"').on(
                 "click", js_handler="() => document.getElementById('sp-logout').submit()")

@@ -163,6 +163,12 @@ class SipPlanClosed(SipEvent):
     reason_code: str  # CloseReason
 
 
+@dataclass(frozen=True, kw_only=True)
+class SipPersonIdentityMerged(SipEvent):
+    """The plan's person, registered under a reserve number, is identified: an administrator merged the reserve
+    number into the person's real identity, which the plan now belongs to (which identity is never in the event)."""
+
+
 SIP_EVENT_TYPES: dict[str, type[SipEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -170,5 +176,6 @@ SIP_EVENT_TYPES: dict[str, type[SipEvent]] = {
         SipFieldChanged, SipItemAdded, SipItemChanged, SipItemRemoved, SipApprovalsInvalidated,
         SipMeetingScheduled, SipMeetingRescheduled, SipMeetingCancelled, SipInvitationAnswered,
         SipVersionApproved, SipVersionAgreed, SipFollowedUp, SipPlanHandedOver, SipPlanClosed,
+        SipPersonIdentityMerged,
     )
 }

@@ -655,6 +655,14 @@ class SipPlan:
         self.close_reason = reason
         self._record(ev.SipPlanClosed, actor, now, reason_code=str(reason))
 
+    def merge_person_identity(self, actor: Actor, person_id: str, now: datetime) -> None:
+        """The person registered under a reserve number is identified: the plan now belongs to the person's real
+        identity (`person_id`), in any state. An administrator's step (`server/services/patient_merge.py`)."""
+        if not person_id or person_id == self.person_id:
+            raise InvalidValue("the plan already belongs to this identity", field="person_id")
+        self.person_id = person_id
+        self._record(ev.SipPersonIdentityMerged, actor, now)
+
     # ----- helpers ------------------------------------------------------------------------------------------
 
     def _require(self, action: SipAction, actor: Actor, what: str | None = None) -> None:

@@ -23,12 +23,15 @@ from server.schemas.admin import (
     ChangeUnit,
     ChangeUser,
     ConnectOrganisation,
+    IdentityMerge,
+    IdentityMergeOut,
     NewAssignment,
     NewUnit,
     NewUser,
     OrganisationOut,
     ProtectedIdentityOut,
 )
+from server.services.admin import USER_LIST_LIMIT
 
 OrganisationId = Annotated[str, Parameter(max_length=64, description="The organisation id.")]
 UnitId = Annotated[str, Parameter(max_length=64, description="The unit id.")]
@@ -104,10 +107,16 @@ async def deactivate_unit(current_user: CurrentUser, admin: Admin, unit_id: Unit
 
 
 @get("/admin/organisations/{organisation_id:str}/users", operation_id="adminListUsers",
-     summary="The organisation's users", description="Users with their assignments.", responses=PROBLEMS, tags=TAGS)
-async def list_users(current_user: CurrentUser, admin: Admin,
-                     organisation_id: OrganisationId) -> list[AdminUserOut]:
-    return await admin.list_users(current_user, organisation_id)
+     summary="The organisation's users",
+     description="Users with their assignments, by name. `q`: only those whose name, username, title or HSA-id "
+                 "contains it (any case; a name, never a patient's data, so it may travel in the URL).",
+     responses=PROBLEMS, tags=TAGS)
+async def list_users(current_user: CurrentUser, admin: Admin, organisation_id: OrganisationId,
+                     q: Annotated[str | None, Parameter(required=False, max_length=100)] = None,
+                     limit: Annotated[int, Parameter(ge=1, le=USER_LIST_LIMIT)] = USER_LIST_LIMIT,
+                     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0) -> list[AdminUserOut]:
+    return await admin.list_users(current_user, organisation_id, search=(q or "").strip() or None, limit=limit,
+                                  offset=offset)
 
 
 @post("/admin/organisations/{organisation_id:str}/users", operation_id="adminCreateUser", summary="Add a user",
@@ -177,6 +186,23 @@ async def clear_protected_identity(current_user: CurrentUser, admin: Admin,
     return await admin.clear_protected_identity(current_user, patient_id)
 
 
+@post("/admin/patient-identity-merges", operation_id="adminMergePatientIdentity",
+      summary="Merge a reserve number into the person's real identity",
+      description="The person registered under a reserve number (reservnummer) is identified: every case and SIP "
+                  "plan of the reserve number moves to the personnummer or samordningsnummer (its patient is "
+                  "created if new), each recorded as a change of the case or plan (`PatientIdentityMerged`, "
+                  "`SipPersonIdentityMerged`). History is kept: the reserve number's patient row stays, pointing at "
+                  "the real identity, and the log search by the real identity finds its access-log rows. Both "
+                  "numbers go in the body. Central administrators; local access administrators of an "
+                  "organisation whose units take part in the person's cases or plans (else 404). Recorded as "
+                  "`merge_patient_identity` in the admin log and the access log. 422 `not_a_reserve_number`, "
+                  "`invalid_identity`; 409 `identity_already_merged`, `open_case_at_same_ward` (the person "
+                  "already has an open case at a ward where the reserve number has one).",
+      status_code=200, responses=PROBLEMS, tags=TAGS)
+async def merge_patient_identity(current_user: CurrentUser, admin: Admin, data: IdentityMerge) -> IdentityMergeOut:
+    return await admin.merge_identity(current_user, data)
+
+
 @get("/admin/organisations/{organisation_id:str}/changes", operation_id="adminListChanges",
      summary="Administrative changes in the organisation",
      description="Who connected, created, changed or deactivated what, and who granted or took away which "
@@ -189,4 +215,5 @@ async def list_changes(current_user: CurrentUser, admin: Admin, organisation_id:
 
 ADMIN_ROUTES = [list_organisations, connect_organisation, get_organisation, change_organisation, list_units,
                 create_unit, change_unit, deactivate_unit, list_users, create_user, get_user, change_user,
-                add_assignment, change_assignment, remove_assignment, clear_protected_identity, list_changes]
+                add_assignment, change_assignment, remove_assignment, clear_protected_identity,
+                merge_patient_identity, list_changes]

@@ -175,6 +175,23 @@ async def _seed_cases(session: AsyncSession, now: datetime, count: int, rng: ran
         await access_log.append(session, _demo_accesses(case, patient.id))
 
 
+# The access log names a change by its command (`access_log.action_of`), the timeline by what happened: the demo's
+# log rows use the command's name, as the API writes them (domain/audit_terms.py has the Swedish of each).
+ACCESS_ACTION_OF_TIMELINE = {
+    "registered": "register_case", "admission_notice_sent": "send_admission_notice",
+    "needs_identified": "record_needs_identified", "acknowledged": "acknowledge", "forwarded": "forward",
+    "rejected": "reject", "participant_added": "add_participant", "participant_removed": "remove_participant",
+    "named_care_contact_appointed": "appoint_named_care_contact",
+    "estimated_discharge_changed": "change_estimated_discharge", "planning_updated": "update_planning",
+    "ready_for_discharge": "mark_ready_for_discharge", "ready_for_discharge_withdrawn": "withdraw_ready_for_discharge",
+    "sip_applies": "set_sip_applies", "sip_not_applies": "set_sip_applies",
+    "sip_invitation_sent": "send_sip_invitation",
+    "liability_facts_changed": "set_liability_facts", "home_readiness_updated": "update_home_readiness",
+    "leave_started": "start_leave", "leave_ended": "end_leave", "discharge_notice_sent": "send_discharge_notice",
+    "interrupted": "interrupt", "cancelled": "cancel", "closed": "close",
+}
+
+
 def _demo_accesses(case: DischargeCase, patient_id: str) -> list[dict[str, object]]:
     """The access log of a demo case: who registered, read and acted on it (for the auditors' log review)."""
     by_id = {u.id: u for u in DEMO_USERS}
@@ -183,7 +200,7 @@ def _demo_accesses(case: DischargeCase, patient_id: str) -> list[dict[str, objec
         user = by_id.get(entry.user_id)
         if user is None:
             continue
-        action = "register_case" if not rows else entry.action
+        action = "register_case" if not rows else ACCESS_ACTION_OF_TIMELINE.get(entry.action, "read_case")
         rows.append({"at": entry.at, "user_id": user.id, "user_hsa_id": user.hsa_id, "unit_id": entry.unit_id,
                      "patient_id": patient_id, "case_id": case.id, "action": action[:60],
                      "purpose": "care_coordination"})

@@ -116,6 +116,10 @@ class PatientRow(Base):
     identity_value: Mapped[str] = mapped_column(String(12), unique=True)
     protected_identity: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(Moment)
+    # A reserve number whose person was identified: the row of the real identity, which its cases and plans moved
+    # to (migration 0009). The row stays: the access log names it.
+    merged_into_patient_id: Mapped[str | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    merged_at: Mapped[datetime | None] = mapped_column(Moment)
 
 
 class PersonSnapshot:

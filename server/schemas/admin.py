@@ -128,6 +128,28 @@ class ProtectedIdentityOut(msgspec.Struct, kw_only=True):
     protected_identity: bool
 
 
+IdentityText = Annotated[str, Meta(min_length=10, max_length=13)]
+
+
+class IdentityMerge(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A reserve number (*reservnummer*) to merge into the person's real identity, in the body: identity numbers
+    never belong in a URL."""
+
+    reserve_number: IdentityText
+    identity: IdentityText  # the personnummer or samordningsnummer the person turned out to have
+
+
+class IdentityMergeOut(msgspec.Struct, kw_only=True):
+    """What moved (ids and counts only)."""
+
+    from_patient_id: str
+    to_patient_id: str
+    identity_kind: str  # of the real identity: personnummer or samordningsnummer
+    case_ids: list[str]
+    sip_plan_ids: list[str]
+    protected_identity: bool
+
+
 class AdminAssignmentOut(msgspec.Struct, kw_only=True):
     id: int
     unit_id: str
@@ -164,16 +186,43 @@ class AdminChangePage(msgspec.Struct, kw_only=True):
 
 # ----- the access log and log review --------------------------------------------------------------------------
 
+class LoggedPatientOut(msgspec.Struct, kw_only=True):
+    """The patient of a log row as the reader may see them: the full identity number and the name only for an
+    auditor (the reading is itself access-logged); others get the masked number (`19121212-****`) and no name. A
+    protected person's name is `Skyddad identitet` for everyone."""
+
+    identity: str
+    identity_kind: str
+    name: str | None
+    protected_identity: bool
+
+
+class LoggedCaseOut(msgspec.Struct, kw_only=True):
+    """The discharge case of a log row, as a reader recognises it: ward, care type, admission."""
+
+    id: str
+    ward_unit_id: str
+    ward_name: str
+    care_type: str
+    admitted_at: datetime
+
+
 class AccessLogEntryOut(msgspec.Struct, kw_only=True):
     seq: int | None  # the row's place in the hash chain; null until the sealer has chained it (about a second)
     at: datetime
-    action: str
+    action: str  # a code of docs/api.md "Access-log actions and purposes" (domain/audit_terms.py)
     purpose: str
     user_id: str
-    user_hsa_id: str
+    user_hsa_id: str  # the HSA-id the user had then
     unit_id: str | None
     patient_id: str
     case_id: str | None
+    # Readable: the user's name and title and the unit's name now; the patient and the case (null when unknown).
+    user_name: str | None = None
+    user_title: str | None = None
+    unit_name: str | None = None
+    patient: LoggedPatientOut | None = None
+    case: LoggedCaseOut | None = None
 
 
 class AccessLogPage(msgspec.Struct, kw_only=True):

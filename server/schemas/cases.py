@@ -220,6 +220,8 @@ class CapabilitiesOut(msgspec.Struct, kw_only=True):
     verify_log: bool  # the access log's integrity
     grantable_roles: list[str]  # the roles you may give in assignments
     case_roles: list[str]  # the roles that work with patient cases (only they carry protected-identity access)
+    statistics_unit_ids: list[str] = msgspec.field(default_factory=list)  # where you read statistics
+    merge_identities: bool = False  # merge a reserve number into a person's real identity
 
 
 class MeOut(msgspec.Struct, kw_only=True):

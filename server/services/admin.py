@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from domain.administration import (
@@ -59,12 +59,17 @@ from server.schemas.admin import (
     ChangeUnit,
     ChangeUser,
     ConnectOrganisation,
+    IdentityMerge,
+    IdentityMergeOut,
     NewAssignment,
     NewUnit,
     NewUser,
     OrganisationOut,
     ProtectedIdentityOut,
 )
+from server.services.patient_merge import PatientMergeService
+
+USER_LIST_LIMIT = 1000  # a page of a user list (the search finds the others)
 
 
 def organisation_out(row: OrganisationRow) -> OrganisationOut:
@@ -125,6 +130,7 @@ class AdminService:
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
         self._uow = uow
         self._clock = clock
+        self._merge = PatientMergeService(uow, clock)
 
     # ----- organisations ----------------------------------------------------------------------------------------
 
@@ -270,12 +276,20 @@ class AdminService:
 
     # ----- users and assignments --------------------------------------------------------------------------------
 
-    async def list_users(self, user: CurrentUser, organisation_id: str) -> list[AdminUserOut]:
+    async def list_users(self, user: CurrentUser, organisation_id: str, *, search: str | None = None,
+                         limit: int = USER_LIST_LIMIT, offset: int = 0) -> list[AdminUserOut]:
+        """The organisation's users by name; `search`: those whose name, username, title or HSA-id contains it
+        (any case), so an administrator of a large organisation finds one without listing thousands."""
         async with self._uow() as uow:
             await self._organisation(uow, organisation_id)
             authz.require_user_admin(await authz.grants(uow.directory, user), organisation_id)
-            rows = list(await uow.session.scalars(select(UserRow).where(UserRow.organisation_id == organisation_id)
-                                                  .order_by(UserRow.username)))
+            query = select(UserRow).where(UserRow.organisation_id == organisation_id)
+            if search:
+                pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                query = query.where(or_(*(func.lower(column).like(pattern.lower(), escape="\\") for column in (
+                    UserRow.display_name, UserRow.username, UserRow.title, UserRow.hsa_id))))
+            rows = list(await uow.session.scalars(query.order_by(UserRow.display_name, UserRow.username)
+                                                  .limit(limit).offset(offset)))
             assignments = list(await uow.session.scalars(select(AssignmentRow).where(
                 AssignmentRow.user_id.in_([r.id for r in rows]))))
             return [user_out(r, [a for a in assignments if a.user_id == r.id]) for r in rows]
@@ -432,6 +446,10 @@ class AdminService:
                                         case_ids=[None], action="clear_protected_identity", at=now)
             await uow.commit()
             return ProtectedIdentityOut(patient_id=patient.id, protected_identity=False)
+
+    async def merge_identity(self, user: CurrentUser, data: IdentityMerge) -> IdentityMergeOut:
+        """A reserve number into the person's real identity: `server/services/patient_merge.py`."""
+        return await self._merge.merge(user, data)
 
     # ----- the record of changes ----------------------------------------------------------------------------------
 

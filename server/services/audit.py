@@ -15,22 +15,32 @@ import io
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.administration import Grants, check_finding, draw_sample, summarise
+from domain.audit_terms import FINDINGS, STOCKHOLM, action_text, period_days, purpose_text
 from domain.identity import InvalidIdentity, parse_patient_identity
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_times
 from server import access_log, access_log_checkpoint_file
 from server import authorization as authz
 from server.errors import Invalid, NotVisible
 from server.persistence.event_log import as_utc
-from server.persistence.models import AccessLogRow, LogReviewEntryRow, LogReviewRow, UnitRow, UserRow
+from server.persistence.models import (
+    AccessLogRow,
+    LogReviewEntryRow,
+    LogReviewRow,
+    PatientRow,
+    UnitRow,
+    UserRow,
+)
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
+from server.queries.log_entries import readable_entries
 from server.schemas.admin import (
     AccessLogEntryOut,
     AccessLogPage,
@@ -47,13 +57,10 @@ from server.schemas.admin import (
 MAX_POPULATION = 1_000_000
 LOG_REVIEW_PURPOSE = "log_review"  # reviewers' own reading: searchable, but not part of the samples they draw
 CSV_COLUMNS = ("seq", "at", "action", "purpose", "user_id", "user_hsa_id", "unit_id", "patient_id", "case_id",
-               "finding", "comment", "reviewed_by_user_id", "reviewed_at")
-
-
-def entry_out(row: AccessLogRow) -> AccessLogEntryOut:
-    return AccessLogEntryOut(seq=row.seq, at=as_utc(row.at), action=row.action, purpose=row.purpose,
-                             user_id=row.user_id, user_hsa_id=row.user_hsa_id, unit_id=row.unit_id,
-                             patient_id=row.patient_id, case_id=row.case_id)
+               "finding", "comment", "reviewed_by_user_id", "reviewed_at",
+               # readable, in Swedish (domain/audit_terms.py); the patient as the reader may see them
+               "action_text", "purpose_text", "user_name", "unit_name", "patient", "patient_name", "case_text",
+               "finding_text")
 
 
 class AuditService:
@@ -80,6 +87,7 @@ class AuditService:
                      period_from: datetime | None, period_to: datetime | None, limit: int,
                      offset: int, patient_identity: str | None = None,
                      user_hsa_id: str | None = None) -> AccessLogPage:
+        period_from, period_to = _utc(period_from), _utc(period_to)  # SQLite compares times as stored text
         async with self._uow() as uow:
             g = await authz.grants(uow.directory, user)
             orgs = authz.log_organisations(g)
@@ -101,8 +109,9 @@ class AuditService:
                 raise Invalid("the period must end after it starts", field="to")
             in_scope = select(UnitRow.id).where(UnitRow.organisation_id.in_(orgs))
             query = select(AccessLogRow).where(AccessLogRow.unit_id.in_(in_scope))
-            for column, value in ((AccessLogRow.patient_id, patient_id), (AccessLogRow.user_id, user_id),
-                                  (AccessLogRow.unit_id, unit_id)):
+            if patient_id is not None:  # the person: also under a reserve number merged into them, or the reverse
+                query = query.where(AccessLogRow.patient_id.in_(await _same_person(uow.session, patient_id)))
+            for column, value in ((AccessLogRow.user_id, user_id), (AccessLogRow.unit_id, unit_id)):
                 if value is not None:
                     query = query.where(column == value)
             if user_hsa_id is not None:
@@ -118,9 +127,10 @@ class AuditService:
             total = int(await uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
             rows = list(await uow.session.scalars(query.order_by(AccessLogRow.id.desc()).limit(limit)
                                                   .offset(offset)))
+            items = await readable_entries(uow.session, rows, reveal_patients=authz.reveals_logged_patients(g))
             await self._log_reading(uow.session, user, g, rows)
             await uow.commit()
-            return AccessLogPage(items=[entry_out(r) for r in rows], total=total, limit=limit, offset=offset)
+            return AccessLogPage(items=items, total=total, limit=limit, offset=offset)
 
     async def verify(self, user: CurrentUser) -> VerificationOut:
         async with self._uow() as uow:
@@ -139,6 +149,10 @@ class AuditService:
     async def create_review(self, user: CurrentUser, data: NewReview) -> ReviewOut:
         if data.period_from >= data.period_to:
             raise Invalid("the period must end after it starts", field="period_to")
+        # Stored and compared in UTC: SQLite keeps a time as text without its offset, so a period entered in Swedish
+        # time was an hour or two off there (a review of 1–7 Dec read back as ending 8 Dec 01:00).
+        data = msgspec.structs.replace(data, period_from=data.period_from.astimezone(UTC),
+                                       period_to=data.period_to.astimezone(UTC))
         await self._seal()  # the sample is drawn from sealed rows: the period's last second too
         async with self._uow() as uow:
             g = await authz.grants(uow.directory, user)
@@ -164,7 +178,7 @@ class AuditService:
             await uow.session.flush()
             uow.session.add_all([LogReviewEntryRow(review_id=review.id, log_seq=s, comment="") for s in sample])
             await uow.session.flush()
-            out = await self._review_out(uow.session, review)
+            out = await self._review_out(uow.session, review, g)
             await self._log_reading(uow.session, user, g, await self._rows(uow.session, sample))
             await uow.commit()
             return out
@@ -190,7 +204,7 @@ class AuditService:
     async def review(self, user: CurrentUser, review_id: str) -> ReviewOut:
         async with self._uow() as uow:
             g, review = await self._open_review(uow, user, review_id)
-            out = await self._review_out(uow.session, review)
+            out = await self._review_out(uow.session, review, g)
             await self._log_reading(uow.session, user, g, await self._rows(uow.session, [e.seq for e in out.entries]))
             await uow.commit()
             return out
@@ -205,7 +219,7 @@ class AuditService:
             entry.finding, entry.comment = data.finding, data.comment
             entry.reviewed_by_user_id, entry.reviewed_at = user.id, self._clock()
             await uow.session.flush()
-            out = await self._review_out(uow.session, review)
+            out = await self._review_out(uow.session, review, g)
             await self._log_reading(uow.session, user, g, await self._rows(uow.session, [seq]))
             await uow.commit()
             return out
@@ -213,32 +227,30 @@ class AuditService:
     async def conclude(self, user: CurrentUser, review_id: str, data: Outcome) -> ReviewOut:
         check_finding(data.finding)
         async with self._uow() as uow:
-            _, review = await self._open_review(uow, user, review_id)
+            g, review = await self._open_review(uow, user, review_id)
             review.finding, review.comment = data.finding, data.comment
             review.concluded_by_user_id, review.concluded_at = user.id, self._clock()
             await uow.session.flush()
-            out = await self._review_out(uow.session, review)
+            out = await self._review_out(uow.session, review, g)
             await uow.commit()
             return out
 
     async def export_csv(self, user: CurrentUser, review_id: str) -> bytes:
         async with self._uow() as uow:
             g, review = await self._open_review(uow, user, review_id)
-            out = await self._review_out(uow.session, review)
+            out = await self._review_out(uow.session, review, g)
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\r\n")
+            first, last = period_days(out.period_from, out.period_to)
             writer.writerow(("review_id", review.id, "unit_id", review.unit_id, "period_from",
                              out.period_from.isoformat(), "period_to", out.period_to.isoformat(), "seed", review.seed,
                              "population", review.population, "finding", review.finding or "", "comment",
-                             _cell(review.comment)))
+                             _cell(review.comment), "first_day", first.isoformat(), "last_day", last.isoformat()))
             writer.writerow(CSV_COLUMNS)
             for e in out.entries:
-                x = e.entry
-                writer.writerow((e.seq, x.at.isoformat() if x else "", x.action if x else "", x.purpose if x else "",
-                                 x.user_id if x else "", x.user_hsa_id if x else "", (x.unit_id or "") if x else "",
-                                 x.patient_id if x else "", (x.case_id or "") if x else "", e.finding or "",
-                                 _cell(e.comment), e.reviewed_by_user_id or "",
-                                 e.reviewed_at.isoformat() if e.reviewed_at else ""))
+                writer.writerow((e.seq, *_csv_entry(e.entry), e.finding or "", _cell(e.comment),
+                                 e.reviewed_by_user_id or "", e.reviewed_at.isoformat() if e.reviewed_at else "",
+                                 *_csv_readable(e.entry), FINDINGS.get(e.finding or "", "")))
             await self._log_reading(uow.session, user, g, await self._rows(uow.session, [e.seq for e in out.entries]),
                                     action="export_access_log")
             await uow.commit()
@@ -261,10 +273,12 @@ class AuditService:
         return list(await session.scalars(select(AccessLogRow).where(AccessLogRow.seq.in_(list(seqs)))
                                           .order_by(AccessLogRow.seq)))
 
-    async def _review_out(self, session: AsyncSession, review: LogReviewRow) -> ReviewOut:
+    async def _review_out(self, session: AsyncSession, review: LogReviewRow, g: Grants) -> ReviewOut:
         entries = list(await session.scalars(select(LogReviewEntryRow).where(LogReviewEntryRow.review_id == review.id)
                                              .order_by(LogReviewEntryRow.log_seq)))
-        rows = {r.seq: r for r in await self._rows(session, [e.log_seq for e in entries]) if r.seq is not None}
+        rows = await self._rows(session, [e.log_seq for e in entries])
+        shown = {r.seq: out for r, out in zip(rows, await readable_entries(
+            session, rows, reveal_patients=authz.reveals_logged_patients(g)), strict=True)}
         return ReviewOut(
             id=review.id, organisation_id=review.organisation_id, unit_id=review.unit_id,
             period_from=as_utc(review.period_from), period_to=as_utc(review.period_to), seed=review.seed,
@@ -273,7 +287,7 @@ class AuditService:
             finding=review.finding, comment=review.comment, concluded_by_user_id=review.concluded_by_user_id,
             concluded_at=as_utc(review.concluded_at) if review.concluded_at else None,
             summary=summarise(e.finding for e in entries),
-            entries=[ReviewEntryOut(entry=entry_out(rows[e.log_seq]) if e.log_seq in rows else None, seq=e.log_seq,
+            entries=[ReviewEntryOut(entry=shown.get(e.log_seq), seq=e.log_seq,
                                     finding=e.finding, comment=e.comment, reviewed_by_user_id=e.reviewed_by_user_id,
                                     reviewed_at=as_utc(e.reviewed_at) if e.reviewed_at else None)
                      for e in entries])
@@ -290,3 +304,32 @@ class AuditService:
 def _cell(text: str) -> str:
     """Free text in a CSV cell, defused against spreadsheet formula injection."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_entry(x: AccessLogEntryOut | None) -> tuple[str, ...]:
+    if x is None:  # past retention and purged
+        return ("",) * 8
+    return (x.at.isoformat(), x.action, x.purpose, x.user_id, x.user_hsa_id, x.unit_id or "", x.patient_id,
+            x.case_id or "")
+
+
+def _csv_readable(x: AccessLogEntryOut | None) -> tuple[str, ...]:
+    if x is None:
+        return ("",) * 7
+    case = (f"{x.case.ward_name}, inskriven {x.case.admitted_at.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
+            if x.case else "")
+    return (action_text(x.action), purpose_text(x.purpose), _cell(x.user_name or ""), _cell(x.unit_name or ""),
+            x.patient.identity if x.patient else "", _cell((x.patient.name or "") if x.patient else ""), _cell(case))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment is not None else None
+
+
+async def _same_person(session: AsyncSession, patient_id: str) -> list[str]:
+    """The patient rows of one person: the real identity and the reserve numbers merged into it (migration 0009);
+    a search by either finds the whole history."""
+    row = await session.get(PatientRow, patient_id)
+    root = (row.merged_into_patient_id or row.id) if row is not None else patient_id
+    merged = await session.scalars(select(PatientRow.id).where(PatientRow.merged_into_patient_id == root))
+    return [root, *merged]

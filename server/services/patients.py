@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from domain.deadlines import STOCKHOLM
-from domain.identity import InvalidIdentity, parse_patient_identity
+from domain.identity import InvalidIdentity, PatientIdentity, parse_patient_identity
 from server.errors import Invalid
 from server.persistence.models import PatientRow, PersonDetails
 from server.persistence.unit_of_work import UnitOfWork
@@ -37,15 +37,33 @@ async def upsert_patient(uow: UnitOfWork, data: PatientInput, now: datetime, *, 
 
     The number is read against today's date in Sweden (a '+' number: 100 or older on that date), so every
     written form of one identity finds the same row. A concurrent first registration of the same identity
-    waits for the other's insert instead of failing on the unique key."""
+    waits for the other's insert instead of failing on the unique key. A reserve number whose person has been
+    identified (merged, `server/services/patient_merge.py`) gives the row of the real identity."""
+    identity = read_identity(data.identity, now, field=f"{field}.identity")
+    row = await find_or_create(uow, identity, now, protected=data.protected_identity)
+    if row.merged_into_patient_id is not None:
+        merged = await uow.patients.get(row.merged_into_patient_id)
+        assert merged is not None
+        if data.protected_identity and not merged.protected_identity:
+            merged.protected_identity = True
+        return merged
+    return row
+
+
+def read_identity(text: str, now: datetime, *, field: str) -> PatientIdentity:
+    """A personnummer, samordningsnummer or reserve number as typed: 422 `invalid_identity` on `field` if not."""
     try:
-        identity = parse_patient_identity(data.identity, today=now.astimezone(STOCKHOLM).date())
+        return parse_patient_identity(text, today=now.astimezone(STOCKHOLM).date())
     except InvalidIdentity as exc:
-        raise Invalid(str(exc), field=f"{field}.identity", code="invalid_identity") from None
+        raise Invalid(str(exc), field=field, code="invalid_identity") from None
+
+
+async def find_or_create(uow: UnitOfWork, identity: PatientIdentity, now: datetime, *, protected: bool) -> PatientRow:
+    """The row of the identity, created if new; `protected` sets the protection (never clears it)."""
     values = {"id": str(uuid.uuid4()), "identity_kind": str(identity.kind), "identity_value": identity.value,
-              "protected_identity": data.protected_identity, "created_at": now}
+              "protected_identity": protected, "created_at": now}
     await uow.session.execute(_insert_if_new(uow, values))
-    if data.protected_identity:  # monotonic: any registration may protect the person, none may expose them
+    if protected:  # monotonic: any registration may protect the person, none may expose them
         await uow.session.execute(update(PatientRow).where(PatientRow.identity_value == identity.value,
                                                            PatientRow.protected_identity.is_(False))
                                   .values(protected_identity=True))

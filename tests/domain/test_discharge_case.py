@@ -172,7 +172,8 @@ def test_the_table_covers_every_public_action() -> None:
                if callable(value) and not name.startswith("_") and name not in {
                    "register", "active_unit_ids", "visible_unit_ids", "is_visible_to", "receiving_unit_ids",
                    "part_of", "unacknowledged", "in_inbox_of", "inbox_unit_ids", "refusal", "refusals",
-                   "allowed_actions"}}
+                   "allowed_actions",
+                   "merge_patient_identity"}}  # an administrator's step, not a unit's action on the case
     covered = {a.name.split("(")[0] for a in ACTIONS}
     assert methods == covered
 
@@ -1008,6 +1009,7 @@ def _full_story() -> DischargeCase:
     case.send_discharge_notice(WARD_USER, clock.tick(timedelta(days=1)), clock.now(), information=HOME_INFO)
     case.acknowledge(MUNICIPAL_USER, clock.tick())
     case.close(WARD_USER, clock.tick())
+    case.merge_patient_identity(WARD_USER, "patient-identified", clock.tick())  # an administrator's in fact
     return case
 
 
@@ -1060,3 +1062,12 @@ def test_events_are_told_to_the_units_concerned() -> None:
         }.get(action.name, set(ALL_UNITS))
         assert set(event.unit_ids) == expected, action.name
         assert len(event.unit_ids) == len(set(event.unit_ids))
+
+
+def test_a_reserve_number_merged_into_the_real_identity_moves_the_case_in_any_state() -> None:
+    case = _full_story()  # closed, then merged
+    assert case.patient_id == "patient-identified"
+    assert case.pending_events[-1].type == "PatientIdentityMerged"
+    assert case.timeline[-1].action == "patient_identity_merged"
+    with pytest.raises(InvalidValue):
+        case.merge_patient_identity(WARD_USER, "patient-identified", datetime.now(UTC))

@@ -670,6 +670,7 @@ def _full_story() -> SipPlan:
     plan.record_follow_up(OWNER_USER, ACT_AT, ACT_AT, notes=SECRET_TEXT)
     plan.hand_over(OWNER_USER, PSYCH, ACT_AT)
     plan.hand_over(PSYCH_USER, PRIMARY, ACT_AT)
+    plan.merge_person_identity(OWNER_USER, "person-identified", ACT_AT)  # an administrator's in fact
     plan.withdraw_consent(OWNER_USER, ACT_AT)
     plan.close(OWNER_USER, CloseReason.CONSENT_WITHDRAWN, ACT_AT)
     return plan
@@ -701,3 +702,10 @@ def test_events_go_to_the_units_that_see_the_plan() -> None:
     plan.add_item(OWNER_USER, ItemList.NEEDS, NeedContent("y"), CONSENT_AT)
     assert last_sip_event(plan).unit_ids == (PRIMARY, MUNICIPAL)
     assert OTHER_MUNICIPAL not in last_sip_event(plan).unit_ids
+
+
+def test_a_reserve_number_merged_into_the_real_identity_moves_the_plan() -> None:
+    plan = _full_story()
+    assert plan.person_id == "person-identified"
+    with pytest.raises(InvalidValue):
+        plan.merge_person_identity(OWNER_USER, "person-identified", ACT_AT)

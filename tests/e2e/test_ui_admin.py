@@ -33,3 +33,23 @@ async def test_admin_and_log_review_pages_are_accessible(page: Page, stack: Stac
     await page.get_by_role("button", name="Starta granskning").click()
     await expect(page.get_by_role("heading", name="Granskning av")).to_be_visible()
     await assert_accessible(page, "/loggkontroll with results and a review")
+
+
+async def test_new_pages_and_the_confirmation_are_accessible(page: Page, stack: Stack) -> None:
+    """axe-core on the statistics landing page, the settings page and /admin with a confirmation open."""
+    await login(page, "statistics", next="/")
+    await expect(page.get_by_role("heading", name="Det här är ditt")).to_be_visible()
+    await assert_accessible(page, "/statistik")
+    await page.goto("/installningar")
+    await expect(page.get_by_role("heading", name="Inställningar", exact=True)).to_be_visible()
+    await assert_accessible(page, "/installningar")
+    await logout(page)
+
+    await login(page, "hospital.admin", next="/admin")
+    await expect(page.get_by_role("heading", name="Reservnummer till riktig identitet")).to_be_visible()
+    await page.get_by_role("button", name="Ta bort Användare vid Avd 12 Geriatrik för Sara Sjöberg").click()
+    dialog = page.get_by_role("dialog", name="Ta bort behörighet")
+    await expect(dialog).to_be_visible()
+    await assert_accessible(page, "/admin, confirming a removal")
+    await dialog.get_by_role("button", name="Avbryt").click()
+    await expect(dialog).to_be_hidden()

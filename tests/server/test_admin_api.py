@@ -384,3 +384,25 @@ async def test_admin_conflicts_carry_specific_codes(client: Client, auth: Auth) 
     assert child.status_code == 201, child.text
     conflict(await client.post(f"{ADMIN}/units/{parent.json()['id']}/deactivation", headers=central),
              "unit_has_active_sub_units", "unit_id")
+
+
+async def test_users_are_found_by_part_of_their_name_username_title_or_hsa_id(client: httpx.AsyncClient,
+                                                                             auth: Callable[[str], dict[str, str]]
+                                                                             ) -> None:
+    admin = auth("hospital.admin")
+    url = f"{ADMIN}/organisations/{KAROLINSKA}/users"
+
+    async def names(**params: Any) -> list[str]:
+        response = await client.get(url, params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        return [u["display_name"] for u in response.json()]
+
+    everyone = await names()
+    assert everyone == sorted(everyone)  # by name
+    assert await names(q="sjöb") == ["Sara Sjöberg"]  # part of the name, any case
+    assert await names(q="WARD.NURSE") == ["Sara Sjöberg"]  # the username
+    assert await names(q="DEMOWARDNURSE") == ["Sara Sjöberg"]  # the HSA-id
+    assert "Sara Sjöberg" in await names(q="sjuksköterska")  # the title
+    assert await names(q="100%_") == []  # wildcards are text
+    assert len(await names(limit=2)) == 2
+    assert (await client.get(url, params={"q": "x" * 101}, headers=admin)).status_code == 400

@@ -95,6 +95,12 @@ def log_verifier(role: Role, _side: str) -> bool:
     return role in (Role.AUDITOR, Role.CENTRAL_ADMINISTRATOR)
 
 
+def identity_merger(role: Role, side: str) -> bool:
+    """Merging a reserve number: central administrators; a local access administrator for a person whose cases
+    their organisation takes part in."""
+    return central(role, side) or (side == OWN and role is Role.LOCAL_ACCESS_ADMINISTRATOR)
+
+
 def protected_identity_administrator(_role: Role, _side: str) -> bool:
     """Clearing a protected identity takes an administering role AND the explicit need, which only a case role
     carries: no matrix user (one role each) has both, so every one is refused, on either side. The permitted
@@ -115,6 +121,7 @@ class Targets:
     review_seq: dict[str, int]
     plan: dict[str, str]
     patient: dict[str, str]
+    reserve: dict[str, str]  # a reserve number with a case at the side's ward
     secrets: frozenset[str]  # the other organisation's patient data: never in any answer to a matrix user
 
 
@@ -211,6 +218,9 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
         "DELETE", f"/admin/users/{t.user[s]}/assignments/{t.assignment[OTHER if s == OWN else OWN]}", None), {404}),
     "adminClearProtectedIdentity": (protected_identity_administrator, lambda t, s: (
         "DELETE", f"/admin/patients/{t.patient[s]}/protected-identity", None), {200}),
+    # the first permitted call merges (200), the next find it merged (409)
+    "adminMergePatientIdentity": (identity_merger, lambda t, s: ("POST", "/admin/patient-identity-merges", {
+        "reserve_number": t.reserve[s], "identity": new_identity()}), {200, 409}),
     "adminListChanges": (organisation_viewer,
                          lambda t, s: ("GET", f"/admin/organisations/{t.organisation[s]}/changes", None), {200}),
     # the access log
@@ -378,13 +388,18 @@ async def _targets(client: httpx.AsyncClient, auth: Callable[[str], dict[str, st
         created = await client.post("/api/v1/sip-plans", headers=who,
                                     json={"owner_unit_id": unit_id, "person": patient(new_identity())})
         plans[side] = created.json()["id"] if created.status_code == 201 else f"no-plan-{side}"
+    reserve: dict[str, str] = {}
+    for side, who, unit_id in ((OWN, auth("ward.nurse"), WARD), (OTHER, other_headers, OTHER_WARD)):
+        reserve[side] = f"99{uuid.uuid4().int % 10**10:010d}"
+        await register(client, who, ward_unit_id=unit_id, receiving_unit_ids=[STOCKHOLM_INTAKE],
+                       patient=patient(reserve[side], municipality_code="0180", listed_unit_id=None))
     return Targets(
         case={OWN: own_case["id"], OTHER: other_case["id"]}, unit={OWN: WARD, OTHER: OTHER_WARD},
         organisation={OWN: KAROLINSKA, OTHER: solna},
         user={OWN: stable_id("user", "ward.nurse"), OTHER: stable_id("user", "needs.assessor")},
         assignment={OWN: nurse.json()["assignments"][0]["id"], OTHER: assessor.json()["assignments"][0]["id"]},
         review=reviews, review_seq=seqs, plan=plans,
-        patient={OWN: own_case["patient"]["id"], OTHER: other_case["patient"]["id"]},
+        patient={OWN: own_case["patient"]["id"], OTHER: other_case["patient"]["id"]}, reserve=reserve,
         secrets=frozenset({other_case["id"], other_case["patient"]["id"], reviews[OTHER], plans[OTHER]}))
 
 

@@ -7,19 +7,24 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
 from litestar import Litestar
 from sqlalchemy import select
 
+from domain import audit_terms
+from domain.audit_terms import STOCKHOLM
+from domain.discharge_case import CaseState
 from server.auth.tokens import DevSigningKey
+from server.demo import seed
 from server.demo.seed import stable_id
 from server.persistence.models import AccessLogRow
-from tests.server.conftest import AUDIENCE, ISSUER, SOLNA_INTAKE, WARD, iso, now_utc, register
+from tests.server.conftest import AUDIENCE, ISSUER, SOLNA_INTAKE, WARD, iso, new_identity, now_utc, patient, register
 
 Client = httpx.AsyncClient
 Auth = Callable[[str], dict[str, str]]
@@ -232,3 +237,79 @@ async def test_only_log_readers_search_and_only_auditors_and_central_verify(clie
         assert verified.status_code == 200
         assert verified.json()["ok"] is True
     assert (await client.get(f"{LOG}/verification", headers=auth("hospital.admin"))).status_code == 403
+
+
+async def test_entries_are_readable_and_only_the_auditor_sees_who_the_patient_is(client: Client, auth: Auth,
+                                                                                 app: Litestar) -> None:
+    """Users and units by name, the case by its ward and admission; the patient's personnummer and name for the
+    auditor only (a local access administrator gets the masked number), and both readings are access-logged."""
+    nurse = auth("ward.nurse")
+    case = await register(client, nurse)
+    patient_id = case["patient"]["id"]
+    body = {"patient_id": patient_id, "limit": 5}
+
+    seen = (await client.post(f"{LOG}/search", json=body, headers=auth("auditor"))).json()["items"][0]
+    assert seen["action"] == "register_case"
+    assert (seen["user_name"], seen["user_title"]) == ("Sara Sjöberg", "Sjuksköterska")
+    assert seen["unit_name"] == "Avd 12 Geriatrik"
+    assert seen["case"]["ward_name"] == "Avd 12 Geriatrik"
+    assert seen["case"]["care_type"] == "somatic"
+    assert seen["case"]["admitted_at"] == case["admitted_at"].replace("+00:00", "Z")
+    assert seen["patient"] == {"identity": case["patient"]["identity"], "identity_kind": "personnummer",
+                               "name": case["patient"]["name"], "protected_identity": False}
+
+    admin = (await client.post(f"{LOG}/search", json=body, headers=auth("hospital.admin"))).json()["items"][-1]
+    assert admin["user_name"] == "Sara Sjöberg"
+    assert admin["case"] == seen["case"]
+    assert admin["patient"]["name"] is None
+    assert admin["patient"]["identity"] == case["patient"]["identity"][:8] + "-****"
+    readers = {(a, p, u) for a, p, u in await logged_reads(app, patient_id) if p == "log_review"}
+    assert readers == {("read_access_log", "log_review", AUDITOR),
+                       ("read_access_log", "log_review", stable_id("user", "hospital.admin"))}
+
+
+async def test_a_protected_persons_name_stays_masked_in_the_log_review(client: Client, auth: Auth) -> None:
+    case = await register(client, auth("ward.nurse"), patient=patient(new_identity(), protected_identity=True))
+    found = await client.post(f"{LOG}/search", json={"patient_id": case["patient"]["id"], "limit": 1},
+                              headers=auth("auditor"))
+    assert found.json()["items"][0]["patient"]["name"] == "Skyddad identitet"
+
+
+async def test_the_csv_is_readable_in_swedish_with_the_period_as_entered(client: Client, auth: Auth) -> None:
+    await register(client, auth("ward.nurse"))
+    auditor = auth("auditor")
+    today = now_utc().astimezone(STOCKHOLM).date()
+    start = datetime.combine(today - timedelta(days=6), time(), tzinfo=STOCKHOLM)
+    end = datetime.combine(today + timedelta(days=1), time(), tzinfo=STOCKHOLM)  # the day after the last
+    review = (await client.post(REVIEWS, json={"unit_id": WARD, "period_from": start.isoformat(),
+                                               "period_to": end.isoformat(), "sample_size": 3},
+                                headers=auditor)).json()
+    rows = list(csv.reader(io.StringIO((await client.get(f"{REVIEWS}/{review['id']}/export",
+                                                         headers=auditor)).content.decode("utf-8-sig"))))
+    head = rows[0]
+    assert head[head.index("first_day") + 1] == (today - timedelta(days=6)).isoformat()
+    assert head[head.index("last_day") + 1] == today.isoformat()  # as entered: not the day after
+    columns = rows[1]
+    line = dict(zip(columns, rows[2], strict=True))
+    assert line["action_text"] == audit_terms.action_text(line["action"])
+    assert line["action_text"][0].isupper()
+    assert line["purpose_text"] == "Samordning av vård och omsorg"
+    assert line["user_name"]
+    assert line["unit_name"] == "Avd 12 Geriatrik"
+
+
+def test_the_demo_worlds_access_log_speaks_the_shared_vocabulary() -> None:
+    """The seed's log rows name commands, as the API's do, each with its Swedish text (they named timeline
+    entries: "Okänd händelse (kod ready_for_discharge)" in the log review)."""
+    rng = random.Random(7)
+    now = now_utc()
+    actions: set[str] = set()
+    for index, state in enumerate(CaseState):
+        patient_row, person = seed._patient(rng, "0184", 980 + index, index, now)
+        if state in (CaseState.CANCELLED, CaseState.INTERRUPTED):
+            continue
+        case = seed._build_case(rng, now, seed.MAIN_WARD, patient_row, person, state)
+        actions |= {str(r["action"]) for r in seed._demo_accesses(case, patient_row.id)}
+    assert {"register_case", "send_admission_notice", "mark_ready_for_discharge"} <= actions
+    assert actions <= audit_terms.ACTIONS.keys(), actions - audit_terms.ACTIONS.keys()
+    assert set(seed.ACCESS_ACTION_OF_TIMELINE.values()) <= audit_terms.ACTIONS.keys()

@@ -13,7 +13,7 @@ from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
 
 from server.demo.seed import stable_id
-from tests.server.conftest import ORTHO, WARD
+from tests.server.conftest import ORTHO, WARD, new_identity, register
 from tests.ui.conftest import eventually, signed_in
 
 Auth = Callable[[str], dict[str, str]]
@@ -37,6 +37,15 @@ def newest(user: User, marker: str) -> UserInteraction[ui.element]:
     with user:
         found = [e for e in ui.context.client.elements.values() if marker in e._markers]
     return UserInteraction(user, {max(found, key=lambda e: e.id)}, marker)
+
+
+async def press(user: User, marker: str) -> None:
+    """Press the button with this marker once it is there (a confirmation dialog opens after its click's answer)."""
+    def found() -> bool:
+        with user:
+            return any(marker in e._markers for e in ui.context.client.elements.values())
+    await eventually(found, f"the button {marker}")
+    newest(user, marker).click()
 
 
 async def users_of(http: httpx.AsyncClient, headers: dict[str, str], organisation_id: str) -> dict[str, Any]:
@@ -69,18 +78,46 @@ async def test_local_admin_creates_a_user_and_grants_an_assignment(user: User, h
     granted = (await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]
     assert [(a["unit_id"], a["role"]) for a in granted["assignments"]] == [(WARD, "user")]
 
-    # Edit: deactivate the user.
+    # Edit: deactivate the user, confirmed first.
     user.find(marker=f"edit-{name}").click()
     with user:
         user.find(marker="edit-active").elements.pop().value = False
     user.find(marker="save-user").click()
+    await user.should_see("Avsluta behörigheten för Tova Testare", retries=100)
+    await press(user, "confirm-deactivate-user")
     await eventually(lambda: "Inaktiv" in row_text(user, f"user-{name}"), "the user shown as inactive")
     assert not (await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]["active"]
 
-    # Take the assignment away again.
-    user.find(marker=f"remove-{name}-{granted['assignments'][0]['id']}").click()
-    await user.should_see("Behörigheten är borttagen", retries=100)
+    # Taking the assignment away asks first: cancelled, nothing happens.
+    remove = f"remove-{name}-{granted['assignments'][0]['id']}"
+    user.find(marker=remove).click()
+    await user.should_see("Användare vid Avd 12 Geriatrik för Tova Testare. Tova Testare förlorar den direkt, "
+                          "också i öppna flikar.", retries=100)
+    await press(user, "confirm-remove-assignment-cancel")
+    await eventually(lambda: not any("confirm-remove-assignment" in e._markers
+                                     for e in user.find(kind=ui.button).elements), "the dialog closed")
+    assert len((await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]["assignments"]) == 1
+
+    # Confirmed: taken away, and offered back ("Ångra").
+    user.find(marker=remove).click()
+    await user.should_see("Ta bort behörigheten", retries=100)
+    await press(user, "confirm-remove-assignment")
+    await user.should_see("Borttagen: Användare vid Avd 12 Geriatrik för Tova Testare.", retries=100)
     assert (await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]["assignments"] == []
+    user.find(marker="undo-remove").click()
+    await user.should_see("Behörigheten är tillbaka", retries=100)
+    [back] = (await users_of(http, auth("hospital.admin"), KAROLINSKA))[name]["assignments"]
+    assert (back["unit_id"], back["role"]) == (WARD, "user")
+
+
+async def test_local_admin_finds_a_user_by_searching(user: User) -> None:
+    await signed_in(user, "hospital.admin", "/admin")
+    await user.should_see(marker="user-ward.nurse", retries=100)
+    await user.should_see(marker="user-ward.coordinator")
+    user.find(marker="user-search").type("sjöb")
+    await eventually(lambda: not row_text(user, "user-ward.coordinator"), "the search narrowing the list")
+    assert "Sara Sjöberg" in row_text(user, "user-ward.nurse")
+    await user.should_see("1 användare matchar sökningen.")
 
 
 async def test_local_admin_gives_the_need_to_see_protected_identities_and_corrects_an_hsa_id(
@@ -189,11 +226,14 @@ async def test_central_admin_keeps_the_unit_tree(user: User, http: httpx.AsyncCl
         user.find(marker="organisation").elements.pop().value = KAROLINSKA
     await user.should_see(marker=f"deactivate-{hsa}", retries=100)
     user.find(marker=f"deactivate-{hsa}").click()
+    await press(user, "confirm-deactivate")
     await user.should_see("Enheten har aktiva underenheter", retries=100)
 
     user.find(marker=f"deactivate-{hsa}B").click()
+    await press(user, "confirm-deactivate")
     await user.should_see("Avd 99 Sal B är inaktiverad", retries=100)
     user.find(marker=f"deactivate-{hsa}").click()
+    await press(user, "confirm-deactivate")
     await user.should_see("Avd 99 Testavdelning är inaktiverad", retries=100)
     response = await http.get(f"/api/v1/admin/organisations/{KAROLINSKA}/units", headers=auth("central.admin"))
     assert not next(u for u in response.json() if u["hsa_id"] == hsa)["active"]
@@ -211,3 +251,37 @@ async def test_the_start_page_takes_administrators_and_auditors_to_their_own_pag
     await user.should_see("Användare i organisationen", retries=100)
     await signed_in(user, "auditor", "/")
     await user.should_see("Sök i åtkomstloggen", retries=100)
+
+
+async def test_a_reserve_number_is_merged_into_the_real_identity_from_the_admin_page(
+        user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    reserve, real = f"99{uuid.uuid4().int % 10**10:010d}", new_identity()
+    case = await register(http, auth("ward.nurse"), reserve)
+    await signed_in(user, "hospital.admin", "/admin")
+    await user.should_see("Reservnummer till riktig identitet", retries=100)
+    user.find(marker="merge-reserve").type("12345")
+    user.find(marker="merge").click()
+    await user.should_see("Skriv reservnumret med tolv siffror", retries=100)  # checked before anything is sent
+
+    with user:
+        user.find(marker="merge-reserve").elements.pop().value = reserve
+        user.find(marker="merge-identity").elements.pop().value = real
+    user.find(marker="merge").click()
+    await user.should_see(f"Alla ärenden och SIP:ar med reservnummer {reserve} flyttas till {real}", retries=100)
+    await press(user, "confirm-merge")
+    await user.should_see(f"Klart: 1 ärende och 0 SIP:ar hör nu till personnumret {real}.", retries=100)
+    moved = (await http.get(f"/api/v1/cases/{case['id']}", headers=auth("ward.nurse"))).json()
+    assert moved["patient"]["identity"] == real
+
+    with user:  # again: the API's refusal in Swedish
+        user.find(marker="merge-reserve").elements.pop().value = reserve
+        user.find(marker="merge-identity").elements.pop().value = new_identity()
+    user.find(marker="merge").click()
+    await press(user, "confirm-merge")
+    await user.should_see("Reservnumret är redan överfört till en riktig identitet.", retries=100)
+
+
+async def test_an_auditor_is_not_offered_the_merge(user: User) -> None:
+    await signed_in(user, "auditor", "/loggkontroll")
+    await user.should_see("Sök i åtkomstloggen", retries=100)
+    await user.should_not_see("Reservnummer till riktig identitet")

@@ -4,12 +4,14 @@ personal identity number (in the body, never the URL), a review's sample, outcom
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from nicegui import ui
 from nicegui.testing import User
 
+from domain.audit_terms import STOCKHOLM
 from server.demo.seed import DEMO_USERS
 from tests.server.conftest import WARD, new_identity, register
 from tests.ui.conftest import eventually, signed_in
@@ -32,9 +34,17 @@ async def test_auditor_searches_and_records_a_review(user: User, http: httpx.Asy
     user.find(marker="search-identity").type(identity)
     user.find(marker="search").click()
     await user.should_see(marker="search-results", retries=100)
-    assert "Registrerade ärendet" in texts(user)
-    assert case["id"] in texts(user)
-    assert "Visar 1–" in texts(user)
+    shown = texts(user)
+    assert "Registrerade inskrivning" in shown
+    assert "Samordning av vård och omsorg" in shown
+    assert "Sara Sjöberg, Sjuksköterska" in shown
+    assert "Avd 12 Geriatrik, somatik, inskriven" in shown
+    assert f"{case['patient']['name']}, {case['patient']['identity']}" in shown  # the auditor sees who
+    assert case["id"] not in shown
+    assert case["patient"]["id"] not in shown
+    assert "register_case" not in shown
+    assert "care_coordination" not in shown
+    assert "Visar 1–" in shown
     requests = [r.getMessage() for r in caplog.records if "HTTP Request" in r.getMessage()]
     assert any("POST" in m and "/audit/access-log/search" in m for m in requests)
     assert not any(identity in m or identity.replace("-", "") in m for m in requests)  # never in a URL
@@ -82,8 +92,8 @@ async def test_auditor_searches_by_the_users_hsa_id(user: User, http: httpx.Asyn
     user.find(marker="search-user").type(nurse_hsa)
     user.find(marker="search").click()
     await user.should_see(marker="search-results", retries=100)
-    assert case["id"] in texts(user)
-    assert nurse_hsa in texts(user)
+    assert case["patient"]["name"] in texts(user)
+    assert f"Sara Sjöberg, Sjuksköterska ({nurse_hsa})" in texts(user)
     requests = [r.getMessage() for r in caplog.records if "HTTP Request" in r.getMessage()]
     assert any("POST" in m and "/audit/access-log/search" in m for m in requests)
     assert not any(nurse_hsa in m for m in requests)  # in the body, never in a URL
@@ -95,3 +105,21 @@ async def test_local_admin_may_review_the_log_but_a_nurse_may_not(user: User) ->
     await user.should_see("Administration")
     await user.open("/loggkontroll")
     await user.should_see("Sök i åtkomstloggen", retries=100)
+
+
+async def test_a_review_shows_its_period_as_entered(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+    """1–7 Dec is through 7 Dec (sent as the start of 8 Dec, Swedish time): shown as entered, never as 1–8 Dec; and
+    the dates are typed in the Swedish form whatever the browser's language (no `type=date` field)."""
+    await register(http, auth("ward.nurse"), new_identity())
+    await signed_in(user, "auditor", "/loggkontroll")
+    await user.should_see("Granskningar (stickprov)", retries=100)
+    today = datetime.now(STOCKHOLM).date()
+    first = today - timedelta(days=6)
+    with user:
+        user.find(marker="review-unit").elements.pop().value = WARD
+        user.find(marker="review-from").elements.pop().value = first.isoformat()
+        user.find(marker="review-to").elements.pop().value = today.isoformat()
+        assert all(e.props.get("type") != "date" for e in user.find(kind=ui.input).elements)
+    user.find(marker="create-review").click()
+    await user.should_see(f"Granskning av Avd 12 Geriatrik, {first.isoformat()} – {today.isoformat()}", retries=100)
+    assert (today + timedelta(days=1)).isoformat() not in texts(user)

@@ -60,7 +60,7 @@ async def test_board_shows_the_wards_cases_and_changes_live(user: User, http: ht
     # A change made elsewhere (another nurse, through the API) reaches the open board by itself.
     case = await act(http, nurse, case, "admission-notice")
     await eventually(lambda: "Planering" in row_html(user, case["id"]), "the new state on the board")
-    assert "1 okvitterade" in row_html(user, case["id"])
+    assert "1 okvitterat" in row_html(user, case["id"])
 
     # The municipality acknowledges: the board shows it, still without a reload.
     await act(http, auth("needs.assessor"), case, "acknowledgements")

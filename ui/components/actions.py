@@ -120,7 +120,7 @@ async def perform(frame: Frame, case: Json, action: Action, on_result: Callable[
 
 
 def _done(frame: Frame, action: Action, result: Json, on_result: Callable[[Json], None] | None) -> Json:
-    ui.notify(f"{action.label}: klart", type="positive", position="top", timeout=1500)
+    ui.notify(fmt.DONE.get(action.name, "Klart"), type="positive", position="top", timeout=1500)
     if frame.acting_unit is not None:
         frame.live.apply_result(result, frame.acting_unit)  # all the user's tabs; no fetch for its event
     if on_result is not None:

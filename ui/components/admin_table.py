@@ -12,33 +12,27 @@ from typing import Any
 
 from nicegui import ui
 
+from ui import fmt
 from ui.api_client import ApiError, Json
 
-ROLES = {
-    "user": "Användare",
-    "super_user": "Superanvändare",
-    "local_access_administrator": "Lokal behörighetsadministratör",
-    "local_object_specialist": "Lokal objektspecialist",
-    "central_administrator": "Central administratör",
-    "auditor": "Logggranskare",
-    "statistics_reader": "Statistikläsare",
-}
-UNIT_KINDS = {
-    "somatic_ward": "Vårdavdelning somatik",
-    "psychiatric_ward": "Vårdavdelning psykiatri",
-    "primary_care": "Primärvård",
-    "psychiatric_outpatient": "Öppen psykiatri",
-    "municipal": "Kommun",
-}
+ROLES, UNIT_KINDS = fmt.ROLES, fmt.UNIT_KINDS  # the labels live in ui/fmt.py (one place)
 TABLE_CSS = """
 .sp-table { border-collapse: collapse; width: 100%; }
 .sp-table caption { text-align: left; font-weight: 600; padding: 4px 0; }
 .sp-table th, .sp-table td { border-bottom: 1px solid #ddd; padding: 6px 8px; text-align: left; vertical-align: top; }
 .sp-table th { background: #f1f5f9; }
+.sp-table td { overflow-wrap: break-word; }  /* long HSA-ids wrap (at their hyphen) instead of widening the page */
+.sp-table .q-btn { overflow-wrap: normal; }
+.sp-log td:first-child { white-space: nowrap; }  /* the time of a log row on one line */
+.sp-log tr.sp-finding td { background: #f8fafc; }
+@media (max-width: 1000px) {  /* a tablet: tighter cells, so the table fits without sideways scrolling */
+  .sp-table th, .sp-table td { padding: 4px 4px; font-size: 0.85rem; }
+  .sp-table td { overflow-wrap: anywhere; }
+}
 """
 
 
-ADMIN_MAIN_CLASSES = "w-full p-4 gap-2 flex flex-col"  # the <main> of /admin and /loggkontroll (`ui.frame.frame`)
+ADMIN_MAIN_CLASSES = "w-full p-4 gap-2 flex flex-col"  # the content of /admin and /loggkontroll (`ui.frame.frame`)
 
 
 def can(me: Json, capability: str) -> Any:
@@ -49,7 +43,7 @@ def can(me: Json, capability: str) -> Any:
 
 def refuse() -> None:
     """What a signed-in user without the page's role sees."""
-    with ui.element("main").props('id="sp-main"').classes("p-4"):
+    with ui.element("div").props('id="sp-main" tabindex="-1"').classes("p-4"):  # inside Quasar's <main>
         ui.label("Du har inte behörighet").classes("text-2xl font-bold").props('role="heading" aria-level="1"')
         ui.label("Den här sidan är bara för administratörer och logggranskare.").props('role="alert"')
 

@@ -35,7 +35,7 @@ def patient_html(case: Json, *, link: bool = True) -> str:
 def state_html(case: Json) -> str:
     state = case["state"]
     colour = COLOURS.get(fmt.STATE_COLOURS.get(state, "grey-8"), "#4b5563")
-    chips = f'<span class="sp-chip" style="background:{colour}">{escape(fmt.STATES.get(state, state))}</span>'
+    chips = f'<span class="sp-chip" style="background:{colour}">{escape(fmt.label(fmt.STATES, state))}</span>'
     if case.get("on_leave"):
         chips += ' <span class="sp-chip" style="background:#6b21a8">Permission</span>'
     return chips
@@ -72,9 +72,9 @@ def acks_html(case: Json, hub: LiveHub) -> str:
             parts.append(f'<div class="sp-muted">{name}: ej skickat</div>')
         elif waiting:
             parts.append(f'<div class="sp-at_risk" data-unit="{escape(status["unit_id"])}">{name}: '
-                         f'{waiting} okvitterade</div>')
+                         f'{fmt.plural(waiting, "okvitterat", "okvitterade")}</div>')
         else:
-            parts.append(f'<div class="sp-ok" data-unit="{escape(status["unit_id"])}">{name}: kvitterat ✓</div>')
+            parts.append(f'<div class="sp-ok" data-unit="{escape(status["unit_id"])}">{name}: kvitterat</div>')
     return "".join(parts) or '<span class="sp-muted">–</span>'
 
 

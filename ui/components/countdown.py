@@ -136,7 +136,7 @@ def _rendered(deadlines: tuple[dict[str, Any], ...], short: bool,
         states[kind] = state
         next_in = min(next_in, change_in)
         names = fmt.DEADLINE_SHORT if short else fmt.DEADLINES
-        label = html.escape(names.get(kind, kind))
+        label = html.escape(fmt.label(names, kind))
         status = html.escape(fmt.DEADLINE_STATES.get(state, "") if style not in ("met", "late") else "")
         sr = f'<span class="sr-only"> ({status})</span>' if status else ""
         parts.append(f'<div class="sp-{style}" data-kind="{kind}" data-state="{state}">'

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ui import fmt
 from ui.api_client import ApiError, Json
 
 STATES = {"draft": "Utkast", "active": "Fastställd", "followed_up": "Uppföljd", "closed": "Avslutad"}
@@ -32,6 +33,12 @@ NAMED_KINDS = {
     "other_actor": "Annan aktör (t.ex. Försäkringskassan, skolan)",
 }
 SINGULAR = {"needs": "behov", "services": "insats", "measures": "insats av andra", "goals": "mål"}
+EMPTY = {  # what an empty list says (not "Inga <rubrik> än": "Inga vad är viktigt för dig än")
+    "needs": "Inga behov än.",
+    "services": "Inga insatser än.",
+    "measures": "Inga insatser av andra än.",
+    "goals": "Inget skrivet än om vad som är viktigt för personen.",
+}
 FIELDS = {
     "own_contribution": "Egen insats",
     "overall_responsibility": "Huvudansvar",
@@ -55,7 +62,7 @@ def principal_names(plan: Json) -> dict[str, str]:
         if unit["active"]:
             names.setdefault(unit["principal_id"], []).append(unit["unit_name"])
             kinds[unit["principal_id"]] = unit["principal_kind"]
-    return {p: f"{PRINCIPAL_KINDS.get(kinds[p], kinds[p])} ({', '.join(units)})" for p, units in names.items()}
+    return {p: f"{fmt.label(PRINCIPAL_KINDS, kinds[p])} ({', '.join(units)})" for p, units in names.items()}
 
 
 def responsible_text(plan: Json) -> str:

@@ -17,11 +17,10 @@ from typing import Any
 
 from nicegui import ui
 
+from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components.admin_table import (
     ADMIN_MAIN_CLASSES,
-    ROLES,
-    UNIT_KINDS,
     admin_message,
     can,
     cell,
@@ -31,10 +30,13 @@ from ui.components.admin_table import (
     row,
     table,
 )
+from ui.components.confirm import confirm
 from ui.frame import Frame, frame
+from ui.pages.admin_identity import IdentityMergeSection
 
 Action = Callable[[], Awaitable[None]]
 PROTECTED_ACCESS = "Behörighet att se skyddade personuppgifter"
+USER_PAGE = 100  # users shown at once; the search finds the others
 
 
 def unit_tree(units: list[Json]) -> list[tuple[Json, int]]:
@@ -70,8 +72,11 @@ class AdminPage:
         self.users_box = ui.element("div")
         self.units_box = ui.element("div")
         self.users_error = ui.element("div")
+        self.users_table = ui.element("div")
         self.units_error = ui.element("div")
         self.dialog_host = ui.element("div")  # dialogs live here, outside the sections a reload rebuilds
+        self.search_text = ""
+        self.searches = 0  # a search's answer is shown only if no newer search was started meanwhile
 
     def notify(self, text: str) -> None:
         """A toast, sent through the page's client (the button that was clicked may be gone after a reload)."""
@@ -104,6 +109,8 @@ class AdminPage:
             ui.label(f"Organisation: {self.organisations[0]['name']}").classes("text-lg")
         self.users_box = ui.element("div").classes("w-full")  # each section starts with its own heading
         self.units_box = ui.element("div").classes("w-full")
+        if can(self.frame.live.me, "merge_identities"):
+            IdentityMergeSection(self.frame, self.dialog_host, self.notify)
         await self.reload()
 
     async def change_organisation(self, event: Any) -> None:
@@ -117,12 +124,21 @@ class AdminPage:
 
     # ----- users and assignments --------------------------------------------------------------------------------
 
+    async def fetch_users(self, org: str | None) -> list[Json]:
+        """The organisation's users by name, those matching the search (at most `USER_PAGE`)."""
+        params: dict[str, Any] = {"limit": USER_PAGE}
+        if self.search_text:
+            params["q"] = self.search_text
+        users: list[Json] = await self.frame.api.request("GET", f"/admin/organisations/{org}/users",
+                                                        await self.token(), params=params)
+        return users
+
     async def reload_users(self) -> None:
         box = self.users_box
         box.clear()
         org = self.organisation_id
         try:
-            users: list[Json] = await self.call("GET", f"/admin/organisations/{org}/users")
+            users = await self.fetch_users(org)
             self.units = await self.frame.api.units(await self.token(), organisation_id=org)
         except ApiError as exc:
             if org != self.organisation_id:
@@ -135,11 +151,40 @@ class AdminPage:
             return
         if org != self.organisation_id:
             return
-        users.sort(key=lambda u: str(u["display_name"]))
         with box:
             heading("Användare", 2, "mt-4").props('id="sp-users-heading"')
             self.users_error = ui.element("div")
-            ui.button("Ny användare", icon="person_add", on_click=self.new_user_dialog).mark("new-user")
+            with ui.row().classes("items-end gap-4 flex-wrap"):
+                ui.button("Ny användare", icon="person_add", on_click=self.new_user_dialog).props("no-caps").mark(
+                    "new-user")
+                ui.input("Sök användare", value=self.search_text, on_change=self.search).props(
+                    'debounce=300 clearable type="search" hint="Namn, användarnamn, titel eller HSA-id"').classes(
+                    "min-w-[18rem]").mark("user-search")
+            self.users_table = ui.element("div").classes("w-full")
+        self.show_users(users)
+
+    async def search(self, event: Any) -> None:
+        self.search_text = str(event.value or "").strip()
+        self.searches += 1
+        asked, org = self.searches, self.organisation_id
+        try:
+            users = await self.fetch_users(org)
+        except ApiError as exc:
+            problem(self.users_error, admin_message(exc))
+            return
+        if asked == self.searches and org == self.organisation_id:  # an older answer never overwrites a newer
+            self.show_users(users)
+
+    def show_users(self, users: list[Json]) -> None:
+        self.users_table.clear()
+        with self.users_table:
+            if len(users) >= USER_PAGE:
+                status = f"Visar de {USER_PAGE} första. Sök för att hitta fler."
+            elif self.search_text:
+                status = f"{fmt.plural(len(users), 'användare matchar', 'användare matchar')} sökningen."
+            else:
+                status = f"{fmt.plural(len(users), 'användare', 'användare')} i organisationen."
+            ui.label(status).props('role="status"').classes("sp-muted").mark("users-status")
             with table("Användare i organisationen", ("Namn", "Användarnamn", "Titel", "HSA-id", "Status",
                                                        "Behörigheter", "Åtgärder"), marker="users"):
                 for user in users:
@@ -153,7 +198,7 @@ class AdminPage:
                 if not user["assignments"]:
                     ui.label("Inga").classes("sp-muted")
                 for assignment in user["assignments"]:
-                    role = ROLES.get(str(assignment["role"]), str(assignment["role"]))
+                    role = fmt.label(fmt.ROLES, assignment["role"])
                     unit = self.unit_name(str(assignment["unit_id"]))
                     with ui.row().classes("items-center gap-1 no-wrap"):
                         ui.label(f"{role} – {unit}")
@@ -178,6 +223,12 @@ class AdminPage:
             wanted = bool(event.value)
             if wanted == bool(assignment.get("protected_identity_access")):
                 return
+            if not wanted and not await confirm(
+                    self.dialog_host, "Ta bort behörighet att se skyddade personuppgifter",
+                    f"{self.assignment_text(user, assignment)} ser då inte längre namn och adress för personer med "
+                    "skyddad identitet.", "Ta bort", marker="confirm-protected"):
+                event.sender.set_value(True)  # as it is (the change handler then sees no change)
+                return
             try:
                 await self.call("PATCH", f"/admin/users/{user['id']}/assignments/{assignment['id']}",
                                 {"protected_identity_access": wanted})
@@ -190,15 +241,45 @@ class AdminPage:
         return change
 
     def remover(self, user: Json, assignment: Json) -> Action:
+        """Take an assignment away: confirmed first (what the user loses, in words), then offered back
+        ("Ångra" gives the same assignment again, with its protected-identity access)."""
         async def remove() -> None:
+            what = self.assignment_text(user, assignment)
+            if not await confirm(self.dialog_host, "Ta bort behörighet",
+                                 f"{what}. {user['display_name']} förlorar den direkt, också i öppna flikar.",
+                                 "Ta bort behörigheten", marker="confirm-remove-assignment"):
+                return
             try:
                 await self.call("DELETE", f"/admin/users/{user['id']}/assignments/{assignment['id']}")
             except ApiError as exc:
                 problem(self.users_error, admin_message(exc))
                 return
             await self.reload_users()
-            self.notify("Behörigheten är borttagen")
+            self.offer_undo(user, assignment, what)
         return remove
+
+    def assignment_text(self, user: Json, assignment: Json) -> str:
+        role = fmt.label(fmt.ROLES, assignment["role"])
+        return f"{role} vid {self.unit_name(str(assignment['unit_id']))} för {user['display_name']}"
+
+    def offer_undo(self, user: Json, assignment: Json, what: str) -> None:
+        """A notice where the users section's messages go, with "Ångra" until the next change."""
+        self.users_error.clear()
+        with self.users_error, ui.row().classes("items-center gap-2").props('role="status"'):
+            ui.label(f"Borttagen: {what}.")
+
+            async def undo() -> None:
+                body = {"unit_id": assignment["unit_id"], "role": assignment["role"],
+                        "protected_identity_access": bool(assignment.get("protected_identity_access"))}
+                try:
+                    await self.call("POST", f"/admin/users/{user['id']}/assignments", body)
+                except ApiError as exc:
+                    problem(self.users_error, admin_message(exc))
+                    return
+                await self.reload_users()
+                self.notify(f"Behörigheten är tillbaka: {what}")
+
+            ui.button("Ångra", icon="undo", on_click=undo).props("flat dense no-caps").mark("undo-remove")
 
     def dialog(self, title: str, submit_text: str, submit: Callable[[ui.element], Awaitable[bool]],
                fields: Callable[[], None], marker: str) -> None:
@@ -260,6 +341,11 @@ class AdminPage:
             hsa_id = str(inputs["hsa_id"].value or "").strip()
             if hsa_id != user["hsa_id"]:
                 body["hsa_id"] = hsa_id
+            if user["active"] and not body["active"] and not await confirm(
+                    self.dialog_host, f"Avsluta behörigheten för {user['display_name']}",
+                    "Användaren kan inte längre logga in, och öppna flikar stängs ute direkt.",
+                    "Gör inaktiv", marker="confirm-deactivate-user"):
+                return False
             try:
                 await self.call("PATCH", f"/admin/users/{user['id']}", body)
             except ApiError as exc:
@@ -273,7 +359,7 @@ class AdminPage:
 
     def grant_dialog(self, user: Json) -> None:
         inputs: dict[str, Any] = {}
-        roles = {k: ROLES.get(k, k) for k in self.grantable_roles}
+        roles = {k: fmt.label(fmt.ROLES, k) for k in self.grantable_roles}
         units = {str(u["id"]): str(u["name"]) for u in sorted(self.units, key=lambda u: str(u["name"]))}
 
         def role_changed(event: Any) -> None:
@@ -339,7 +425,7 @@ class AdminPage:
                        ("Namn", "Typ", "HSA-id", "Överordnad", "Kommunkod", "Status", "Åtgärder"), marker="units"):
                 for unit, depth in unit_tree(units):
                     name = str(unit["name"])
-                    with row("\u2003" * depth + name, UNIT_KINDS.get(str(unit["kind"]), str(unit["kind"])),
+                    with row("\u2003" * depth + name, fmt.label(fmt.UNIT_KINDS, unit["kind"]),
                              str(unit["hsa_id"]), names.get(str(unit.get("parent_unit_id") or ""), "–"),
                              str(unit.get("municipality_code") or "–"), "Aktiv" if unit["active"] else "Inaktiverad",
                              marker=f"unit-{unit['hsa_id']}"), cell(), ui.row().classes("gap-1"):
@@ -355,6 +441,10 @@ class AdminPage:
 
     def deactivator(self, unit: Json) -> Action:
         async def deactivate() -> None:
+            if not await confirm(self.dialog_host, f"Inaktivera {unit['name']}",
+                                 "Enheten tar inte emot nya meddelanden eller behörigheter. Den behåller sina "
+                                 "ärenden och sin logg.", "Inaktivera enheten", marker="confirm-deactivate"):
+                return
             try:
                 await self.call("POST", f"/admin/units/{unit['id']}/deactivation")
             except ApiError as exc:
@@ -374,7 +464,7 @@ class AdminPage:
             inputs["name"] = ui.input("Namn", value=unit["name"] if unit else "").props(
                 "autofocus").classes("w-full").mark("unit-name")
             if unit is None:
-                inputs["kind"] = ui.select(UNIT_KINDS, label="Typ", value="somatic_ward").classes("w-full").mark(
+                inputs["kind"] = ui.select(fmt.UNIT_KINDS, label="Typ", value="somatic_ward").classes("w-full").mark(
                     "unit-kind")
                 inputs["hsa_id"] = ui.input("HSA-id", placeholder="SE2321000016-ABC1").classes("w-full").mark(
                     "unit-hsa")

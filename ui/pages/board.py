@@ -13,6 +13,7 @@ from typing import Any
 from nicegui import background_tasks, ui
 
 from realtime.protocol import Viewer
+from ui import fmt
 from ui.api_client import ApiClient, ApiError, Json
 from ui.components import cells
 from ui.components.actions import actions_for, perform
@@ -232,7 +233,8 @@ class Board(LiveView):
         shown = [c for c in self.cases.values() if self.shown(c)]
         overdue = sum(1 for c in shown if self._worst(c) == "overdue")
         at_risk = sum(1 for c in shown if self._worst(c) == "at_risk")
-        text = f"{len(shown)} patienter · {overdue} med försenad tidsfrist · {at_risk} snart försenade"
+        text = (f"{fmt.plural(len(shown), 'patient', 'patienter')} · {overdue} med försenad tidsfrist · "
+                f"{at_risk} snart försenade")
         if self.summary is not None and self.summary.text != text:
             self.summary.set_text(text)
         if self.empty is not None:

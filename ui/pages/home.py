@@ -1,5 +1,5 @@
-"""The start page: the board for a ward, the inbox for a receiving unit, administration or log review for
-those who only administer or audit."""
+"""The start page: the board for a ward, the inbox for a receiving unit, administration, log review or the
+statistics landing page for those who only administer, audit or read statistics."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ async def home_page() -> RedirectResponse:
             return RedirectResponse("/admin", status_code=303)
         if can(live.me, "review_logs"):
             return RedirectResponse("/loggkontroll", status_code=303)
+        if can(live.me, "statistics_unit_ids"):
+            return RedirectResponse("/statistik", status_code=303)
     unit = session.acting_unit if session.acting_unit in live.case_units else (
         live.case_units[0] if live.case_units else None)
     receiving = unit is not None and unit in (can(live.me, "inbox_unit_ids") or ())

@@ -10,11 +10,12 @@ in a URL).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from nicegui import ui
 
+from domain import audit_terms
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components.admin_table import (
@@ -27,37 +28,51 @@ from ui.components.admin_table import (
     row,
     table,
 )
+from ui.components.date_field import DATE_FORM, date_field, parse_day
 from ui.frame import Frame, frame
 
 PAGE_SIZE = 50
-FINDINGS = {
-    "no_remark": "Utan anmärkning",
-    "justified": "Befogad åtkomst",
-    "unjustified": "Obefogad åtkomst",
-    "needs_follow_up": "Behöver följas upp",
-}
-ACTIONS = {
-    "read_case": "Läste ärendet",
-    "register_case": "Registrerade ärendet",
-    "list_cases": "Listade ärenden",
-    "read_access_log": "Läste loggen",
-    "export_access_log": "Exporterade loggen",
-}
-PURPOSES = {"care": "Vård", "log_review": "Loggkontroll", "administration": "Administration"}
+FINDINGS = audit_terms.FINDINGS
+COLUMNS = ("Tid", "Händelse", "Syfte", "Användare", "Enhet", "Patient", "Ärende")
 
 
 def period_start(value: str) -> datetime | None:
-    """A date typed as YYYY-MM-DD: the start of that day in Swedish time."""
-    try:
-        return datetime.combine(date.fromisoformat(value.strip()), time(), tzinfo=fmt.STOCKHOLM)
-    except ValueError:
-        return None
+    """A date typed as ÅÅÅÅ-MM-DD: the start of that day in Swedish time."""
+    day = parse_day(value)
+    return datetime.combine(day, time(), tzinfo=fmt.STOCKHOLM) if day is not None else None
 
 
 def period_end(value: str) -> datetime | None:
-    """The end of the day (the start of the next): the period includes the last day."""
+    """The end of the day (the start of the next): the period includes the last day (`fmt.period` shows it so)."""
     start = period_start(value)
     return start + timedelta(days=1) if start is not None else None
+
+
+def user_text(entry: Json) -> str:
+    """`Sara Sjöberg, Sjuksköterska (SE2321000016-…)`: the name as the auditor knows the person, the HSA-id the row
+    was logged under to tell two of the same name apart."""
+    name = entry.get("user_name")
+    if not name:
+        return f"Okänd användare ({entry['user_hsa_id']})"
+    title = f", {entry['user_title']}" if entry.get("user_title") else ""
+    return f"{name}{title} ({entry['user_hsa_id']})"
+
+
+def patient_text(entry: Json) -> str:
+    """The patient as the reader may see them: name and personnummer for an auditor, else the masked number."""
+    patient = entry.get("patient")
+    if not patient:
+        return "–"
+    return f"{patient['name']}, {patient['identity']}" if patient.get("name") else str(patient["identity"])
+
+
+def case_text(entry: Json) -> str:
+    case = entry.get("case")
+    if not case:
+        return "–"
+    parts = (case["ward_name"], fmt.CARE_TYPES.get(case["care_type"], "").lower(),
+             f"inskriven {fmt.date_time(case['admitted_at'])}")
+    return ", ".join(p for p in parts if p)
 
 
 class LogReviewPage:
@@ -86,13 +101,13 @@ class LogReviewPage:
             heading("Sök i åtkomstloggen", 2, "mt-2").props('id="sp-search-heading"')
             with ui.row().classes("items-end gap-4 flex-wrap"):
                 self.identity = ui.input("Patientens personnummer", placeholder="ÅÅÅÅMMDD-NNNN").props(
-                    'autocomplete="off"').mark("search-identity")
+                    'autocomplete="off" stack-label').classes("min-w-[15rem]").mark("search-identity")
                 self.user_hsa_id = ui.input("Användarens HSA-id", placeholder="SE2321000016-ABC1").props(
-                    'autocomplete="off"').mark("search-user")
+                    'autocomplete="off" stack-label').classes("min-w-[15rem]").mark("search-user")
                 self.unit = ui.select({"": "Alla enheter"} | self.units, value="", label="Enhet").classes(
                     "min-w-[16rem]").mark("search-unit")
-                self.period_from = ui.input("Från och med (ÅÅÅÅ-MM-DD)").props('type="date"').mark("search-from")
-                self.period_to = ui.input("Till och med (ÅÅÅÅ-MM-DD)").props('type="date"').mark("search-to")
+                self.period_from = date_field("Från och med").mark("search-from")
+                self.period_to = date_field("Till och med").mark("search-to")
                 ui.button("Sök", icon="search", on_click=self.search).mark("search")
             self.results = ui.element("div").classes("w-full")
         with ui.element("section").props('aria-labelledby="sp-reviews-heading"').classes("w-full mt-6"):
@@ -103,12 +118,11 @@ class LogReviewPage:
                 self.review_unit = ui.select(self.units, value=first or None, label="Enhet att granska").classes(
                     "min-w-[16rem]").mark("review-unit")
                 today = datetime.now(fmt.STOCKHOLM).date()
-                self.review_from = ui.input("Period från och med (ÅÅÅÅ-MM-DD)",
-                                            value=(today - timedelta(days=30)).isoformat()).props(
-                    'type="date"').mark("review-from")
-                self.review_to = ui.input("Period till och med (ÅÅÅÅ-MM-DD)", value=today.isoformat()).props(
-                    'type="date"').mark("review-to")
-                self.sample_size = ui.number("Antal i stickprovet", value=20, min=1, max=500, precision=0).mark(
+                self.review_from = date_field("Period från och med", (today - timedelta(days=30)).isoformat()).mark(
+                    "review-from")
+                self.review_to = date_field("Period till och med", today.isoformat()).mark("review-to")
+                self.sample_size = ui.number("Antal i stickprovet", value=20, min=1, max=500, precision=0).classes(
+                    "min-w-[10rem]").mark(
                     "review-size")
                 ui.button("Starta granskning", icon="rule", on_click=self.create_review).mark("create-review")
             self.reviews_error = ui.element("div")
@@ -131,7 +145,7 @@ class LogReviewPage:
             if value:
                 moment = convert(str(value))
                 if moment is None:
-                    problem(self.results, "Skriv datum som ÅÅÅÅ-MM-DD.")
+                    problem(self.results, f"Skriv datum som {DATE_FORM}.")
                     return
                 query[key] = moment.isoformat()
         self.query = query
@@ -167,17 +181,16 @@ class LogReviewPage:
 
     def entry_cells(self, entry: Json | None) -> tuple[str, ...]:
         if entry is None:
-            return ("Gallrad", "", "", "", "", "")
-        return (fmt.date_time(entry["at"]), ACTIONS.get(str(entry["action"]), str(entry["action"])),
-                PURPOSES.get(str(entry["purpose"]), str(entry["purpose"])),
-                f"{entry['user_hsa_id']} ({entry['user_id']})", self.unit_name(entry.get("unit_id")),
-                str(entry["patient_id"]))
+            return ("Gallrad (äldre än lagringstiden)", "", "", "", "", "", "")
+        return (fmt.date_time(entry["at"]), audit_terms.action_text(str(entry["action"])),
+                audit_terms.purpose_text(str(entry["purpose"])), user_text(entry),
+                entry.get("unit_name") or self.unit_name(entry.get("unit_id")), patient_text(entry), case_text(entry))
 
     def entries_table(self, caption: str, items: list[Json], *, marker: str) -> None:
-        with table(caption, ("Tid", "Händelse", "Syfte", "Användare (HSA-id, id)", "Enhet", "Patient-id",
-                             "Ärende"), marker=marker):
+        with table(caption, COLUMNS, marker=marker) as t:
+            t.classes("sp-log")
             for entry in items:
-                row(*self.entry_cells(entry), str(entry.get("case_id") or "–"))
+                row(*self.entry_cells(entry))
 
     # ----- reviews ----------------------------------------------------------------------------------------------
 
@@ -195,7 +208,7 @@ class LogReviewPage:
             with table("Granskningar, nyast först", ("Enhet", "Period", "Stickprov", "Startad", "Bedömning", ""),
                        marker="reviews"):
                 for review in page["items"]:
-                    period = f"{fmt.day(review['period_from'])} – {fmt.day(review['period_to'])}"
+                    period = fmt.period(review["period_from"], review["period_to"])
                     finding = FINDINGS.get(str(review.get("finding")), "Pågår")
                     unit = self.unit_name(review["unit_id"])
                     with row(unit, period, str(review["sample_size"]), fmt.date_time(review["created_at"]),
@@ -207,7 +220,7 @@ class LogReviewPage:
     async def create_review(self) -> None:
         start, end = period_start(str(self.review_from.value or "")), period_end(str(self.review_to.value or ""))
         if not self.review_unit.value or start is None or end is None:
-            problem(self.reviews_error, "Välj enhet och skriv perioden som ÅÅÅÅ-MM-DD.")
+            problem(self.reviews_error, f"Välj enhet och skriv perioden som {DATE_FORM}.")
             return
         body = {"unit_id": self.review_unit.value, "period_from": start.isoformat(), "period_to": end.isoformat(),
                 "sample_size": int(self.sample_size.value or 20)}
@@ -232,7 +245,7 @@ class LogReviewPage:
         box = self.review_box
         box.clear()
         unit = self.unit_name(review["unit_id"])
-        period = f"{fmt.day(review['period_from'])} – {fmt.day(review['period_to'])}"
+        period = fmt.period(review["period_from"], review["period_to"])
         with box:
             heading(f"Granskning av {unit}, {period}", 2).props('id="sp-review-heading"').mark("review-heading")
             ui.label(f"Stickprov: {len(review['entries'])} av {review['population']} loggrader "
@@ -240,14 +253,14 @@ class LogReviewPage:
             summary = ", ".join(f"{FINDINGS.get(k, 'Ej granskade')}: {v}" for k, v in review["summary"].items() if v)
             ui.label(f"Läge: {summary or 'inget stickprov'}").props('role="status"').mark("review-summary")
             self.review_error = ui.element("div")
-            with table("Stickprovet", ("Tid", "Händelse", "Syfte", "Användare (HSA-id, id)", "Enhet", "Patient-id",
-                                       "Bedömning", "Kommentar", ""), marker="review-entries"):
+            with table("Stickprovet: varje loggrad med sin bedömning under", COLUMNS, marker="review-entries") as t:
+                t.classes("sp-log")
                 for item in review["entries"]:
                     self.review_entry_row(review, item)
             heading("Granskningens slutsats", 3, "mt-4")
             with ui.row().classes("items-end gap-4 flex-wrap"):
                 finding = ui.select(FINDINGS, value=review.get("finding"), label="Bedömning av granskningen").classes(
-                    "min-w-[14rem]").mark("review-finding")
+                    "min-w-[17rem]").mark("review-finding")
                 comment = ui.textarea("Kommentar till granskningen", value=review.get("comment") or "").classes(
                     "min-w-[24rem]").mark("review-comment")
                 ui.button("Spara slutsats", on_click=lambda: self.conclude(review, finding, comment)).mark(
@@ -256,17 +269,18 @@ class LogReviewPage:
                     "outline").mark("download-review")
 
     def review_entry_row(self, review: Json, item: Json) -> None:
+        """The sampled entry's row, and under it a row with its finding, comment and "Spara" (the whole width: the
+        table stays readable on a tablet)."""
         seq = int(item["seq"])
-        with row(*self.entry_cells(item.get("entry")), marker=f"entry-{seq}"):
-            with cell():
-                finding = ui.select(FINDINGS, value=item.get("finding"), label=f"Bedömning, rad {seq}").classes(
-                    "min-w-[12rem]").props("dense").mark(f"entry-finding-{seq}")
-            with cell():
-                comment = ui.input(f"Kommentar, rad {seq}", value=item.get("comment") or "").props("dense").mark(
-                    f"entry-comment-{seq}")
-            with cell():
-                ui.button("Spara", on_click=lambda: self.record(review, seq, finding, comment)).props(
-                    f'flat dense no-caps aria-label="Spara bedömningen av rad {seq}"').mark(f"save-entry-{seq}")
+        row(*self.entry_cells(item.get("entry")), marker=f"entry-{seq}")
+        with ui.element("tr").classes("sp-finding"), ui.element("td").props(f'colspan="{len(COLUMNS)}"'), \
+                ui.row().classes("items-end gap-4 flex-wrap"):
+            finding = ui.select(FINDINGS, value=item.get("finding"), label=f"Bedömning, rad {seq}").classes(
+                "min-w-[14rem]").props("dense").mark(f"entry-finding-{seq}")
+            comment = ui.input(f"Kommentar, rad {seq}", value=item.get("comment") or "").classes(
+                "min-w-[16rem] grow").props("dense").mark(f"entry-comment-{seq}")
+            ui.button("Spara", on_click=lambda: self.record(review, seq, finding, comment)).props(
+                f'flat dense no-caps aria-label="Spara bedömningen av rad {seq}"').mark(f"save-entry-{seq}")
 
     async def record(self, review: Json, seq: int, finding: ui.select, comment: ui.input) -> None:
         if not finding.value:

@@ -186,7 +186,7 @@ class SipRoom(LiveView):
             self.section_presence[name] = ui.label("").classes("sp-at_risk font-bold").mark(f"presence-{name}")
             self.containers[name] = ui.column().classes("w-full gap-2")
             with self.containers[name]:
-                self.empty[name] = ui.label(f"Inga {title.lower()} än.").classes("sp-muted")
+                self.empty[name] = ui.label(sip.EMPTY.get(name, "Inget än.")).classes("sp-muted")
                 for item in self.plan["contents"][name]:
                     self.items[name][item["id"]] = self.item_editor(name, item)
             self.empty[name].set_visibility(not self.items[name])
@@ -230,7 +230,7 @@ class SipRoom(LiveView):
         with ui.column().classes("w-full gap-1").mark("approvals"):
             for principal in plan["principal_ids"]:
                 done = approved.get(principal)
-                text = (f"✓ Justerat av {self.frame.hub.person_name(done['user_id'])} {fmt.date_time(done['at'])}"
+                text = (f"Justerat av {self.frame.hub.person_name(done['user_id'])} {fmt.date_time(done['at'])}"
                         if done else "Inte justerat än")
                 with ui.element("div").classes("sp-row w-full"):
                     ui.label(names.get(principal, principal)).classes("font-bold")

@@ -14,6 +14,7 @@ are not asked for. The dialog stays open on a refusal, with everything the user 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -151,7 +152,9 @@ class DischargeNoticeDialog:
     async def run(self) -> Json | None:
         self.dialog.open()
         result: Json | None = await self.dialog
-        self.dialog.delete()
+        if not self.dialog.is_deleted:
+            with contextlib.suppress(ValueError):  # its section was rebuilt while it was open: already detached
+                self.dialog.delete()
         return result
 
     # ----- the form ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ui.components.actions import actions_for, perform
 from ui.components.cellcast import CELLCAST
 from ui.components.countdown import Countdown
 from ui.components.register_case import register_button
+from ui.components.reserve import reserve_list_button
 from ui.frame import Frame, frame
 from ui.live import LiveView
 
@@ -343,6 +344,7 @@ async def board_page(path: str = "/tavla") -> None:
         board = Board(shell)
         unit = shell.acting_unit
         with new_case:  # the answer shows the new row at once (its live event then changes nothing)
+            reserve_list_button(shell, unit)
             register_button(shell, lambda case: shell.live.apply_result(case, unit))
         board.build_controls()
         board.build_table()

@@ -12,6 +12,9 @@ Run it with no API serving the database (its sealer would race for the chain hea
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import multiprocessing
 import os
 import time
@@ -22,7 +25,7 @@ from datetime import UTC, datetime
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from realtime.feeds import unit_feed
@@ -57,6 +60,12 @@ class Summary:
     access_log: int = 0
     seconds: float = 0.0
     by_state: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds spent per phase (waiting for workers, writes)
+
+    def timed(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.phases[phase] = round(self.phases.get(phase, 0.0) + now - since, 2)
+        return now
 
 
 class Writer:
@@ -94,20 +103,28 @@ async def write_query_rows(writer: Writer, participants: Sequence[tuple[Any, ...
 
 
 class Sealer:
-    """Seals the loaded access-log rows into the chain as they are written (what `access_log.seal` would do)."""
+    """Seals the loaded access-log rows into the chain as they are written: what `access_log.seal` does, the same
+    bytes (`access_log.row_mac`: HMAC-SHA256 over the row's canonical JSON, sorted keys), computed faster (the
+    keyed state is prepared once; the keys are put in sorted order by hand). `samplan verify-access-log` checks."""
 
     def __init__(self, keyring: access_log.Keyring, seq: int, last_hash: str) -> None:
-        self.key, self.kid = keyring.current, keyring.current_id
+        self.kid = keyring.current_id
+        self.keyed = hmac.new(keyring.current, b"samplan-access-log-row\0", hashlib.sha256)
         self.seq, self.last_hash = seq, last_hash
+        self.dumps = json.JSONEncoder(separators=(",", ":")).encode
 
     def seal(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         sealed = []
-        for row in rows:
+        for at, user_id, user_hsa_id, unit_id, patient_id, case_id, action, purpose in rows:
             self.seq += 1
-            content = dict(zip(volume.ACCESS_COLUMNS, row, strict=True))
-            content["seq"] = self.seq
-            digest = access_log.row_mac(content, self.last_hash, self.key)
-            sealed.append((*row, self.seq, self.last_hash, digest, self.kid))
+            data = {"action": action, "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "case_id": case_id,
+                    "patient_id": patient_id, "prev_hash": self.last_hash, "purpose": purpose, "seq": self.seq,
+                    "unit_id": unit_id, "user_hsa_id": user_hsa_id, "user_id": user_id}
+            mac = self.keyed.copy()
+            mac.update(self.dumps(data).encode())
+            digest = mac.hexdigest()
+            sealed.append((at, user_id, user_hsa_id, unit_id, patient_id, case_id, action, purpose, self.seq,
+                           self.last_hash, digest, self.kid))
             self.last_hash = digest
         return sealed
 
@@ -141,28 +158,27 @@ async def prepare(session: AsyncSession, now: datetime) -> None:
     await session.flush()
 
 
-FEED_ENTRIES = {
-    "postgresql": """
-        INSERT INTO feed_entries (feed, position, event_pk)
-        SELECT f.feed, COALESCE(h.last_position, 0)
-                       + row_number() OVER (PARTITION BY f.feed ORDER BY f.occurred_at, f.id), f.id
-        FROM (SELECT 'unit:' || u.value AS feed, e.id, e.occurred_at
-              FROM events e CROSS JOIN LATERAL json_array_elements_text(e.payload -> 'unit_ids') AS u(value)
-              WHERE e.id > {after}) f
-        LEFT JOIN feeds h ON h.feed = f.feed""",
-    "sqlite": """
-        INSERT INTO feed_entries (feed, position, event_pk)
-        SELECT f.feed, COALESCE(h.last_position, 0)
-                       + row_number() OVER (PARTITION BY f.feed ORDER BY f.occurred_at, f.id), f.id
-        FROM (SELECT 'unit:' || j.value AS feed, e.id, e.occurred_at
-              FROM events e, json_each(e.payload, '$.unit_ids') j
-              WHERE e.id > {after}) f
-        LEFT JOIN feeds h ON h.feed = f.feed""",
-}
-FEED_HEADS = """
-    UPDATE feeds SET last_position = COALESCE(
-        (SELECT max(fe.position) FROM feed_entries fe WHERE fe.feed = feeds.feed), last_position)
-    WHERE feed LIKE 'unit:%'"""
+@dataclass
+class Feeds:
+    """The next event id and each feed's head while loading: events get their ids here, and each event its next
+    position on the feed of every unit concerned, in load order (case by case, each case's events in order)."""
+
+    last_event: int
+    heads: dict[str, int]
+    changed: set[str] = field(default_factory=set)
+
+    def place(self, events: Sequence[tuple[Any, ...]], units: Sequence[tuple[str, ...]]
+              ) -> tuple[list[tuple[Any, ...]], list[tuple[str, int, int]]]:
+        rows, entries = [], []
+        for event, unit_ids in zip(events, units, strict=True):
+            self.last_event += 1
+            rows.append((self.last_event, *event))
+            for feed in sorted({unit_feed(u) for u in unit_ids}):
+                position = self.heads.get(feed, 0) + 1
+                self.heads[feed] = position
+                self.changed.add(feed)
+                entries.append((feed, position, self.last_event))
+        return rows, entries
 
 
 def _pool(workers: int) -> Pool | None:
@@ -182,25 +198,37 @@ async def load(engine: AsyncEngine, plan: volume.Plan, keyring: access_log.Keyri
             writer = Writer(conn, raw.driver_connection)
             async with conn.begin():
                 await prepare(AsyncSession(bind=conn), plan.now)
-                first_event = int(await conn.scalar(select(func.coalesce(func.max(EventRow.id), 0))) or 0)
+                feeds = Feeds(int(await conn.scalar(select(func.coalesce(func.max(EventRow.id), 0))) or 0),
+                              {f: int(p) for f, p in (await conn.execute(select(FeedRow.feed, FeedRow.last_position)))})
                 head = (await conn.execute(select(AccessLogChainRow.last_seq, AccessLogChainRow.last_hash)
                                            .where(AccessLogChainRow.id == access_log.CHAIN_ID))).first()
                 sealer = Sealer(keyring, int(head[0]) if head else 0, str(head[1]) if head else access_log.GENESIS)
                 seen: set[str] = set()
+                mark = time.perf_counter()
                 for chunk in _chunks(plan, pool, workers):
-                    await _write_chunk(writer, chunk, sealer, seen, summary)
+                    mark = summary.timed("generate (waiting for workers)", mark)
+                    await _write_chunk(writer, chunk, sealer, feeds, seen, summary)
+                    mark = time.perf_counter()
                     if progress and (chunk.index + 1) % 40 == 0:
                         progress(f"{chunk.index + 1}/{plan.chunks} chunks, {summary.cases} cases, "
                                  f"{time.perf_counter() - started:.0f} s")
-                result = await conn.exec_driver_sql(FEED_ENTRIES[conn.dialect.name].format(after=first_event))
-                summary.feed_entries = int(result.rowcount or 0)
-                await conn.exec_driver_sql(FEED_HEADS)
+                mark = time.perf_counter()
+                if feeds.changed:
+                    await conn.execute(update(FeedRow).where(FeedRow.feed == bindparam("f"))
+                                       .values(last_position=bindparam("p")),
+                                       [{"f": f, "p": feeds.heads[f]} for f in sorted(feeds.changed)])
+                if conn.dialect.name == "postgresql":  # the ids were given here: move the sequence past them
+                    await conn.exec_driver_sql(
+                        "SELECT setval(pg_get_serial_sequence('events', 'id'), (SELECT max(id) FROM events))")
                 if sealer.seq > (int(head[0]) if head else 0):
                     await conn.execute(update(AccessLogChainRow)
                                        .where(AccessLogChainRow.id == access_log.CHAIN_ID)
                                        .values(last_seq=sealer.seq, last_hash=sealer.last_hash))
                 if conn.dialect.name == "postgresql":
                     await conn.exec_driver_sql("ANALYZE")
+                summary.timed("analyze", mark)
+                mark = time.perf_counter()
+            summary.timed("commit", mark)
     finally:
         if pool is not None:
             pool.terminate()
@@ -228,8 +256,9 @@ def _chunks(plan: volume.Plan, pool: Pool | None, workers: int) -> Any:
         yield chunk
 
 
-async def _write_chunk(writer: Writer, chunk: volume.Chunk, sealer: Sealer, seen: set[str],
+async def _write_chunk(writer: Writer, chunk: volume.Chunk, sealer: Sealer, feeds: Feeds, seen: set[str],
                        summary: Summary) -> None:
+    mark = time.perf_counter()
     patients = []
     for row in chunk.patients:  # a patient's row comes with their first case (chunks arrive in time order)
         if row[0] not in seen:
@@ -237,13 +266,22 @@ async def _write_chunk(writer: Writer, chunk: volume.Chunk, sealer: Sealer, seen
             patients.append(row)
     await writer.copy("patients", volume.PATIENT_COLUMNS, patients)
     await writer.copy("discharge_cases", volume.CASE_COLUMNS, chunk.cases)
+    mark = summary.timed("write cases", mark)
     await write_query_rows(writer, chunk.participants)
-    await writer.copy("events", volume.EVENT_COLUMNS, chunk.events)
-    await writer.copy("access_log", ACCESS_SEALED_COLUMNS, sealer.seal(chunk.access))
+    mark = summary.timed("write query rows", mark)
+    events, entries = feeds.place(chunk.events, chunk.event_units)
+    await writer.copy("events", ("id", *volume.EVENT_COLUMNS), events)
+    await writer.copy("feed_entries", ("feed", "position", "event_pk"), entries)
+    mark = summary.timed("write events and feed entries", mark)
+    sealed = sealer.seal(chunk.access)
+    mark = summary.timed("seal access log", mark)
+    await writer.copy("access_log", ACCESS_SEALED_COLUMNS, sealed)
+    summary.timed("write access log", mark)
     summary.cases += len(chunk.cases)
     summary.patients += len(patients)
     summary.participants += len(chunk.participants)
     summary.events += len(chunk.events)
+    summary.feed_entries += len(entries)
     summary.access_log += len(chunk.access)
     for row in chunk.cases:
         summary.by_state[row[3]] = summary.by_state.get(row[3], 0) + 1

@@ -374,6 +374,7 @@ class Chunk:
     cases: list[tuple[Any, ...]] = field(default_factory=list)
     participants: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[Any, ...]] = field(default_factory=list)
+    event_units: list[tuple[str, ...]] = field(default_factory=list)  # per event: the units whose feeds get it
     access: list[tuple[Any, ...]] = field(default_factory=list)  # unsealed content, in chain order
 
 
@@ -431,6 +432,7 @@ def generate_chunk(plan: Plan, chunk: int) -> Chunk:
             out.events.append((str(uuid.uuid5(namespace, f"event:{n}")), event.type,
                                str(AggregateType.DISCHARGE_CASE), case.id, version, event.occurred_at,
                                _replace(payload, ids) if "notice_id" in payload else payload, event.occurred_at))
+            out.event_units.append(tuple(event.unit_ids))
         first = True
         for entry in case.timeline:
             user = staff[entry.user_id]

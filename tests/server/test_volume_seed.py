@@ -194,3 +194,21 @@ def test_the_population_file_names_its_source() -> None:
     text = Path(region.POPULATION_FILE).read_text(encoding="utf-8")
     assert text.splitlines()[0] == "municipality_code,municipality,population"
     assert sum(m.population for m in region.municipalities()) == 2_303_417  # SCB: Stockholms län, 31 Dec 2017
+
+
+async def test_a_second_load_is_refused_and_changes_nothing(loaded: tuple[Backend, bulk.Summary]) -> None:
+    backend, summary = loaded
+    engine = create_engine(backend.url)
+    try:
+        with pytest.raises(bulk.NotEmpty):
+            await bulk.load(engine, PLAN, keyring(settings_of(backend)), workers=1)
+        async with session_factory(engine)() as session:
+            assert await session.scalar(select(func.count()).select_from(CaseRow)) == summary.cases
+    finally:
+        await engine.dispose()
+
+
+def test_every_logged_action_has_its_swedish_text() -> None:
+    from domain import audit_terms
+
+    assert {*volume.ACCESS_ACTION.values(), "read_case"} <= set(audit_terms.ACTIONS)

@@ -38,7 +38,7 @@ from server.persistence.event_log import event_data
 from server.persistence.repositories import listed
 
 CASES_PER_YEAR = 60_000  # at scale 1: the county's discharges that need coordination, roughly
-CHUNK_SIZE = 250  # cases per unit of work (a worker's task; also the determinism unit of the random streams)
+CHUNK_SIZE = 250  # cases per unit of work (a worker's task); each case has its own random stream
 PSYCHIATRIC_SHARE = 0.12
 PATIENT_POOL = 1.5  # patient numbers per case drawn from: about a quarter of cases are readmissions
 FIRST_BIRTH = date(1925, 1, 1)

@@ -18,15 +18,17 @@ import hmac
 import json
 import multiprocessing
 import os
+import resource
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.pool import AsyncResult, Pool
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from realtime.feeds import unit_feed
@@ -62,6 +64,9 @@ class Summary:
     seconds: float = 0.0
     by_state: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds spent per phase (waiting for workers, writes)
+    # CPU seconds used (this process, the generating workers, the PostgreSQL backend when it runs on this host):
+    # what the load costs whatever else runs on the machine; their sum over the cores is an idle machine's time
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     def timed(self, phase: str, since: float) -> float:
         now = time.perf_counter()
@@ -190,6 +195,7 @@ async def load(engine: AsyncEngine, plan: volume.Plan, keyring: access_log.Keyri
                progress: Callable[[str], None] | None = None) -> Summary:
     """Generate and write the whole plan in one transaction; returns what was written."""
     started = time.perf_counter()
+    cpu_before = _cpu()
     workers = workers if workers is not None else (os.cpu_count() or 1)
     summary = Summary()
     pool = _pool(workers)
@@ -198,6 +204,9 @@ async def load(engine: AsyncEngine, plan: volume.Plan, keyring: access_log.Keyri
             raw = await conn.get_raw_connection()
             writer = Writer(conn, raw.driver_connection)
             async with conn.begin():
+                backend_pid = (await conn.scalar(text("SELECT pg_backend_pid()"))
+                               if conn.dialect.name == "postgresql" else None)
+                backend_before = _backend_cpu(backend_pid)
                 await prepare(AsyncSession(bind=conn), plan.now)
                 feeds = Feeds(int(await conn.scalar(select(func.coalesce(func.max(EventRow.id), 0))) or 0),
                               {f: int(p) for f, p in (await conn.execute(select(FeedRow.feed, FeedRow.last_position)))})
@@ -230,11 +239,32 @@ async def load(engine: AsyncEngine, plan: volume.Plan, keyring: access_log.Keyri
                 summary.timed("analyze", mark)
                 mark = time.perf_counter()
             summary.timed("commit", mark)
+            backend_after = _backend_cpu(backend_pid)
+            if backend_before is not None and backend_after is not None:
+                summary.cpu_seconds["database"] = round(backend_after - backend_before, 1)
     finally:
         if pool is not None:
-            pool.terminate()
+            pool.terminate()  # every task is done (or the load failed); join reaps the workers (their CPU time)
+            pool.join()
     summary.seconds = time.perf_counter() - started
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary.cpu_seconds["main"] = round(own.ru_utime + own.ru_stime - cpu_before[0], 1)
+    summary.cpu_seconds["workers"] = round(children.ru_utime + children.ru_stime - cpu_before[1], 1)
     return summary
+
+
+def _cpu() -> tuple[float, float]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def _backend_cpu(pid: int | None) -> float | None:
+    """CPU seconds of a local PostgreSQL backend (from /proc); None when it is not on this host."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _chunks(plan: volume.Plan, pool: Pool | None, workers: int) -> Any:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -27,7 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("api", help="run the API (Litestar under uvicorn)")
     sub.add_parser("ui", help="run the UI (NiceGUI)")
     sub.add_parser("migrate", help="migrate the database to the newest schema")
-    sub.add_parser("seed", help="migrate, then create the demo world if the database is empty")
+    seed_parser = sub.add_parser("seed", help="migrate, then create the demo world if the database is empty")
+    seed_parser.add_argument("--volume", choices=["stockholm"], default=None,
+                             help="instead: a region-sized case history (docs/demo-data.md)")
+    seed_parser.add_argument("--years", type=int, default=5, help="years of history (--volume)")
+    seed_parser.add_argument("--scale", type=float, default=1.0, help="1: about 60 000 cases a year (--volume)")
+    seed_parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed, the same data set")
+    seed_parser.add_argument("--now", default=None, help="ISO time the history ends at (default: now)")
+    seed_parser.add_argument("--workers", type=int, default=None, help="generating processes (default: CPUs)")
     token = sub.add_parser("token", help="print a bearer token for a demo user (development mode only)")
     token.add_argument("username")
     sub.add_parser("users", help="list the demo users with their units and roles")
@@ -54,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     handlers: dict[str, Callable[[], int]] = {
         "dev": lambda: dev(settings), "api": lambda: api(settings), "ui": ui, "migrate": lambda: migrate(settings),
-        "seed": lambda: seed(settings), "token": lambda: print_token(settings, args.username),
+        "seed": lambda: seed_volume(settings, args) if getattr(args, "volume", None) else seed(settings),
+        "token": lambda: print_token(settings, args.username),
         "users": lambda: list_users(settings), "verify-access-log": lambda: verify_access_log(settings),
         "seal-access-log": lambda: seal_access_log(settings),
         "checkpoint-access-log": lambda: checkpoint_access_log(settings),
@@ -88,6 +98,44 @@ async def _seed(settings: Settings) -> bool:
             return await seed_world(session, now=datetime.now(UTC))
     finally:
         await engine.dispose()
+
+
+def seed_volume(settings: Settings, args: argparse.Namespace) -> int:
+    """`samplan seed --volume stockholm`: migrate, then load a generated case history (server/demo/bulk.py)."""
+    from server.demo import bulk, volume
+    from server.persistence.database import create_engine
+    from server.runtime import payment_policy
+
+    keys = _keyring(settings)
+    if keys is None:
+        return 2
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC).replace(microsecond=0)
+    if now.tzinfo is None:
+        print("--now needs a time zone (e.g. 2026-12-01T12:00:00+00:00)", file=sys.stderr)
+        return 2
+    if args.years < 1 or not 0 < args.scale <= 5:
+        print("--years must be at least 1 and --scale in (0, 5]", file=sys.stderr)
+        return 2
+    migrate(settings)
+    plan = volume.Plan(years=args.years, scale=args.scale, seed=args.seed, now=now.astimezone(UTC),
+                       policy=payment_policy(settings.payment_policy))
+
+    async def run() -> bulk.Summary:
+        engine = create_engine(settings.database_url)
+        try:
+            return await bulk.load(engine, plan, keys, workers=args.workers,
+                                   progress=lambda line: print(line, file=sys.stderr, flush=True))
+        finally:
+            await engine.dispose()
+
+    try:
+        summary = asyncio.run(run())
+    except bulk.NotEmpty as exc:
+        print(f"samplan seed --volume: {exc}; nothing loaded", file=sys.stderr)
+        return 1
+    print(json.dumps({"volume": args.volume, "years": args.years, "scale": args.scale, "seed": args.seed,
+                      "now": plan.now.isoformat(), **dataclasses.asdict(summary)}))
+    return 0
 
 
 def api(settings: Settings) -> int:

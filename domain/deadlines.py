@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from domain.discharge_case import CaseState, DischargeCase, Part
 from domain.payment import (
     LiabilityConditions,
+    NotLiableReason,
     PaymentLiability,
     PaymentPolicy,
     first_liable_date,
@@ -215,6 +216,69 @@ def case_liability(case: DischargeCase, policy: PaymentPolicy, amounts: Mapping[
     """Payment liability under the individual rule of `policy` (for the average model: per-patient figures)."""
     return individual_liability(case.ready_periods, case.care_type, policy, liability_conditions(case),
                                 amounts, now)
+
+
+class PaymentStage(StrEnum):
+    """Where a case stands with payment liability now: the facts the texts of every client follow, so that no
+    client re-derives them (a draft never reads "sent too late", an ended case never "starts … if still there")."""
+
+    NOT_READY = "not_ready"  # open, no ready-for-discharge notice in force: nothing to pay (yet)
+    NOT_YET_LIABLE = "not_yet_liable"  # ready: liability starts on `liability_starts_on` if the patient is still in
+    LIABLE = "liable"  # ready and charged days so far: the municipality pays from `liability_starts_on`
+    WAS_LIABLE = "was_liable"  # the ready period ended (discharge, withdrawal, interruption) after charged days
+    NOT_LIABLE = "not_liable"  # a condition failed for good: `reasons_not_liable`
+    ENDED_WITHOUT_LIABILITY = "ended_without_liability"  # the case ended before any day was charged
+
+
+@dataclass(frozen=True)
+class PaymentStatus:
+    """A case's payment liability with its stage. `reasons_not_liable` holds only failures that are final;
+    `reasons_pending` the conditions not met yet that can still be met in time (an admission notice before its
+    due time, a SIP invitation within its 3 days, a ready notice while the case is open)."""
+
+    stage: PaymentStage
+    liability: PaymentLiability
+    reasons_not_liable: tuple[str, ...]
+    reasons_pending: tuple[str, ...]
+    liability_ends_on: date | None  # the last charged date so far (None: nothing charged)
+
+
+def pending_reasons(case: DischargeCase, now: datetime, rules: DeadlineRules = DEFAULT_RULES) -> tuple[str, ...]:
+    """The unmet liability conditions that can still be met in time (see :class:`PaymentStatus`)."""
+    now_utc = saturate(now).astimezone(UTC)
+    pending: list[str] = []
+    if (case.admission_notice_sent_at is None and case.state.is_open
+            and now_utc <= admission_notice_due(case, rules).astimezone(UTC)):
+        pending.append(NotLiableReason.ADMISSION_NOTICE_LATE)
+    if case.state.is_open and not case.ready_periods:
+        pending.append(NotLiableReason.READY_NOTICE_MISSING)
+    if case.sip_applies and case.sip_invitation_sent_at is None and case.ready_periods and (
+            case.state.is_open or case.state is CaseState.DISCHARGED):
+        due = saturate(case.ready_periods[0].ready_at) + rules.sip_invitation_window
+        if now_utc <= due.astimezone(UTC):
+            pending.append(NotLiableReason.SIP_INVITATION_MISSING)
+    return tuple(pending)
+
+
+def payment_status(case: DischargeCase, policy: PaymentPolicy, amounts: Mapping[int, int], now: datetime,
+                   rules: DeadlineRules = DEFAULT_RULES) -> PaymentStatus:
+    """:func:`case_liability` with the stage the case is in now (:class:`PaymentStage`)."""
+    liability = case_liability(case, policy, amounts, now)
+    pending = pending_reasons(case, now, rules)
+    final = tuple(r for r in liability.reasons_not_liable if r not in pending)
+    ready_now = case.state.is_open and case.current_ready_period is not None
+    ends_on = liability.liable_spans[-1][1] if liability.liable_spans else None
+    if liability.liable:
+        stage = PaymentStage.LIABLE if ready_now else PaymentStage.WAS_LIABLE
+    elif any(r != NotLiableReason.READY_NOTICE_MISSING for r in final):
+        stage = PaymentStage.NOT_LIABLE
+    elif ready_now:
+        stage = PaymentStage.NOT_YET_LIABLE
+    elif case.state.is_open:
+        stage = PaymentStage.NOT_READY
+    else:
+        stage = PaymentStage.ENDED_WITHOUT_LIABILITY
+    return PaymentStatus(stage, liability, final, pending, ends_on)
 
 
 def end_of_day(day: date) -> datetime:

@@ -231,11 +231,17 @@ def money(amount: int | None) -> str:
 
 
 NOT_LIABLE = {
-    "admission_notice_late": "inskrivningsmeddelandet skickades för sent",
+    "admission_notice_late": "inskrivningsmeddelandet skickades inte i tid",
     "ready_notice_missing": "ingen utskrivningsklar-anmälan",
     "patient_refused_services": "patienten har tackat nej till insatser",
     "sip_invitation_missing": "kallelse till SIP saknas",
     "outpatient_services_missing": "regionens öppenvårdsinsatser saknas",
+}
+
+
+NOT_LIABLE_PENDING = {  # a condition still to be met in time: "… om patienten är kvar då och <this>"
+    "sip_invitation_missing": "kallelse till SIP skickas i tid",
+    "admission_notice_late": "inskrivningsmeddelandet skickas i tid",
 }
 
 

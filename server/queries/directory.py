@@ -39,7 +39,8 @@ class DirectoryQuery:
                          connect_organisations=can.connect_organisations, review_logs=can.review_logs,
                          verify_log=can.verify_log, grantable_roles=[str(r) for r in can.grantable_roles],
                          case_roles=[str(r) for r in can.case_roles],
-                         statistics_unit_ids=list(can.statistics_unit_ids), merge_identities=can.merge_identities))
+                         statistics_unit_ids=list(can.statistics_unit_ids), merge_identities=can.merge_identities,
+                         enter_payment_amounts=can.enter_payment_amounts))
 
     async def units(self, *, kind: UnitKind | None, municipality_code: str | None, organisation_id: str | None,
                     kinds: Collection[str] | None = None, limit: int, offset: int) -> UnitPage:

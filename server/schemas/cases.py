@@ -222,6 +222,7 @@ class CapabilitiesOut(msgspec.Struct, kw_only=True):
     case_roles: list[str]  # the roles that work with patient cases (only they carry protected-identity access)
     statistics_unit_ids: list[str] = msgspec.field(default_factory=list)  # where you read statistics
     merge_identities: bool = False  # merge a reserve number into a person's real identity
+    enter_payment_amounts: bool = False  # Socialstyrelsen's amount per day per year (`setPaymentAmount`)
 
 
 class MeOut(msgspec.Struct, kw_only=True):
@@ -285,13 +286,17 @@ class DeadlineOut(msgspec.Struct, kw_only=True):
 class PaymentOut(msgspec.Struct, kw_only=True):
     policy: str
     liable: bool
-    reasons_not_liable: list[str]
+    reasons_not_liable: list[str]  # conditions failed for good (never one that can still be met in time)
     day_zero: date | None
     liability_starts_on: date | None
     days_ready: int
     liable_days: int
     amount_sek: int | None
     missing_amount_years: list[int]
+    # not_ready, not_yet_liable, liable, was_liable, not_liable, ended_without_liability (docs/api.md, "Payment")
+    stage: str = "not_ready"
+    reasons_pending: list[str] = []  # conditions not met yet that can still be met in time
+    liability_ends_on: date | None = None  # the last charged date so far
 
 
 class AfterDischargeContactOut(msgspec.Struct, kw_only=True):

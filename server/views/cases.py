@@ -8,7 +8,7 @@ from datetime import datetime
 
 import msgspec
 
-from domain.deadlines import case_deadlines, case_liability, worst_open_state
+from domain.deadlines import case_deadlines, payment_status, worst_open_state
 from domain.discharge_case import DischargeCase
 from domain.discharge_notice import DischargeInformation
 from domain.identity import parse_patient_identity
@@ -74,7 +74,8 @@ def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: da
 def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], policy: PaymentPolicy,
            amounts: Mapping[int, int], now: datetime, *, unit_id: str, reveal: bool = False) -> CaseDetail:
     base = summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal)
-    liability = case_liability(case, policy, amounts, now)
+    status = payment_status(case, policy, amounts, now)
+    liability = status.liability
     return CaseDetail(
         **{f: getattr(base, f) for f in base.__struct_fields__},
         participants=[ParticipantOut(unit_id=p.unit_id, unit_name=_unit_name(units, p.unit_id), part=p.part,
@@ -105,10 +106,12 @@ def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], p
         timeline=[TimelineOut(at=t.at, action=t.action, user_id=t.user_id, unit_id=t.unit_id, detail=t.detail)
                   for t in case.timeline],
         payment=PaymentOut(policy=liability.policy_name, liable=liability.liable,
-                           reasons_not_liable=list(liability.reasons_not_liable), day_zero=liability.day_zero,
+                           reasons_not_liable=list(status.reasons_not_liable), day_zero=liability.day_zero,
                            liability_starts_on=liability.liability_starts_on, days_ready=liability.days_ready,
                            liable_days=liability.liable_days, amount_sek=liability.amount_sek,
-                           missing_amount_years=list(liability.missing_amount_years)))
+                           missing_amount_years=list(liability.missing_amount_years), stage=str(status.stage),
+                           reasons_pending=list(status.reasons_pending),
+                           liability_ends_on=status.liability_ends_on))
 
 
 def discharge_information_out(information: DischargeInformation | None) -> DischargeInformationOut | None:

@@ -281,6 +281,9 @@ class DeadlineOut(msgspec.Struct, kw_only=True):
     met_at: datetime | None
     state: str
     responsible_part: Part | None = None  # the part of the case that must act before it (null: a SIP plan's)
+    responsible_unit_ids: list[str] = []  # the case's units that take that part (the ward; the active receivers)
+    # due at the estimated discharge while the patient is still admitted: an estimate, at most `at_risk`
+    estimated: bool = False
 
 
 class PaymentOut(msgspec.Struct, kw_only=True):

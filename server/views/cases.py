@@ -8,7 +8,7 @@ from datetime import datetime
 
 import msgspec
 
-from domain.deadlines import case_deadlines, payment_status, worst_open_state
+from domain.deadlines import case_deadlines, payment_status, responsible_unit_ids, worst_open_state
 from domain.discharge_case import DischargeCase
 from domain.discharge_notice import DischargeInformation
 from domain.identity import parse_patient_identity
@@ -61,7 +61,8 @@ def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: da
         estimated_discharge_at=case.estimated_discharge_at, ready_for_discharge_at=case.ready_for_discharge_at,
         discharged_at=case.discharged_at, discharge_information=discharge_information_out(case.discharge_information),
         deadlines=[DeadlineOut(kind=str(d.kind), due_at=d.due_at, met_at=d.met_at, state=str(d.state),
-                               responsible_part=d.kind.responsible_part) for d in deadlines],
+                               responsible_part=d.kind.responsible_part, estimated=d.estimated,
+                               responsible_unit_ids=list(responsible_unit_ids(case, d.kind))) for d in deadlines],
         deadline_state=str(worst) if worst else None,
         acknowledgement_status=[AckStatusOut(unit_id=u, unacknowledged=len(case.unacknowledged(u)))
                                 for u in case.receiving_unit_ids()],

@@ -41,6 +41,12 @@ DEADLINES = {
     "discharge_information": "Informationsöverföring senast",
     "payment_liability": "Betalningsansvar",  # its countdown says "från 11 dec" itself
 }
+DEADLINE_EXPLAINED = {  # a deadline named in a sentence (tooltips, accessible labels)
+    "admission_notice": "Inskrivningsmeddelandet ska skickas senast",
+    "named_care_contact": "Fast vårdkontakt ska utses före utskrivningen",
+    "sip_invitation": "Kallelse till SIP ska skickas senast",
+    "discharge_information": "Informationen ska överföras senast utskrivningsdagen",
+}
 DEADLINE_SHORT = {
     "admission_notice": "Inskr.medd.",
     "named_care_contact": "FVK",

@@ -25,7 +25,8 @@ depends_on: str | Sequence[str] | None = None
 def _rebuild() -> None:
     path = Path(__file__).with_name("0008_case_list_query_model.py")
     spec = importlib.util.spec_from_file_location("samplan_migration_0008", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.backfill()

@@ -15,7 +15,8 @@ from server.schemas.cases import AssignmentOut, CapabilitiesOut, MeOut, UnitOut,
 
 def unit_out(row: UnitRow) -> UnitOut:
     return UnitOut(id=row.id, name=row.name, kind=row.kind, hsa_id=row.hsa_id, organisation_id=row.organisation_id,
-                   municipality_code=row.municipality_code, district=row.district, routing_role=row.routing_role)
+                   municipality_code=row.municipality_code, district=row.district, routing_role=row.routing_role,
+                   phone=row.phone)
 
 
 class DirectoryQuery:

@@ -196,6 +196,7 @@ class UnitOut(msgspec.Struct, kw_only=True):
     municipality_code: str | None
     district: str | None
     routing_role: str | None
+    phone: str | None = None  # the number the other parties of a case call
 
 
 class AssignmentOut(msgspec.Struct, kw_only=True):
@@ -340,6 +341,23 @@ class PlanningOut(msgspec.Struct, kw_only=True):
     revisions: dict[str, int] = {}
 
 
+class UnitRefOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    phone: str | None = None  # the unit's phone for the other parties (wards: the receivers call it)
+
+
+class CaseContextOut(msgspec.Struct, kw_only=True):
+    """Who is who on a case, by name (receivers need to know where the patient is and whom to call)."""
+
+    hospital: str  # the sending ward's organisation (the hospital or care provider)
+    ward: UnitRefOut
+    municipality: str | None  # the patient's registered municipality by name (never its code); null: unknown
+    municipal_units: list[UnitRefOut]  # the active participating units of each receiving part
+    primary_care_units: list[UnitRefOut]
+    named_care_contact: str | None  # name (and title) of the named care contact (*fast vårdkontakt*), once appointed
+
+
 class AckStatusOut(msgspec.Struct, kw_only=True):
     unit_id: str
     unacknowledged: int
@@ -369,6 +387,7 @@ class CaseSummary(msgspec.Struct, kw_only=True):
     allowed_actions: list[CaseActionName]  # what the acting unit may do now (docs/api.md, "Case actions")
     refused_actions: dict[str, str]  # every other action -> why its command would be refused now (a reason code)
     inbox_unit_ids: list[str]  # the receiving units that have the case in their inbox now
+    context: CaseContextOut | None = None  # names of the hospital, ward, municipality, units and named care contact
 
 
 class CaseDetail(CaseSummary, kw_only=True):

@@ -476,6 +476,9 @@ class AdminPage:
             inputs["municipality_code"] = ui.input("Kommunkod (fyra siffror, för kommunala enheter)",
                                                    value=(unit or {}).get("municipality_code") or "").classes(
                                                        "w-full")
+            inputs["phone"] = ui.input("Telefon (som andra parter i ärenden ringer)",
+                                       value=(unit or {}).get("phone") or "").props('type="tel"').classes(
+                                           "w-full").mark("unit-phone")
 
         async def submit(error: ui.element) -> bool:
             body = {k: (str(v.value).strip() if v.value else None) for k, v in inputs.items()}

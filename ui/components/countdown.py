@@ -74,9 +74,10 @@ def explain(deadline: dict[str, Any], state: str, now: datetime, responsible: st
         return (f"Kommunens betalningsansvar {'gäller sedan' if started else 'börjar'} {when} om patienten är kvar "
                 f"(fria dagar efter utskrivningsklar).{who}")
     if met is not None:
+        noun = fmt.label(fmt.DEADLINES, kind).removesuffix(" senast")
         if state == "ok":
-            return f"{what}: klart {fmt.short_date_time(met, now)}, i tid.{who}"
-        return f"{what}: klart {fmt.short_date_time(met, now)}, efter tidsfristen {when}.{who}"
+            return f"{noun}: klart {fmt.short_date_time(met, now)}, i tid.{who}"
+        return f"{noun}: klart {fmt.short_date_time(met, now)}, efter tidsfristen {when}.{who}"
     if deadline.get("estimated"):
         passed = " Den beräknade tiden har passerat: uppdatera beräknad utskrivning." if due and now > due else ""
         return (f"{what}: beräknad {when}, räknat från beräknad utskrivning (en uppskattning, patienten är kvar)."

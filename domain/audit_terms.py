@@ -43,6 +43,8 @@ CASE_ACTIONS = {
     "interrupt": "Avbröt ärendet",
     "cancel": "Makulerade ett felsänt ärende",
     "close": "Avslutade ärendet",
+    "export_reserve_list": "Skrev ut reservlistan (reservrutin)",
+    "export_case_sheet": "Skrev ut ärendet (reservrutin)",
 }
 SIP_ACTIONS = {
     "create_sip_plan": "Startade en SIP",

@@ -148,7 +148,7 @@ def case_deadlines(case: DischargeCase, policy: PaymentPolicy, now: datetime,
     latest_ready = case.ready_periods[-1].ready_at if case.ready_periods else None
     if case.sip_applies and first_ready is not None:
         # The invitation answers the first ready notice; a withdrawn-and-resent notice does not restart it.
-        add(DeadlineKind.SIP_INVITATION, saturate(first_ready) + rules.sip_invitation_window,
+        add(DeadlineKind.SIP_INVITATION, sip_invitation_due(first_ready, rules),
             case.sip_invitation_sent_at, rules.sip_invitation_at_risk)
     discharge_day = case.discharged_at or (case.estimated_discharge_at if latest_ready else None)
     if discharge_day is not None:
@@ -226,7 +226,7 @@ NEVER = datetime(9999, 12, 31, tzinfo=UTC)  # `overdue_from` of a case whose ope
 
 def liability_conditions(case: DischargeCase, rules: DeadlineRules = DEFAULT_RULES) -> LiabilityConditions:
     sent = case.admission_notice_sent_at
-    sip_due = saturate(case.ready_periods[0].ready_at) + rules.sip_invitation_window if case.ready_periods else None
+    sip_due = sip_invitation_due(case.ready_periods[0].ready_at, rules) if case.ready_periods else None
     sip_sent = case.sip_invitation_sent_at
     return LiabilityConditions(
         admission_notice_in_time=sent is not None
@@ -282,7 +282,7 @@ def pending_reasons(case: DischargeCase, now: datetime, rules: DeadlineRules = D
         pending.append(NotLiableReason.READY_NOTICE_MISSING)
     if case.sip_applies and case.sip_invitation_sent_at is None and case.ready_periods and (
             case.state.is_open or case.state is CaseState.DISCHARGED):
-        due = saturate(case.ready_periods[0].ready_at) + rules.sip_invitation_window
+        due = sip_invitation_due(case.ready_periods[0].ready_at, rules)
         if now_utc <= due.astimezone(UTC):
             pending.append(NotLiableReason.SIP_INVITATION_MISSING)
     return tuple(pending)
@@ -314,6 +314,14 @@ def end_of_day(day: date) -> datetime:
     if day > CALENDAR_MAX.date():
         return CALENDAR_MAX
     return datetime.combine(day, time(0), tzinfo=STOCKHOLM) + timedelta(days=1) - timedelta(microseconds=1)
+
+
+def sip_invitation_due(ready_at: datetime, rules: DeadlineRules = DEFAULT_RULES) -> datetime:
+    """Ready for discharge + 3 calendar days at the same local (Europe/Stockholm) clock time (process.md section
+    3): across a summer-time change that is 71 or 73 real hours, not 72. Arithmetic on a zoned datetime adds to
+    the wall clock; the result is then told in UTC."""
+    local = saturate(ready_at).astimezone(STOCKHOLM)
+    return (local + rules.sip_invitation_window).astimezone(UTC)
 
 
 def _end_of_day(moment: datetime) -> datetime:

@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
                            help="remove access-log rows older than the retention (at least 5 years)")
     purge.add_argument("--retention-days", type=int, default=None,
                        help="override SAMPLAN_ACCESS_LOG_RETENTION_DAYS (never below 5 years)")
+    reserve = sub.add_parser("reserve-export",
+                             help="write each unit's reserve list (PDF, CSV) and a page per open case to a directory "
+                                  "only its owner can read; schedule it (docs/reservrutin.md)")
+    reserve.add_argument("--to", required=True, help="the directory to write to (created 0700)")
+    reserve.add_argument("--unit", action="append", default=None,
+                         help="a unit id (repeat for several; default: every active unit)")
     args = parser.parse_args(argv)
     if args.command == "dev" and not os.environ.get("SAMPLAN_DEV_MODE"):
         # `samplan dev` is how development mode is asked for (besides SAMPLAN_DEV_MODE=1); an explicit 0 wins.
@@ -52,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         "users": lambda: list_users(settings), "verify-access-log": lambda: verify_access_log(settings),
         "seal-access-log": lambda: seal_access_log(settings),
         "checkpoint-access-log": lambda: checkpoint_access_log(settings),
-        "purge-access-log": lambda: purge_access_log(settings, getattr(args, "retention_days", None))}
+        "purge-access-log": lambda: purge_access_log(settings, getattr(args, "retention_days", None)),
+        "reserve-export": lambda: reserve_export(settings, args.to, args.unit)}
     return handlers[args.command]()
 
 
@@ -359,6 +366,43 @@ def purge_access_log(settings: Settings, retention_days: int | None) -> int:
     if result.rows_purged and settings.access_log_checkpoint_file is not None:
         return checkpoint_access_log(settings, event="purge")
     return 0
+
+
+def reserve_export(settings: Settings, to: str, units: list[str] | None) -> int:
+    """Exit 0: every list written; 1: a unit was not found or failed (the others are written, its old list kept)."""
+    from pathlib import Path
+
+    from server.exports.reserve_files import write_index, write_unit
+    from server.persistence.database import create_engine, session_factory
+    from server.persistence.unit_of_work import UnitOfWork
+    from server.queries.reserve import ReserveQuery
+    from server.runtime import payment_policy
+    from server.views.reserve import ReserveList
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        policy = payment_policy(settings.payment_policy)
+        sessions = session_factory(engine)
+        query = ReserveQuery(lambda: UnitOfWork(sessions, None, policy), policy, lambda: datetime.now(UTC))
+        target, failed, written = Path(to), 0, []
+        try:
+            for unit_id in units or await query.active_unit_ids():
+                try:
+                    reserve: ReserveList = await query.operator_list(unit_id)
+                    folder = await asyncio.to_thread(write_unit, target, reserve)
+                except Exception as exc:  # one unit's failure must not stop the others' lists
+                    failed += 1
+                    print(f"unit {unit_id}: not written ({type(exc).__name__}: {exc})", file=sys.stderr)
+                    continue
+                written.append(reserve)
+                print(f"unit {unit_id}: {len(reserve.sheets)} open cases -> {folder}")
+            if written:
+                write_index(target, written)
+        finally:
+            await engine.dispose()
+        return 1 if failed else 0
+
+    return asyncio.run(run())
 
 
 async def _in_session(settings: Settings, work: Callable[[Any], Awaitable[T]], write: bool = False) -> T:

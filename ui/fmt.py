@@ -8,38 +8,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from domain import case_terms
 from domain.audit_terms import period_days
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
-STATES = {
-    "admitted": "Inskriven (utkast)",
-    "planning": "Planering",
-    "ready_for_discharge": "Utskrivningsklar",
-    "discharged": "Utskriven",
-    "closed": "Avslutad",
-    "interrupted": "Avbruten",
-    "cancelled": "Felsänd",
-}
+# The case's words are one table with the server's printouts (`domain/case_terms.py`).
+CARE_TYPES = case_terms.CARE_TYPES
+DEADLINE_STATES = case_terms.DEADLINE_STATES
+DEADLINES = case_terms.DEADLINES
+DESTINATIONS = case_terms.DESTINATIONS
+MEDICATION_LISTS = case_terms.MEDICATION_LISTS
+NEEDS = case_terms.NEEDS
+NOTICES = case_terms.NOTICES
+PARTS = case_terms.PARTS
+STATES = case_terms.STATES
+TIMELINE = case_terms.TIMELINE
+
 STATE_COLOURS = {
     "admitted": "grey-8", "planning": "blue-9", "ready_for_discharge": "green-9", "discharged": "teal-9",
     "closed": "grey-9", "interrupted": "orange-10", "cancelled": "red-10",
-}
-CARE_TYPES = {"somatic": "Somatik", "psychiatric": "Psykiatri"}
-NOTICES = {
-    "admission_notice": "Inskrivningsmeddelande",
-    "estimated_discharge_changed": "Ändrad beräknad utskrivning",
-    "ready_for_discharge": "Utskrivningsklar",
-    "ready_for_discharge_withdrawn": "Inte längre utskrivningsklar",
-    "sip_invitation": "Kallelse till SIP",
-    "discharge_notice": "Utskrivningsmeddelande",
-}
-DEADLINES = {
-    "admission_notice": "Inskrivningsmeddelande senast",
-    "named_care_contact": "Fast vårdkontakt senast",
-    "sip_invitation": "Kallelse till SIP senast",
-    "discharge_information": "Informationsöverföring senast",
-    "payment_liability": "Betalningsansvar",  # its countdown says "från 11 dec" itself
 }
 DEADLINE_EXPLAINED = {  # a deadline named in a sentence (tooltips, accessible labels)
     "admission_notice": "Inskrivningsmeddelandet ska skickas senast",
@@ -54,20 +42,7 @@ DEADLINE_SHORT = {
     "discharge_information": "Info.överföring",
     "payment_liability": "Betalningsansvar",
 }
-DEADLINE_STATES = {"ok": "I tid", "at_risk": "Snart", "overdue": "Försenad"}
-PARTS = {"inpatient_unit": "Slutenvård", "primary_care_unit": "Primärvård", "municipal_unit": "Kommun"}
 PARTICIPANT_STATUS = {"active": "Aktiv", "forwarded": "Vidarebefordrad", "rejected": "Avvisad", "removed": "Borttagen"}
-NEEDS = {
-    "home_help": "Hemtjänst",
-    "home_health_care": "Hemsjukvård",
-    "short_term_stay": "Korttidsvistelse",
-    "special_housing": "Särskilt boende",
-    "home_rehabilitation": "Hemrehabilitering",
-    "aids": "Hjälpmedel",
-    "safety_alarm": "Trygghetslarm",
-    "meal_service": "Matdistribution",
-    "medication_support": "Läkemedelshantering",
-}
 REJECTION_REASONS = {
     "wrong_municipality": "Fel kommun (folkbokförd i annan kommun)",
     "not_listed_here": "Inte listad hos oss",
@@ -81,48 +56,11 @@ INTERRUPTION_REASONS = {
     "no_needs": "Inga behov av insatser",
     "other": "Annan orsak",
 }
-DESTINATIONS = {  # where the patient goes (the discharge notice)
-    "home": "Hemmet",
-    "short_term_stay": "Korttidsboende",
-    "special_housing": "Särskilt boende",
-    "other_unit": "Annan avdelning eller enhet",
-    "deceased": "Avliden",
-    "other": "Annat",
-}
-MEDICATION_LISTS = {"attached": "Bifogad i meddelandet", "sent_in_record": "Skickad via journalen"}
 HOME_READINESS = {
     "medicines_secured": "Läkemedel säkrade tills apoteket tar över",
     "aids_in_place": "Hjälpmedel på plats",
     "patient_informed": "Patienten informerad",
     "next_provider_informed": "Nästa vårdgivare informerad",
-}
-TIMELINE = {
-    "registered": "Inskrivning registrerad",
-    "case_registered": "Inskrivning registrerad",
-    "admission_notice_sent": "Inskrivningsmeddelande skickat",
-    "needs_identified": "Behov av insatser identifierade",
-    "acknowledged": "Kvitterat",
-    "forwarded": "Vidarebefordrat",
-    "rejected": "Avvisat – inte vår patient",
-    "participant_added": "Deltagare tillagd",
-    "participant_removed": "Deltagare borttagen",
-    "named_care_contact_appointed": "Fast vårdkontakt utsedd",
-    "estimated_discharge_changed": "Beräknad utskrivning ändrad",
-    "planning_updated": "Planeringsunderlag sparat",
-    "ready_for_discharge": "Utskrivningsklar",
-    "ready_for_discharge_withdrawn": "Inte längre utskrivningsklar",
-    "sip_applies": "SIP behövs",
-    "sip_not_applies": "SIP behövs inte",
-    "sip_invitation_sent": "Kallelse till SIP skickad",
-    "liability_facts_changed": "Uppgifter om betalningsansvar ändrade",
-    "home_readiness_updated": "Hemgångsklar-listan uppdaterad",
-    "leave_started": "Permission påbörjad",
-    "leave_ended": "Permission avslutad",
-    "discharge_notice_sent": "Utskrivningsmeddelande skickat",
-    "interrupted": "Avbrott",
-    "cancelled": "Felsänt – makulerat",
-    "closed": "Ärendet avslutat",
-    "patient_identity_merged": "Reservnumret fört över till personens riktiga identitet",
 }
 # What a toast says when an action of the case succeeded (by the action's code), never "<label>: klart".
 DONE = {

@@ -49,6 +49,9 @@ PAGE_CSS = """
 .sp-at_risk { color: #9a3412; font-weight: 700; }
 .sp-overdue { color: #991b1b; font-weight: 700; }
 .sp-met { color: #374151; } .sp-late { color: #991b1b; }
+@media (max-width: 1000px) {  /* a list's header row: read aloud, not shown, once its rows are cards */
+  .sp-head { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+}
 """
 
 

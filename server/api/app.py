@@ -23,6 +23,7 @@ from server.api.log_review import LOG_REVIEW_ROUTES
 from server.api.openapi import openapi_config
 from server.api.payment import PAYMENT_ROUTES
 from server.api.problems import EXCEPTION_HANDLERS, problem
+from server.api.reserve import RESERVE_ROUTES
 from server.api.sip import SIP_ROUTES
 from server.api.stream import event_stream
 from server.runtime import Runtime, build_runtime
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await app.state.runtime.close()
 
     api = Router("/api/v1", route_handlers=[*CASE_ROUTES, *DIRECTORY_ROUTES, *FEED_ROUTES, *PAYMENT_ROUTES,
-                                            *ADMIN_ROUTES, *LOG_REVIEW_ROUTES, *SIP_ROUTES,
+                                            *ADMIN_ROUTES, *LOG_REVIEW_ROUTES, *SIP_ROUTES, *RESERVE_ROUTES,
                                             event_stream],
                  dependencies=dependencies(),
                  guards=[require_authentication],

@@ -24,10 +24,12 @@ from server.errors import Conflict, Invalid
 from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
+from server.queries.reserve import SHEET_ACTION, case_sheet
 from server.schemas.cases import CaseDetail, RegisterCase
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Store, Touched
 from server.services.patients import details_of, upsert_patient
 from server.views.cases import detail
+from server.views.reserve import Sheet
 
 PART_OF_KIND = RECEIVING_PART_OF_KIND
 
@@ -127,6 +129,14 @@ class CaseService:
 
     async def get(self, user: CurrentUser, case_id: str, acting_unit: str | None) -> CaseDetail:
         return await self._runner.get(user, case_id, acting_unit)
+
+    async def sheet(self, user: CurrentUser, case_id: str, acting_unit: str | None) -> Sheet:
+        """The case for its printout (the reserve routine's case sheet), access-logged as `export_case_sheet`."""
+        return await self._runner.read(
+            user, case_id, acting_unit, SHEET_ACTION,
+            lambda uow, case, unit_id, now: case_sheet(
+                uow, case, unit_id, self._policy, now,
+                reveal=authorization.reveals_protected_identity(user, unit_id)))
 
     # ----- helpers --------------------------------------------------------------------------------------------
 

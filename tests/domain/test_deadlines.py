@@ -23,6 +23,7 @@ from domain.deadlines import (
     evaluate,
     liability_conditions,
     responsible_unit_ids,
+    sip_invitation_due,
     worst_open_state,
 )
 from domain.discharge_case import CaseState, DischargeCase, InterruptionReason
@@ -220,6 +221,25 @@ def test_no_sip_deadline_unless_a_sip_applies() -> None:
     assert one(case, DeadlineKind.SIP_INVITATION, READY_AT).due_at == SIP_DUE
     case.set_sip_applies(PRIMARY_USER, False, READY_AT + timedelta(hours=2))
     assert DeadlineKind.SIP_INVITATION not in deadlines_by_kind(case, READY_AT)
+
+
+@pytest.mark.parametrize(("ready_local", "real_hours"), [
+    (datetime(2027, 3, 26, 10, tzinfo=STOCKHOLM), 71),  # summer time begins Sunday 28 March 2027
+    (datetime(2026, 10, 23, 10, tzinfo=STOCKHOLM), 73),  # summer time ends Sunday 25 October 2026
+    (datetime(2026, 3, 4, 10, tzinfo=STOCKHOLM), 72),
+])
+def test_the_sip_invitation_is_due_three_calendar_days_later_at_the_same_local_clock_time(
+        ready_local: datetime, real_hours: int) -> None:
+    """process.md section 3: ready + 3 calendar days at the same Europe/Stockholm clock time (71 or 73 real hours
+    across a summer-time change), for the deadline and for the payment rule that reads it."""
+    ready = ready_local.astimezone(UTC)
+    due = sip_invitation_due(ready)
+    assert due.astimezone(STOCKHOLM).replace(tzinfo=None) == ready_local.replace(tzinfo=None) + timedelta(days=3)
+    assert due - ready == timedelta(hours=real_hours)
+    case = build_case(CaseState.READY, sip_applies=True, admitted_at=ready - timedelta(days=2),
+                      notice_at=ready - timedelta(days=2, hours=-1), ready_at=ready,
+                      estimated_discharge_at=ready + timedelta(days=5))
+    assert one(case, DeadlineKind.SIP_INVITATION, ready).due_at == due
 
 
 def test_no_sip_deadline_before_the_ready_notice() -> None:

@@ -13,8 +13,8 @@ from fhir.resources.R4B.consent import Consent
 from pypdf import PdfReader
 
 from server.demo.seed import DEMO_USERS
+from server.exports.pdf import font_paths
 from server.exports.sip_fhir import IDENTITY_SYSTEMS
-from server.exports.sip_pdf import font_paths
 from tests.conftest import Backend
 from tests.server.conftest import new_identity, patient
 from tests.server.sip_support import (

@@ -20,6 +20,7 @@ from ui.components.actions import actions_for, perform
 from ui.components.cellcast import CELLCAST
 from ui.components.countdown import Countdown
 from ui.components.register_case import register_button
+from ui.components.reserve import reserve_list_button
 from ui.frame import Frame, frame
 from ui.live import LiveView
 
@@ -44,7 +45,11 @@ SORTS = {
 COLUMNS = ("Patient (och vem som tittar nu)", "Status och beräknad utskrivning", "Tidsfrister", "Kvittenser",
            "Åtgärder")
 BOARD_CSS = (".sp-board { grid-template-columns: minmax(14rem,2fr) minmax(11rem,1fr) minmax(16rem,2.5fr) "
-             "minmax(12rem,2fr) 9rem; }")
+             "minmax(12rem,2fr) 9rem; }"
+             # A tablet (768 px): each patient a card of two columns (patient | status, deadlines | receipts,
+             # actions), so every action is reachable without sideways scrolling; the header row is read aloud only.
+             "@media (max-width: 1000px) { .sp-board { grid-template-columns: minmax(0,1fr) minmax(0,1fr); "
+             "gap: 4px 12px; align-items: start; } .sp-board > * { min-width: 0; overflow-wrap: anywhere; } }")
 _FAR = "9999"
 
 
@@ -161,7 +166,7 @@ class Board(LiveView):
     def build_table(self) -> None:
         with ui.element("div").classes("w-full").props('role="table" aria-label="Utskrivningstavla" '
                                                         'aria-describedby="sp-board-summary"'):
-            with ui.element("div").classes("sp-grid sp-row sp-board font-bold bg-grey-2").props('role="row"'):
+            with ui.element("div").classes("sp-grid sp-row sp-board sp-head font-bold bg-grey-2").props('role="row"'):
                 for title in COLUMNS:
                     ui.label(title).props('role="columnheader"')
             self.body = ui.element("div").props('role="rowgroup"')
@@ -339,6 +344,7 @@ async def board_page(path: str = "/tavla") -> None:
         board = Board(shell)
         unit = shell.acting_unit
         with new_case:  # the answer shows the new row at once (its live event then changes nothing)
+            reserve_list_button(shell, unit)
             register_button(shell, lambda case: shell.live.apply_result(case, unit))
         board.build_controls()
         board.build_table()

@@ -28,7 +28,13 @@ PART_DEADLINES = {
     "primary_care_unit": ("named_care_contact", "sip_invitation", "payment_liability"),
 }
 INBOX_CSS = (".sp-inbox { grid-template-columns: 2.5rem minmax(13rem,2fr) minmax(14rem,2fr) 10rem "
-             "minmax(14rem,2fr) 13rem; }")
+             "minmax(14rem,2fr) 13rem; }"
+             # A tablet (768 px): each row a card (select | patient | new notices, then status | deadlines, then
+             # the actions across), every action reachable without sideways scrolling.
+             "@media (max-width: 1000px) { .sp-inbox { grid-template-columns: 2.5rem minmax(0,1fr) minmax(0,1fr); "
+             "gap: 4px 12px; align-items: start; } .sp-inbox > * { min-width: 0; overflow-wrap: anywhere; } "
+             ".sp-inbox > :nth-child(4) { grid-column: 2; } .sp-inbox > :nth-child(5) { grid-column: 3; } "
+             ".sp-inbox > :nth-child(6) { grid-column: 2 / span 2; } }")
 COLUMNS = ("", "Patient", "Nya meddelanden", "Status", "Tidsfrister", "Åtgärder")
 
 
@@ -126,7 +132,7 @@ class Inbox(LiveView):
                 "no-caps color=primary")
             self.bulk.disable()
         with ui.element("div").classes("w-full").props('role="table" aria-label="Inkorg"'):
-            with ui.element("div").classes("sp-grid sp-row sp-inbox font-bold bg-grey-2").props('role="row"'):
+            with ui.element("div").classes("sp-grid sp-row sp-inbox sp-head font-bold bg-grey-2").props('role="row"'):
                 for title in COLUMNS:
                     ui.label(title).props('role="columnheader"')
             self.body = ui.element("div").props('role="rowgroup"')

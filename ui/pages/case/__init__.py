@@ -20,6 +20,7 @@ from nicegui import background_tasks, ui
 
 from realtime.protocol import Viewer
 from ui.api_client import ApiError, Json
+from ui.components.reserve import case_sheet_button
 from ui.components.sections import HtmlSection, KeyedSection
 from ui.frame import Frame, frame
 from ui.live import LiveView
@@ -116,7 +117,10 @@ class CaseView(LiveView):
 
 async def case_page(case_id: str) -> None:
     async with frame(f"/arende/{case_id}", "Ärende") as shell:
-        ui.link("← Tillbaka", "/").classes("text-blue-10")
+        with ui.row().classes("w-full items-center"):
+            ui.link("← Tillbaka", "/").classes("text-blue-10")
+            ui.space()
+            case_sheet_button(shell, case_id)
         try:
             token = await shell.fresh_token()
             case = await shell.api.get_case(token, case_id, shell.acting_unit)

@@ -47,7 +47,7 @@ class HeaderSection:
         if municipal:
             who += (f'<div><dt class="text-xs sp-muted">Kommunal enhet</dt><dd class="m-0">{escape(municipal)}'
                     f'</dd></div>')
-        parties = (f'<dl class="flex flex-wrap gap-x-6 gap-y-2 m-0 mt-2" data-context aria-label="Parter">{who}</dl>'
+        parties = (f'<dl class="flex flex-wrap gap-x-6 gap-y-2 m-0 mt-2" data-context>{who}</dl>'
                    if who else "")
         return (f'<div class="flex items-center gap-4 mb-2"><h1 class="text-2xl font-bold m-0">'
                 f'{escape(patient["name"])}</h1>{cells.state_html(case)}</div>{facts_html(facts)}{parties}')

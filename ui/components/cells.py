@@ -37,7 +37,7 @@ def phone_html(phone: str | None) -> str:
     if not phone:
         return ""
     dial = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
-    return f' · tel <a href="tel:{escape(dial)}" class="text-blue-10">{escape(phone)}</a>'
+    return f' · tel <a href="tel:{escape(dial)}" class="text-blue-10 underline">{escape(phone)}</a>'
 
 
 def units_text(units: list[Json]) -> str:

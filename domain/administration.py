@@ -127,6 +127,7 @@ class Capabilities:
     case_roles: tuple[Role, ...]  # the roles that work with patient cases (only they carry protected-identity access)
     statistics_unit_ids: tuple[str, ...] = ()  # where they read statistics (aggregates, no patient data)
     merge_identities: bool = False  # merge a reserve number into a person's real identity (`may_merge_identities`)
+    enter_payment_amounts: bool = False  # Socialstyrelsen's amount per day per year (central administration)
 
 
 def capabilities(grants: Grants, unit_kinds: Mapping[str, UnitKind], active_unit_ids: Collection[str]) -> Capabilities:
@@ -148,7 +149,7 @@ def capabilities(grants: Grants, unit_kinds: Mapping[str, UnitKind], active_unit
         grantable_roles=grantable_roles(grants), case_roles=case_roles,
         statistics_unit_ids=tuple(dict.fromkeys(g.unit_id for g in grants.items if g.role is Role.STATISTICS_READER
                                                 and g.unit_id in unit_kinds)),
-        merge_identities=may_merge_identities(grants))
+        merge_identities=may_merge_identities(grants), enter_payment_amounts=grants.is_central)
 
 
 def assignment_refusal(grants: Grants, *, user_organisation_id: str, unit_organisation_id: str,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from domain.discharge_case import CaseState, DischargeCase, Part
 from domain.payment import (
     LiabilityConditions,
+    NotLiableReason,
     PaymentLiability,
     PaymentPolicy,
     first_liable_date,
@@ -80,20 +81,38 @@ class Deadline:
     due_at: datetime
     met_at: datetime | None
     state: DeadlineState
+    # Due at the *estimated* discharge (the patient is still admitted): an estimate, never overdue (see `evaluate`).
+    estimated: bool = False
 
     @property
     def open(self) -> bool:
         return self.met_at is None
 
 
-def evaluate(due_at: datetime, met_at: datetime | None, now: datetime, at_risk: timedelta) -> DeadlineState:
+def evaluate(due_at: datetime, met_at: datetime | None, now: datetime, at_risk: timedelta, *,
+             estimated: bool = False) -> DeadlineState:
+    """The state of a deadline now. An `estimated` one (due at the estimated discharge while the patient is still
+    admitted) is at most at risk: passing an estimate is not late (the ward is asked to update the estimate), and
+    meeting it before the actual discharge is in time."""
     # In UTC: aware datetimes that share a tzinfo compare and subtract by wall clock (wrong across DST).
     due_at, now = saturate(due_at).astimezone(UTC), saturate(now).astimezone(UTC)
     if met_at is not None:
-        return DeadlineState.OK if saturate(met_at).astimezone(UTC) <= due_at else DeadlineState.OVERDUE
+        in_time = estimated or saturate(met_at).astimezone(UTC) <= due_at
+        return DeadlineState.OK if in_time else DeadlineState.OVERDUE
     if now > due_at:
-        return DeadlineState.OVERDUE
+        return DeadlineState.AT_RISK if estimated else DeadlineState.OVERDUE
     return DeadlineState.AT_RISK if due_at - now <= at_risk else DeadlineState.OK
+
+
+def responsible_unit_ids(case: DischargeCase, kind: DeadlineKind) -> tuple[str, ...]:
+    """The units of the case that must act before a deadline of `kind`: the ward, or the active participants that
+    take the deadline's responsible part (a SIP plan's deadline: none)."""
+    part = kind.responsible_part
+    if part is None:
+        return ()
+    if part is Part.WARD:
+        return (case.ward_unit_id,)
+    return tuple(p.unit_id for p in case.participants if p.part is part and p.active)
 
 
 def admission_notice_due(case: DischargeCase, rules: DeadlineRules = DEFAULT_RULES) -> datetime:
@@ -110,17 +129,21 @@ def case_deadlines(case: DischargeCase, policy: PaymentPolicy, now: datetime,
     closed = not case.state.is_open and case.state is not CaseState.DISCHARGED
     result: list[Deadline] = []
 
-    def add(kind: DeadlineKind, due: datetime, met: datetime | None, at_risk: timedelta) -> None:
+    def add(kind: DeadlineKind, due: datetime, met: datetime | None, at_risk: timedelta, *,
+            estimated: bool = False) -> None:
         if met is None and closed:
             return  # an interrupted or closed case leaves unmet deadlines behind, not overdue
-        result.append(Deadline(kind, due, met, evaluate(due, met, now, at_risk)))
+        result.append(Deadline(kind, due, met, evaluate(due, met, now, at_risk, estimated=estimated), estimated))
+
+    # Before the discharge, the deadlines due at it are due at its estimate: estimates, never overdue.
+    estimate = case.discharged_at is None and case.state.is_open
 
     add(DeadlineKind.ADMISSION_NOTICE, admission_notice_due(case, rules), case.admission_notice_sent_at,
         rules.admission_notice_at_risk)
     if case.admission_notice_sent_at is not None and case.estimated_discharge_at is not None:
         due = case.discharged_at or case.estimated_discharge_at
         met = case.named_care_contact.appointed_at if case.named_care_contact else None
-        add(DeadlineKind.NAMED_CARE_CONTACT, due, met, rules.named_care_contact_at_risk)
+        add(DeadlineKind.NAMED_CARE_CONTACT, due, met, rules.named_care_contact_at_risk, estimated=estimate)
     first_ready = case.ready_periods[0].ready_at if case.ready_periods else None
     latest_ready = case.ready_periods[-1].ready_at if case.ready_periods else None
     if case.sip_applies and first_ready is not None:
@@ -130,7 +153,7 @@ def case_deadlines(case: DischargeCase, policy: PaymentPolicy, now: datetime,
     discharge_day = case.discharged_at or (case.estimated_discharge_at if latest_ready else None)
     if discharge_day is not None:
         add(DeadlineKind.DISCHARGE_INFORMATION, _end_of_day(discharge_day), case.discharge_notice_sent_at,
-            rules.discharge_information_at_risk)
+            rules.discharge_information_at_risk, estimated=estimate)
     period = case.current_ready_period
     if period is not None:
         starts = datetime.combine(first_liable_date(period.ready_at, case.care_type, policy), time(0),
@@ -154,7 +177,8 @@ class DeadlineThresholds:
 
     `at_risk_from`: the earliest moment an unmet deadline is at risk (its due time less its at-risk window);
     `overdue_from`: the earliest moment one is overdue (the first microsecond after its due time; the payment
-    liability's start itself). Both None when the case has no unmet deadline. The times follow the case's
+    liability's start itself; `NEVER` when every unmet deadline is an estimate, which is never overdue). Both None
+    when the case has no unmet deadline. The times follow the case's
     document, estimates included (a new estimated discharge is a save, which stores them again); they do not
     follow a change of the payment policy (then rebuild the query model)."""
 
@@ -186,13 +210,18 @@ def deadline_thresholds(case: DischargeCase, policy: PaymentPolicy,
         due = saturate(d.due_at).astimezone(UTC)
         if d.kind is DeadlineKind.PAYMENT_LIABILITY:  # overdue from its start (`now >= starts`)
             overdues.append(min(d.due_at.astimezone(UTC), due + _TICK))
+        elif d.estimated:  # an estimate is never overdue (`evaluate`): at risk from its window on
+            pass
         else:  # overdue once `now > due`
             overdues.append(due + _TICK)
         risks.append(due - at_risk[d.kind])
+    if risks and not overdues:  # only estimates are open: at risk in time, never overdue
+        overdues.append(NEVER)
     return DeadlineThresholds(min(risks, default=None), min(overdues, default=None))
 
 
 _TICK = timedelta(microseconds=1)
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)  # `overdue_from` of a case whose open deadlines are all estimates
 
 
 def liability_conditions(case: DischargeCase, rules: DeadlineRules = DEFAULT_RULES) -> LiabilityConditions:
@@ -215,6 +244,69 @@ def case_liability(case: DischargeCase, policy: PaymentPolicy, amounts: Mapping[
     """Payment liability under the individual rule of `policy` (for the average model: per-patient figures)."""
     return individual_liability(case.ready_periods, case.care_type, policy, liability_conditions(case),
                                 amounts, now)
+
+
+class PaymentStage(StrEnum):
+    """Where a case stands with payment liability now: the facts the texts of every client follow, so that no
+    client re-derives them (a draft never reads "sent too late", an ended case never "starts … if still there")."""
+
+    NOT_READY = "not_ready"  # open, no ready-for-discharge notice in force: nothing to pay (yet)
+    NOT_YET_LIABLE = "not_yet_liable"  # ready: liability starts on `liability_starts_on` if the patient is still in
+    LIABLE = "liable"  # ready and charged days so far: the municipality pays from `liability_starts_on`
+    WAS_LIABLE = "was_liable"  # the ready period ended (discharge, withdrawal, interruption) after charged days
+    NOT_LIABLE = "not_liable"  # a condition failed for good: `reasons_not_liable`
+    ENDED_WITHOUT_LIABILITY = "ended_without_liability"  # the case ended before any day was charged
+
+
+@dataclass(frozen=True)
+class PaymentStatus:
+    """A case's payment liability with its stage. `reasons_not_liable` holds only failures that are final;
+    `reasons_pending` the conditions not met yet that can still be met in time (an admission notice before its
+    due time, a SIP invitation within its 3 days, a ready notice while the case is open)."""
+
+    stage: PaymentStage
+    liability: PaymentLiability
+    reasons_not_liable: tuple[str, ...]
+    reasons_pending: tuple[str, ...]
+    liability_ends_on: date | None  # the last charged date so far (None: nothing charged)
+
+
+def pending_reasons(case: DischargeCase, now: datetime, rules: DeadlineRules = DEFAULT_RULES) -> tuple[str, ...]:
+    """The unmet liability conditions that can still be met in time (see :class:`PaymentStatus`)."""
+    now_utc = saturate(now).astimezone(UTC)
+    pending: list[str] = []
+    if (case.admission_notice_sent_at is None and case.state.is_open
+            and now_utc <= admission_notice_due(case, rules).astimezone(UTC)):
+        pending.append(NotLiableReason.ADMISSION_NOTICE_LATE)
+    if case.state.is_open and not case.ready_periods:
+        pending.append(NotLiableReason.READY_NOTICE_MISSING)
+    if case.sip_applies and case.sip_invitation_sent_at is None and case.ready_periods and (
+            case.state.is_open or case.state is CaseState.DISCHARGED):
+        due = sip_invitation_due(case.ready_periods[0].ready_at, rules)
+        if now_utc <= due.astimezone(UTC):
+            pending.append(NotLiableReason.SIP_INVITATION_MISSING)
+    return tuple(pending)
+
+
+def payment_status(case: DischargeCase, policy: PaymentPolicy, amounts: Mapping[int, int], now: datetime,
+                   rules: DeadlineRules = DEFAULT_RULES) -> PaymentStatus:
+    """:func:`case_liability` with the stage the case is in now (:class:`PaymentStage`)."""
+    liability = case_liability(case, policy, amounts, now)
+    pending = pending_reasons(case, now, rules)
+    final = tuple(r for r in liability.reasons_not_liable if r not in pending)
+    ready_now = case.state.is_open and case.current_ready_period is not None
+    ends_on = liability.liable_spans[-1][1] if liability.liable_spans else None
+    if liability.liable:
+        stage = PaymentStage.LIABLE if ready_now else PaymentStage.WAS_LIABLE
+    elif any(r != NotLiableReason.READY_NOTICE_MISSING for r in final):
+        stage = PaymentStage.NOT_LIABLE
+    elif ready_now:
+        stage = PaymentStage.NOT_YET_LIABLE
+    elif case.state.is_open:
+        stage = PaymentStage.NOT_READY
+    else:
+        stage = PaymentStage.ENDED_WITHOUT_LIABILITY
+    return PaymentStatus(stage, liability, final, pending, ends_on)
 
 
 def end_of_day(day: date) -> datetime:

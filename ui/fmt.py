@@ -29,6 +29,12 @@ STATE_COLOURS = {
     "admitted": "grey-8", "planning": "blue-9", "ready_for_discharge": "green-9", "discharged": "teal-9",
     "closed": "grey-9", "interrupted": "orange-10", "cancelled": "red-10",
 }
+DEADLINE_EXPLAINED = {  # a deadline named in a sentence (tooltips, accessible labels)
+    "admission_notice": "Inskrivningsmeddelandet ska skickas senast",
+    "named_care_contact": "Fast vårdkontakt ska utses före utskrivningen",
+    "sip_invitation": "Kallelse till SIP ska skickas senast",
+    "discharge_information": "Informationen ska överföras senast utskrivningsdagen",
+}
 DEADLINE_SHORT = {
     "admission_notice": "Inskr.medd.",
     "named_care_contact": "FVK",
@@ -169,11 +175,17 @@ def money(amount: int | None) -> str:
 
 
 NOT_LIABLE = {
-    "admission_notice_late": "inskrivningsmeddelandet skickades för sent",
+    "admission_notice_late": "inskrivningsmeddelandet skickades inte i tid",
     "ready_notice_missing": "ingen utskrivningsklar-anmälan",
     "patient_refused_services": "patienten har tackat nej till insatser",
     "sip_invitation_missing": "kallelse till SIP saknas",
     "outpatient_services_missing": "regionens öppenvårdsinsatser saknas",
+}
+
+
+NOT_LIABLE_PENDING = {  # a condition still to be met in time: "… om patienten är kvar då och <this>"
+    "sip_invitation_missing": "kallelse till SIP skickas i tid",
+    "admission_notice_late": "inskrivningsmeddelandet skickas i tid",
 }
 
 

@@ -129,7 +129,7 @@ async def _seed_tree(session: AsyncSession) -> None:
             await session.execute(insert(UnitRow).values(
                 id=unit_id, organisation_id=stable_id("organisation", org.key), name=unit.name, kind=unit.kind,
                 hsa_id=unit.hsa_id, municipality_code=unit.municipality_code, district=unit.district,
-                routing_role=intake, active=True))
+                routing_role=intake, active=True, phone=unit.phone))
             await session.execute(insert(FeedRow).values(feed=unit_feed(unit_id), last_position=0))
 
 

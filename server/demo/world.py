@@ -14,6 +14,7 @@ receiving intake unit".
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 __all__ = [
@@ -54,6 +55,7 @@ class DemoUnit:
     hsa_id: str  # invented HSA-id in the real format, unique
     municipality_code: str | None = None  # municipal units and primary care: the kommunkod served / sat in
     district: str | None = None  # routing district for municipal intake units (Stockholms stad)
+    phone: str | None = None  # wards: the number receivers call (invented: PTS's range reserved for fiction)
 
 
 @dataclass(frozen=True)
@@ -182,12 +184,18 @@ PRINCIPALS: tuple[DemoPrincipal, ...] = (
 # --------------------------------------------------------------------------------------------------
 
 
+def fiction_phone(key: str) -> str:
+    """An invented phone number in the range PTS reserves for fiction (070-174 06 05 – 070-174 06 99)."""
+    return f"070-174 06 {5 + zlib.crc32(key.encode()) % 95:02d}"
+
+
 def _ward(key: str, name: str, suffix: str, *, psychiatric: bool = False) -> DemoUnit:
     return DemoUnit(
         key=key,
         name=name,
         kind="psychiatric_ward" if psychiatric else "somatic_ward",
         hsa_id=_region_hsa(suffix),
+        phone=fiction_phone(key),
     )
 
 

@@ -70,6 +70,7 @@ class UnitRow(Base):
     municipality_code: Mapped[str | None] = mapped_column(String(4), index=True)
     district: Mapped[str | None] = mapped_column(String(100))
     routing_role: Mapped[str | None] = mapped_column(String(30))  # "intake": receives the municipality's notices
+    phone: Mapped[str | None] = mapped_column(String(40))  # for the other parties of a case (migration 0011)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     parent_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(Moment)

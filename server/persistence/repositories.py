@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, or_, select, update
@@ -127,6 +128,17 @@ class PatientRepository:
         self.session.add(row)
 
 
+@dataclass(frozen=True)
+class DirectoryNames:
+    """Names of the units, organisations, municipalities and staff a page of cases mentions, read in one batch
+    (`DirectoryRepository.names_for_cases`): receivers see who is who by name, never by code."""
+
+    units: Mapping[str, UnitRow] = field(default_factory=dict)
+    organisations: Mapping[str, str] = field(default_factory=dict)  # organisation id -> name
+    municipalities: Mapping[str, str] = field(default_factory=dict)  # municipality code -> name
+    people: Mapping[str, UserRow] = field(default_factory=dict)
+
+
 class DirectoryRepository:
     """Organisations, units, users and assignments (read side; administration comes with its own issue)."""
 
@@ -139,6 +151,33 @@ class DirectoryRepository:
     async def units(self, unit_ids: Iterable[str]) -> dict[str, UnitRow]:
         rows = await self.session.scalars(select(UnitRow).where(UnitRow.id.in_(list(set(unit_ids)))))
         return {r.id: r for r in rows}
+
+    async def names_for_cases(self, cases: Iterable[DischargeCase], persons: Iterable[Person]) -> DirectoryNames:
+        """The names a page of cases needs (its wards with their organisations, its participating units, the
+        patients' municipalities, the named care contacts): at most three queries, however long the page."""
+        cases = list(cases)
+        unit_ids = {c.ward_unit_id for c in cases} | {p.unit_id for c in cases for p in c.participants}
+        codes = {p.municipality_code for p in persons if p.municipality_code}
+        user_ids = {c.named_care_contact.user_id for c in cases if c.named_care_contact}
+        units: dict[str, UnitRow] = {}
+        organisations: dict[str, str] = {}
+        if unit_ids:
+            for unit, organisation in await self.session.execute(
+                    select(UnitRow, OrganisationRow.name)
+                    .join(OrganisationRow, OrganisationRow.id == UnitRow.organisation_id)
+                    .where(UnitRow.id.in_(sorted(unit_ids)))):
+                units[unit.id] = unit
+                organisations[unit.organisation_id] = organisation
+        municipalities: dict[str, str] = {}
+        if codes:
+            rows = await self.session.execute(select(PrincipalRow.municipality_code, PrincipalRow.name)
+                                              .where(PrincipalRow.municipality_code.in_(sorted(codes))))
+            municipalities = {str(code): name for code, name in rows}
+        people: dict[str, UserRow] = {}
+        if user_ids:
+            people = {u.id: u for u in await self.session.scalars(select(UserRow).where(UserRow.id.in_(
+                sorted(user_ids))))}
+        return DirectoryNames(units, organisations, municipalities, people)
 
     async def list_units(self, *, kind: str | None = None, municipality_code: str | None = None,
                          organisation_id: str | None = None, kinds: Collection[str] | None = None,

@@ -76,8 +76,9 @@ class CaseListQuery:
             await access_log.record(uow.session, user, unit_id=list(through),
                                     patient_ids=[person.id for _, person in page],
                                     case_ids=[c.id for c, _ in page], action="list_cases", at=now)
+            names = await uow.directory.names_for_cases([c for c, _ in page], [person for _, person in page])
             items = [summary(c, person, self._policy, now, unit_id=u,
-                             reveal=authorization.reveals_protected_identity(user, u))
+                             reveal=authorization.reveals_protected_identity(user, u), names=names)
                      for (c, person), u in zip(page, through, strict=True)]
             await uow.commit()
         return CasePage(items=items, total=total, limit=limit, offset=offset)

@@ -15,7 +15,8 @@ from server.schemas.cases import AssignmentOut, CapabilitiesOut, MeOut, UnitOut,
 
 def unit_out(row: UnitRow) -> UnitOut:
     return UnitOut(id=row.id, name=row.name, kind=row.kind, hsa_id=row.hsa_id, organisation_id=row.organisation_id,
-                   municipality_code=row.municipality_code, district=row.district, routing_role=row.routing_role)
+                   municipality_code=row.municipality_code, district=row.district, routing_role=row.routing_role,
+                   phone=row.phone)
 
 
 class DirectoryQuery:
@@ -39,7 +40,8 @@ class DirectoryQuery:
                          connect_organisations=can.connect_organisations, review_logs=can.review_logs,
                          verify_log=can.verify_log, grantable_roles=[str(r) for r in can.grantable_roles],
                          case_roles=[str(r) for r in can.case_roles],
-                         statistics_unit_ids=list(can.statistics_unit_ids), merge_identities=can.merge_identities))
+                         statistics_unit_ids=list(can.statistics_unit_ids), merge_identities=can.merge_identities,
+                         enter_payment_amounts=can.enter_payment_amounts))
 
     async def units(self, *, kind: UnitKind | None, municipality_code: str | None, organisation_id: str | None,
                     kinds: Collection[str] | None = None, limit: int, offset: int) -> UnitPage:

@@ -27,7 +27,8 @@ class InboxQuery:
             ids = await uow.cases.ids_for_units([unit_id], list(INBOX_STATES))
             cases = [(c, p) for c, p in await uow.cases.get_many(ids) if c.in_inbox_of(unit_id)]
             reveal = authorization.reveals_protected_identity(current_user, unit_id)
-            items = [inbox_item(c, p, unit_id, self._policy, now, reveal=reveal) for c, p in cases]
+            names = await uow.directory.names_for_cases([c for c, _ in cases], [p for _, p in cases])
+            items = [inbox_item(c, p, unit_id, self._policy, now, reveal=reveal, names=names) for c, p in cases]
             await access_log.record(uow.session, current_user, unit_id=unit_id,
                                     patient_ids=[p.id for _, p in cases], case_ids=[c.id for c, _ in cases],
                                     action="list_inbox", at=now)

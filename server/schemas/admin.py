@@ -46,6 +46,9 @@ class OrganisationOut(msgspec.Struct, kw_only=True):
     active: bool
 
 
+Phone = Annotated[str, Meta(min_length=3, max_length=40, pattern=r"^\+?[0-9][0-9 ()-]*[0-9]$")]
+
+
 class NewUnit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Text200
     kind: UnitKind
@@ -57,6 +60,7 @@ class NewUnit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # A municipal unit outside its organisation's municipality (or an intake unit of an organisation that is not
     # a municipality's) needs the reference of a cross-municipal agreement; only a central administrator sets it.
     cross_municipal_agreement: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    phone: Phone | None = None  # the number the other parties of a case call (shown to the receivers)
 
 
 class ChangeUnit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -69,6 +73,7 @@ class ChangeUnit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     routing_role: RoutingRole | msgspec.UnsetType | None = msgspec.UNSET
     cross_municipal_agreement: Annotated[str, Meta(min_length=1, max_length=200)] | msgspec.UnsetType | None = (
         msgspec.UNSET)
+    phone: Phone | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class AdminUnitOut(msgspec.Struct, kw_only=True):
@@ -84,6 +89,7 @@ class AdminUnitOut(msgspec.Struct, kw_only=True):
     active: bool
     deactivated_at: datetime | None
     cross_municipal_agreement: str | None = None
+    phone: str | None = None
 
 
 # ----- users and assignments ----------------------------------------------------------------------------------

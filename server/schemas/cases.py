@@ -196,6 +196,7 @@ class UnitOut(msgspec.Struct, kw_only=True):
     municipality_code: str | None
     district: str | None
     routing_role: str | None
+    phone: str | None = None  # the number the other parties of a case call
 
 
 class AssignmentOut(msgspec.Struct, kw_only=True):
@@ -222,6 +223,7 @@ class CapabilitiesOut(msgspec.Struct, kw_only=True):
     case_roles: list[str]  # the roles that work with patient cases (only they carry protected-identity access)
     statistics_unit_ids: list[str] = msgspec.field(default_factory=list)  # where you read statistics
     merge_identities: bool = False  # merge a reserve number into a person's real identity
+    enter_payment_amounts: bool = False  # Socialstyrelsen's amount per day per year (`setPaymentAmount`)
 
 
 class MeOut(msgspec.Struct, kw_only=True):
@@ -280,18 +282,25 @@ class DeadlineOut(msgspec.Struct, kw_only=True):
     met_at: datetime | None
     state: str
     responsible_part: Part | None = None  # the part of the case that must act before it (null: a SIP plan's)
+    responsible_unit_ids: list[str] = []  # the case's units that take that part (the ward; the active receivers)
+    # due at the estimated discharge while the patient is still admitted: an estimate, at most `at_risk`
+    estimated: bool = False
 
 
 class PaymentOut(msgspec.Struct, kw_only=True):
     policy: str
     liable: bool
-    reasons_not_liable: list[str]
+    reasons_not_liable: list[str]  # conditions failed for good (never one that can still be met in time)
     day_zero: date | None
     liability_starts_on: date | None
     days_ready: int
     liable_days: int
     amount_sek: int | None
     missing_amount_years: list[int]
+    # not_ready, not_yet_liable, liable, was_liable, not_liable, ended_without_liability (docs/api.md, "Payment")
+    stage: str = "not_ready"
+    reasons_pending: list[str] = []  # conditions not met yet that can still be met in time
+    liability_ends_on: date | None = None  # the last charged date so far
 
 
 class AfterDischargeContactOut(msgspec.Struct, kw_only=True):
@@ -332,6 +341,23 @@ class PlanningOut(msgspec.Struct, kw_only=True):
     revisions: dict[str, int] = {}
 
 
+class UnitRefOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    phone: str | None = None  # the unit's phone for the other parties (wards: the receivers call it)
+
+
+class CaseContextOut(msgspec.Struct, kw_only=True):
+    """Who is who on a case, by name (receivers need to know where the patient is and whom to call)."""
+
+    hospital: str  # the sending ward's organisation (the hospital or care provider)
+    ward: UnitRefOut
+    municipality: str | None  # the patient's registered municipality by name (never its code); null: unknown
+    municipal_units: list[UnitRefOut]  # the active participating units of each receiving part
+    primary_care_units: list[UnitRefOut]
+    named_care_contact: str | None  # name (and title) of the named care contact (*fast vårdkontakt*), once appointed
+
+
 class AckStatusOut(msgspec.Struct, kw_only=True):
     unit_id: str
     unacknowledged: int
@@ -361,6 +387,7 @@ class CaseSummary(msgspec.Struct, kw_only=True):
     allowed_actions: list[CaseActionName]  # what the acting unit may do now (docs/api.md, "Case actions")
     refused_actions: dict[str, str]  # every other action -> why its command would be refused now (a reason code)
     inbox_unit_ids: list[str]  # the receiving units that have the case in their inbox now
+    context: CaseContextOut | None = None  # names of the hospital, ward, municipality, units and named care contact
 
 
 class CaseDetail(CaseSummary, kw_only=True):

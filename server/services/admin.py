@@ -83,7 +83,7 @@ def unit_out(row: UnitRow) -> AdminUnitOut:
                         hsa_id=row.hsa_id, parent_unit_id=row.parent_unit_id, municipality_code=row.municipality_code,
                         district=row.district, routing_role=row.routing_role, active=row.active,
                         deactivated_at=event_log.as_utc(row.deactivated_at) if row.deactivated_at else None,
-                        cross_municipal_agreement=row.cross_municipal_agreement)
+                        cross_municipal_agreement=row.cross_municipal_agreement, phone=row.phone)
 
 
 def user_out(row: UserRow, assignments: list[AssignmentRow]) -> AdminUserOut:
@@ -212,7 +212,7 @@ class AdminService:
             row = UnitRow(id=unit_id, organisation_id=org.id, name=data.name, kind=str(data.kind),
                           hsa_id=data.hsa_id, municipality_code=data.municipality_code, district=data.district,
                           routing_role=data.routing_role, active=True, parent_unit_id=data.parent_unit_id,
-                          cross_municipal_agreement=data.cross_municipal_agreement)
+                          cross_municipal_agreement=data.cross_municipal_agreement, phone=data.phone)
             uow.session.add(row)
             await uow.session.flush()
             await event_log.ensure_feed(uow.session, unit_feed(unit_id))
@@ -242,6 +242,8 @@ class AdminService:
                 await self._check_parent(uow, row.id, changes["parent_unit_id"], row.organisation_id)
             if data.name is not None:
                 row.name = data.name
+            if data.phone is not msgspec.UNSET:
+                row.phone = data.phone
             for name, value in changes.items():
                 setattr(row, name, value)
             await self._log(uow, user, row.organisation_id, "change_unit", "unit", row.id,

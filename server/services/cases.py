@@ -66,10 +66,10 @@ class CaseKind(CaseStore, Kind[DischargeCase, CaseDetail]):
         """The case as `user` sees it acting for `unit_id` (which decides whether a protected identity shows)."""
         person = await uow.cases.person_of(aggregate.id)
         assert person is not None
-        units = await uow.directory.units(p.unit_id for p in aggregate.participants)
+        names = await uow.directory.names_for_cases([aggregate], [person])
         amounts = await uow.directory.payment_amounts()
-        return detail(aggregate, person, units, self._policy, amounts, now, unit_id=unit_id,
-                      reveal=authorization.reveals_protected_identity(user, unit_id))
+        return detail(aggregate, person, names.units, self._policy, amounts, now, unit_id=unit_id,
+                      reveal=authorization.reveals_protected_identity(user, unit_id), names=names)
 
     def shown(self, answer: dict[str, Any]) -> Shown:
         units = {p["unit_id"] for p in answer.get("participants", [])} | {answer["ward_unit_id"]}

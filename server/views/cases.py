@@ -8,17 +8,19 @@ from datetime import datetime
 
 import msgspec
 
-from domain.deadlines import case_deadlines, case_liability, worst_open_state
-from domain.discharge_case import DischargeCase
+from domain.deadlines import case_deadlines, payment_status, responsible_unit_ids, worst_open_state
+from domain.discharge_case import DischargeCase, Part
 from domain.discharge_notice import DischargeInformation
 from domain.identity import parse_patient_identity
 from domain.payment import PaymentPolicy
 from domain.planning import PlanningField
 from server.persistence.models import Person, UnitRow
+from server.persistence.repositories import DirectoryNames
 from server.schemas.cases import (
     AcknowledgementOut,
     AckStatusOut,
     AfterDischargeContactOut,
+    CaseContextOut,
     CaseDetail,
     CaseSummary,
     DeadlineOut,
@@ -29,6 +31,7 @@ from server.schemas.cases import (
     PaymentOut,
     PlanningOut,
     TimelineOut,
+    UnitRefOut,
 )
 
 PROTECTED_NAME = "Skyddad identitet"
@@ -48,8 +51,30 @@ def patient_out(row: Person, *, reveal: bool = False) -> PatientOut:
         birth_date=identity.birth_date, masked=masked)
 
 
+def unit_ref(names: DirectoryNames, unit_id: str) -> UnitRefOut:
+    unit = names.units.get(unit_id)
+    return UnitRefOut(id=unit_id, name=unit.name if unit else unit_id, phone=unit.phone if unit else None)
+
+
+def context_out(case: DischargeCase, patient: Person, names: DirectoryNames) -> CaseContextOut:
+    ward = names.units.get(case.ward_unit_id)
+    contact = names.people.get(case.named_care_contact.user_id) if case.named_care_contact else None
+    contact_name = None
+    if contact is not None:
+        contact_name = f"{contact.display_name}, {contact.title}" if contact.title else contact.display_name
+    return CaseContextOut(
+        hospital=names.organisations.get(ward.organisation_id, "") if ward else "",
+        ward=unit_ref(names, case.ward_unit_id),
+        municipality=names.municipalities.get(patient.municipality_code),
+        municipal_units=[unit_ref(names, p.unit_id) for p in case.participants
+                         if p.active and p.part is Part.MUNICIPAL],
+        primary_care_units=[unit_ref(names, p.unit_id) for p in case.participants
+                            if p.active and p.part is Part.PRIMARY_CARE],
+        named_care_contact=contact_name)
+
+
 def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: datetime, *, unit_id: str,
-            reveal: bool = False) -> CaseSummary:
+            reveal: bool = False, names: DirectoryNames | None = None) -> CaseSummary:
     """One row of a board or inbox as `unit_id` (the acting unit) sees it: what that unit may do is the domain's
     rule (`DischargeCase.refusal`), the same one every command checks."""
     deadlines = case_deadlines(case, policy, now)
@@ -61,20 +86,24 @@ def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: da
         estimated_discharge_at=case.estimated_discharge_at, ready_for_discharge_at=case.ready_for_discharge_at,
         discharged_at=case.discharged_at, discharge_information=discharge_information_out(case.discharge_information),
         deadlines=[DeadlineOut(kind=str(d.kind), due_at=d.due_at, met_at=d.met_at, state=str(d.state),
-                               responsible_part=d.kind.responsible_part) for d in deadlines],
+                               responsible_part=d.kind.responsible_part, estimated=d.estimated,
+                               responsible_unit_ids=list(responsible_unit_ids(case, d.kind))) for d in deadlines],
         deadline_state=str(worst) if worst else None,
         acknowledgement_status=[AckStatusOut(unit_id=u, unacknowledged=len(case.unacknowledged(u)))
                                 for u in case.receiving_unit_ids()],
         on_leave=case.on_leave, acting_unit_id=unit_id,
         allowed_actions=[a for a, r in refusals.items() if r is None],
         refused_actions={str(a): str(r.reason or r.code) for a, r in refusals.items() if r is not None},
-        inbox_unit_ids=list(case.inbox_unit_ids()))
+        inbox_unit_ids=list(case.inbox_unit_ids()),
+        context=context_out(case, patient, names) if names is not None else None)
 
 
 def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], policy: PaymentPolicy,
-           amounts: Mapping[int, int], now: datetime, *, unit_id: str, reveal: bool = False) -> CaseDetail:
-    base = summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal)
-    liability = case_liability(case, policy, amounts, now)
+           amounts: Mapping[int, int], now: datetime, *, unit_id: str, reveal: bool = False,
+           names: DirectoryNames | None = None) -> CaseDetail:
+    base = summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal, names=names)
+    status = payment_status(case, policy, amounts, now)
+    liability = status.liability
     return CaseDetail(
         **{f: getattr(base, f) for f in base.__struct_fields__},
         participants=[ParticipantOut(unit_id=p.unit_id, unit_name=_unit_name(units, p.unit_id), part=p.part,
@@ -105,10 +134,12 @@ def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], p
         timeline=[TimelineOut(at=t.at, action=t.action, user_id=t.user_id, unit_id=t.unit_id, detail=t.detail)
                   for t in case.timeline],
         payment=PaymentOut(policy=liability.policy_name, liable=liability.liable,
-                           reasons_not_liable=list(liability.reasons_not_liable), day_zero=liability.day_zero,
+                           reasons_not_liable=list(status.reasons_not_liable), day_zero=liability.day_zero,
                            liability_starts_on=liability.liability_starts_on, days_ready=liability.days_ready,
                            liable_days=liability.liable_days, amount_sek=liability.amount_sek,
-                           missing_amount_years=list(liability.missing_amount_years)))
+                           missing_amount_years=list(liability.missing_amount_years), stage=str(status.stage),
+                           reasons_pending=list(status.reasons_pending),
+                           liability_ends_on=status.liability_ends_on))
 
 
 def discharge_information_out(information: DischargeInformation | None) -> DischargeInformationOut | None:
@@ -159,10 +190,11 @@ class PersonOut(msgspec.Struct, kw_only=True):
 
 
 def inbox_item(case: DischargeCase, patient: Person, unit_id: str, policy: PaymentPolicy,
-               now: datetime, *, reveal: bool = False) -> InboxItemOut:
+               now: datetime, *, reveal: bool = False, names: DirectoryNames | None = None) -> InboxItemOut:
     part = case.part_of(unit_id)
     return InboxItemOut(
-        case=summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal), part=str(part) if part else "",
+        case=summary(case, patient, policy, now, unit_id=unit_id, reveal=reveal, names=names),
+        part=str(part) if part else "",
         unacknowledged=[InboxNoticeOut(id=n.id, kind=str(n.kind), sent_at=n.sent_at)
                         for n in sorted(case.unacknowledged(unit_id), key=lambda n: n.sent_at, reverse=True)])
 

@@ -10,6 +10,7 @@ import pytest
 from domain.care import CareType
 from domain.deadlines import (
     DEFAULT_RULES,
+    NEVER,
     STOCKHOLM,
     Deadline,
     DeadlineKind,
@@ -18,8 +19,10 @@ from domain.deadlines import (
     admission_notice_due,
     case_deadlines,
     case_liability,
+    deadline_thresholds,
     evaluate,
     liability_conditions,
+    responsible_unit_ids,
     sip_invitation_due,
     worst_open_state,
 )
@@ -30,10 +33,13 @@ from tests.domain.builders import (
     DISCHARGED_AT,
     ESTIMATED_AT,
     HOME_INFO,
+    MUNICIPAL,
     NOTICE_AT,
+    PRIMARY,
     PRIMARY_USER,
     READY_AT,
     STHLM,
+    WARD,
     WARD_USER,
     at,
     build_case,
@@ -192,9 +198,12 @@ def test_named_care_contact_due_by_the_estimated_then_the_real_discharge() -> No
     deadline = one(case, DeadlineKind.NAMED_CARE_CONTACT, ESTIMATED_AT - timedelta(hours=30))
     assert (deadline.due_at, deadline.state) == (ESTIMATED_AT, OK)
     assert one(case, DeadlineKind.NAMED_CARE_CONTACT, ESTIMATED_AT - timedelta(hours=2)).state is AT_RISK
+    passed = one(case, DeadlineKind.NAMED_CARE_CONTACT, ESTIMATED_AT + timedelta(days=2))
+    assert (passed.state, passed.estimated) == (AT_RISK, True)  # the patient is still in: not late
     case.send_discharge_notice(WARD_USER, DISCHARGED_AT, DISCHARGED_AT, information=HOME_INFO)
     deadline = one(case, DeadlineKind.NAMED_CARE_CONTACT, DISCHARGED_AT + timedelta(minutes=1))
-    assert (deadline.due_at, deadline.state) == (DISCHARGED_AT, OVERDUE)
+    # The law says "before discharge": after it an unappointed contact is a missed deadline (red), not an estimate.
+    assert (deadline.due_at, deadline.state, deadline.estimated) == (DISCHARGED_AT, OVERDUE, False)
     case.appoint_named_care_contact(PRIMARY_USER, "user-fvk", DISCHARGED_AT + timedelta(hours=1))
     deadline = one(case, DeadlineKind.NAMED_CARE_CONTACT, DISCHARGED_AT + timedelta(hours=2))
     assert (deadline.met_at, deadline.state) == (DISCHARGED_AT + timedelta(hours=1), OVERDUE)  # met late
@@ -324,7 +333,11 @@ def test_discharge_information_due_by_the_estimate_while_ready() -> None:
     assert one(case, DeadlineKind.DISCHARGE_INFORMATION, at(2026, 3, 6, 17)).state is OK
     assert one(case, DeadlineKind.DISCHARGE_INFORMATION, at(2026, 3, 6, 18)).state is AT_RISK
     deadline = one(case, DeadlineKind.DISCHARGE_INFORMATION, at(2026, 3, 7, 0))
-    assert (deadline.due_at, deadline.state) == (END_OF_FRIDAY, OVERDUE)
+    # An estimate passed while the patient is still in: at risk (update the estimate), never overdue.
+    assert (deadline.due_at, deadline.state, deadline.estimated) == (END_OF_FRIDAY, AT_RISK, True)
+    case.send_discharge_notice(WARD_USER, at(2026, 3, 9, 10), at(2026, 3, 9, 10), information=HOME_INFO)
+    deadline = one(case, DeadlineKind.DISCHARGE_INFORMATION, at(2026, 3, 9, 11))
+    assert (deadline.estimated, deadline.state) == (False, OK)
 
 
 # ----- payment liability start (the policy) ---------------------------------------------------------------
@@ -615,3 +628,33 @@ def test_case_liability_of_a_cancelled_case_is_nothing() -> None:
 
 def test_stockholm_constant_is_the_stockholm_zone() -> None:
     assert STOCKHOLM.key == STHLM.key == "Europe/Stockholm"
+
+
+def test_a_contact_appointed_after_the_estimate_but_before_the_discharge_is_in_time() -> None:
+    case = build_case(CaseState.READY)
+    case.appoint_named_care_contact(PRIMARY_USER, "user-fvk", ESTIMATED_AT + timedelta(days=1))
+    deadline = one(case, DeadlineKind.NAMED_CARE_CONTACT, ESTIMATED_AT + timedelta(days=2))
+    assert (deadline.state, deadline.estimated) == (OK, True)
+
+
+def test_thresholds_of_a_case_whose_open_deadlines_are_estimates_never_turn_overdue() -> None:
+    case = build_case(CaseState.READY, ready_at=at(2026, 3, 4, 13))  # liability from Sun 8 March
+    case.set_liability_facts(WARD_USER, READY_AT, patient_refused_services=True, outpatient_services_missing=False)
+    thresholds = deadline_thresholds(case, POLICY)
+    # The payment liability deadline is the only one that can turn overdue.
+    assert thresholds.overdue_from == datetime(2026, 3, 8, tzinfo=STHLM)
+    case.withdraw_ready_for_discharge(WARD_USER, at(2026, 3, 5, 9))
+    thresholds = deadline_thresholds(case, POLICY)
+    assert thresholds.overdue_from == NEVER  # only the named care contact (an estimate) is open
+    assert thresholds.at_risk_from == ESTIMATED_AT - DEFAULT_RULES.named_care_contact_at_risk
+    for now in (ESTIMATED_AT - timedelta(days=2), ESTIMATED_AT + timedelta(days=30)):
+        assert thresholds.state(now) is worst_open_state(case_deadlines(case, POLICY, now))
+
+
+def test_the_units_responsible_for_each_deadline() -> None:
+    case = build_case(CaseState.READY, sip_applies=True)
+    responsible = {d.kind: responsible_unit_ids(case, d.kind) for d in case_deadlines(case, POLICY, READY_AT)}
+    assert responsible == {
+        DeadlineKind.ADMISSION_NOTICE: (WARD,), DeadlineKind.NAMED_CARE_CONTACT: (PRIMARY,),
+        DeadlineKind.SIP_INVITATION: (PRIMARY,), DeadlineKind.DISCHARGE_INFORMATION: (WARD,),
+        DeadlineKind.PAYMENT_LIABILITY: (MUNICIPAL,)}

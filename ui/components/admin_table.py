@@ -91,7 +91,7 @@ FIELDS = {
     "municipality_code": "kommunkod", "district": "distrikt", "routing_role": "mottagning",
     "patient_identity": "personnummer", "period_from": "från", "period_to": "till", "sample_size": "antal",
     "finding": "bedömning", "comment": "kommentar", "user_hsa_id": "användarens HSA-id",
-    "protected_identity_access": "behörighet att se skyddade personuppgifter",
+    "protected_identity_access": "behörighet att se skyddade personuppgifter", "phone": "telefon",
 }
 CONFLICTS = {  # the API's 409 problem codes (docs/api.md) in Swedish
     "unit_in_use": "Enheten deltar i öppna ärenden. Vidarebefordra eller avsluta dem först.",

@@ -32,6 +32,43 @@ def patient_html(case: Json, *, link: bool = True) -> str:
     return f'{shown}{extra}<div class="sp-muted">{escape(patient["identity"])}</div>'
 
 
+def phone_html(phone: str | None) -> str:
+    """A phone number as a link that dials it (`tel:` without spaces), or nothing."""
+    if not phone:
+        return ""
+    dial = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+    return f' · tel <a href="tel:{escape(dial)}" class="text-blue-10 underline">{escape(phone)}</a>'
+
+
+def units_text(units: list[Json]) -> str:
+    return ", ".join(str(u["name"]) for u in units)
+
+
+def context_facts(case: Json) -> list[tuple[str, str, str]]:
+    """Who is who on the case, by name, from the API's `context`: (label, text, extra HTML such as a phone link)."""
+    context = case.get("context")
+    if not context:
+        return []
+    ward = context["ward"]
+    facts = [("Från", f'{context["hospital"]}, {ward["name"]}' if context.get("hospital") else str(ward["name"]),
+              phone_html(ward.get("phone")))]
+    municipality = context.get("municipality") or "okänd"
+    municipal = units_text(context.get("municipal_units") or [])
+    facts.append(("Kommun", f"{municipality} ({municipal})" if municipal else municipality, ""))
+    facts.append(("Vårdcentral", units_text(context.get("primary_care_units") or []) or "ingen", ""))
+    facts.append(("Fast vårdkontakt", context.get("named_care_contact") or "inte utsedd", ""))
+    return facts
+
+
+def context_html(case: Json) -> str:
+    """Under the patient on a board or inbox row: the sending hospital and ward (with its phone; left out on the
+    ward's own board), the municipality and the receiving units by name, and the named care contact."""
+    own_ward = case.get("acting_unit_id") == case.get("ward_unit_id")
+    lines = [f'<div><span class="sp-muted">{escape(label)}:</span> {escape(text)}{extra}</div>'
+             for label, text, extra in context_facts(case) if not (own_ward and label == "Från")]
+    return f'<div class="text-xs sp-context" data-context>{"".join(lines)}</div>' if lines else ""
+
+
 def state_html(case: Json) -> str:
     state = case["state"]
     colour = COLOURS.get(fmt.STATE_COLOURS.get(state, "grey-8"), "#4b5563")
@@ -104,13 +141,14 @@ def board_cells(case: Json, hub: LiveHub) -> tuple[str, str, str]:
     """
     patient = case["patient"]
     key = (str(case["id"]), int(case["version"]), hub.units_version, patient["name"], patient["identity"],
-           bool(patient.get("protected_identity")),
+           bool(patient.get("protected_identity")), str(case.get("context")), case.get("acting_unit_id"),
            tuple((s["unit_id"], s["unacknowledged"]) for s in case.get("acknowledgement_status", ())))
     cached = _ROW_CACHE.get(key)
     if cached is None:
         if len(_ROW_CACHE) > 20_000:
             _ROW_CACHE.clear()
-        cached = (patient_html(case), state_html(case) + when_html(case), acks_html(case, hub))
+        cached = (patient_html(case) + context_html(case), state_html(case) + when_html(case),
+                  acks_html(case, hub))
         _ROW_CACHE[key] = cached
     return cached
 

@@ -21,6 +21,7 @@ from nicegui import app, ui
 
 from domain.deadlines import DEFAULT_RULES, evaluate
 from ui import fmt
+from ui.services import services
 
 TICK_SECONDS = 5.0
 AT_RISK = {
@@ -39,7 +40,50 @@ def deadline_state(deadline: dict[str, Any], now: datetime) -> str:
     met = fmt.parse_time(deadline.get("met_at"))
     if deadline["kind"] == "payment_liability":
         return "overdue" if now >= due else str(evaluate(due, None, now, AT_RISK["payment_liability"]))
-    return str(evaluate(due, met, now, AT_RISK.get(deadline["kind"], timedelta(hours=6))))
+    return str(evaluate(due, met, now, AT_RISK.get(deadline["kind"], timedelta(hours=6)),
+                        estimated=bool(deadline.get("estimated"))))
+
+
+def responsible_names(deadline: dict[str, Any]) -> str:
+    """The units that must act before the deadline, by name (the API's `responsible_unit_ids`; the part's name while
+    a unit's name is not known yet)."""
+    names: list[str] = []
+    try:
+        hub = services().hub
+    except RuntimeError:  # outside a running UI (pure tests)
+        hub = None
+    for unit_id in deadline.get("responsible_unit_ids") or ():
+        if hub is not None and hub.knows_unit(unit_id):
+            names.append(hub.unit_name(unit_id))
+    if names:
+        return ", ".join(names)
+    return fmt.label(fmt.PARTS, deadline.get("responsible_part"), "")
+
+
+def explain(deadline: dict[str, Any], state: str, now: datetime, responsible: str) -> str:
+    """What a deadline's mark means, in words (its tooltip and its accessible label): which deadline, when, its state
+    and who must act."""
+    kind = str(deadline["kind"])
+    due = fmt.parse_time(deadline["due_at"])
+    met = fmt.parse_time(deadline.get("met_at"))
+    when = fmt.short_date_time(due, now)
+    what = fmt.label(fmt.DEADLINE_EXPLAINED, kind, fmt.label(fmt.DEADLINES, kind))
+    who = f" Ansvarig: {responsible}." if responsible else ""
+    if kind == "payment_liability":
+        started = due is not None and now >= due
+        return (f"Kommunens betalningsansvar {'gäller sedan' if started else 'börjar'} {when} om patienten är kvar "
+                f"(fria dagar efter utskrivningsklar).{who}")
+    if met is not None:
+        noun = fmt.label(fmt.DEADLINES, kind).removesuffix(" senast")
+        if state == "ok":
+            return f"{noun}: klart {fmt.short_date_time(met, now)}, i tid.{who}"
+        return f"{noun}: klart {fmt.short_date_time(met, now)}, efter tidsfristen {when}.{who}"
+    if deadline.get("estimated"):
+        passed = " Den beräknade tiden har passerat: uppdatera beräknad utskrivning." if due and now > due else ""
+        return (f"{what}: beräknad {when}, räknat från beräknad utskrivning (en uppskattning, patienten är kvar)."
+                f"{passed}{who}")
+    status = fmt.DEADLINE_STATES.get(state, "")
+    return f"{what} {when}: {status.lower()}.{who}"
 
 
 def coarse(seconds: float) -> tuple[str, float]:
@@ -121,7 +165,9 @@ def _rendered(deadlines: tuple[dict[str, Any], ...], short: bool,
               now: datetime) -> tuple[str, dict[str, str], float]:
     """(HTML, state per kind, epoch of the next change) of some deadlines: computed once, shared by all tabs."""
     bucket = int(now.timestamp() // _CACHE_SECONDS)
-    key = (tuple((d["kind"], d["due_at"], d.get("met_at")) for d in deadlines), short, bucket)
+    responsible = tuple(responsible_names(d) for d in deadlines)
+    key = (tuple((d["kind"], d["due_at"], d.get("met_at"), bool(d.get("estimated"))) for d in deadlines),
+           responsible, short, bucket)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -130,25 +176,27 @@ def _rendered(deadlines: tuple[dict[str, Any], ...], short: bool,
     parts: list[str] = []
     states: dict[str, str] = {}
     next_in = float("inf")
-    for deadline in deadlines:
-        text, style, state, change_in = render(deadline, now)
+    for deadline, who in zip(deadlines, responsible, strict=True):
+        text, style, state, change_in = render(deadline, now, short=short)
         kind = deadline["kind"]
         states[kind] = state
         next_in = min(next_in, change_in)
         names = fmt.DEADLINE_SHORT if short else fmt.DEADLINES
         label = html.escape(fmt.label(names, kind))
-        status = html.escape(fmt.DEADLINE_STATES.get(state, "") if style not in ("met", "late") else "")
-        sr = f'<span class="sr-only"> ({status})</span>' if status else ""
-        parts.append(f'<div class="sp-{style}" data-kind="{kind}" data-state="{state}">'
-                     f'<span class="sp-muted">{label}:</span> {html.escape(text)}{sr}</div>')
+        explained = html.escape(explain(deadline, state, now, who))
+        estimated = ' data-estimated="true"' if deadline.get("estimated") else ""
+        parts.append(f'<div class="sp-{style}" data-kind="{kind}" data-state="{state}"{estimated} '
+                     f'title="{explained}"><span aria-hidden="true"><span class="sp-muted">{label}:</span> '
+                     f'{html.escape(text)}</span><span class="sr-only">{explained}</span></div>')
     content = "".join(parts) or '<span class="sp-muted">–</span>'
     next_at = now.timestamp() + next_in + 0.5 if next_in != float("inf") else float("inf")
     _CACHE[key] = (content, states, next_at)
     return content, states, next_at
 
 
-def render(deadline: dict[str, Any], now: datetime) -> tuple[str, str, str, float]:
-    """(text, style, state, seconds until the text or state changes) of one deadline now."""
+def render(deadline: dict[str, Any], now: datetime, *, short: bool = False) -> tuple[str, str, str, float]:
+    """(text, style, state, seconds until the text or state changes) of one deadline now. A deadline due at the
+    estimated discharge says so ("beräknad"), and once that estimate has passed it says "passerad", never "sedan"."""
     due = fmt.parse_time(deadline["due_at"])
     assert due is not None
     met = fmt.parse_time(deadline.get("met_at"))
@@ -159,6 +207,9 @@ def render(deadline: dict[str, Any], now: datetime) -> tuple[str, str, str, floa
     if deadline["kind"] == "payment_liability":
         text = f"från {fmt.short_date_time(due, now)} ({text})" if now < due else \
             f"pågår sedan {text.removesuffix(' sedan')}"
+    elif deadline.get("estimated"):
+        prefix = "ber." if short else "beräknad"
+        text = f"{prefix} {fmt.short_date_time(due, now)} ({'passerad' if now > due else text})"
     else:
         text = f"{fmt.short_date_time(due, now)} ({text})"
     window = AT_RISK.get(deadline["kind"], timedelta(0))

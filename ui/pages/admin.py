@@ -33,6 +33,7 @@ from ui.components.admin_table import (
 from ui.components.confirm import confirm
 from ui.frame import Frame, frame
 from ui.pages.admin_identity import IdentityMergeSection
+from ui.pages.admin_payment import PaymentAmountsSection
 
 Action = Callable[[], Awaitable[None]]
 PROTECTED_ACCESS = "Behörighet att se skyddade personuppgifter"
@@ -111,6 +112,8 @@ class AdminPage:
         self.units_box = ui.element("div").classes("w-full")
         if can(self.frame.live.me, "merge_identities"):
             IdentityMergeSection(self.frame, self.dialog_host, self.notify)
+        if can(self.frame.live.me, "enter_payment_amounts"):
+            await PaymentAmountsSection(self.frame, self.notify).load()
         await self.reload()
 
     async def change_organisation(self, event: Any) -> None:
@@ -473,6 +476,9 @@ class AdminPage:
             inputs["municipality_code"] = ui.input("Kommunkod (fyra siffror, för kommunala enheter)",
                                                    value=(unit or {}).get("municipality_code") or "").classes(
                                                        "w-full")
+            inputs["phone"] = ui.input("Telefon (som andra parter i ärenden ringer)",
+                                       value=(unit or {}).get("phone") or "").props('type="tel"').classes(
+                                           "w-full").mark("unit-phone")
 
         async def submit(error: ui.element) -> bool:
             body = {k: (str(v.value).strip() if v.value else None) for k, v in inputs.items()}

@@ -52,8 +52,10 @@ def _deadline_text(sheet: Sheet, *, with_owner: bool) -> tuple[str, str, str, st
 
 
 def _counterparts(sheet: Sheet, unit_id: str) -> list[str]:
-    return [f"{p.unit_name} ({PARTS.get(str(p.part), str(p.part))})" for p in sheet.case.participants
-            if p.unit_id != unit_id and p.status == "active"]
+    """The other active units of the case: name, part and phone number (where the unit has one)."""
+    return [f"{p.unit_name} ({PARTS.get(str(p.part), str(p.part))})"
+            + (f" tel. {sheet.unit_phones[p.unit_id]}" if p.unit_id in sheet.unit_phones else "")
+            for p in sheet.case.participants if p.unit_id != unit_id and p.status == "active"]
 
 
 def _contact(sheet: Sheet) -> str:

@@ -65,8 +65,9 @@ async def sheets_of(uow: UnitOfWork, cases: Sequence[tuple[DischargeCase, Person
     amounts = await uow.directory.payment_amounts()
     people = await _people(uow, (u for case, _ in cases for u in _mentioned_people(case)))
     names = {u: row.name for u, row in units.items()}
+    phones = {u: row.phone for u, row in units.items() if row.phone}
     return [Sheet(detail(case, person, units, policy, amounts, now, unit_id=unit_id, reveal=reveal), now, names,
-                  people)
+                  people, phones)
             for case, person in cases]
 
 

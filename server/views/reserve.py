@@ -18,6 +18,7 @@ class Sheet:
     generated_at: datetime
     unit_names: Mapping[str, str] = field(default_factory=dict)
     people: Mapping[str, str] = field(default_factory=dict)
+    unit_phones: Mapping[str, str] = field(default_factory=dict)  # units with a phone number (migration 0011)
 
     def unit_name(self, unit_id: str | None) -> str:
         return self.unit_names.get(unit_id or "", "Okänd enhet") if unit_id else "–"

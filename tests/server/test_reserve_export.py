@@ -17,6 +17,7 @@ import httpx
 from pypdf import PdfReader
 
 from server.cli import main as samplan
+from server.demo.world import fiction_phone
 from tests.conftest import Backend
 from tests.server.conftest import RONNVIKEN, SOLNA_INTAKE, WARD, iso, new_identity, now_utc, patient, register
 from tests.server.sip_support import access_rows
@@ -81,6 +82,9 @@ async def test_the_csv_lists_every_open_case_with_its_next_deadline_and_counterp
     # the municipality's list has the case it received, not the ward's draft
     municipal = rows_of((await reserve_list(client, auth("needs.assessor"), SOLNA_INTAKE, "csv")).content)
     assert [r["Patient"] for r in municipal] == ["Reserv Meddelandesson"]
+    # whom to call: the ward with its phone number (units that have one)
+    assert f"Avd 12 Geriatrik (Slutenvård) tel. {fiction_phone('ks-solna-ward-geriatrik-1')}" in \
+        municipal[0]["Övriga enheter i ärendet"]
     assert sent["id"]
 
 

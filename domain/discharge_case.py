@@ -226,6 +226,8 @@ class DischargeCase:
     ready_periods: list[ReadyPeriod] = field(default_factory=list)
     named_care_contact: NamedCareContact | None = None
     sip_applies: bool = False
+    # the person's consent to a SIP as recorded on the case: True, False (refused) or None (not asked yet)
+    sip_consent: bool | None = None
     sip_invitation_sent_at: datetime | None = None
     sip_plan_id: str | None = None  # the SIP plan whose first meeting invitation was the SIP invitation
     discharged_at: datetime | None = None  # the actual time the patient left (sent with the discharge notice)
@@ -540,14 +542,25 @@ class DischargeCase:
         self._record(ev.ReadyForDischargeWithdrawn, actor, now, "ready_for_discharge_withdrawn",
                      notice_id=notice.id)
 
-    def set_sip_applies(self, actor: Actor, applies: bool, now: datetime) -> None:
-        """The patient needs services from both principals and consents to a SIP (or no longer).
+    def set_sip_applies(self, actor: Actor, applies: bool, now: datetime, *, consent: bool | None = None) -> None:
+        """The patient needs services from both principals (or no longer), and whether they consent to a SIP
+        (`consent`: True, False for a refusal, None when not asked yet).
 
-        Either principal's judgement binds both (HSL 16 kap. 4 §, SoL 2 kap. 7 §), so every part may decide."""
+        Either principal's judgement binds both (HSL 16 kap. 4 §, SoL 2 kap. 7 §), so every part may decide.
+        A consent belongs to a SIP that applies: recording one while deciding that no SIP applies is refused.
+        A refused consent means no SIP invitation is due (process.md step 5: "and consents to a SIP")."""
         self._require(CaseAction.SET_SIP_APPLIES, actor)
+        if not applies and consent is not None:
+            raise InvalidValue("a consent to a SIP is recorded only when a SIP applies", field="consent")
         self.sip_applies = applies
+        self.sip_consent = consent
         self._record(ev.SipApplicabilityChanged, actor, now, "sip_applies" if applies else "sip_not_applies",
-                     sip_applies=applies)
+                     sip_applies=applies, sip_consent=consent)
+
+    @property
+    def sip_invitation_required(self) -> bool:
+        """A SIP applies and the person has not refused it: the SIP invitation is due (process.md step 5)."""
+        return self.sip_applies and self.sip_consent is not False
 
     def send_sip_invitation(self, actor: Actor, now: datetime, *, sip_plan_id: str | None = None) -> None:
         """Kallelse till SIP. Sent from a SIP plan (`domain.sip.case_link`), it names the plan."""

@@ -98,6 +98,7 @@ class ReadyForDischargeWithdrawn(CaseEvent):
 @dataclass(frozen=True, kw_only=True)
 class SipApplicabilityChanged(CaseEvent):
     sip_applies: bool
+    sip_consent: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -137,6 +137,7 @@ class PlanningFieldsInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
 
 class SipAppliesInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
     applies: bool
+    consent: bool | None = None  # the person's consent to a SIP; None: not asked yet
 
 
 class LiabilityFactsInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
@@ -370,6 +371,7 @@ class CaseDetail(CaseSummary, kw_only=True):
     admission_notice_sent_at: datetime | None
     named_care_contact_user_id: str | None
     sip_applies: bool
+    sip_consent: bool | None = None  # the person's consent to a SIP: True, False (refused), None (not asked yet)
     sip_plan_id: str | None = None  # the SIP plan whose first meeting invitation was the case's SIP invitation
     sip_invitation_sent_at: datetime | None
     discharge_notice_sent_at: datetime | None

@@ -295,6 +295,28 @@ def test_every_part_may_decide_whether_a_sip_applies(actor: Actor) -> None:
     assert [t.action for t in case.timeline[-2:]] == ["sip_applies", "sip_not_applies"]
 
 
+def test_the_persons_consent_to_a_sip_is_recorded_with_the_decision() -> None:
+    case = build_case(CaseState.PLANNING)
+    case.set_sip_applies(PRIMARY_USER, True, ACT_AT, consent=True)
+    assert (case.sip_applies, case.sip_consent, case.sip_invitation_required) == (True, True, True)
+    case.set_sip_applies(PRIMARY_USER, True, ACT_AT, consent=False)  # the person said no: no invitation is due
+    assert (case.sip_applies, case.sip_consent, case.sip_invitation_required) == (True, False, False)
+    event = case.pending_events[-1]
+    assert isinstance(event, ev.SipApplicabilityChanged)
+    assert (event.sip_applies, event.sip_consent) == (True, False)
+    case.set_sip_applies(PRIMARY_USER, False, ACT_AT)
+    assert (case.sip_applies, case.sip_consent) == (False, None)
+
+
+def test_a_consent_without_a_sip_is_refused_and_changes_nothing() -> None:
+    case = build_case(CaseState.PLANNING)
+    case.set_sip_applies(WARD_USER, True, ACT_AT, consent=True)
+    with pytest.raises(InvalidValue) as refused:
+        case.set_sip_applies(WARD_USER, False, ACT_AT, consent=True)
+    assert refused.value.field == "consent"
+    assert (case.sip_applies, case.sip_consent) == (True, True)
+
+
 # ----- registration and the draft ------------------------------------------------------------------------
 
 

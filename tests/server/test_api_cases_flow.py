@@ -326,3 +326,22 @@ async def test_reject_add_and_remove_participants(client: Client, auth: Auth) ->
     # The ward itself is not a receiving participant.
     problem = await act(client, nurse, case, "participant-removal", status=422, unit_id=WARD)
     assert problem["errors"][0]["field"] == "unit_id"
+
+
+async def test_sip_applies_with_the_persons_consent(client: Client, auth: Auth) -> None:
+    nurse, contact = auth("ward.nurse"), auth("care.contact")
+    case = await register(client, nurse)
+    case = await act(client, nurse, case, "admission-notice")
+    case = await act(client, contact, case, "sip-applicability", applies=True, consent=False)
+    assert (case["sip_applies"], case["sip_consent"]) == (True, False)
+    case = await act(client, nurse, case, "ready-for-discharge")
+    assert "sip_invitation" not in deadlines(case)  # the person refused: no invitation is due
+    case = await act(client, contact, case, "sip-applicability", applies=True, consent=True)
+    assert (case["sip_consent"], deadline(case, "sip_invitation")) == (True, ("ok", False))
+
+    # A consent without a SIP is refused with the field named, and nothing is written.
+    refused = await client.post(f"/api/v1/cases/{case['id']}/sip-applicability", headers=contact,
+                                json={"expected_version": case["version"], "applies": False, "consent": True})
+    assert refused.status_code == 422, refused.text
+    assert "consent" in refused.text
+    assert (await read(client, contact, case["id"]))["version"] == case["version"]

@@ -67,6 +67,8 @@ NEEDS_IDENTIFIED = Action("needs", "record_needs_identified", "Behov identifiera
                           "needs", icon="flag")
 LIABILITY_FACTS = Action("liability", "set_liability_facts", "Spara uppgifter om betalningsansvar",
                          "liability-facts", icon="save")
+SIP_APPLIES = Action("sip_applies", "set_sip_applies", "Bedöm SIP och samtycke", "sip-applicability",
+                     icon="fact_check")
 HOME_READINESS = Action("home", "update_home_readiness", "Spara hemgångsklar", "home-readiness", icon="save")
 UPDATE_PLANNING = "update_planning"  # the planning form (saved per field, `ui/pages/case/planning.py`)
 # The actions offered on a case (its toolbar, a row's menu), in this order, when the API allows them.

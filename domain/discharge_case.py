@@ -145,6 +145,7 @@ class TimelineEntry:
 
 
 RECEIVING_PARTS = (Part.PRIMARY_CARE, Part.MUNICIPAL)
+MAX_ROUTING_REASON = 300  # the ward's reason for choosing the receivers by hand
 # The part a receiving unit takes in a case, by its kind (a psychiatric outpatient clinic acts as primary care).
 RECEIVING_PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.PRIMARY_CARE,
                           UnitKind.PSYCHIATRIC_OUTPATIENT: Part.PRIMARY_CARE}
@@ -252,11 +253,21 @@ class DischargeCase:
     def register(cls, *, patient_id: str, care_type: CareType, admitted_at: datetime, actor: Actor,
                  receiving: list[tuple[str, Part]], now: datetime,
                  estimated_discharge_at: datetime | None = None,
-                 needs_identified_at: datetime | None = None, case_id: str | None = None) -> DischargeCase:
-        """A ward registers an admission, with the receivers chosen by routing (or by hand)."""
+                 needs_identified_at: datetime | None = None, case_id: str | None = None,
+                 routing_reason: str | None = None, routed_by_hand: bool = False) -> DischargeCase:
+        """A ward registers an admission, with the receivers chosen by routing (or by hand: `routed_by_hand`, with
+        the ward's `routing_reason` for overriding the routing rule, kept on the timeline's entry).
+
+        A reason belongs to receivers chosen by hand: a reason for the routing rule's own choice is refused."""
         require_aware(admitted_at, "admitted_at")
         if admitted_at > now:
             raise InvalidValue("admission time is in the future", field="admitted_at")
+        reason = (routing_reason or "").strip() or None
+        if reason is not None and not routed_by_hand:
+            raise InvalidValue("a routing reason is given only for receivers chosen by hand", field="routing_reason")
+        if reason is not None and len(reason) > MAX_ROUTING_REASON:
+            raise InvalidValue(f"the routing reason is longer than {MAX_ROUTING_REASON} characters",
+                               field="routing_reason")
         participants = [Participant(actor.unit_id, Part.WARD, now)]
         for unit_id, part in receiving:
             if part not in RECEIVING_PARTS:
@@ -270,7 +281,8 @@ class DischargeCase:
         if estimated_discharge_at is not None:
             case._check_estimate(estimated_discharge_at)
             case.estimated_discharge_at = estimated_discharge_at
-        case._record(ev.CaseRegistered, actor, now, "registered", care_type=str(care_type))
+        case._record(ev.CaseRegistered, actor, now, "registered", care_type=str(care_type),
+                     routed_by_hand=routed_by_hand, detail=reason)
         return case
 
     # ----- queries ----------------------------------------------------------------------------------------

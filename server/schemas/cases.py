@@ -59,6 +59,8 @@ class RegisterCase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     needs_identified_at: AwareTime | None = None
     estimated_discharge_at: AwareTime | None = None
     receiving_unit_ids: Annotated[list[Id], Meta(max_length=10)] | None = None
+    # why the ward chose the receivers by hand instead of the routing rule's (`GET /routing`)
+    routing_reason: Annotated[str, Meta(max_length=300)] | None = None
 
 
 class VersionOnly(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -197,6 +199,18 @@ class UnitOut(msgspec.Struct, kw_only=True):
     municipality_code: str | None
     district: str | None
     routing_role: str | None
+
+
+class RoutedUnitOut(msgspec.Struct, kw_only=True):
+    unit_id: str
+    unit_name: str
+    part: Part
+
+
+class RoutingOut(msgspec.Struct, kw_only=True):
+    """The units a new case's admission notice would reach by the routing rule."""
+
+    receivers: list[RoutedUnitOut]
 
 
 class AssignmentOut(msgspec.Struct, kw_only=True):

@@ -44,6 +44,7 @@ async def test_the_named_care_contact_starts_a_sip_from_the_case(page: Page, sta
     await login(page, "care.contact", next=f"/arende/{case['id']}")
     section = page.get_by_role("region", name="SIP")
     await expect(section).to_contain_text("Nej (inte bedömt eller inte aktuellt)")
+    await expect(page.locator("main, [role=main]")).to_have_count(1)  # one main landmark on the case page
 
     await section.get_by_role("button", name="Bedöm SIP och samtycke").click()
     dialog = page.get_by_role("dialog", name="Bedöm SIP och samtycke")

@@ -14,7 +14,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from tests.e2e.axe import check_now
-from tests.e2e.cases import api_headers, invented_identity, new_case
+from tests.e2e.cases import api_headers, new_case, typo_caught_then_identity
 from tests.e2e.conftest import Stack, login
 from ui import fmt
 
@@ -91,12 +91,7 @@ async def test_the_municipality_starts_a_sip_outside_a_discharge(page: Page, sta
     await page.get_by_role("button", name="Ny SIP").click()
     dialog = page.get_by_role("dialog", name="Ny SIP")
     await expect(dialog).to_be_visible()
-    identity = invented_identity()
-    field = dialog.get_by_label("Personnummer eller samordningsnummer")
-    await field.fill(identity[:-1] + str((int(identity[-1]) + 1) % 10))
-    await field.blur()
-    await expect(dialog.get_by_text("fel format, datum eller kontrollsiffra")).to_be_visible()
-    await field.fill(identity)
+    await typo_caught_then_identity(dialog)
     await dialog.get_by_label("Namn").fill("Siri Utanförsson")
     await dialog.get_by_label("Kommunkod").fill("0184")
     await check_now(page, "/sip, Ny SIP")

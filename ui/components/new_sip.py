@@ -11,21 +11,19 @@ answer replays the first answer (no second plan); a new key after a refusal or a
 
 from __future__ import annotations
 
-import uuid
-
 from nicegui import ui
 
 from ui.api_client import ApiError, Json
-from ui.components.register_case import IDENTITY_INVALID, MUNICIPALITY_RE, identity_error
+from ui.components.create_form import FIX_FIELDS, CreateForm
+from ui.components.register_case import MUNICIPALITY_RE, identity_error
 from ui.components.sip import sip_message
 from ui.frame import Frame
 
 
-class NewSipDialog:
+class NewSipDialog(CreateForm):
     def __init__(self, frame: Frame) -> None:
+        super().__init__()
         self.frame = frame
-        self.key = str(uuid.uuid4())
-        self.sent: Json | None = None
         unit = frame.hub.unit_name(frame.acting_unit or "")
         with ui.dialog().props('aria-label="Ny SIP"') as self.dialog, ui.card().classes("w-[36rem] max-w-full"):
             ui.label("Ny SIP").classes("text-xl font-bold").props('role="heading" aria-level="2"')
@@ -59,42 +57,20 @@ class NewSipDialog:
             "address": (self.address.value or "").strip(), "municipality_code": self.municipality.value.strip(),
             "protected_identity": bool(self.protected.value)}}
 
-    def _show_alert(self, message: str) -> None:
-        self.alert.set_text(message)
-        self.alert.set_visibility(bool(message))
-
     async def save(self) -> None:
-        self._show_alert("")
+        self.show_alert("")
         if not all([e.validate() for e in (self.identity, self.name, self.municipality)]):
-            self._show_alert("Rätta de markerade fälten.")
+            self.show_alert(FIX_FIELDS)
             return
         body = self.body()
-        if self.sent is not None and body != self.sent:
-            self.key = str(uuid.uuid4())  # the form changed since the last try: a new request
-        self.sent = body
-        self.save_button.props("loading")
-        try:
-            token = await self.frame.fresh_token()
-            plan: Json = await self.frame.api.request("POST", "/sip-plans", token, acting_unit=self.frame.acting_unit,
-                                                      json=body, idempotency_key=self.key)
-        except ApiError as exc:
-            self.refused(exc)
-            return
-        finally:
-            self.save_button.props(remove="loading")
-        self.dialog.close()
-        ui.navigate.to(f"/sip/{plan['id']}")
+        plan = await self.send(body, lambda token, key: self.frame.api.request(
+            "POST", "/sip-plans", token, acting_unit=self.frame.acting_unit, json=body, idempotency_key=key))
+        if plan is not None:
+            self.dialog.close()
+            ui.navigate.to(f"/sip/{plan['id']}")
 
-    def refused(self, exc: ApiError) -> None:
-        if exc.status != 503:
-            self.key, self.sent = str(uuid.uuid4()), None
-        shown = False
-        for error in (e for e in exc.problem.get("errors", []) if isinstance(e, dict)):
-            element = self.inputs.get(str(error.get("field", "")))
-            if element is not None:
-                element.error = IDENTITY_INVALID if exc.code == "invalid_identity" else "Uppgiften godtogs inte."
-                shown = True
-        self._show_alert("Rätta de markerade fälten." if shown else sip_message(exc))
+    def refusal_message(self, exc: ApiError) -> str:
+        return sip_message(exc)
 
 
 def new_sip_button(frame: Frame) -> ui.button | None:

@@ -12,7 +12,6 @@ changed since the last try (a key is only ever sent again with the same body).
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -23,13 +22,13 @@ from domain.identity import InvalidIdentity, parse_patient_identity
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components.admin_table import can
+from ui.components.create_form import FIX_FIELDS, CreateForm
 from ui.frame import Frame
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIME_RE = re.compile(r"^\d{2}:\d{2}$")
 MUNICIPALITY_RE = re.compile(r"^\d{4}$")
 DUPLICATE = "Patienten har redan ett pågående ärende på den här avdelningen."
-IDENTITY_INVALID = "Personnumret eller samordningsnumret är inte giltigt."
 ROUTING_PROMPT = "Ange kommunkod (och vårdcentral) så visas vilka enheter som får meddelandet."
 ROUTED_NOWHERE = {  # the preview's refusals by field (`GET /routing`)
     "municipality_code": "Ingen enhet i den kommunen tar emot inskrivningsmeddelanden här: välj mottagare själv.",
@@ -85,14 +84,13 @@ def local_moment(day: str, clock: str) -> datetime:
     return datetime.combine(date.fromisoformat(day), time(int(clock[:2]), int(clock[3:])), tzinfo=fmt.STOCKHOLM)
 
 
-class RegisterCaseDialog:
+class RegisterCaseDialog(CreateForm):
     """The registration form in a dialog; `on_created` gets the new case (the board shows it at once)."""
 
     def __init__(self, frame: Frame, on_created: Callable[[Json], None]) -> None:
+        super().__init__()
         self.frame = frame
         self.on_created = on_created
-        self.key = str(uuid.uuid4())
-        self.sent: Json | None = None  # the body last sent with `key` (a key is only ever reused with the same body)
         self.needs_at: datetime | None = None
         self.listing_options: dict[str, str] = {}
         now = datetime.now(fmt.STOCKHOLM)
@@ -225,7 +223,7 @@ class RegisterCaseDialog:
                 token = await self.frame.fresh_token()
                 units = await self.frame.api.units(token, receiving=True)
             except ApiError as exc:
-                self._show_alert(exc.message)
+                self.show_alert(exc.message)
                 return
             self.receivers.set_options({u["id"]: f"{u['name']} ({fmt.label(fmt.UNIT_KINDS, u['kind'])})"
                                         for u in sorted(units, key=lambda u: u["name"])})
@@ -273,51 +271,31 @@ class RegisterCaseDialog:
 
     # ----- saving -----------------------------------------------------------------------------------------------
 
-    def _show_alert(self, message: str) -> None:
-        self.alert.set_text(message)
-        self.alert.set_visibility(bool(message))
-
     async def save(self) -> None:
-        self._show_alert("")
+        self.show_alert("")
         if not self._valid():
-            self._show_alert("Rätta de markerade fälten.")
+            self.show_alert(FIX_FIELDS)
             return
         body = self.body()
-        if self.sent is not None and body != self.sent:
-            self.key = str(uuid.uuid4())  # the form changed since the last try: a new request
-        self.sent = body
-        self.save_button.props("loading")
-        try:
-            token = await self.frame.fresh_token()
-            case = await self.frame.api.register_case(token, body, idempotency_key=self.key)
-        except ApiError as exc:
-            self.refused(exc)
-            return
-        finally:
-            self.save_button.props(remove="loading")
-        self.key, self.sent = str(uuid.uuid4()), None
-        self.on_created(case)
-        self.created(case)
+        case = await self.send(body, lambda token, key: self.frame.api.register_case(token, body, idempotency_key=key))
+        if case is not None:
+            self.on_created(case)
+            self.created(case)
 
     def refused(self, exc: ApiError) -> None:
-        """Show the API's answer next to the fields it names; after a definite refusal the next save is a new
-        request (a new key), after no answer at all (503) the same one (a replay)."""
-        if exc.status != 503:
-            self.key, self.sent = str(uuid.uuid4()), None
-        errors = [e for e in exc.problem.get("errors", []) if isinstance(e, dict)]
-        if exc.status == 409:
+        if exc.status == 409:  # the patient already has an open case at the ward
+            self.request.answered(exc)
             self.identity.error = DUPLICATE
-            self._show_alert(DUPLICATE)
+            self.show_alert(DUPLICATE)
             return
-        shown = False
-        for error in errors:
-            field = str(error.get("field", ""))
-            element = self.inputs.get(field)
-            if element is None:
-                continue
-            element.error = IDENTITY_INVALID if exc.code == "invalid_identity" else _field_message(field, exc)
-            shown = True
-        self._show_alert("Rätta de markerade fälten." if shown else exc.message)
+        super().refused(exc)
+
+    def field_message(self, field: str, exc: ApiError) -> str:
+        if exc.code == "time_out_of_range":
+            return "Tidpunkten ligger för långt bakåt eller framåt i tiden."
+        if field == "admitted_at":
+            return "Inskrivningstiden godtogs inte (den kan inte ligga i framtiden)."
+        return "Uppgiften godtogs inte."
 
     def created(self, case: Json) -> None:
         """Offer the case view; registration continues there (Skicka inskrivningsmeddelande)."""
@@ -350,14 +328,6 @@ def _date_picker(field: ui.input, label: str) -> None:
             "first-day-of-week=1 minimal")
     with field.add_slot("append"):
         ui.button(icon="edit_calendar", on_click=menu.open).props(f'flat round dense aria-label="{label}"')
-
-
-def _field_message(field: str, exc: ApiError) -> str:
-    if exc.code == "time_out_of_range":
-        return "Tidpunkten ligger för långt bakåt eller framåt i tiden."
-    if field == "admitted_at":
-        return "Inskrivningstiden godtogs inte (den kan inte ligga i framtiden)."
-    return "Uppgiften godtogs inte."
 
 
 def register_button(frame: Frame, on_created: Callable[[Json], None]) -> ui.button | None:

@@ -9,6 +9,11 @@ from nicegui import ui
 from ui import help as texts
 from ui.frame import Frame, frame
 
+HELP_CSS = """
+.sp-help h1 { font-size: 1.75rem; line-height: 2.25rem; font-weight: 700; margin: 0 0 .5rem; }
+.sp-help h2 { font-size: 1.35rem; line-height: 1.85rem; font-weight: 700; margin: 1rem 0 .5rem; }
+"""
+
 
 def role_links(shell: Frame) -> None:
     mine = texts.own_role(shell.part, shell.live.me.get("capabilities") or {})
@@ -23,7 +28,8 @@ async def help_page() -> None:
         ui.label("Hjälp").classes("text-2xl font-bold").props('role="heading" aria-level="1"')
         ui.markdown(texts.text("sidor/hjalp.md"))
         role_links(shell)
-        ui.markdown(texts.text("fristerna.md")).mark("help-deadlines")
+        ui.add_css(HELP_CSS)
+        ui.markdown(texts.text("fristerna.md")).classes("sp-help").mark("help-deadlines")
 
 
 async def role_help_page(role: str) -> None:
@@ -35,4 +41,5 @@ async def role_help_page(role: str) -> None:
                 'role="heading" aria-level="1"')
             role_links(shell)
             return
+        ui.add_css(HELP_CSS)
         ui.markdown(content).classes("sp-help").mark("help-role")

@@ -168,9 +168,10 @@ class WithdrawReadyForDischarge(VersionedCaseCommand):
 class SetSipApplies(VersionedCaseCommand):
     action: ClassVar[CaseAction] = CaseAction.SET_SIP_APPLIES
     applies: bool
+    consent: bool | None = None
 
     def apply_to(self, case: DischargeCase, actor: Actor, now: datetime) -> None:
-        case.set_sip_applies(actor, self.applies, now)
+        case.set_sip_applies(actor, self.applies, now, consent=self.consent)
 
 
 @dataclass(frozen=True, kw_only=True)

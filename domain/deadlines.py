@@ -146,7 +146,7 @@ def case_deadlines(case: DischargeCase, policy: PaymentPolicy, now: datetime,
         add(DeadlineKind.NAMED_CARE_CONTACT, due, met, rules.named_care_contact_at_risk, estimated=estimate)
     first_ready = case.ready_periods[0].ready_at if case.ready_periods else None
     latest_ready = case.ready_periods[-1].ready_at if case.ready_periods else None
-    if case.sip_applies and first_ready is not None:
+    if case.sip_invitation_required and first_ready is not None:
         # The invitation answers the first ready notice; a withdrawn-and-resent notice does not restart it.
         add(DeadlineKind.SIP_INVITATION, sip_invitation_due(first_ready, rules),
             case.sip_invitation_sent_at, rules.sip_invitation_at_risk)
@@ -233,7 +233,7 @@ def liability_conditions(case: DischargeCase, rules: DeadlineRules = DEFAULT_RUL
         and saturate(sent).astimezone(UTC) <= admission_notice_due(case, rules),
         ready_notice_sent=bool(case.ready_periods),
         patient_refused_services=case.patient_refused_services,
-        sip_invitation_required=case.sip_applies,
+        sip_invitation_required=case.sip_invitation_required,
         sip_invitation_sent=sip_sent is not None and sip_due is not None and sip_sent <= sip_due,
         outpatient_services_missing=case.outpatient_services_missing,
     )

@@ -145,6 +145,7 @@ class TimelineEntry:
 
 
 RECEIVING_PARTS = (Part.PRIMARY_CARE, Part.MUNICIPAL)
+MAX_ROUTING_REASON = 300  # the ward's reason for choosing the receivers by hand
 # The part a receiving unit takes in a case, by its kind (a psychiatric outpatient clinic acts as primary care).
 RECEIVING_PART_OF_KIND = {UnitKind.MUNICIPAL: Part.MUNICIPAL, UnitKind.PRIMARY_CARE: Part.PRIMARY_CARE,
                           UnitKind.PSYCHIATRIC_OUTPATIENT: Part.PRIMARY_CARE}
@@ -226,6 +227,8 @@ class DischargeCase:
     ready_periods: list[ReadyPeriod] = field(default_factory=list)
     named_care_contact: NamedCareContact | None = None
     sip_applies: bool = False
+    # the person's consent to a SIP as recorded on the case: True, False (refused) or None (not asked yet)
+    sip_consent: bool | None = None
     sip_invitation_sent_at: datetime | None = None
     sip_plan_id: str | None = None  # the SIP plan whose first meeting invitation was the SIP invitation
     discharged_at: datetime | None = None  # the actual time the patient left (sent with the discharge notice)
@@ -250,11 +253,21 @@ class DischargeCase:
     def register(cls, *, patient_id: str, care_type: CareType, admitted_at: datetime, actor: Actor,
                  receiving: list[tuple[str, Part]], now: datetime,
                  estimated_discharge_at: datetime | None = None,
-                 needs_identified_at: datetime | None = None, case_id: str | None = None) -> DischargeCase:
-        """A ward registers an admission, with the receivers chosen by routing (or by hand)."""
+                 needs_identified_at: datetime | None = None, case_id: str | None = None,
+                 routing_reason: str | None = None, routed_by_hand: bool = False) -> DischargeCase:
+        """A ward registers an admission, with the receivers chosen by routing (or by hand: `routed_by_hand`, with
+        the ward's `routing_reason` for overriding the routing rule, kept on the timeline's entry).
+
+        A reason belongs to receivers chosen by hand: a reason for the routing rule's own choice is refused."""
         require_aware(admitted_at, "admitted_at")
         if admitted_at > now:
             raise InvalidValue("admission time is in the future", field="admitted_at")
+        reason = (routing_reason or "").strip() or None
+        if reason is not None and not routed_by_hand:
+            raise InvalidValue("a routing reason is given only for receivers chosen by hand", field="routing_reason")
+        if reason is not None and len(reason) > MAX_ROUTING_REASON:
+            raise InvalidValue(f"the routing reason is longer than {MAX_ROUTING_REASON} characters",
+                               field="routing_reason")
         participants = [Participant(actor.unit_id, Part.WARD, now)]
         for unit_id, part in receiving:
             if part not in RECEIVING_PARTS:
@@ -268,7 +281,8 @@ class DischargeCase:
         if estimated_discharge_at is not None:
             case._check_estimate(estimated_discharge_at)
             case.estimated_discharge_at = estimated_discharge_at
-        case._record(ev.CaseRegistered, actor, now, "registered", care_type=str(care_type))
+        case._record(ev.CaseRegistered, actor, now, "registered", care_type=str(care_type),
+                     routed_by_hand=routed_by_hand, detail=reason)
         return case
 
     # ----- queries ----------------------------------------------------------------------------------------
@@ -540,14 +554,25 @@ class DischargeCase:
         self._record(ev.ReadyForDischargeWithdrawn, actor, now, "ready_for_discharge_withdrawn",
                      notice_id=notice.id)
 
-    def set_sip_applies(self, actor: Actor, applies: bool, now: datetime) -> None:
-        """The patient needs services from both principals and consents to a SIP (or no longer).
+    def set_sip_applies(self, actor: Actor, applies: bool, now: datetime, *, consent: bool | None = None) -> None:
+        """The patient needs services from both principals (or no longer), and whether they consent to a SIP
+        (`consent`: True, False for a refusal, None when not asked yet).
 
-        Either principal's judgement binds both (HSL 16 kap. 4 §, SoL 2 kap. 7 §), so every part may decide."""
+        Either principal's judgement binds both (HSL 16 kap. 4 §, SoL 2 kap. 7 §), so every part may decide.
+        A consent belongs to a SIP that applies: recording one while deciding that no SIP applies is refused.
+        A refused consent means no SIP invitation is due (process.md step 5: "and consents to a SIP")."""
         self._require(CaseAction.SET_SIP_APPLIES, actor)
+        if not applies and consent is not None:
+            raise InvalidValue("a consent to a SIP is recorded only when a SIP applies", field="consent")
         self.sip_applies = applies
+        self.sip_consent = consent
         self._record(ev.SipApplicabilityChanged, actor, now, "sip_applies" if applies else "sip_not_applies",
-                     sip_applies=applies)
+                     sip_applies=applies, sip_consent=consent)
+
+    @property
+    def sip_invitation_required(self) -> bool:
+        """A SIP applies and the person has not refused it: the SIP invitation is due (process.md step 5)."""
+        return self.sip_applies and self.sip_consent is not False
 
     def send_sip_invitation(self, actor: Actor, now: datetime, *, sip_plan_id: str | None = None) -> None:
         """Kallelse till SIP. Sent from a SIP plan (`domain.sip.case_link`), it names the plan."""

@@ -28,6 +28,7 @@ class CaseEvent:
 @dataclass(frozen=True, kw_only=True)
 class CaseRegistered(CaseEvent):
     care_type: str
+    routed_by_hand: bool = False  # the receivers were chosen by the ward, not by the routing rule (reason: timeline)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +99,7 @@ class ReadyForDischargeWithdrawn(CaseEvent):
 @dataclass(frozen=True, kw_only=True)
 class SipApplicabilityChanged(CaseEvent):
     sip_applies: bool
+    sip_consent: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -120,6 +120,27 @@ REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})  # R
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the request never left
 
 
+class RequestKey:
+    """The `Idempotency-Key` of a form that creates something: kept across retries of the same body (a save retried
+    after a lost answer replays the first answer), new when the body changed since the last try or once the API
+    has answered (a key is only ever sent again with the same body)."""
+
+    def __init__(self) -> None:
+        self.key = str(uuid.uuid4())
+        self.sent: Any = None  # the body last sent with `key`
+
+    def for_body(self, body: Any) -> str:
+        if self.sent is not None and body != self.sent:
+            self.key = str(uuid.uuid4())  # the form changed since the last try: a new request
+        self.sent = body
+        return self.key
+
+    def answered(self, error: ApiError | None = None) -> None:
+        """The API answered (`error`: with a refusal); no answer at all (503) keeps the key for a replay."""
+        if error is None or error.status != 503:
+            self.key, self.sent = str(uuid.uuid4()), None
+
+
 class ApiError(Exception):
     """A failed API call, with a message fit to show the user (Swedish)."""
 

@@ -17,6 +17,7 @@ from nicegui import app, ui
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ui import heap
+from ui import help as help_texts
 from ui.api_client import ApiClient
 from ui.components import attention, keyboard
 from ui.components.cellcast import CELLCAST
@@ -52,6 +53,7 @@ def build(settings: UiSettings) -> None:
     from ui.pages.admin import admin_page
     from ui.pages.board import board_page
     from ui.pages.case import case_page
+    from ui.pages.help import help_page, role_help_page
     from ui.pages.home import home_page
     from ui.pages.inbox import inbox_page
     from ui.pages.log_review import log_review_page
@@ -84,7 +86,11 @@ def build(settings: UiSettings) -> None:
         "/sip/{plan_id}": sip_room_page,
         "/installningar": settings_page,
         "/statistik": statistics_page,
+        "/hjalp": help_page,
+        "/hjalp/{role}": role_help_page,
     }
+    if missing := sorted(set(pages) - set(help_texts.PAGES)):  # every page has its help (ui/help/)
+        raise RuntimeError(f"pages without help: {missing}")
     for path, page in pages.items():
         ui.page(path, response_timeout=RESPONSE_TIMEOUT)(framed(page))  # a page ending early answers (ui/frame.py)
 

@@ -42,6 +42,10 @@ DEADLINE_SHORT = {
     "discharge_information": "Info.överföring",
     "payment_liability": "Betalningsansvar",
 }
+# The case's SIP assessment: whether a SIP applies, the person's consent (`sip_consent`: true, false, null)
+SIP_CONSENT = {"true": "Ja", "false": "Nej, personen avböjer SIP", "none": "Inte tillfrågad än"}
+SIP_APPLIES_CHOICES = {"yes": "Ja, personen behöver insatser från både region och kommun", "no": "Nej"}
+SIP_CONSENT_CHOICES = {"true": "Ja, personen samtycker", "false": "Nej, personen avböjer", "none": "Inte tillfrågad än"}
 PARTICIPANT_STATUS = {"active": "Aktiv", "forwarded": "Vidarebefordrad", "rejected": "Avvisad", "removed": "Borttagen"}
 REJECTION_REASONS = {
     "wrong_municipality": "Fel kommun (folkbokförd i annan kommun)",
@@ -76,6 +80,7 @@ DONE = {
     "mark_ready_for_discharge": "Patienten är anmäld som utskrivningsklar",
     "withdraw_ready_for_discharge": "Utskrivningsklar är återtagen",
     "send_sip_invitation": "Kallelsen till SIP är skickad",
+    "set_sip_applies": "Bedömningen av SIP är sparad",
     "set_liability_facts": "Uppgifterna om betalningsansvar är sparade",
     "update_home_readiness": "Hemgångsklar-listan är sparad",
     "start_leave": "Permissionen är registrerad",

@@ -23,6 +23,7 @@ from nicegui import Client, background_tasks, ui
 
 from realtime.envelope import Envelope
 from ui import fmt, heap
+from ui import help as help_texts
 from ui.api_client import ApiClient, ApiError, Json
 from ui.auth import logout_form
 from ui.components import attention
@@ -337,6 +338,8 @@ def _header(frame: Frame, path: str) -> None:
                 'dark dense outlined options-dense').classes("min-w-[16rem]")
         elif frame.acting_unit:
             ui.label(frame.hub.unit_name(frame.acting_unit)).classes("text-sm")
+        ui.button("Hjälp", icon="help_outline", on_click=lambda: _open_help(frame, path)).props(
+            'flat no-caps color=white aria-haspopup="dialog"').mark("help-button")
         with ui.button(frame.session.display_name, icon="account_circle").props(
                 'flat no-caps color=white aria-haspopup="menu"').classes("text-white"), \
                 ui.menu().props('aria-label="Användarmeny" role="menu"'):
@@ -347,6 +350,21 @@ def _header(frame: Frame, path: str) -> None:
             ui.menu_item("Logga ut").props('role="menuitem"').on(
                 "click", js_handler="() => document.getElementById('sp-logout').submit()")
         ui.html(logout_form("sp-logout"), sanitize=False)
+
+
+def _open_help(frame: Frame, path: str) -> None:
+    """The page's own short help (`ui/help/sidor/`), and the way to the help for the user's role."""
+    role = help_texts.own_role(frame.part, frame.live.me.get("capabilities") or {})
+    with frame.client.layout, ui.dialog().props('aria-label="Hjälp för sidan"') as dialog, \
+            ui.card().classes("w-[40rem] max-w-full"):
+        ui.label("Hjälp för sidan").classes("text-xl font-bold").props('role="heading" aria-level="2"')
+        ui.markdown(help_texts.page_text(path)).mark("page-help")
+        with ui.row().classes("justify-between items-center w-full"):
+            ui.link("Rutiner och tidsfrister för din roll" if role else "All hjälp",
+                    f"/hjalp/{role}" if role else "/hjalp").classes("text-blue-10 font-bold")
+            ui.button("Stäng", on_click=dialog.close).props("flat no-caps")
+    dialog.on("hide", dialog.delete)
+    dialog.open()
 
 
 def _nav_link(text: str, target: str, path: str) -> None:

@@ -167,9 +167,13 @@ COMMAND_ROUTES = [
                   operation_id="withdrawReadyForDischarge", summary="Withdraw ready for discharge",
                   description="The patient is no longer ready; the clock stops and a later notice starts anew."),
     command_route("sip-applicability", s.SipAppliesInput,
-                  lambda c, d: cmd.SetSipApplies(case_id=c, expected_version=_v(d), applies=d.applies),
-                  operation_id="setSipApplies", summary="Decide whether a SIP applies",
-                  description="The patient needs services from both principals and consents to a SIP."),
+                  lambda c, d: cmd.SetSipApplies(case_id=c, expected_version=_v(d), applies=d.applies,
+                                                 consent=d.consent),
+                  operation_id="setSipApplies", summary="Decide whether a SIP applies, and the person's consent",
+                  description="The patient needs services from both principals (`applies`), and whether they "
+                              "consent to a SIP (`consent`: true, false for a refusal, null when not asked yet; "
+                              "only with `applies` true, else 422). A refused consent means no SIP invitation is "
+                              "due."),
     command_route("sip-invitation", s.VersionOnly,
                   lambda c, d: cmd.SendSipInvitation(case_id=c, expected_version=_v(d)),
                   operation_id="sendSipInvitation", summary="Send the SIP invitation",

@@ -16,7 +16,7 @@ from server.auth.users import Authenticated
 from server.errors import Unavailable
 from server.principal import CurrentUser
 from server.runtime import Runtime
-from server.schemas.cases import MeOut, UnitOut, UnitPage
+from server.schemas.cases import MeOut, RoutingOut, UnitOut, UnitPage
 
 
 @get("/me", operation_id="getMe", summary="Who am I", responses=PROBLEMS, tags=["directory"],
@@ -46,6 +46,23 @@ async def list_units(
                                          organisation_id=organisation_id, kinds=kinds, limit=limit, offset=offset)
 
 
+@get("/routing", operation_id="previewRouting", summary="Which units a new case's notice would reach",
+     responses=PROBLEMS, tags=["directory"],
+     description="The routing rule of `POST /cases` (when `receiving_unit_ids` is not given): the municipality's "
+                 "intake unit for the district (else its central one) and the primary care unit of the listing. "
+                 "For the registration form's preview; 422 naming `municipality_code` or `listed_unit_id` when "
+                 "they route nowhere. The ward may choose other receivers (`receiving_unit_ids`) with a "
+                 "`routing_reason`.")
+async def preview_routing(
+    current_user: CurrentUser, queries: Reads,
+    municipality_code: Annotated[str, Parameter(query="municipality_code", pattern=r"^[0-9]{4}$")],
+    district: Annotated[str | None, Parameter(query="district", required=False, max_length=100)] = None,
+    listed_unit_id: Annotated[str | None, Parameter(query="listed_unit_id", required=False, max_length=64)] = None,
+) -> RoutingOut:
+    return await queries.directory.routing(municipality_code=municipality_code, district=district,
+                                           listed_unit_id=listed_unit_id)
+
+
 @get("/units/{unit_id:str}", operation_id="getUnit", summary="Read one unit", responses=PROBLEMS,
      tags=["directory"], description="One unit of the directory.")
 async def get_unit(current_user: CurrentUser, queries: Reads,
@@ -65,4 +82,4 @@ async def logout(authenticated: Authenticated, runtime: Runtime) -> None:
         raise Unavailable("the sign-out cannot be recorded right now; try again shortly") from None
 
 
-DIRECTORY_ROUTES = [get_me, list_units, get_unit, logout]
+DIRECTORY_ROUTES = [get_me, list_units, preview_routing, get_unit, logout]

@@ -10,7 +10,16 @@ from server.errors import NotVisible
 from server.persistence.models import UnitRow
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
-from server.schemas.cases import AssignmentOut, CapabilitiesOut, MeOut, UnitOut, UnitPage
+from server.queries.routing import routed_receivers
+from server.schemas.cases import (
+    AssignmentOut,
+    CapabilitiesOut,
+    MeOut,
+    RoutedUnitOut,
+    RoutingOut,
+    UnitOut,
+    UnitPage,
+)
 
 
 def unit_out(row: UnitRow) -> UnitOut:
@@ -50,6 +59,13 @@ class DirectoryQuery:
                                                   organisation_id=organisation_id, kinds=kinds, limit=limit,
                                                   offset=offset)
         return UnitPage(items=[unit_out(r) for r in rows], limit=limit, offset=offset)
+
+    async def routing(self, *, municipality_code: str, district: str | None,
+                      listed_unit_id: str | None) -> RoutingOut:
+        """The units a new case's admission notice would reach by the routing rule (the registration's own)."""
+        async with self._uow() as uow:
+            routed = await routed_receivers(uow.directory, municipality_code, district, listed_unit_id)
+        return RoutingOut(receivers=[RoutedUnitOut(unit_id=u.id, unit_name=u.name, part=part) for u, part in routed])
 
     async def unit(self, unit_id: str) -> UnitOut:
         async with self._uow() as uow:

@@ -59,6 +59,8 @@ class RegisterCase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     needs_identified_at: AwareTime | None = None
     estimated_discharge_at: AwareTime | None = None
     receiving_unit_ids: Annotated[list[Id], Meta(max_length=10)] | None = None
+    # why the ward chose the receivers by hand instead of the routing rule's (`GET /routing`)
+    routing_reason: Annotated[str, Meta(max_length=300)] | None = None
 
 
 class VersionOnly(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -137,6 +139,7 @@ class PlanningFieldsInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
 
 class SipAppliesInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
     applies: bool
+    consent: bool | None = None  # the person's consent to a SIP; None: not asked yet
 
 
 class LiabilityFactsInput(VersionOnly, kw_only=True, forbid_unknown_fields=True):
@@ -197,6 +200,18 @@ class UnitOut(msgspec.Struct, kw_only=True):
     district: str | None
     routing_role: str | None
     phone: str | None = None  # the number the other parties of a case call
+
+
+class RoutedUnitOut(msgspec.Struct, kw_only=True):
+    unit_id: str
+    unit_name: str
+    part: Part
+
+
+class RoutingOut(msgspec.Struct, kw_only=True):
+    """The units a new case's admission notice would reach by the routing rule."""
+
+    receivers: list[RoutedUnitOut]
 
 
 class AssignmentOut(msgspec.Struct, kw_only=True):
@@ -397,6 +412,7 @@ class CaseDetail(CaseSummary, kw_only=True):
     admission_notice_sent_at: datetime | None
     named_care_contact_user_id: str | None
     sip_applies: bool
+    sip_consent: bool | None = None  # the person's consent to a SIP: True, False (refused), None (not asked yet)
     sip_plan_id: str | None = None  # the SIP plan whose first meeting invitation was the case's SIP invitation
     sip_invitation_sent_at: datetime | None
     discharge_notice_sent_at: datetime | None

@@ -25,6 +25,7 @@ from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 from server.queries.reserve import SHEET_ACTION, case_sheet
+from server.queries.routing import routed_receivers
 from server.schemas.cases import CaseDetail, RegisterCase
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Store, Touched
 from server.services.patients import details_of, upsert_patient
@@ -100,7 +101,8 @@ class CaseService:
                 patient_id=patient.id, care_type=UnitKind(ward.kind).care_type, admitted_at=request.admitted_at,
                 actor=actor, receiving=await self._receivers(uow, request), now=now,
                 estimated_discharge_at=request.estimated_discharge_at,
-                needs_identified_at=request.needs_identified_at)
+                needs_identified_at=request.needs_identified_at, routing_reason=request.routing_reason,
+                routed_by_hand=request.receiving_unit_ids is not None)
             # The domain's own, more specific refusals (e.g. an admission in the future) come first; then the
             # plausible windows. Nothing is written on either (the unit of work is not committed).
             check_times(now, self._limits, admitted_at=request.admitted_at,
@@ -172,14 +174,6 @@ class CaseService:
                 receivers.append((unit_id, PART_OF_KIND[UnitKind(unit.kind)]))
             return list(dict.fromkeys(receivers))
         patient = request.patient
-        intake = await uow.directory.municipal_intake_unit(patient.municipality_code, patient.district)
-        if intake is None:
-            raise Invalid("no municipal unit receives notices for this municipality",
-                          field="patient.municipality_code")
-        receivers = [(intake.id, Part.MUNICIPAL)]
-        if patient.listed_unit_id:
-            listed = await uow.directory.unit(patient.listed_unit_id)
-            if listed is None or PART_OF_KIND.get(UnitKind(listed.kind)) is not Part.PRIMARY_CARE:
-                raise Invalid("the listing unit is not a primary care unit", field="patient.listed_unit_id")
-            receivers.append((listed.id, Part.PRIMARY_CARE))
-        return receivers
+        routed = await routed_receivers(uow.directory, patient.municipality_code, patient.district,
+                                        patient.listed_unit_id, prefix="patient.")
+        return [(unit.id, part) for unit, part in routed]

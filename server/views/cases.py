@@ -117,7 +117,7 @@ def detail(case: DischargeCase, patient: Person, units: Mapping[str, UnitRow], p
                  for n in case.notices],
         needs_identified_at=case.needs_identified_at, admission_notice_sent_at=case.admission_notice_sent_at,
         named_care_contact_user_id=case.named_care_contact.user_id if case.named_care_contact else None,
-        sip_applies=case.sip_applies, sip_plan_id=case.sip_plan_id,
+        sip_applies=case.sip_applies, sip_consent=case.sip_consent, sip_plan_id=case.sip_plan_id,
         sip_invitation_sent_at=case.sip_invitation_sent_at,
         discharge_notice_sent_at=case.discharge_notice_sent_at,
         patient_refused_services=case.patient_refused_services,

@@ -93,14 +93,16 @@ class Clock:
 def register(*, care_type: CareType = CareType.SOMATIC, admitted_at: datetime = ADMITTED_AT,
              now: datetime | None = None, receiving: Iterable[tuple[str, Part]] | None = None,
              estimated_discharge_at: datetime | None = ESTIMATED_AT,
-             needs_identified_at: datetime | None = None) -> DischargeCase:
+             needs_identified_at: datetime | None = None, routing_reason: str | None = None,
+             routed_by_hand: bool = False) -> DischargeCase:
     """Register a case at WARD with PRIMARY and MUNICIPAL as receivers (or the given ones)."""
     if receiving is None:
         receiving = [(PRIMARY, Part.PRIMARY_CARE), (MUNICIPAL, Part.MUNICIPAL)]
     return DischargeCase.register(
         patient_id=PATIENT_ID, care_type=care_type, admitted_at=admitted_at, actor=WARD_USER,
         receiving=list(receiving), now=now or admitted_at, estimated_discharge_at=estimated_discharge_at,
-        needs_identified_at=needs_identified_at, case_id=CASE_ID)
+        needs_identified_at=needs_identified_at, case_id=CASE_ID, routing_reason=routing_reason,
+        routed_by_hand=routed_by_hand)
 
 
 def build_case(state: CaseState = CaseState.PLANNING, *, care_type: CareType = CareType.SOMATIC,

@@ -242,6 +242,16 @@ def test_the_sip_invitation_is_due_three_calendar_days_later_at_the_same_local_c
     assert one(case, DeadlineKind.SIP_INVITATION, ready).due_at == due
 
 
+def test_no_sip_deadline_when_the_person_refuses_a_sip() -> None:
+    case = build_case(CaseState.READY)
+    case.set_sip_applies(PRIMARY_USER, True, READY_AT + timedelta(hours=1), consent=False)
+    assert DeadlineKind.SIP_INVITATION not in deadlines_by_kind(case, READY_AT)
+    assert not liability_conditions(case).sip_invitation_required
+    case.set_sip_applies(PRIMARY_USER, True, READY_AT + timedelta(hours=2), consent=True)
+    assert one(case, DeadlineKind.SIP_INVITATION, READY_AT).due_at == SIP_DUE
+    assert liability_conditions(case).sip_invitation_required
+
+
 def test_no_sip_deadline_before_the_ready_notice() -> None:
     case = build_case(CaseState.PLANNING, sip_applies=True)
     assert DeadlineKind.SIP_INVITATION not in deadlines_by_kind(case, NOTICE_AT)

@@ -295,6 +295,28 @@ def test_every_part_may_decide_whether_a_sip_applies(actor: Actor) -> None:
     assert [t.action for t in case.timeline[-2:]] == ["sip_applies", "sip_not_applies"]
 
 
+def test_the_persons_consent_to_a_sip_is_recorded_with_the_decision() -> None:
+    case = build_case(CaseState.PLANNING)
+    case.set_sip_applies(PRIMARY_USER, True, ACT_AT, consent=True)
+    assert (case.sip_applies, case.sip_consent, case.sip_invitation_required) == (True, True, True)
+    case.set_sip_applies(PRIMARY_USER, True, ACT_AT, consent=False)  # the person said no: no invitation is due
+    assert (case.sip_applies, case.sip_consent, case.sip_invitation_required) == (True, False, False)
+    event = case.pending_events[-1]
+    assert isinstance(event, ev.SipApplicabilityChanged)
+    assert (event.sip_applies, event.sip_consent) == (True, False)
+    case.set_sip_applies(PRIMARY_USER, False, ACT_AT)
+    assert (case.sip_applies, case.sip_consent) == (False, None)
+
+
+def test_a_consent_without_a_sip_is_refused_and_changes_nothing() -> None:
+    case = build_case(CaseState.PLANNING)
+    case.set_sip_applies(WARD_USER, True, ACT_AT, consent=True)
+    with pytest.raises(InvalidValue) as refused:
+        case.set_sip_applies(WARD_USER, False, ACT_AT, consent=True)
+    assert refused.value.field == "consent"
+    assert (case.sip_applies, case.sip_consent) == (True, True)
+
+
 # ----- registration and the draft ------------------------------------------------------------------------
 
 
@@ -349,14 +371,25 @@ NAIVE = datetime(2026, 3, 2, 8, 0)  # deliberately naive
         ({"receiving": [(OTHER_PRIMARY, Part.WARD)]}, "receiving"),
         ({"receiving": [(PRIMARY, Part.PRIMARY_CARE), (PRIMARY, Part.MUNICIPAL)]}, "receiving"),
         ({"receiving": [(WARD, Part.MUNICIPAL)]}, "receiving"),
+        ({"routing_reason": "Bor hos dottern"}, "routing_reason"),
+        ({"routing_reason": "x" * 301, "routed_by_hand": True}, "routing_reason"),
     ],
     ids=["naive-admission", "admission-in-future", "naive-estimate", "estimate-before-admission", "naive-needs",
-         "needs-before-admission", "needs-in-future", "receiver-as-ward", "unit-twice", "ward-as-receiver"],
+         "needs-before-admission", "needs-in-future", "receiver-as-ward", "unit-twice", "ward-as-receiver",
+         "reason-without-hand-routing", "reason-too-long"],
 )
 def test_register_rejects_invalid_values(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidValue) as info:
         register(**kwargs)  # type: ignore[arg-type]
     assert info.value.field == field
+
+
+def test_receivers_chosen_by_hand_keep_the_wards_reason_on_the_timeline() -> None:
+    case = register(routing_reason="  Bor hos dottern  ", routed_by_hand=True)
+    assert (case.timeline[0].action, case.timeline[0].detail) == ("registered", "Bor hos dottern")
+    event = case.pending_events[0]
+    assert isinstance(event, ev.CaseRegistered)
+    assert event.routed_by_hand
 
 
 def test_register_accepts_other_time_zones_and_an_estimate_equal_to_admission() -> None:

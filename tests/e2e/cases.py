@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from domain.identity import generate_test_personnummer
 from server.auth.tokens import DevSigningKey
@@ -34,6 +34,18 @@ def invented_identity() -> str:
     """A personnummer no other browser test uses (invented: serials 980-999 like the demo data)."""
     n = next(_serial)
     return generate_test_personnummer(datetime(1931, 1, 1).date() + timedelta(days=37 * n + 11), 980 + n % 20).formatted
+
+
+async def typo_caught_then_identity(dialog: Any) -> Any:
+    """Type an invented identity with a wrong check digit into the dialog's identity field, see it caught as it is
+    typed, then type the right one; returns the field."""
+    identity = invented_identity()
+    field = dialog.get_by_label("Personnummer eller samordningsnummer")
+    await field.fill(identity[:-1] + str((int(identity[-1]) + 1) % 10))
+    await field.blur()
+    await expect(dialog.get_by_text("fel format, datum eller kontrollsiffra")).to_be_visible()
+    await field.fill(identity)
+    return field
 
 
 async def new_case(stack: Stack, name: str, *, notice: bool = False) -> dict[str, Any]:

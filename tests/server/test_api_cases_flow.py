@@ -326,3 +326,60 @@ async def test_reject_add_and_remove_participants(client: Client, auth: Auth) ->
     # The ward itself is not a receiving participant.
     problem = await act(client, nurse, case, "participant-removal", status=422, unit_id=WARD)
     assert problem["errors"][0]["field"] == "unit_id"
+
+
+async def test_sip_applies_with_the_persons_consent(client: Client, auth: Auth) -> None:
+    nurse, contact = auth("ward.nurse"), auth("care.contact")
+    case = await register(client, nurse)
+    case = await act(client, nurse, case, "admission-notice")
+    case = await act(client, contact, case, "sip-applicability", applies=True, consent=False)
+    assert (case["sip_applies"], case["sip_consent"]) == (True, False)
+    case = await act(client, nurse, case, "ready-for-discharge")
+    assert "sip_invitation" not in deadlines(case)  # the person refused: no invitation is due
+    case = await act(client, contact, case, "sip-applicability", applies=True, consent=True)
+    assert (case["sip_consent"], deadline(case, "sip_invitation")) == (True, ("ok", False))
+
+    # A consent without a SIP is refused with the field named, and nothing is written.
+    refused = await client.post(f"/api/v1/cases/{case['id']}/sip-applicability", headers=contact,
+                                json={"expected_version": case["version"], "applies": False, "consent": True})
+    assert refused.status_code == 422, refused.text
+    assert "consent" in refused.text
+    assert (await read(client, contact, case["id"]))["version"] == case["version"]
+
+
+async def test_routing_preview_names_what_registration_routes_to(client: Client, auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+
+    async def preview(**params: str) -> httpx.Response:
+        return await client.get("/api/v1/routing", params=params, headers=nurse)
+
+    answer = await preview(municipality_code="0184", listed_unit_id=RONNVIKEN)
+    assert answer.status_code == 200, answer.text
+    receivers = [(r["unit_id"], r["part"]) for r in answer.json()["receivers"]]
+    assert receivers == [(SOLNA_INTAKE, "municipal_unit"), (RONNVIKEN, "primary_care_unit")]
+    assert all(r["unit_name"] for r in answer.json()["receivers"])
+    case = await register(client, nurse, patient=patient(new_identity(), municipality_code="0184",
+                                                         listed_unit_id=RONNVIKEN))
+    assert {u for u, (p, _) in parts(case).items() if p != "inpatient_unit"} == {SOLNA_INTAKE, RONNVIKEN}
+    district = await preview(municipality_code="0180", district="Södermalm")
+    assert [r["unit_id"] for r in district.json()["receivers"]] == [SODERMALM]
+
+    # Nowhere to route: the field is named, as the registration would name it.
+    nowhere = await preview(municipality_code="9999")
+    assert (nowhere.status_code, nowhere.json()["errors"][0]["field"]) == (422, "municipality_code")
+    not_primary = await preview(municipality_code="0184", listed_unit_id=SOLNA_HOME_CARE)
+    assert (not_primary.status_code, not_primary.json()["errors"][0]["field"]) == (422, "listed_unit_id")
+
+
+async def test_receivers_chosen_by_hand_keep_the_reason(client: Client, auth: Auth) -> None:
+    nurse = auth("ward.nurse")
+    case = await register(client, nurse, receiving_unit_ids=[SOLNA_HOME_CARE, RONNVIKEN],
+                          routing_reason="Bor hos dottern i Solna under vintern")
+    assert case["timeline"][0]["detail"] == "Bor hos dottern i Solna under vintern"
+
+    # A reason for the routing rule's own choice is refused with the field named.
+    body = {"ward_unit_id": WARD, "admitted_at": iso(now_utc() - timedelta(hours=1)), "routing_reason": "Varför?",
+            "patient": patient(new_identity())}
+    refused = await client.post("/api/v1/cases", json=body, headers=nurse)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "routing_reason"

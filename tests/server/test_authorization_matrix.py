@@ -179,6 +179,8 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
     "getMe": (anyone, lambda t, s: ("GET", "/me", None), {200}),
     "listUnits": (anyone, lambda t, s: ("GET", f"/units?organisation_id={t.organisation[s]}", None), {200}),
     "getUnit": (anyone, lambda t, s: ("GET", f"/units/{t.unit[s]}", None), {200}),
+    # the routing rule's answer names units only (the registration form's preview)
+    "previewRouting": (anyone, lambda t, s: ("GET", "/routing?municipality_code=0184", None), {200}),
     # answers everyone, but names only the staff the caller works with: test_people_names_only_staff_one_works_with
     "listPeople": (anyone, lambda t, s: ("GET", f"/people?id={t.user[s]}", None), {200}),
     # signing out revokes the very token the matrix goes on with: covered by tests/server/test_auth_hardening.py

@@ -182,7 +182,7 @@ async def test_sections_change_only_when_their_content_does(user: User, http: ht
     nurse, assessor = auth("ward.nurse"), auth("needs.assessor")
     case = await act(http, nurse, await register(http, nurse), "admission-notice")
     await open_case(user, "ward.nurse", case)
-    await user.should_see("1 okvitterade", retries=100)
+    await user.should_see("1 okvitterat", retries=100)
     before = {m: html_of(user, m).content for m in ("case-header", "case-needs", "case-payment",
                                                     "case-other-planning", "case-timeline")}
 

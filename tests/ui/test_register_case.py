@@ -152,7 +152,7 @@ async def test_a_save_retried_after_a_lost_answer_creates_one_case(
     with user:
         dialog = next(o for o in gc.get_objects() if isinstance(o, RegisterCaseDialog))
     first = await http.post("/api/v1/cases", json=dialog.body(),
-                            headers={**nurse, "Idempotency-Key": dialog.key})
+                            headers={**nurse, "Idempotency-Key": dialog.request.key})
     assert first.status_code == 201, first.text
 
     user.find(marker="register-save").click()

@@ -21,6 +21,7 @@ from nicegui import ui
 
 from ui import fmt
 from ui.api_client import ApiError, Json
+from ui.components.date_field import date_field, parse_day, time_error, time_field
 from ui.components.discharge_notice import DischargeNoticeDialog
 from ui.frame import Frame
 from ui.live import unacknowledged_for
@@ -67,6 +68,8 @@ NEEDS_IDENTIFIED = Action("needs", "record_needs_identified", "Behov identifiera
                           "needs", icon="flag")
 LIABILITY_FACTS = Action("liability", "set_liability_facts", "Spara uppgifter om betalningsansvar",
                          "liability-facts", icon="save")
+SIP_APPLIES = Action("sip_applies", "set_sip_applies", "Bedöm SIP och samtycke", "sip-applicability",
+                     icon="fact_check")
 HOME_READINESS = Action("home", "update_home_readiness", "Spara hemgångsklar", "home-readiness", icon="save")
 UPDATE_PLANNING = "update_planning"  # the planning form (saved per field, `ui/pages/case/planning.py`)
 # The actions offered on a case (its toolbar, a row's menu), in this order, when the API allows them.
@@ -141,8 +144,12 @@ async def _ask(frame: Frame, case: Json, action: Action) -> dict[str, Any] | Non
                 fmt.local(datetime.now(UTC))
             assert start is not None
             label = {"datetime": "Beräknad utskrivning", "needs": "Läkaren bedömde att behov kan uppstå"}[action.kind]
-            field = ui.input(label, value=start.strftime("%Y-%m-%dT%H:%M")).props("type=datetime-local")
-            values["input"] = field
+            ui.label(label).classes("font-bold")
+            with ui.row().classes("gap-3 no-wrap items-start"):
+                values["day"] = date_field("Datum", start.strftime("%Y-%m-%d")).props("outlined dense").mark(
+                    f"{action.key}-day")
+                values["time"] = time_field("Tid", start.strftime("%H:%M")).props("outlined dense").mark(
+                    f"{action.key}-time")
         elif action.kind == "reject":
             values["input"] = ui.select(fmt.REJECTION_REASONS, value="wrong_municipality", label="Orsak")
         elif action.kind == "interrupt":
@@ -170,9 +177,10 @@ async def _ask(frame: Frame, case: Json, action: Action) -> dict[str, Any] | Non
         return None
     value = values["input"].value if "input" in values else None
     if action.kind in ("datetime", "needs"):
-        moment = _stockholm_time(value)
+        day, clock = (str(values[k].value or "").strip() for k in ("day", "time"))
+        moment = _stockholm_time(f"{day}T{clock}") if parse_day(day) and not time_error(clock) else None
         if moment is None:
-            ui.notify("Ange datum och tid.", type="negative")
+            ui.notify("Ange datum (ÅÅÅÅ-MM-DD) och tid (TT:MM).", type="negative")
             return None
         key = {"datetime": "estimated_discharge_at", "needs": "at"}[action.kind]
         return {key: moment}
@@ -186,7 +194,7 @@ async def _ask(frame: Frame, case: Json, action: Action) -> dict[str, Any] | Non
 
 
 def _stockholm_time(value: str | None) -> str | None:
-    """`2026-11-26T14:05` typed in Stockholm time, as ISO 8601 with its offset."""
+    """`2026-11-26T14:05` (the date and time fields) in Stockholm time, as ISO 8601 with its offset."""
     if not value:
         return None
     try:

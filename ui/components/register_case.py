@@ -12,7 +12,6 @@ changed since the last try (a key is only ever sent again with the same body).
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -23,16 +22,22 @@ from domain.identity import InvalidIdentity, parse_patient_identity
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components.admin_table import can
+from ui.components.create_form import FIX_FIELDS, CreateForm
 from ui.frame import Frame
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIME_RE = re.compile(r"^\d{2}:\d{2}$")
 MUNICIPALITY_RE = re.compile(r"^\d{4}$")
 DUPLICATE = "Patienten har redan ett pågående ärende på den här avdelningen."
-IDENTITY_INVALID = "Personnumret eller samordningsnumret är inte giltigt."
+ROUTING_PROMPT = "Ange kommunkod (och vårdcentral) så visas vilka enheter som får meddelandet."
+ROUTED_NOWHERE = {  # the preview's refusals by field (`GET /routing`)
+    "municipality_code": "Ingen enhet i den kommunen tar emot inskrivningsmeddelanden här: välj mottagare själv.",
+    "listed_unit_id": "Den valda enheten är ingen vårdcentral: välj en annan, eller välj mottagare själv.",
+}
 # The API's fields -> the form's inputs (docs/api.md, RegisterCase)
 FIELDS = ("patient.identity", "patient.name", "patient.address", "patient.municipality_code",
-          "patient.listed_unit_id", "admitted_at", "estimated_discharge_at", "needs_identified_at", "ward_unit_id")
+          "patient.listed_unit_id", "admitted_at", "estimated_discharge_at", "needs_identified_at", "ward_unit_id",
+          "receiving_unit_ids", "routing_reason")
 
 
 def may_register(frame: Frame) -> bool:
@@ -79,14 +84,13 @@ def local_moment(day: str, clock: str) -> datetime:
     return datetime.combine(date.fromisoformat(day), time(int(clock[:2]), int(clock[3:])), tzinfo=fmt.STOCKHOLM)
 
 
-class RegisterCaseDialog:
+class RegisterCaseDialog(CreateForm):
     """The registration form in a dialog; `on_created` gets the new case (the board shows it at once)."""
 
     def __init__(self, frame: Frame, on_created: Callable[[Json], None]) -> None:
+        super().__init__()
         self.frame = frame
         self.on_created = on_created
-        self.key = str(uuid.uuid4())
-        self.sent: Json | None = None  # the body last sent with `key` (a key is only ever reused with the same body)
         self.needs_at: datetime | None = None
         self.listing_options: dict[str, str] = {}
         now = datetime.now(fmt.STOCKHOLM)
@@ -116,6 +120,19 @@ class RegisterCaseDialog:
                     self.listing = ui.select({}, label="Listad på vårdcentral (valfritt)", with_input=True,
                                              clearable=True).props("outlined dense bottom-slots").classes(
                         "flex-1").mark("register-listing")
+                ui.label("Mottagare av inskrivningsmeddelandet").classes("font-bold mt-2").props(
+                    'role="heading" aria-level="3"')
+                self.routing = ui.label(ROUTING_PROMPT).props('aria-live="polite"').mark("register-routing")
+                self.override = ui.checkbox("Välj andra mottagare", on_change=self._override_changed).mark(
+                    "register-override")
+                with ui.column().classes("w-full gap-1") as self.override_box:
+                    self.receivers = ui.select({}, label="Mottagande enheter", multiple=True, with_input=True,
+                                               validation=lambda v: None if v else "Välj minst en enhet.").props(
+                        "outlined dense use-chips").classes("w-full").mark("register-receivers-select")
+                    self.reason = ui.input("Skäl till att välja andra mottagare", validation=lambda v: None if (
+                        v or "").strip() else "Ange skälet.").props('outlined dense maxlength=300').classes(
+                        "w-full").mark("register-routing-reason")
+                self.override_box.set_visibility(False)
                 ui.label("Inskrivningstid").classes("font-bold mt-2").props('role="heading" aria-level="3"')
                 with ui.row().classes("w-full gap-3 no-wrap items-start"):
                     self.admitted_day = ui.input(
@@ -146,7 +163,12 @@ class RegisterCaseDialog:
             "patient.identity": self.identity, "patient.name": self.name, "patient.address": self.address,
             "patient.municipality_code": self.municipality, "patient.listed_unit_id": self.listing,
             "admitted_at": self.admitted_time, "estimated_discharge_at": self.discharge_day,
+            "receiving_unit_ids": self.receivers, "routing_reason": self.reason,
         }
+        self.routed: list[str] = []  # the receivers the routing rule names for what is typed now
+        self._previews = 0  # previews asked for, numbered: only the newest one's answer is shown
+        self.municipality.on_value_change(self._route)
+        self.listing.on_value_change(self._route)
 
     async def open(self) -> None:
         self.dialog.open()
@@ -159,11 +181,61 @@ class RegisterCaseDialog:
             self.listing_options = {u["id"]: u["name"] for u in sorted(units, key=lambda u: u["name"])}
             self.listing.set_options(self.listing_options)
 
+    # ----- routing: the preview and choosing by hand ------------------------------------------------------------
+
+    async def _route(self) -> None:
+        """Name the units the notice would reach, by the server's routing rule (`GET /routing`): no copy here."""
+        self._previews += 1
+        asked = self._previews
+        code = (self.municipality.value or "").strip()
+        if not MUNICIPALITY_RE.match(code):
+            self.routed = []
+            self.routing.set_text(ROUTING_PROMPT)
+            return
+        params = {"municipality_code": code}
+        if self.listing.value:
+            params["listed_unit_id"] = self.listing.value
+        try:
+            token = await self.frame.fresh_token()
+            answer: Json = await self.frame.api.request("GET", "/routing", token, params=params)
+        except ApiError as exc:
+            if asked == self._previews:
+                self.routed = []
+                fields = {str(e.get("field")) for e in exc.problem.get("errors", []) if isinstance(e, dict)}
+                self.routing.set_text(ROUTED_NOWHERE.get(next(iter(fields), ""), exc.message))
+            return
+        if asked != self._previews:
+            return  # the form changed meanwhile: a newer preview is on its way
+        receivers = answer["receivers"]
+        self.routed = [r["unit_id"] for r in receivers]
+        text = " · ".join(f"{fmt.label(fmt.PARTS, r['part'])}: {r['unit_name']}" for r in receivers)
+        if not any(r["part"] == "primary_care_unit" for r in receivers):
+            text += " · Ingen vårdcentral: välj den patienten är listad på, eller välj mottagare själv"
+        self.routing.set_text("Går till " + text)
+
+    async def _override_changed(self) -> None:
+        """Choosing the receivers by hand: every receiving unit to choose from, the routed ones chosen to start."""
+        self.override_box.set_visibility(bool(self.override.value))
+        if not self.override.value:
+            return
+        if not self.receivers.options:
+            try:
+                token = await self.frame.fresh_token()
+                units = await self.frame.api.units(token, receiving=True)
+            except ApiError as exc:
+                self.show_alert(exc.message)
+                return
+            self.receivers.set_options({u["id"]: f"{u['name']} ({fmt.label(fmt.UNIT_KINDS, u['kind'])})"
+                                        for u in sorted(units, key=lambda u: u["name"])})
+        if not self.receivers.value:
+            self.receivers.set_value([u for u in self.routed if u in self.receivers.options])
+
     # ----- the body ---------------------------------------------------------------------------------------------
 
     def _valid(self) -> bool:
+        by_hand = (self.receivers, self.reason) if self.override.value else ()
         checks = [e.validate() for e in (self.identity, self.name, self.municipality, self.admitted_day,
-                                          self.admitted_time, self.discharge_day)]
+                                          self.admitted_time, self.discharge_day, *by_hand)]
         if not all(checks):
             return False
         admitted = local_moment(self.admitted_day.value.strip(), self.admitted_time.value.strip())
@@ -187,6 +259,9 @@ class RegisterCaseDialog:
             patient["listed_unit_id"] = self.listing.value
         body: Json = {"ward_unit_id": self.frame.acting_unit, "patient": patient,
                       "admitted_at": admitted.isoformat()}
+        if self.override.value:  # chosen by hand, with the ward's reason (the API keeps it on the timeline)
+            body["receiving_unit_ids"] = list(self.receivers.value)
+            body["routing_reason"] = self.reason.value.strip()
         discharge = (self.discharge_day.value or "").strip()
         if discharge:
             body["estimated_discharge_at"] = local_moment(discharge, "12:00").isoformat()
@@ -196,51 +271,31 @@ class RegisterCaseDialog:
 
     # ----- saving -----------------------------------------------------------------------------------------------
 
-    def _show_alert(self, message: str) -> None:
-        self.alert.set_text(message)
-        self.alert.set_visibility(bool(message))
-
     async def save(self) -> None:
-        self._show_alert("")
+        self.show_alert("")
         if not self._valid():
-            self._show_alert("Rätta de markerade fälten.")
+            self.show_alert(FIX_FIELDS)
             return
         body = self.body()
-        if self.sent is not None and body != self.sent:
-            self.key = str(uuid.uuid4())  # the form changed since the last try: a new request
-        self.sent = body
-        self.save_button.props("loading")
-        try:
-            token = await self.frame.fresh_token()
-            case = await self.frame.api.register_case(token, body, idempotency_key=self.key)
-        except ApiError as exc:
-            self.refused(exc)
-            return
-        finally:
-            self.save_button.props(remove="loading")
-        self.key, self.sent = str(uuid.uuid4()), None
-        self.on_created(case)
-        self.created(case)
+        case = await self.send(body, lambda token, key: self.frame.api.register_case(token, body, idempotency_key=key))
+        if case is not None:
+            self.on_created(case)
+            self.created(case)
 
     def refused(self, exc: ApiError) -> None:
-        """Show the API's answer next to the fields it names; after a definite refusal the next save is a new
-        request (a new key), after no answer at all (503) the same one (a replay)."""
-        if exc.status != 503:
-            self.key, self.sent = str(uuid.uuid4()), None
-        errors = [e for e in exc.problem.get("errors", []) if isinstance(e, dict)]
-        if exc.status == 409:
+        if exc.status == 409:  # the patient already has an open case at the ward
+            self.request.answered(exc)
             self.identity.error = DUPLICATE
-            self._show_alert(DUPLICATE)
+            self.show_alert(DUPLICATE)
             return
-        shown = False
-        for error in errors:
-            field = str(error.get("field", ""))
-            element = self.inputs.get(field)
-            if element is None:
-                continue
-            element.error = IDENTITY_INVALID if exc.code == "invalid_identity" else _field_message(field, exc)
-            shown = True
-        self._show_alert("Rätta de markerade fälten." if shown else exc.message)
+        super().refused(exc)
+
+    def field_message(self, field: str, exc: ApiError) -> str:
+        if exc.code == "time_out_of_range":
+            return "Tidpunkten ligger för långt bakåt eller framåt i tiden."
+        if field == "admitted_at":
+            return "Inskrivningstiden godtogs inte (den kan inte ligga i framtiden)."
+        return "Uppgiften godtogs inte."
 
     def created(self, case: Json) -> None:
         """Offer the case view; registration continues there (Skicka inskrivningsmeddelande)."""
@@ -273,14 +328,6 @@ def _date_picker(field: ui.input, label: str) -> None:
             "first-day-of-week=1 minimal")
     with field.add_slot("append"):
         ui.button(icon="edit_calendar", on_click=menu.open).props(f'flat round dense aria-label="{label}"')
-
-
-def _field_message(field: str, exc: ApiError) -> str:
-    if exc.code == "time_out_of_range":
-        return "Tidpunkten ligger för långt bakåt eller framåt i tiden."
-    if field == "admitted_at":
-        return "Inskrivningstiden godtogs inte (den kan inte ligga i framtiden)."
-    return "Uppgiften godtogs inte."
 
 
 def register_button(frame: Frame, on_created: Callable[[Json], None]) -> ui.button | None:

@@ -54,6 +54,30 @@ ITEM_PARTS: dict[str, dict[str, str]] = {
 }
 
 
+def case_sip_facts(case: Json) -> list[tuple[str, str]]:
+    """What the case says of its SIP, for the case view and the plan's room alike: whether a SIP applies, the
+    person's consent, and the SIP invitation's deadline (process.md step 5: within 3 days of the ready notice, when
+    a SIP applies and the person consents) as the API computed it."""
+    if not case.get("sip_applies"):
+        return [("SIP behövs", "Nej (inte bedömt eller inte aktuellt)")]
+    consent = case.get("sip_consent")
+    facts = [("SIP behövs", "Ja"), ("Samtycke till SIP", fmt.label(fmt.SIP_CONSENT, str(consent).lower()))]
+    deadline = next((d for d in case.get("deadlines", ()) if d["kind"] == "sip_invitation"), None)
+    if consent is False:
+        facts.append(("Kallelse till SIP", "Behövs inte: personen avböjer SIP"))
+    elif deadline is None and case.get("sip_invitation_sent_at"):
+        facts.append(("Kallelse till SIP", f"Skickad {fmt.date_time(case['sip_invitation_sent_at'])}"))
+    elif deadline is None:
+        facts.append(("Kallelse till SIP senast", "3 dagar efter att patienten blivit utskrivningsklar"))
+    elif deadline.get("met_at"):
+        facts.append(("Kallelse till SIP", f"Skickad {fmt.date_time(deadline['met_at'])} "
+                                           f"(senast {fmt.date_time(deadline['due_at'])})"))
+    else:
+        state = fmt.label(fmt.DEADLINE_STATES, deadline["state"])
+        facts.append(("Kallelse till SIP senast", f"{fmt.date_time(deadline['due_at'])} ({state.lower()})"))
+    return facts
+
+
 def principal_names(plan: Json) -> dict[str, str]:
     """A name per principal taking part: its kind and the plan's units acting for it."""
     names: dict[str, list[str]] = {}

@@ -1,6 +1,7 @@
 """`/sip`: the acting unit's coordinated individual plans (SIP), grouped by state, soonest follow-up first.
 
-One read of `GET /sip-plans?unit_id=` (the API sorts by the follow-up date that applies now; plans without a
+"Ny SIP" starts a plan outside a discharge at the acting unit (`ui/components/new_sip.py`). One read of
+`GET /sip-plans?unit_id=` (the API sorts by the follow-up date that applies now; plans without a
 date last). Each plan links to its meeting room (`/sip/{id}`).
 """
 
@@ -11,14 +12,17 @@ from nicegui import ui
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import sip
+from ui.components.new_sip import new_sip_button
 from ui.frame import frame
 
 
 async def sip_list_page() -> None:
     async with frame("/sip", "SIP") as shell:
         unit_name = shell.hub.unit_name(shell.acting_unit) if shell.acting_unit else ""
-        ui.label(f"Samordnade individuella planer (SIP) – {unit_name}").classes("text-2xl font-bold").props(
-            'role="heading" aria-level="1"')
+        with ui.row().classes("w-full items-center justify-between gap-4"):
+            ui.label(f"Samordnade individuella planer (SIP) – {unit_name}").classes("text-2xl font-bold").props(
+                'role="heading" aria-level="1"')
+            new_sip_button(shell)
         if shell.acting_unit is None:
             ui.label("Du arbetar inte för någon enhet med ärenden.").classes("text-lg")
         else:

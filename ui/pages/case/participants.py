@@ -53,7 +53,7 @@ class ParticipantsSection:
                     elif case["state"] == "admitted":
                         text = "Inte skickat än"
                     else:
-                        text = f"{len(waiting)} okvitterade" if waiting else "Allt kvitterat ✓"
+                        text = fmt.plural(len(waiting), "okvitterat", "okvitterade") if waiting else "Allt kvitterat"
                     ui.label(text).props('role="cell"').classes("sp-at_risk" if waiting else "")
                     if manage:
                         with ui.element("div").props('role="cell"'):

@@ -44,6 +44,7 @@ from ui.components import cells, sip
 from ui.components.sip import sip_message
 from ui.frame import Frame, frame
 from ui.live import LiveView, pause_before_retry
+from ui.pages.sip_room.case_link import PlanCase
 from ui.pages.sip_room.consent import ConsentSection
 from ui.pages.sip_room.editor import FIELD_KIND, Editor, item_kinds
 from ui.pages.sip_room.followup import FollowUpSection
@@ -89,6 +90,7 @@ class SipRoom(LiveView):
         self.section_presence: dict[str, ui.label] = {}
         self.sections: list[Section] = []
         self.dialogs: set[FormDialog] = set()
+        self.case: PlanCase | None = None  # the discharge case the plan was started from
 
     @property
     def plan_id(self) -> str:
@@ -130,6 +132,7 @@ class SipRoom(LiveView):
 
     def build(self) -> None:
         self.header()
+        self.case = PlanCase(self.frame, str(self.plan["case_id"])) if self.plan.get("case_id") else None
         self.status = ui.label("").classes("sp-overdue text-xl").props('role="alert"').mark("room-state")
         self.dialog_host = ui.element("div")  # the forms' dialogs, outside every section a change redraws
         self.presence_label = ui.html("", sanitize=False).props('aria-live="polite"').mark("room-presence")
@@ -154,6 +157,11 @@ class SipRoom(LiveView):
         self.follow_state()
 
     # ----- presence ---------------------------------------------------------------------------------------------
+
+    def case_changed(self, case_id: str, unit_id: str, case: Json | None) -> None:
+        """The plan's discharge case changed (the stream's fetch, shared with the user's other views)."""
+        if self.case is not None and case is not None and case_id == self.case.case_id:
+            self.case.show(case)
 
     def presence(self, case_id: str, viewers: list[Viewer]) -> None:
         if case_id == self.plan_id:
@@ -432,12 +440,12 @@ async def sip_room_page(plan_id: str) -> None:
                 else exc.message
             ui.label(message).props('role="alert"').classes("text-lg")
             return
-        if plan.get("case_id"):
-            ui.link("← Till ärendet", f"/arende/{plan['case_id']}").classes("text-blue-10").mark("sip-case-link")
         await shell.hub.load_people(token, {a["user_id"] for a in plan["approvals"]})
         room = SipRoom(shell, plan)
         shell.watch(room)
         room.build()
+        if room.case is not None:
+            await room.case.load()
         await shell.live.viewing(plan_id)
         shell.client.on_delete(lambda: background_tasks.create(shell.live.left(plan_id), name="presence-left"))
         room.refetch()  # a change between the read and the watch: read once more (cheap, coalesced)

@@ -16,6 +16,7 @@ from nicegui import background_tasks, ui
 
 from ui.api_client import ApiError, Json
 from ui.components import sip
+from ui.components.date_field import date_field
 from ui.components.sip import sip_message
 from ui.merge import Merge, merge_each
 from ui.pages.sip_room.forms import Room
@@ -96,7 +97,7 @@ class Editor:
         if kind in ("principal", "unit"):
             element = ui.select(self._options(kind, value), value=value, label=label, clearable=True)
         elif kind == "date":
-            element = ui.input(label, value=value).props('type=date stack-label')
+            element = date_field(label, value or "")
         elif part in ("description", "value"):
             element = ui.textarea(label, value=value).props("autogrow")
         else:

@@ -15,6 +15,7 @@ from nicegui import ui
 
 from ui import fmt
 from ui.api_client import ApiError, Json
+from ui.components.date_field import date_field, time_field
 from ui.components.sip import CODE_MESSAGES, sip_message
 from ui.frame import Frame
 
@@ -196,9 +197,10 @@ def typed_time(day: Any, time: Any) -> str | None:
 
 
 def date_input(label: str, value: date | str, marker: str) -> ui.input:
-    return ui.input(label, value=str(value)).props("type=date stack-label outlined").classes(
-        "min-w-[12rem]").mark(marker)
+    """`ÅÅÅÅ-MM-DD` typed or picked in a Swedish calendar (not the browser's date input, which follows its language)."""
+    return date_field(label, str(value), classes="min-w-[12rem]").props("outlined").mark(marker)
 
 
 def time_input(label: str, value: str, marker: str) -> ui.input:
-    return ui.input(label, value=value).props("type=time stack-label outlined").classes("min-w-[9rem]").mark(marker)
+    """`TT:MM`, 24 hours (not the browser's time input: AM/PM in an English browser)."""
+    return time_field(label, value).props("outlined").mark(marker)

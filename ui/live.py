@@ -314,7 +314,7 @@ class UserLive:
             for view in list(self.views):
                 self._tell(view, view.event, envelope)
         if envelope.aggregate_type == AggregateType.DISCHARGE_CASE:
-            self.refresh(envelope.aggregate_id, unit_id, envelope.aggregate_version)
+            self.refresh(envelope.aggregate_id, unit_id, envelope.aggregate_version, everyone=True)
 
     def intern(self, case: Json, unit_id: str) -> Json:
         """One shared copy of a case version for all tabs of all users who see it alike (a page's snapshot is read,
@@ -339,12 +339,13 @@ class UserLive:
         cached = self.cases.get((case_id, unit_id))
         return cached is None or cached["version"] < version
 
-    def refresh(self, case_id: str, unit_id: str, version: int | None = None) -> None:
+    def refresh(self, case_id: str, unit_id: str, version: int | None = None, *, everyone: bool = False) -> None:
         """Have the case read again for the unit (`version`: the one at least wanted; None: whatever is newest),
-        once however many events, views or users ask: the hub reads it for every user who shows it."""
+        once however many events, views or users ask. For this user only (a page checking that nothing changed
+        while it opened), or, on an event (`everyone`), for every user whose open views show the unit."""
         if version is not None and not self.lacks(case_id, unit_id, version):
             return  # already have it (the same event through another feed, or a replay)
-        self.hub.refresh(case_id, unit_id, version)
+        self.hub.refresh(case_id, unit_id, version, None if everyone else self.username)
 
     def deliver(self, case_id: str, unit_id: str, case: Json | None, *, newer_only: bool = False) -> None:
         """The case as this user sees it now (None: it left the unit's view): into the cache and every view of the
@@ -378,7 +379,9 @@ class LiveHub:
         self._reaper: asyncio.Task[None] | None = None
         self._interned: dict[tuple[str, str], list[Json]] = {}  # (case, unit) -> its newest version, as seen alike
         self._reading: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._wanted: dict[tuple[str, str], float] = {}  # the version wanted by the next read (inf: the newest)
+        # what the next read of a (case, unit) is for: the version wanted (inf: the newest), and the users (None:
+        # every user whose open views show the unit)
+        self._wanted: dict[tuple[str, str], tuple[float, frozenset[str] | None]] = {}
         self.reads = 0  # batch reads of changed cases (for tests and benchmarks)
 
     async def token_revoked(self, token: str) -> None:
@@ -423,14 +426,22 @@ class LiveHub:
         self._interned[key] = [*known, case][-2:]
         return case
 
-    def refresh(self, case_id: str, unit_id: str, version: int | None = None) -> None:
-        """Read the changed case once for every user whose open views show the unit and lack `version` (coalesced
-        by case and unit: an event while a read runs asks for one more read afterwards)."""
+    def refresh(self, case_id: str, unit_id: str, version: int | None = None, username: str | None = None) -> None:
+        """Read the changed case once for every user whose open views show the unit and lack `version` (or only
+        for `username`), coalesced by case and unit: an event while a read runs asks for one more read afterwards."""
         key = (case_id, unit_id)
-        self._wanted[key] = max(self._wanted.get(key, 0.0), math.inf if version is None else float(version))
+        wanted = (math.inf if version is None else float(version), None if username is None else frozenset({username}))
+        self._want(key, wanted)
         if key not in self._reading:
             self._reading[key] = asyncio.create_task(self._read(key), name="samplan-ui-read",
                                                      context=_without_request())
+
+    def _want(self, key: tuple[str, str], wanted: tuple[float, frozenset[str] | None]) -> None:
+        earlier = self._wanted.get(key)
+        if earlier is not None:
+            users = None if earlier[1] is None or wanted[1] is None else earlier[1] | wanted[1]
+            wanted = (max(earlier[0], wanted[0]), users)
+        self._wanted[key] = wanted
 
     async def _read(self, key: tuple[str, str]) -> None:
         case_id, unit_id = key
@@ -439,11 +450,12 @@ class LiveHub:
             while key in self._wanted:
                 wanted = self._wanted.pop(key)
                 viewers = [live for live in list(self.users.values())
-                           if live.shows(unit_id) and live.lacks(case_id, unit_id, wanted)]
+                           if (wanted[1] is None or live.username in wanted[1]) and live.shows(unit_id)
+                           and live.lacks(case_id, unit_id, wanted[0])]
                 for start in range(0, len(viewers), MAX_VIEWERS):
                     batch = viewers[start:start + MAX_VIEWERS]
                     try:
-                        caller = batch[self.reads % len(batch)].token  # in turn: no one user's rate limit pays
+                        caller = batch[(self.reads + failures) % len(batch)].token  # in turn: not one user's limit
                         answer = await self.api.case_views(caller, case_id, unit_id, [v.token for v in batch])
                     except ApiError as exc:
                         # The API busy, restarting, rate limiting: the change must not be lost until the next
@@ -452,7 +464,7 @@ class LiveHub:
                         log.warning("live: could not read a changed case (%s), retry %d", exc.code, failures)
                         if not await pause_before_retry(failures):
                             return  # the stream's next event or resync reads it again
-                        self._wanted[key] = max(self._wanted.get(key, 0.0), wanted)
+                        self._want(key, wanted)
                         break
                     failures = 0
                     self.reads += 1

@@ -17,6 +17,7 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CASE_ACTIONS = {
     "register_case": "Registrerade inskrivning",
     "read_case": "Läste ärendet",
+    "live_update": "Såg ärendet uppdateras i en öppen vy",
     "list_cases": "Listade ärenden (utskrivningstavlan)",
     "list_inbox": "Listade inkorgen",
     "replay_response": "Fick ett tidigare svar igen (upprepad begäran)",

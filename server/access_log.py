@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -178,11 +178,21 @@ async def record(session: AsyncSession, user: CurrentUser, *, unit_id: str | lis
     under the unit acted for: one for all rows, or a list with one per row (a list's rows are each seen through
     their own unit)."""
     units = unit_id if isinstance(unit_id, list) else [unit_id] * len(patient_ids)
-    await append(session, [
-        {"at": at, "user_id": user.id, "user_hsa_id": user.hsa_id, "unit_id": unit, "patient_id": patient_id,
-         "case_id": case_id, "action": action, "purpose": purpose}
-        for unit, patient_id, case_id in zip(units, patient_ids, case_ids, strict=True)
-    ])
+    await append(session, [_row(user, unit, patient_id, case_id, action, purpose, at)
+                           for unit, patient_id, case_id in zip(units, patient_ids, case_ids, strict=True)])
+
+
+async def record_viewers(session: AsyncSession, users: Sequence[CurrentUser], *, unit_id: str, patient_id: str,
+                         case_id: str | None, action: str, at: datetime, purpose: str = "care_coordination") -> None:
+    """One row per user shown the same patient's data at the same moment (the viewers of one live update, each
+    acting for `unit_id`), in one insert."""
+    await append(session, [_row(user, unit_id, patient_id, case_id, action, purpose, at) for user in users])
+
+
+def _row(user: CurrentUser, unit_id: str | None, patient_id: str, case_id: str | None, action: str, purpose: str,
+         at: datetime) -> dict[str, object]:
+    return {"at": at, "user_id": user.id, "user_hsa_id": user.hsa_id, "unit_id": unit_id, "patient_id": patient_id,
+            "case_id": case_id, "action": action, "purpose": purpose}
 
 
 # ----- the sealer: extends the chain ----------------------------------------------------------------------------

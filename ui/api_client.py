@@ -227,11 +227,12 @@ class ApiClient:
 
     async def request(self, method: str, path: str, token: str, *, acting_unit: str | None = None,
                       params: Mapping[str, Any] | None = None, json: Any = None,
-                      idempotency_key: str | None = None) -> Any:
+                      idempotency_key: str | None = None, safe: bool = False) -> Any:
+        """`safe`: a POST that changes nothing twice when sent again (a read with a body), retried like a GET."""
         headers = _headers(token, acting_unit)
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        response = await self._send(method, path, headers, params=params, json=json)
+        response = await self._send(method, path, headers, params=params, json=json, safe=safe)
         if response.status_code >= 400:
             raise error_from_response(response)
         return response.json()
@@ -244,9 +245,9 @@ class ApiClient:
         return response.content
 
     async def _send(self, method: str, path: str, headers: dict[str, str], *,
-                    params: Mapping[str, Any] | None = None, json: Any = None) -> httpx.Response:
+                    params: Mapping[str, Any] | None = None, json: Any = None, safe: bool = False) -> httpx.Response:
         """One call, sent again after a failure on the way when that is safe (see the module's doc)."""
-        repeatable = method in REPEATABLE_METHODS or "Idempotency-Key" in headers
+        repeatable = safe or method in REPEATABLE_METHODS or "Idempotency-Key" in headers
         what = path.split("/")[1] if "/" in path else path  # the resource kind, never an id
         for delay in (*RETRY_DELAYS, None):
             try:
@@ -316,6 +317,14 @@ class ApiClient:
 
     async def get_case(self, token: str, case_id: str, acting_unit: str | None) -> Json:
         result: Json = await self.request("GET", f"/cases/{case_id}", token, acting_unit=acting_unit)
+        return result
+
+    async def case_views(self, token: str, case_id: str, unit_id: str, viewer_tokens: list[str]) -> Json:
+        """A changed case read once for every viewer (`POST /cases/{id}/views`, docs/api.md): each viewer's own
+        token in the body; the answer says which variant (masked or not) each gets, or why none. The call is
+        authenticated with `token` (any viewer's). Sent again after a failure on the way like a read."""
+        result: Json = await self.request("POST", f"/cases/{case_id}/views", token, safe=True,
+                                          json={"unit_id": unit_id, "viewers": [{"token": t} for t in viewer_tokens]})
         return result
 
     async def inbox(self, token: str, unit_id: str) -> Json:

@@ -1,12 +1,18 @@
-"""Live events inside the UI process: one stream per signed-in user, fanned out to the open pages.
+"""Live events inside the UI process: one stream per signed-in user, one read per change for all users.
 
 `LiveHub` (one per process) keeps a `UserLive` per user (keyed by username, shared by all that user's tabs
 and browsers). A `UserLive` holds one `realtime.client.StreamClient` on the feeds of the user's units. On an
-event it fetches the changed case **once** through the API (events carry no personal data) — coalesced: a
-second event for the same case while a fetch runs just asks for one more fetch afterwards — and hands the
-result to every registered `LiveView` (a page, or a part of one), which updates only the elements that case
-touches. It also keeps the unread-notice count per receiving unit (for the header badge), the presence of
-viewers per case, and the connection state (for the "connection lost" banner).
+event for a case it asks the hub to read the changed case (events carry no personal data). The hub reads it
+**once for every user** whose open views show that unit and lack that version (`POST /cases/{id}/views`, each
+user's own token in the body): the API authorises each user, builds at most two variants (protected identity
+masked or shown), logs one `live_update` row per user, and says which variant each user gets; a user it refuses
+(401, 403, 404) gets nothing. Reads are coalesced by (case, unit): the same change arriving through K users'
+streams, or a second event while a read runs, costs one more read at most, and only for users still lacking the
+version. Users without open views are not named (no reads, no access-log rows for what nobody saw). The
+variants are shared: every tab of every user who sees the case alike holds the same object (`LiveHub.intern`,
+also for the pages' own snapshots). Each `LiveView` (a page, or a part of one) updates only the elements the
+case touches. A `UserLive` also keeps the unread-notice count per receiving unit (for the header badge), the
+presence of viewers per case, and the connection state (for the "connection lost" banner).
 
 A page registers its view *before* it fetches its snapshot (the Zulip order): an event that lands in between
 makes the view fetch that case again, which is harmless. When the stream resumes after an outage, the
@@ -17,8 +23,8 @@ within that time and finds it still running).
 The stream is shared by the user's browsers, but what a view does on an event runs as that view's own browser:
 each view is told with the HTTP request of the page that registered it (NiceGUI reads the browser's session, and
 so its token, from that request, and an element created then keeps it for its event handlers). The stream's
-tasks themselves carry no browser's request, so a button built for a row that appeared live acts with the
-session of the browser showing it, not of whichever browser happened to start the stream.
+tasks and the hub's reads themselves carry no browser's request, so a button built for a row that appeared live
+acts with the session of the browser showing it, not of whichever browser happened to start the stream.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import math
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
@@ -44,6 +51,7 @@ from ui.api_client import ApiClient, ApiError, Json
 log = logging.getLogger("samplan.ui.live")
 
 IDLE_GRACE_SECONDS = 30.0
+MAX_VIEWERS = 500  # viewers named in one batch read (the API's limit)
 MAX_TOKENS = 20  # tokens kept per user: one per open browser, plus refreshes
 CONNECT_WAIT_SECONDS = 3.0
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # pauses before reading a changed case again after a failure
@@ -117,15 +125,12 @@ class UserLive:
         self.unread_by_unit: dict[str, dict[str, int]] = {}  # receiving unit -> case -> unacknowledged count
         self.connected = False
         self.ever_connected = asyncio.Event()
-        self._fetching: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._again: set[tuple[str, str]] = set()
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         self._presence_refs: Counter[str] = Counter()
         self._client: StreamClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._idle_since: float | None = None
         self._unread_loaded: set[str] = set()
-        self.fetches = 0  # API reads caused by events (for tests and benchmarks)
 
     # ----- life -------------------------------------------------------------------------------------------------
 
@@ -140,15 +145,14 @@ class UserLive:
                                            context=_without_request())]
 
     async def close(self) -> None:
-        for task in [*self._tasks, *self._fetching.values()]:
+        for task in self._tasks:
             task.cancel()
         if self._client is not None:
             await self._client.close()
-        for task in [*self._tasks, *self._fetching.values()]:
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
-        self._fetching.clear()
 
     @property
     def token(self) -> str:
@@ -310,82 +314,55 @@ class UserLive:
             for view in list(self.views):
                 self._tell(view, view.event, envelope)
         if envelope.aggregate_type == AggregateType.DISCHARGE_CASE:
-            self.refresh(envelope.aggregate_id, unit_id, envelope.aggregate_version)
+            self.refresh(envelope.aggregate_id, unit_id, envelope.aggregate_version, everyone=True)
 
     def intern(self, case: Json, unit_id: str) -> Json:
-        """One shared copy of a case version for all the user's tabs (a page's snapshot is read, and access-logged,
-        per page; this only keeps 300 tabs from holding 300 copies of it)."""
+        """One shared copy of a case version for all tabs of all users who see it alike (a page's snapshot is read,
+        and access-logged, per page; this only keeps 300 tabs from holding 300 copies of it)."""
+        shared = self.hub.intern(case, unit_id)
         key = (str(case["id"]), unit_id)
         cached = self.cases.get(key)
-        if cached is not None and cached["version"] == case["version"]:
-            return cached
-        if cached is None or cached["version"] < case["version"]:
-            self.cases[key] = case
-        return case
+        if cached is None or cached["version"] < shared["version"]:
+            self.cases[key] = shared
+        return shared
 
     def apply_result(self, case: Json, unit_id: str) -> None:
         """The answer to this user's own action: every view of the user shows it at once, and the event it causes
-        needs no fetch (its version is known)."""
-        key = (str(case["id"]), unit_id)
-        cached = self.cases.get(key)
-        if cached is not None and cached["version"] >= case["version"]:
-            return
-        self.cases[key] = case
-        self._count_unread(unit_id, key[0], case)
-        for view in list(self.views):
-            if view.unit_id in (None, unit_id):
-                self._tell(view, view.case_changed, key[0], unit_id, case)
+        needs no read for this user (its version is known)."""
+        self.deliver(str(case["id"]), unit_id, self.hub.intern(case, unit_id), newer_only=True)
 
-    def refresh(self, case_id: str, unit_id: str, version: int | None = None) -> None:
-        """Fetch the case for the unit once, however many events or views ask (coalesced per user and case)."""
+    def shows(self, unit_id: str) -> bool:
+        """Some open view of the user shows the unit's cases (the user is a viewer of a live update there)."""
+        return unit_id in self.case_units and any(v.unit_id in (None, unit_id) for v in self.views)
+
+    def lacks(self, case_id: str, unit_id: str, version: float) -> bool:
+        cached = self.cases.get((case_id, unit_id))
+        return cached is None or cached["version"] < version
+
+    def refresh(self, case_id: str, unit_id: str, version: int | None = None, *, everyone: bool = False) -> None:
+        """Have the case read again for the unit (`version`: the one at least wanted; None: whatever is newest),
+        once however many events, views or users ask. For this user only (a page checking that nothing changed
+        while it opened), or, on an event (`everyone`), for every user whose open views show the unit."""
+        if version is not None and not self.lacks(case_id, unit_id, version):
+            return  # already have it (the same event through another feed, or a replay)
+        self.hub.refresh(case_id, unit_id, version, None if everyone else self.username)
+
+    def deliver(self, case_id: str, unit_id: str, case: Json | None, *, newer_only: bool = False) -> None:
+        """The case as this user sees it now (None: it left the unit's view): into the cache and every view of the
+        unit; an answer older than the one already shown is dropped (`newer_only`: also one as old)."""
         key = (case_id, unit_id)
         cached = self.cases.get(key)
-        if version is not None and cached is not None and cached["version"] >= version:
-            return  # already have it (the same event through another feed, or a replay)
-        if key in self._fetching:
-            self._again.add(key)
+        if case is None:
+            self.cases.pop(key, None)
+        elif cached is not None and (cached["version"] > case["version"]
+                                     or (newer_only and cached["version"] == case["version"])):
             return
-        self._fetching[key] = asyncio.create_task(self._fetch(key), name="samplan-ui-fetch")
-
-    async def _fetch(self, key: tuple[str, str]) -> None:
-        case_id, unit_id = key
-        failures = 0
-        try:
-            while True:
-                self._again.discard(key)
-                self.fetches += 1
-                case: Json | None
-                try:
-                    case = await self.hub.api.get_case(self.token, case_id, unit_id)
-                except ApiError as exc:
-                    if exc.status not in (403, 404):
-                        # A transient failure (the API busy, restarting, rate limiting): the change must not be
-                        # lost until the next event, so read again after a growing pause.
-                        failures += 1
-                        log.warning("live: could not fetch a changed case (%s), retry %d", exc.code, failures)
-                        if not await pause_before_retry(failures):
-                            return  # the stream's next event or resync reads it again
-                        self._again.add(key)
-                        continue
-                    case = None  # the case left this unit's view (forwarded, rejected, removed)
-                failures = 0
-                cached = self.cases.get(key)
-                if case is None:
-                    self.cases.pop(key, None)
-                elif cached is not None and cached["version"] > case["version"]:
-                    if key not in self._again:
-                        return  # a newer answer was handed out already
-                    continue
-                else:
-                    self.cases[key] = case
-                self._count_unread(unit_id, case_id, case)
-                for view in list(self.views):
-                    if view.unit_id in (None, unit_id):
-                        self._tell(view, view.case_changed, case_id, unit_id, case)
-                if key not in self._again:
-                    return
-        finally:
-            self._fetching.pop(key, None)
+        else:
+            self.cases[key] = case
+        self._count_unread(unit_id, case_id, case)
+        for view in list(self.views):
+            if view.unit_id in (None, unit_id):
+                self._tell(view, view.case_changed, case_id, unit_id, case)
 
 
 class LiveHub:
@@ -400,6 +377,12 @@ class LiveHub:
         self.units_version = 0  # bumped when a unit's name becomes known (cached HTML is redrawn)
         self._people: dict[str, Json] = {}
         self._reaper: asyncio.Task[None] | None = None
+        self._interned: dict[tuple[str, str], list[Json]] = {}  # (case, unit) -> its newest version, as seen alike
+        self._reading: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # what the next read of a (case, unit) is for: the version wanted (inf: the newest), and the users (None:
+        # every user whose open views show the unit)
+        self._wanted: dict[tuple[str, str], tuple[float, frozenset[str] | None]] = {}
+        self.reads = 0  # batch reads of changed cases (for tests and benchmarks)
 
     async def token_revoked(self, token: str) -> None:
         """A sign-out revoked `token`: the user's other browsers keep their live stream on their own token; a user
@@ -429,7 +412,81 @@ class LiveHub:
             self._reaper = asyncio.create_task(self._reap(), name="samplan-ui-live-reaper")
         return live
 
+    # ----- changed cases: one read for every user who shows them ----------------------------------------------
+
+    def intern(self, case: Json, unit_id: str) -> Json:
+        """The one copy of this version of the case as seen through the unit (masked or not: at most two)."""
+        key = (str(case["id"]), unit_id)
+        known = [k for k in self._interned.get(key, ()) if k["version"] >= case["version"]]
+        for other in known:
+            if other["version"] == case["version"] and other["patient"] == case["patient"]:
+                return other
+        if known and all(k["version"] > case["version"] for k in known):
+            return case  # an old answer: not kept
+        self._interned[key] = [*known, case][-2:]
+        return case
+
+    def refresh(self, case_id: str, unit_id: str, version: int | None = None, username: str | None = None) -> None:
+        """Read the changed case once for every user whose open views show the unit and lack `version` (or only
+        for `username`), coalesced by case and unit: an event while a read runs asks for one more read afterwards."""
+        key = (case_id, unit_id)
+        wanted = (math.inf if version is None else float(version), None if username is None else frozenset({username}))
+        self._want(key, wanted)
+        if key not in self._reading:
+            self._reading[key] = asyncio.create_task(self._read(key), name="samplan-ui-read",
+                                                     context=_without_request())
+
+    def _want(self, key: tuple[str, str], wanted: tuple[float, frozenset[str] | None]) -> None:
+        earlier = self._wanted.get(key)
+        if earlier is not None:
+            users = None if earlier[1] is None or wanted[1] is None else earlier[1] | wanted[1]
+            wanted = (max(earlier[0], wanted[0]), users)
+        self._wanted[key] = wanted
+
+    async def _read(self, key: tuple[str, str]) -> None:
+        case_id, unit_id = key
+        failures = 0
+        try:
+            while key in self._wanted:
+                wanted = self._wanted.pop(key)
+                viewers = [live for live in list(self.users.values())
+                           if (wanted[1] is None or live.username in wanted[1]) and live.shows(unit_id)
+                           and live.lacks(case_id, unit_id, wanted[0])]
+                for start in range(0, len(viewers), MAX_VIEWERS):
+                    batch = viewers[start:start + MAX_VIEWERS]
+                    try:
+                        caller = batch[(self.reads + failures) % len(batch)].token  # in turn: not one user's limit
+                        answer = await self.api.case_views(caller, case_id, unit_id, [v.token for v in batch])
+                    except ApiError as exc:
+                        # The API busy, restarting, rate limiting: the change must not be lost until the next
+                        # event, so read again after a growing pause.
+                        failures += 1
+                        log.warning("live: could not read a changed case (%s), retry %d", exc.code, failures)
+                        if not await pause_before_retry(failures):
+                            return  # the stream's next event or resync reads it again
+                        self._want(key, wanted)
+                        break
+                    failures = 0
+                    self.reads += 1
+                    self._hand_out(case_id, unit_id, batch, answer)
+        finally:
+            self._reading.pop(key, None)
+
+    def _hand_out(self, case_id: str, unit_id: str, viewers: list[UserLive], answer: Json) -> None:
+        variants = [self.intern(v, unit_id) for v in answer["variants"]]
+        for live, seen in zip(viewers, answer["viewers"], strict=True):
+            if seen["variant"] is not None:
+                live.deliver(case_id, unit_id, variants[seen["variant"]])
+            elif seen["status"] in (403, 404):
+                live.deliver(case_id, unit_id, None)  # the case left the unit's view, or the user lost access
+            else:  # 401: the token went stale (a sign-out elsewhere); the user's next token reads it
+                log.info("live: a viewer's token was refused (%s)", seen["status"])
+
     async def close(self) -> None:
+        for task in list(self._reading.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

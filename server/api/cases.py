@@ -17,11 +17,12 @@ from domain.deadlines import DeadlineState
 from domain.discharge_case import CaseState
 from domain.discharge_notice import AfterDischargeContact, DischargeInformation
 from domain.planning import HomeReadiness, PlanningEdit, PlanningField, PlanningForm
-from server.api.dependencies import Cases, Reads
+from server.api.dependencies import Cases, Reads, authenticate_viewers
 from server.api.openapi import PROBLEMS
 from server.idempotency import CommandResult, IdempotencyKey
 from server.principal import CurrentUser
 from server.queries.cases import CaseOrder
+from server.runtime import Runtime
 from server.schemas import cases as s
 from server.views.cases import InboxOut, PersonOut
 
@@ -75,6 +76,21 @@ async def register_case(current_user: CurrentUser, cases: Cases, data: s.Registe
 async def get_case(current_user: CurrentUser, cases: Cases, case_id: CaseId,
                    acting_unit: ActingUnitHeader = None) -> s.CaseDetail:
     return await cases.get(current_user, case_id, acting_unit)
+
+
+@post("/cases/{case_id:str}/views", operation_id="showCaseToViewers", summary="Read a changed case for its viewers",
+      description="A live update: the UI process reads a changed case once for every user whose open view shows it "
+                  "(acting for `unit_id`), with each viewer's own access token in the body. Each viewer is "
+                  "authenticated and authorised on their own: one whose token is invalid, expired or revoked gets "
+                  "401, one who no longer sees the case through the unit 404/403, and nothing of the case; the "
+                  "others are not affected. `variants` holds the case at most twice (protected identity masked and "
+                  "shown); each viewer's `variant` says which is theirs. One access-log row per viewer shown the "
+                  "case (`live_update`).",
+      status_code=200, responses=PROBLEMS, tags=["cases"])
+async def show_case_to_viewers(cases: Cases, runtime: Runtime, case_id: CaseId,
+                               data: s.CaseViewsInput) -> s.CaseViewsOut:
+    viewers = await authenticate_viewers(runtime, [v.token for v in data.viewers])
+    return await cases.views(viewers, case_id, data.unit_id)
 
 
 def command_route(path: str, body: type[s.VersionOnly], build: Callable[[str, Any], cmd.CaseCommand], *,
@@ -301,5 +317,5 @@ async def list_people(current_user: CurrentUser, queries: Reads,
     return await queries.staff.people(current_user, ids)
 
 
-CASE_ROUTES = [list_cases, register_case, get_case, *COMMAND_ROUTES, *PLANNING_ROUTES, get_inbox, list_unit_staff,
-               list_people]
+CASE_ROUTES = [list_cases, register_case, get_case, show_case_to_viewers, *COMMAND_ROUTES, *PLANNING_ROUTES,
+               get_inbox, list_unit_staff, list_people]

@@ -9,6 +9,7 @@ its first frame instead (`server/api/stream.py`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from litestar import Request
@@ -20,9 +21,9 @@ from litestar.handlers.base import BaseRouteHandler
 
 from server.api.hardening import VERIFIED_TOKEN_SCOPE_KEY
 from server.auth.tokens import InvalidToken, VerifiedToken, bearer_token
-from server.auth.users import Authenticated, authenticate
+from server.auth.users import Authenticated, authenticate, authenticate_many
 from server.composition import Queries
-from server.errors import Unauthenticated
+from server.errors import ApplicationError, Unauthenticated
 from server.principal import CurrentUser
 from server.runtime import Runtime
 from server.services.admin import AdminService
@@ -80,6 +81,14 @@ def dependencies() -> dict[str, Provide]:
             "runtime": sync(provide_runtime), "cases": sync(provide_case_service), "sip": sync(provide_sip_service),
             "admin": sync(provide_admin_service), "audit": sync(provide_audit_service),
             "payment": sync(provide_payment_service), "queries": sync(provide_queries)}
+
+
+async def authenticate_viewers(runtime: Runtime, tokens: Sequence[str]) -> list[CurrentUser | ApplicationError]:
+    """The users of several tokens (the viewers of one live update), each checked as a request's own token is;
+    a token that fails gets its 401 in its place (`server.auth.users.authenticate_many`)."""
+    users = await authenticate_many(tokens, runtime.verifier, runtime.uow(), runtime.settings.user_claim,
+                                    revoked=runtime.revocations)
+    return list(users)
 
 
 async def require_authentication(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

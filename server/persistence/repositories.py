@@ -222,6 +222,14 @@ class DirectoryRepository:
         column = UserRow.hsa_id if claim == "hsa_id" else UserRow.username
         return await self.session.scalar(select(UserRow).where(column == value, UserRow.active.is_(True)))
 
+    async def users_by_claim(self, claim: str, values: Iterable[str]) -> list[UserRow]:
+        """The active users `user_by_claim` finds for each of `values`, in one query."""
+        column = UserRow.hsa_id if claim == "hsa_id" else UserRow.username
+        wanted = sorted(set(values))
+        if not wanted:
+            return []
+        return list(await self.session.scalars(select(UserRow).where(column.in_(wanted), UserRow.active.is_(True))))
+
     async def user(self, user_id: str) -> UserRow | None:
         return await self.session.get(UserRow, user_id)
 
@@ -248,6 +256,15 @@ class DirectoryRepository:
 
     async def assignments(self, user_id: str) -> list[AssignmentRow]:
         return list(await self.session.scalars(select(AssignmentRow).where(AssignmentRow.user_id == user_id)))
+
+    async def assignments_of(self, user_ids: Sequence[str]) -> dict[str, list[AssignmentRow]]:
+        """The assignments of each of `user_ids`, in one query."""
+        found: dict[str, list[AssignmentRow]] = {u: [] for u in user_ids}
+        if found:
+            rows = await self.session.scalars(select(AssignmentRow).where(AssignmentRow.user_id.in_(sorted(found))))
+            for row in rows:
+                found[row.user_id].append(row)
+        return found
 
     async def users(self) -> list[UserRow]:
         return list(await self.session.scalars(select(UserRow).order_by(UserRow.username)))

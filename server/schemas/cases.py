@@ -478,3 +478,28 @@ class PaymentPolicyOut(msgspec.Struct, kw_only=True):
 
 class Health(msgspec.Struct):
     status: str
+
+
+MAX_VIEWERS = 500  # viewers in one live update (`POST /cases/{id}/views`)
+
+
+class ViewerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    token: Annotated[str, Meta(min_length=1, max_length=8192, description="The viewer's own access token.")]
+
+
+class CaseViewsInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    unit_id: Annotated[str, Meta(min_length=1, max_length=64, description="The unit whose open views show the "
+                                 "case (every viewer acts for it).")]
+    viewers: Annotated[list[ViewerIn], Meta(min_length=1, max_length=MAX_VIEWERS)]
+
+
+class ViewerOut(msgspec.Struct, kw_only=True):
+    variant: int | None  # index into `variants`; None: this viewer gets nothing (see `status`)
+    status: int  # 200, or what a read of the case with the viewer's token alone would have answered
+    code: str | None = None
+
+
+class CaseViewsOut(msgspec.Struct, kw_only=True):
+    case_id: str
+    variants: list[CaseDetail]  # at most two: masked and unmasked protected identity
+    viewers: list[ViewerOut]  # in the order of the request's viewers

@@ -20,19 +20,20 @@ from domain.payment import PaymentPolicy
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command, check_times
 from realtime.envelope import AggregateType
 from server import authorization
-from server.errors import Conflict, Invalid
+from server.errors import ApplicationError, Conflict, Invalid
 from server.idempotency import CommandResult, IdempotencyKey
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 from server.queries.reserve import SHEET_ACTION, case_sheet
 from server.queries.routing import routed_receivers
-from server.schemas.cases import CaseDetail, RegisterCase
+from server.schemas.cases import CaseDetail, CaseViewsOut, RegisterCase, ViewerOut
 from server.services.command_runner import Change, CommandRunner, Created, Kind, Shown, Store, Touched
 from server.services.patients import details_of, upsert_patient
 from server.views.cases import detail
 from server.views.reserve import Sheet
 
 PART_OF_KIND = RECEIVING_PART_OF_KIND
+LIVE_UPDATE = "live_update"  # the access-log action of a case shown to the open views of a live update
 
 
 class CaseStore(Store[DischargeCase]):
@@ -139,6 +140,15 @@ class CaseService:
             lambda uow, case, unit_id, now: case_sheet(
                 uow, case, unit_id, self._policy, now,
                 reveal=authorization.reveals_protected_identity(user, unit_id)))
+
+    async def views(self, viewers: Sequence[CurrentUser | ApplicationError], case_id: str,
+                    unit_id: str) -> CaseViewsOut:
+        """The case for every viewer of one live update (`POST /cases/{id}/views`), logged as `live_update`."""
+        variants, answers = await self._runner.read_for_viewers(viewers, case_id, unit_id, LIVE_UPDATE)
+        return CaseViewsOut(case_id=case_id, variants=variants, viewers=[
+            ViewerOut(variant=a, status=200) if isinstance(a, int) else ViewerOut(variant=None, status=a.status,
+                                                                                  code=a.code)
+            for a in answers])
 
     # ----- helpers --------------------------------------------------------------------------------------------
 

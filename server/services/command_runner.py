@@ -39,7 +39,7 @@ from domain.discharge_case import Actor
 from domain.errors import FieldConflict
 from realtime.envelope import AggregateType
 from server import access_log, authorization
-from server.errors import Conflict, VersionConflict
+from server.errors import ApplicationError, Conflict, VersionConflict
 from server.idempotency import CommandResult, IdempotencyKey, replay_or_none, run_once, store_response
 from server.persistence.models import Person
 from server.persistence.repositories import ConcurrencyConflict
@@ -248,6 +248,44 @@ class CommandRunner(Generic[A, V]):
         await access_log.record(uow.session, user, unit_id=through, patient_ids=[p.id for _, p in rows],
                                 case_ids=[self._kind.case_id(a) for a, _ in rows], action=action, at=now)
         return [authorization.reveals_protected_identity(user, u) for u in through]
+
+    async def read_for_viewers(self, viewers: Sequence[CurrentUser | ApplicationError], aggregate_id: str,
+                               unit_id: str, action: str) -> tuple[list[V], list[int | ApplicationError]]:
+        """One read of an aggregate for several users at once, each acting for `unit_id` (the viewers of one live
+        update). Each viewer is authorised on their own (`authorization.acting_unit`: one refused gets that
+        refusal in their place, the others are not affected). What a user sees differs between users only in
+        whether a protected identity shows, so at most two answers are built (`variants`); each authorised viewer
+        gets the index of theirs. One access-log row per authorised viewer, as `action`, in one insert."""
+        async with self._uow() as uow:
+            now = self._clock()
+            aggregate = await self._kind.load(uow, aggregate_id, lock=False)
+            visible = aggregate.visible_unit_ids() if aggregate else None
+            variants: list[V] = []
+            variant_of: dict[bool, int] = {}
+            answers: list[int | ApplicationError] = []
+            shown: list[CurrentUser] = []
+            for viewer in viewers:
+                if isinstance(viewer, ApplicationError):
+                    answers.append(viewer)
+                    continue
+                try:
+                    unit = authorization.acting_unit(viewer, visible, unit_id, self._kind.noun)
+                except ApplicationError as exc:
+                    answers.append(exc)
+                    continue
+                assert aggregate is not None
+                reveal = authorization.reveals_protected_identity(viewer, unit)
+                if reveal not in variant_of:
+                    variant_of[reveal] = len(variants)
+                    variants.append(await self._kind.view(uow, aggregate, now, viewer, unit))
+                answers.append(variant_of[reveal])
+                shown.append(viewer)
+            if aggregate is not None and shown:
+                await access_log.record_viewers(uow.session, shown, unit_id=unit_id,
+                                                patient_id=self._kind.patient_id(aggregate),
+                                                case_id=self._kind.case_id(aggregate), action=action, at=now)
+                await uow.commit()
+            return variants, answers
 
     # ----- steps --------------------------------------------------------------------------------------------------
 

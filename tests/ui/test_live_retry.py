@@ -27,16 +27,16 @@ async def test_a_change_whose_read_fails_once_still_reaches_the_board(user: User
     await eventually(lambda: "Inskriven (utkast)" in row_html(user, case["id"]), "the registered case")
 
     api_client = importlib.import_module("ui.api_client")  # the module the running app uses
-    real = api_client.ApiClient.get_case
+    real = api_client.ApiClient.case_views
     failed: list[str] = []
 
-    async def busy_once(self: Any, token: str, case_id: str, unit_id: str | None = None) -> Any:
+    async def busy_once(self: Any, token: str, case_id: str, unit_id: str, tokens: list[str]) -> Any:
         if not failed:
             failed.append(case_id)
             raise api_client.ApiError(503, "unavailable", "Tjänsten svarar inte just nu.")
-        return await real(self, token, case_id, unit_id)
+        return await real(self, token, case_id, unit_id, tokens)
 
-    monkeypatch.setattr(api_client.ApiClient, "get_case", busy_once)
+    monkeypatch.setattr(api_client.ApiClient, "case_views", busy_once)
     await act(http, nurse, case, "admission-notice")
 
     await eventually(lambda: "Planering" in row_html(user, case["id"]), "the change, read again after the failure")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -80,3 +80,18 @@ async def bounded_count(session: AsyncSession, query: Select[Any], cap: int = CO
     limited = query.with_only_columns(literal(1)).order_by(None).limit(cap + 1).subquery()
     counted = int(await session.scalar(select(func.count()).select_from(limited)) or 0)
     return min(counted, cap), counted > cap
+
+
+async def keyset_page(session: AsyncSession, query: Select[T], order: Sequence[Column], *, limit: int,
+                      cursor: str | None, shape: type[tuple[Any, ...]], descending: bool = False,
+                      key: Callable[[T], Sequence[Any]] | None = None) -> tuple[list[T], str | None]:
+    """One page of `query` in the order of `order` (a unique key, all ascending or all descending), after the
+    position `cursor` holds, and the cursor of the next page (None on the last). `key`: a row's sort key (by default
+    the `order` attributes of the row)."""
+    if cursor is not None:
+        query = query.where(after(order, decode_cursor(cursor, shape), descending=descending))
+    rows, more = await page_of(session, query.order_by(*(c.desc() if descending else c for c in order)), limit)
+    if not more:
+        return rows, None
+    last = rows[-1]
+    return rows, encode_cursor(key(last) if key is not None else tuple(getattr(last, str(c.key)) for c in order))

@@ -181,9 +181,11 @@ class AdminChangeOut(msgspec.Struct, kw_only=True):
 
 
 class AdminChangePage(msgspec.Struct, kw_only=True):
+    """Newest first; `next_cursor`: pass it as `cursor` for the next page (null on the last)."""
+
     items: list[AdminChangeOut]
     limit: int
-    offset: int
+    next_cursor: str | None
 
 
 # ----- the access log and log review --------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from server.persistence.models import (
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 from server.queries.log_entries import readable_entries
-from server.queries.paging import after, bounded_count, decode_cursor, encode_cursor, page_of
+from server.queries.paging import bounded_count, keyset_page
 from server.schemas.admin import (
     AccessLogEntryOut,
     AccessLogPage,
@@ -94,7 +94,6 @@ class AuditService:
         `limit` index entries whatever the log's size; `total` is counted on the first page only, up to 1 000
         (`total_capped`: more than that)."""
         period_from, period_to = _utc(period_from), _utc(period_to)  # SQLite compares times as stored text
-        position = decode_cursor(cursor, tuple[datetime, int]) if cursor is not None else None
         if action is not None and action not in ACTIONS:
             raise Invalid("no such action in the access log", field="action")
         async with self._uow() as uow:
@@ -137,16 +136,14 @@ class AuditService:
                 query = query.where(AccessLogRow.at >= period_from)
             if period_to:
                 query = query.where(AccessLogRow.at < period_to)
-            total, capped = await bounded_count(uow.session, query) if position is None else (None, False)
-            order = (AccessLogRow.at, AccessLogRow.id)
-            if position is not None:
-                query = query.where(after(order, (_utc(position[0]), position[1]), descending=True))
-            rows, more = await page_of(uow.session, query.order_by(*(c.desc() for c in order)), limit)
+            total, capped = await bounded_count(uow.session, query) if cursor is None else (None, False)
+            rows, next_cursor = await keyset_page(
+                uow.session, query, (AccessLogRow.at, AccessLogRow.id), limit=limit, cursor=cursor,
+                shape=tuple[datetime, int], descending=True, key=lambda r: (as_utc(r.at), r.id))
             items = await readable_entries(uow.session, rows, reveal_patients=authz.reveals_logged_patients(g))
             await self._log_reading(uow.session, user, g, rows)
             await uow.commit()
-            return AccessLogPage(items=items, total=total, total_capped=capped, limit=limit,
-                                 next_cursor=encode_cursor((as_utc(rows[-1].at), rows[-1].id)) if more else None)
+            return AccessLogPage(items=items, total=total, total_capped=capped, limit=limit, next_cursor=next_cursor)
 
     async def verify(self, user: CurrentUser) -> VerificationOut:
         async with self._uow() as uow:

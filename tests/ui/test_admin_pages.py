@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
@@ -15,6 +16,7 @@ from nicegui.testing.user_interaction import UserInteraction
 from server.demo.seed import stable_id
 from tests.server.conftest import ORTHO, WARD, new_identity, register
 from tests.ui.conftest import eventually, signed_in
+from ui.pages import admin as admin_page
 
 Auth = Callable[[str], dict[str, str]]
 KAROLINSKA = stable_id("organisation", "karolinska")
@@ -118,6 +120,28 @@ async def test_local_admin_finds_a_user_by_searching(user: User) -> None:
     await eventually(lambda: not row_text(user, "user-ward.coordinator"), "the search narrowing the list")
     assert "Sara Sjöberg" in row_text(user, "user-ward.nurse")
     await user.should_see("1 användare matchar sökningen.")
+
+
+async def test_the_user_list_pages_with_show_more(user: User, http: httpx.AsyncClient, auth: Auth,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page at a time (keyset, `X-Next-Cursor`): "Visa fler" adds the next page under the ones shown."""
+    monkeypatch.setattr(admin_page, "USER_PAGE", 2)
+    await signed_in(user, "hospital.admin", "/admin")
+    await user.should_see(marker="more-users", retries=100)
+    await user.should_see("Visar de 2 första. Sök eller visa fler.")
+    user.find(marker="more-users").click()
+    await user.should_see("Visar de 4 första", retries=100)  # the demo organisation has five
+    total, shown = len(await users_of(http, auth("hospital.admin"), KAROLINSKA)), 4
+    while shown < total:
+        user.find(marker="more-users").click()
+        shown = min(shown + 2, total)
+        await user.should_see(f"Visar de {shown} första" if shown < total else f"{total} användare i organisationen",
+                              retries=100)
+    with user:
+        rows = [m for e in ui.context.client.elements.values() for m in e._markers
+                if m.startswith("user-") and m != "user-search"]
+    assert sorted(rows) == sorted(f"user-{u['username']}" for u in (await http.get(
+        f"/api/v1/admin/organisations/{KAROLINSKA}/users", headers=auth("hospital.admin"))).json())
 
 
 async def test_local_admin_gives_the_need_to_see_protected_identities_and_corrects_an_hsa_id(

@@ -3,6 +3,7 @@ units, and who is refused."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,6 @@ from nicegui.testing.user_interaction import UserInteraction
 from server.demo.seed import stable_id
 from tests.server.conftest import ORTHO, WARD, new_identity, register
 from tests.ui.conftest import eventually, signed_in
-from ui.pages import admin as admin_page
 
 Auth = Callable[[str], dict[str, str]]
 KAROLINSKA = stable_id("organisation", "karolinska")
@@ -125,7 +125,8 @@ async def test_local_admin_finds_a_user_by_searching(user: User) -> None:
 async def test_the_user_list_pages_with_show_more(user: User, http: httpx.AsyncClient, auth: Auth,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A page at a time (keyset, `X-Next-Cursor`): "Visa fler" adds the next page under the ones shown."""
-    monkeypatch.setattr(admin_page, "USER_PAGE", 2)
+    # the module as the running UI has it (the simulated user's app may have imported the pages again)
+    monkeypatch.setattr(sys.modules["ui.pages.admin"], "USER_PAGE", 2)
     await signed_in(user, "hospital.admin", "/admin")
     await user.should_see(marker="more-users", retries=100)
     await user.should_see("Visar de 2 första. Sök eller visa fler.")

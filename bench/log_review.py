@@ -122,7 +122,8 @@ async def fill(settings: Settings, rows: int, users: int) -> None:
         async with engine.begin() as conn:
             for start in range(0, rows, 50_000):
                 await conn.exec_driver_sql(
-                    f"INSERT INTO access_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                    "INSERT INTO access_log (at, user_id, user_hsa_id, unit_id, patient_id, case_id, action, purpose) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [tuple(v.isoformat(" ").replace("+00:00", "") if isinstance(v, datetime) else v for v in row())
                      for _ in range(min(50_000, rows - start))])
             await conn.exec_driver_sql("ANALYZE")

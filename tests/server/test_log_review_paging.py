@@ -154,7 +154,8 @@ async def test_another_organisations_reader_sees_none_of_it_and_only_auditors_se
         client: Client, auth: Auth, app: Litestar) -> None:
     start = a_period()
     row = log_row(start, "karolinska")
-    await append(app, [row, log_row(start + timedelta(minutes=1), "solna", unit_id=SOLNA_INTAKE)])
+    await append(app, [row, log_row(start + timedelta(minutes=1), "solna", unit_id=SOLNA_INTAKE,
+                                               user_id=str(uuid.uuid4()))])
     body = {"period_from": iso(start), "period_to": iso(start + timedelta(hours=1))}
     assert [t for p in await every_page(client, auth("municipal.admin"), body) for t in p] == ["solna"]
     assert [t for p in await every_page(client, auth("hospital.admin"), body) for t in p] == ["karolinska"]

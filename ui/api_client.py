@@ -195,6 +195,9 @@ def error_from_response(response: httpx.Response) -> ApiError:
                     current=current if isinstance(current, dict) else None, fields=fields, problem=problem)
 
 
+NEXT_CURSOR = "X-Next-Cursor"  # the next page's cursor of a keyset-paged list (server/api/admin.py)
+
+
 def _headers(token: str, acting_unit: str | None) -> dict[str, str]:
     headers = {"Authorization": f"Bearer {token}"}
     if acting_unit:
@@ -236,6 +239,24 @@ class ApiClient:
         if response.status_code >= 400:
             raise error_from_response(response)
         return response.json()
+
+    async def page(self, path: str, token: str, *, params: Mapping[str, Any] | None = None) -> tuple[Any, str | None]:
+        """A list answer and the cursor of its next page (the `X-Next-Cursor` header; None on the last page)."""
+        response = await self._send("GET", path, _headers(token, None), params=params)
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response.json(), response.headers.get(NEXT_CURSOR)
+
+    async def every_page(self, path: str, token: str, *, params: Mapping[str, Any] | None = None) -> list[Json]:
+        """Every item of a list paged by `X-Next-Cursor` (a directory list: an organisation's units)."""
+        items: list[Json] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = await self.page(path, token, params=dict(params or {}) | (
+                {"cursor": cursor} if cursor else {}))
+            items.extend(page)
+            if cursor is None:
+                return items
 
     async def download(self, path: str, token: str, *, acting_unit: str | None = None) -> bytes:
         """A file answer (a CSV, PDF or FHIR export) as bytes, with the token in the header (never in a URL)."""

@@ -205,6 +205,11 @@ def plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
+def thousands(count: int) -> str:
+    """`1 000`, `12 345`: digits grouped by a (non-breaking) space, as Swedish writes them."""
+    return f"{count:,}".replace(",", "\u00a0")
+
+
 def period(start: str | datetime, end: str | datetime) -> str:
     """A period stored as [start, end) shown as its reader entered it, both days included: `2026-12-01 – 2026-12-07`
     (never the day after the last)."""

@@ -6,9 +6,10 @@ administrators for users in their own organisation; local object specialists for
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from litestar import delete, get, patch, post
+from litestar import Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
 from litestar.params import Parameter
 
 from server.api.dependencies import Admin
@@ -31,7 +32,17 @@ from server.schemas.admin import (
     OrganisationOut,
     ProtectedIdentityOut,
 )
-from server.services.admin import USER_LIST_LIMIT
+from server.services.admin import LIST_LIMIT, LIST_MAX, USER_LIST_LIMIT
+
+T = TypeVar("T")
+NEXT_CURSOR = "X-Next-Cursor"
+PAGED = (f"the `{NEXT_CURSOR}` header of the answer is the `cursor` of the next page (absent on the last); a cursor "
+         "the list did not give out is 400 with field `cursor`.")
+PAGE_HEADERS = [ResponseHeader(name=NEXT_CURSOR, documentation_only=True, required=False,
+                               description="The `cursor` of the next page; absent on the last page.")]
+ListLimit = Annotated[int, Parameter(ge=1, le=LIST_MAX, description="Rows per page.")]
+CursorQuery = Annotated[str | None, Parameter(required=False, min_length=1, max_length=1000,
+                                              description="The next page's cursor from the page before.")]
 
 OrganisationId = Annotated[str, Parameter(max_length=64, description="The organisation id.")]
 UnitId = Annotated[str, Parameter(max_length=64, description="The unit id.")]
@@ -41,11 +52,17 @@ AssignmentId = Annotated[int, Parameter(ge=1, le=2**53, description="The assignm
 TAGS = ["administration"]
 
 
+def _page(items: list[T], next_cursor: str | None) -> Response[list[T]]:
+    """A list answer; the next page's cursor in the `X-Next-Cursor` header (absent on the last page)."""
+    return Response(items, headers={NEXT_CURSOR: next_cursor} if next_cursor else None)
+
+
 @get("/admin/organisations", operation_id="adminListOrganisations", summary="Organisations I administer",
-     description="Every organisation for central administrators; your own for local administrators.",
-     responses=PROBLEMS, tags=TAGS)
-async def list_organisations(current_user: CurrentUser, admin: Admin) -> list[OrganisationOut]:
-    return await admin.list_organisations(current_user)
+     description="Every organisation for central administrators; your own for local administrators. By name, "
+                 f"in keyset pages: {PAGED}", responses=PROBLEMS, response_headers=PAGE_HEADERS, tags=TAGS)
+async def list_organisations(current_user: CurrentUser, admin: Admin, limit: ListLimit = LIST_LIMIT,
+                             cursor: CursorQuery = None) -> Response[list[OrganisationOut]]:
+    return _page(*await admin.list_organisations(current_user, limit=limit, cursor=cursor))
 
 
 @post("/admin/organisations", operation_id="adminConnectOrganisation", summary="Connect an organisation",
@@ -73,11 +90,11 @@ async def change_organisation(current_user: CurrentUser, admin: Admin, organisat
 
 
 @get("/admin/organisations/{organisation_id:str}/units", operation_id="adminListUnits",
-     summary="The organisation's unit tree", description="Every unit of the organisation, deactivated ones too.",
-     responses=PROBLEMS, tags=TAGS)
-async def list_units(current_user: CurrentUser, admin: Admin,
-                     organisation_id: OrganisationId) -> list[AdminUnitOut]:
-    return await admin.list_units(current_user, organisation_id)
+     summary="The organisation's unit tree", description="Every unit of the organisation, deactivated ones too, by "
+     f"name, in keyset pages: {PAGED}", responses=PROBLEMS, response_headers=PAGE_HEADERS, tags=TAGS)
+async def list_units(current_user: CurrentUser, admin: Admin, organisation_id: OrganisationId,
+                     limit: ListLimit = LIST_LIMIT, cursor: CursorQuery = None) -> Response[list[AdminUnitOut]]:
+    return _page(*await admin.list_units(current_user, organisation_id, limit=limit, cursor=cursor))
 
 
 @post("/admin/organisations/{organisation_id:str}/units", operation_id="adminCreateUnit", summary="Add a unit",
@@ -109,14 +126,14 @@ async def deactivate_unit(current_user: CurrentUser, admin: Admin, unit_id: Unit
 @get("/admin/organisations/{organisation_id:str}/users", operation_id="adminListUsers",
      summary="The organisation's users",
      description="Users with their assignments, by name. `q`: only those whose name, username, title or HSA-id "
-                 "contains it (any case; a name, never a patient's data, so it may travel in the URL).",
-     responses=PROBLEMS, tags=TAGS)
+                 "contains it (any case, 'åberg' finds 'Åberg'; a name, never a patient's data, so it may travel in "
+                 f"the URL). Keyset pages: {PAGED}", responses=PROBLEMS, response_headers=PAGE_HEADERS, tags=TAGS)
 async def list_users(current_user: CurrentUser, admin: Admin, organisation_id: OrganisationId,
                      q: Annotated[str | None, Parameter(required=False, max_length=100)] = None,
                      limit: Annotated[int, Parameter(ge=1, le=USER_LIST_LIMIT)] = USER_LIST_LIMIT,
-                     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0) -> list[AdminUserOut]:
-    return await admin.list_users(current_user, organisation_id, search=(q or "").strip() or None, limit=limit,
-                                  offset=offset)
+                     cursor: CursorQuery = None) -> Response[list[AdminUserOut]]:
+    return _page(*await admin.list_users(current_user, organisation_id, search=(q or "").strip() or None,
+                                         limit=limit, cursor=cursor))
 
 
 @post("/admin/organisations/{organisation_id:str}/users", operation_id="adminCreateUser", summary="Add a user",
@@ -206,11 +223,12 @@ async def merge_patient_identity(current_user: CurrentUser, admin: Admin, data: 
 @get("/admin/organisations/{organisation_id:str}/changes", operation_id="adminListChanges",
      summary="Administrative changes in the organisation",
      description="Who connected, created, changed or deactivated what, and who granted or took away which "
-                 "assignment, newest first.", responses=PROBLEMS, tags=TAGS)
+                 "assignment, newest first. Keyset pages: pass the answer's `next_cursor` as `cursor`.",
+     responses=PROBLEMS, tags=TAGS)
 async def list_changes(current_user: CurrentUser, admin: Admin, organisation_id: OrganisationId,
                        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-                       offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0) -> AdminChangePage:
-    return await admin.changes(current_user, organisation_id, limit, offset)
+                       cursor: CursorQuery = None) -> AdminChangePage:
+    return await admin.changes(current_user, organisation_id, limit, cursor)
 
 
 ADMIN_ROUTES = [list_organisations, connect_organisation, get_organisation, change_organisation, list_units,

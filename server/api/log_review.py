@@ -32,19 +32,23 @@ TAGS = ["access log"]
 
 
 @get("/audit/access-log", operation_id="searchAccessLog", summary="Search the access log",
-     description="Entries of your organisation's units, newest first: filter by patient, user, unit and period "
-                 "[from, to). The search is itself logged.", responses=PROBLEMS, tags=TAGS)
+     description="Entries of your organisation's units, newest first (by time, then entry): filter by user, unit, "
+                 "action, period [from, to) and, for auditors only, patient. Keyset pages: pass the answer's "
+                 "`next_cursor` as `cursor` (400 with field `cursor` for one the list did not give out). `total` on "
+                 "the first page, counted up to 1 000 (`total_capped`). The search is itself logged.",
+     responses=PROBLEMS, tags=TAGS)
 async def search_access_log(
     current_user: CurrentUser, audit: Audit,
     patient_id: IdQuery = None, user_id: IdQuery = None, unit_id: IdQuery = None,
+    action: Annotated[str | None, Parameter(required=False, max_length=60)] = None,
     period_from: Annotated[datetime | None, Parameter(query="from", required=False)] = None,
     period_to: Annotated[datetime | None, Parameter(query="to", required=False)] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Parameter(required=False, min_length=1, max_length=1000)] = None,
 ) -> AccessLogPage:
     audit.check_period(**{"from": period_from, "to": period_to})
-    return await audit.search(current_user, patient_id=patient_id, user_id=user_id, unit_id=unit_id,
-                                          period_from=period_from, period_to=period_to, limit=limit, offset=offset)
+    return await audit.search(current_user, patient_id=patient_id, user_id=user_id, unit_id=unit_id, action=action,
+                              period_from=period_from, period_to=period_to, limit=limit, cursor=cursor)
 
 
 @post("/audit/access-log/search", operation_id="searchAccessLogByBody", summary="Search the access log (body)",
@@ -56,8 +60,8 @@ async def search_access_log_by_body(current_user: CurrentUser, audit: Audit, dat
     audit.check_period(period_from=data.period_from, period_to=data.period_to)
     return await audit.search(
         current_user, patient_id=data.patient_id, user_id=data.user_id, unit_id=data.unit_id,
-        period_from=data.period_from, period_to=data.period_to, limit=data.limit, offset=data.offset,
-        patient_identity=data.patient_identity, user_hsa_id=data.user_hsa_id)
+        action=data.action, period_from=data.period_from, period_to=data.period_to, limit=data.limit,
+        cursor=data.cursor, patient_identity=data.patient_identity, user_hsa_id=data.user_hsa_id)
 
 
 @get("/audit/access-log/verification", operation_id="verifyAccessLog", summary="Check the access log's integrity",

@@ -141,19 +141,17 @@ class _Card:
 
 
 async def _cards(runtime: Runtime) -> list[_Card]:
+    """The active users with their assignments, from one query (a user, then each assignment with its unit)."""
     async with runtime.sessions() as session:
-        directory = DirectoryRepository(session)
-        cards = []
-        for row in await directory.users():
-            if not row.active:
-                continue
-            assignments = await directory.assignments(row.id)
-            units = await directory.units(a.unit_id for a in assignments)
-            lines = tuple(f"{units[a.unit_id].name} – {_role_name(a.role)}"
-                          + (" (ser skyddade personuppgifter)" if a.protected_identity_access else "")
-                          for a in assignments if a.unit_id in units)
-            cards.append(_Card(_dev_user(row), row.title, lines))
-        return cards
+        rows = await DirectoryRepository(session).active_users_with_assignments()
+    cards: dict[str, _Card] = {}
+    for user, assignment, unit_name in rows:
+        card = cards.setdefault(user.id, _Card(_dev_user(user), user.title, ()))
+        if assignment is not None and unit_name is not None:
+            line = (f"{unit_name} – {_role_name(assignment.role)}"
+                    + (" (ser skyddade personuppgifter)" if assignment.protected_identity_access else ""))
+            cards[user.id] = _Card(card.user, card.title, (*card.assignments, line))
+    return list(cards.values())
 
 
 async def _user_by_username(runtime: Runtime, username: str) -> DevUser | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
     text,
 )
@@ -51,6 +53,7 @@ class PrincipalRow(Base):
 
 class OrganisationRow(Base):
     __tablename__ = "organisations"
+    __table_args__ = (Index("ix_organisations_name_id", "name", "id"),)  # the admin list's order (0012)
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -62,6 +65,7 @@ class OrganisationRow(Base):
 
 class UnitRow(Base):
     __tablename__ = "units"
+    __table_args__ = (Index("ix_units_organisation_name_id", "organisation_id", "name", "id"),)  # admin list (0012)
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -79,8 +83,20 @@ class UnitRow(Base):
     cross_municipal_agreement: Mapped[str | None] = mapped_column(String(200))
 
 
+def user_search_key(*parts: str | None) -> str:
+    """What a user search compares with: name, username, title and HSA-id, NFKC-normalised and casefolded the
+    same way on every database (SQLite's LIKE and lower() fold ASCII only: "åberg" did not find "Åberg")."""
+    return "\n".join(unicodedata.normalize("NFKC", p or "").casefold() for p in parts)
+
+
+def _user_search_key_default(context: Any) -> str:
+    p = context.get_current_parameters()
+    return user_search_key(p.get("display_name"), p.get("username"), p.get("title"), p.get("hsa_id"))
+
+
 class UserRow(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_organisation_name", "organisation_id", "display_name", "username"),)
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     hsa_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -91,6 +107,17 @@ class UserRow(Base):
     # When the identifying claim (HSA-id) was given to this user, at creation or a change (migration 0006):
     # tokens issued before it are refused (they were issued to whoever held the HSA-id then).
     identity_changed_at: Mapped[datetime | None] = mapped_column(Moment)
+    # user_search_key(display_name, username, title, hsa_id): set on every insert (also a Core insert) by the
+    # default, and by the ORM listener below on every change of those columns (migration 0012).
+    search_key: Mapped[str] = mapped_column(String(600), default=_user_search_key_default)
+
+    def refresh_search_key(self) -> None:
+        self.search_key = user_search_key(self.display_name, self.username, self.title, self.hsa_id)
+
+
+@event.listens_for(UserRow, "before_update")
+def _user_search_key_on_update(_mapper: Any, _connection: Any, target: UserRow) -> None:
+    target.refresh_search_key()
 
 
 class AssignmentRow(Base):
@@ -254,8 +281,14 @@ class AccessLogRow(Base):
     and DELETE except of sealed rows older than 5 years that a purge checkpoint covers (migrations 0002, 0007)."""
 
     __tablename__ = "access_log"
-    __table_args__ = (Index("ix_access_log_patient_at", "patient_id", "at"),
-                      Index("ix_access_log_unit_at", "unit_id", "at"),
+    # Log review reads newest first by (at, id), with at most one filter column in front (migration 0012): a page
+    # of any filter is a short walk of one index, however long the log.
+    __table_args__ = (Index("ix_access_log_at_id", "at", "id"),
+                      Index("ix_access_log_patient_at_id", "patient_id", "at", "id"),
+                      Index("ix_access_log_unit_at_id", "unit_id", "at", "id"),
+                      Index("ix_access_log_user_at_id", "user_id", "at", "id"),
+                      Index("ix_access_log_user_hsa_at_id", "user_hsa_id", "at", "id"),
+                      Index("ix_access_log_action_at_id", "action", "at", "id"),
                       # what the sealer reads, oldest first; small, as only the last second's rows are in it
                       Index("ix_access_log_unsealed", "id", postgresql_where=text("seq IS NULL"),
                             sqlite_where=text("seq IS NULL")))
@@ -264,10 +297,10 @@ class AccessLogRow(Base):
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     row_hash: Mapped[str | None] = mapped_column(String(64))
     key_id: Mapped[str | None] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(Moment, index=True)
-    user_id: Mapped[str] = mapped_column(Id, index=True)
+    at: Mapped[datetime] = mapped_column(Moment)
+    user_id: Mapped[str] = mapped_column(Id)
     user_hsa_id: Mapped[str] = mapped_column(String(64))
-    unit_id: Mapped[str | None] = mapped_column(Id, index=True)
+    unit_id: Mapped[str | None] = mapped_column(Id)
     patient_id: Mapped[str] = mapped_column(Id)
     case_id: Mapped[str | None] = mapped_column(Id)
     action: Mapped[str] = mapped_column(String(60))
@@ -339,11 +372,12 @@ class AdminLogRow(Base):
     """Who changed the organisation tree, a user or an assignment, and when (behörighetstilldelning documented)."""
 
     __tablename__ = "admin_log"
+    __table_args__ = (Index("ix_admin_log_organisation_id_id", "organisation_id", "id"),)  # newest first (0012)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(Moment)
     actor_user_id: Mapped[str] = mapped_column(Id)
     actor_hsa_id: Mapped[str] = mapped_column(String(64))
-    organisation_id: Mapped[str] = mapped_column(Id, index=True)
+    organisation_id: Mapped[str] = mapped_column(Id)
     action: Mapped[str] = mapped_column(String(60))
     target_type: Mapped[str] = mapped_column(String(30))
     target_id: Mapped[str] = mapped_column(String(64))

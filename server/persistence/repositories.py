@@ -266,6 +266,16 @@ class DirectoryRepository:
                 found[row.user_id].append(row)
         return found
 
+    async def active_users_with_assignments(self) -> list[tuple[UserRow, AssignmentRow | None, str | None]]:
+        """Every active user by username, once per assignment (with its unit's name), or once with None: one query
+        (the development login page's cards)."""
+        rows = await self.session.execute(
+            select(UserRow, AssignmentRow, UnitRow.name).where(UserRow.active.is_(True))
+            .outerjoin(AssignmentRow, AssignmentRow.user_id == UserRow.id)
+            .outerjoin(UnitRow, UnitRow.id == AssignmentRow.unit_id)
+            .order_by(UserRow.username, AssignmentRow.id))
+        return [(u, a, n) for u, a, n in rows.tuples()]
+
     async def users(self) -> list[UserRow]:
         return list(await self.session.scalars(select(UserRow).order_by(UserRow.username)))
 

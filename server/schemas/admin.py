@@ -16,6 +16,8 @@ HsaId = Annotated[str, Meta(pattern=r"^SE[0-9]{10}-[A-Za-z0-9]{1,40}$", descript
 MunicipalityCode = Annotated[str, Meta(pattern=r"^[0-9]{4}$", description="Kommunkod, four digits.")]
 AwareTime = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a time-zone offset.")]
 Comment = Annotated[str, Meta(max_length=4000)]
+Cursor = Annotated[str, Meta(min_length=1, max_length=1000, description=(
+    "Opaque: the `next_cursor` of the page before (keyset pagination; a cursor not given out by the list is 400)."))]
 Finding = Literal["no_remark", "justified", "unjustified", "needs_follow_up"]
 OrganisationKind = Literal["hospital", "care_provider", "municipality", "federation"]
 RoutingRole = Literal["intake"]
@@ -185,9 +187,11 @@ class AdminChangeOut(msgspec.Struct, kw_only=True):
 
 
 class AdminChangePage(msgspec.Struct, kw_only=True):
+    """Newest first; `next_cursor`: pass it as `cursor` for the next page (null on the last)."""
+
     items: list[AdminChangeOut]
     limit: int
-    offset: int
+    next_cursor: str | None
 
 
 # ----- the access log and log review --------------------------------------------------------------------------
@@ -232,10 +236,15 @@ class AccessLogEntryOut(msgspec.Struct, kw_only=True):
 
 
 class AccessLogPage(msgspec.Struct, kw_only=True):
+    """A page of the access log, newest first. `next_cursor`: pass it as `cursor` for the next page (null on the
+    last). `total` is counted on the first page only (null on later pages), up to 1 000: `total_capped` true means
+    more than that ("fler än 1 000")."""
+
     items: list[AccessLogEntryOut]
-    total: int
+    total: int | None
+    total_capped: bool
     limit: int
-    offset: int
+    next_cursor: str | None
 
 
 class AccessLogQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -247,10 +256,11 @@ class AccessLogQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # The user's HSA-id, as auditors know them: rows logged under it, and rows of the user who holds it now.
     user_hsa_id: HsaId | None = None
     unit_id: Id | None = None
+    action: Annotated[str, Meta(max_length=60)] | None = None  # a code of domain/audit_terms.py ACTIONS
     period_from: AwareTime | None = None
     period_to: AwareTime | None = None
     limit: Annotated[int, Meta(ge=1, le=500)] = 100
-    offset: Annotated[int, Meta(ge=0, le=1_000_000)] = 0
+    cursor: Cursor | None = None  # the `next_cursor` of the page before
 
 
 class ChainProblemOut(msgspec.Struct, kw_only=True):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from domain.administration import (
@@ -45,9 +45,11 @@ from server.persistence.models import (
     PrincipalRow,
     UnitRow,
     UserRow,
+    user_search_key,
 )
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
+from server.queries.paging import keyset_page
 from server.schemas.admin import (
     AdminAssignmentOut,
     AdminChangeOut,
@@ -70,6 +72,8 @@ from server.schemas.admin import (
 from server.services.patient_merge import PatientMergeService
 
 USER_LIST_LIMIT = 1000  # a page of a user list (the search finds the others)
+LIST_LIMIT = 500  # the default page of the organisation and unit lists (at most LIST_MAX)
+LIST_MAX = 1000
 
 
 def organisation_out(row: OrganisationRow) -> OrganisationOut:
@@ -134,12 +138,19 @@ class AdminService:
 
     # ----- organisations ----------------------------------------------------------------------------------------
 
-    async def list_organisations(self, user: CurrentUser) -> list[OrganisationOut]:
+    async def list_organisations(self, user: CurrentUser, *, limit: int = LIST_LIMIT,
+                                 cursor: str | None = None) -> tuple[list[OrganisationOut], str | None]:
+        """A page of the organisations the user administers, by name, and the cursor of the next page."""
         async with self._uow() as uow:
             g = await authz.grants(uow.directory, user)
             authz.require_administrator(g)
-            rows = await uow.session.scalars(select(OrganisationRow).order_by(OrganisationRow.name))
-            return [organisation_out(r) for r in rows if authz.may_see_organisation(g, r.id)]
+            query = select(OrganisationRow)
+            if not g.is_central:
+                query = query.where(OrganisationRow.id.in_(sorted(
+                    o for o in g.organisations(*Role) if authz.may_see_organisation(g, o))))
+            rows, next_cursor = await keyset_page(uow.session, query, (OrganisationRow.name, OrganisationRow.id),
+                                                  limit=limit, cursor=cursor, shape=tuple[str, str])
+            return [organisation_out(r) for r in rows], next_cursor
 
     async def connect(self, user: CurrentUser, data: ConnectOrganisation) -> OrganisationOut:
         async with self._uow() as uow:
@@ -181,15 +192,18 @@ class AdminService:
 
     # ----- units ------------------------------------------------------------------------------------------------
 
-    async def list_units(self, user: CurrentUser, organisation_id: str) -> list[AdminUnitOut]:
+    async def list_units(self, user: CurrentUser, organisation_id: str, *, limit: int = LIST_LIMIT,
+                         cursor: str | None = None) -> tuple[list[AdminUnitOut], str | None]:
+        """A page of the organisation's units (deactivated ones too) by name, and the cursor of the next page."""
         async with self._uow() as uow:
             await self._organisation(uow, organisation_id)
             g = await authz.grants(uow.directory, user)
             if not authz.may_see_organisation(g, organisation_id):
                 authz.require_unit_admin(g, organisation_id)
-            rows = await uow.session.scalars(select(UnitRow).where(UnitRow.organisation_id == organisation_id)
-                                             .order_by(UnitRow.name, UnitRow.id))
-            return [unit_out(r) for r in rows]
+            rows, next_cursor = await keyset_page(
+                uow.session, select(UnitRow).where(UnitRow.organisation_id == organisation_id),
+                (UnitRow.name, UnitRow.id), limit=limit, cursor=cursor, shape=tuple[str, str])
+            return [unit_out(r) for r in rows], next_cursor
 
     async def create_unit(self, user: CurrentUser, organisation_id: str, data: NewUnit) -> AdminUnitOut:
         async with self._uow() as uow:
@@ -279,22 +293,22 @@ class AdminService:
     # ----- users and assignments --------------------------------------------------------------------------------
 
     async def list_users(self, user: CurrentUser, organisation_id: str, *, search: str | None = None,
-                         limit: int = USER_LIST_LIMIT, offset: int = 0) -> list[AdminUserOut]:
-        """The organisation's users by name; `search`: those whose name, username, title or HSA-id contains it
-        (any case), so an administrator of a large organisation finds one without listing thousands."""
+                         limit: int = USER_LIST_LIMIT,
+                         cursor: str | None = None) -> tuple[list[AdminUserOut], str | None]:
+        """A page of the organisation's users by name, and the cursor of the next page; `search`: those whose name,
+        username, title or HSA-id contains it in any case (compared casefolded: `users.search_key`, the same on
+        every database), so an administrator of a large organisation finds one without listing thousands."""
         async with self._uow() as uow:
             await self._organisation(uow, organisation_id)
             authz.require_user_admin(await authz.grants(uow.directory, user), organisation_id)
             query = select(UserRow).where(UserRow.organisation_id == organisation_id)
             if search:
-                pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                query = query.where(or_(*(func.lower(column).like(pattern.lower(), escape="\\") for column in (
-                    UserRow.display_name, UserRow.username, UserRow.title, UserRow.hsa_id))))
-            rows = list(await uow.session.scalars(query.order_by(UserRow.display_name, UserRow.username)
-                                                  .limit(limit).offset(offset)))
+                query = query.where(UserRow.search_key.contains(user_search_key(search), autoescape=True))
+            rows, next_cursor = await keyset_page(uow.session, query, (UserRow.display_name, UserRow.username),
+                                                  limit=limit, cursor=cursor, shape=tuple[str, str])
             assignments = list(await uow.session.scalars(select(AssignmentRow).where(
                 AssignmentRow.user_id.in_([r.id for r in rows]))))
-            return [user_out(r, [a for a in assignments if a.user_id == r.id]) for r in rows]
+            return [user_out(r, [a for a in assignments if a.user_id == r.id]) for r in rows], next_cursor
 
     async def create_user(self, user: CurrentUser, organisation_id: str, data: NewUser) -> AdminUserOut:
         async with self._uow() as uow:
@@ -455,18 +469,20 @@ class AdminService:
 
     # ----- the record of changes ----------------------------------------------------------------------------------
 
-    async def changes(self, user: CurrentUser, organisation_id: str, limit: int, offset: int) -> AdminChangePage:
+    async def changes(self, user: CurrentUser, organisation_id: str, limit: int,
+                      cursor: str | None = None) -> AdminChangePage:
         async with self._uow() as uow:
             await self._organisation(uow, organisation_id)
             g = await authz.grants(uow.directory, user)
             if not authz.may_see_organisation(g, organisation_id):
                 authz.require_user_admin(g, organisation_id)
-            rows = await uow.session.scalars(select(AdminLogRow).where(AdminLogRow.organisation_id == organisation_id)
-                                             .order_by(AdminLogRow.id.desc()).limit(limit).offset(offset))
+            rows, next_cursor = await keyset_page(
+                uow.session, select(AdminLogRow).where(AdminLogRow.organisation_id == organisation_id),
+                (AdminLogRow.id,), limit=limit, cursor=cursor, shape=tuple[int], descending=True)
             return AdminChangePage(items=[AdminChangeOut(
                 at=event_log.as_utc(r.at), actor_user_id=r.actor_user_id, actor_hsa_id=r.actor_hsa_id,
                 action=r.action, target_type=r.target_type, target_id=r.target_id, detail=r.detail) for r in rows],
-                limit=limit, offset=offset)
+                limit=limit, next_cursor=next_cursor)
 
     async def _log(self, uow: UnitOfWork, user: CurrentUser, organisation_id: str, action: str, target_type: str,
                    target_id: str, detail: dict[str, object]) -> None:

@@ -19,16 +19,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.administration import Grants, check_finding, draw_sample, summarise
-from domain.audit_terms import FINDINGS, STOCKHOLM, action_text, period_days, purpose_text
+from domain.audit_terms import ACTIONS, FINDINGS, STOCKHOLM, action_text, period_days, purpose_text
 from domain.identity import InvalidIdentity, parse_patient_identity
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_times
 from server import access_log, access_log_checkpoint_file
 from server import authorization as authz
-from server.errors import Invalid, NotVisible
+from server.errors import Forbidden, Invalid, NotVisible
 from server.persistence.event_log import as_utc
 from server.persistence.models import (
     AccessLogRow,
@@ -41,6 +41,7 @@ from server.persistence.models import (
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
 from server.queries.log_entries import readable_entries
+from server.queries.paging import after, bounded_count, decode_cursor, encode_cursor, keyset_page
 from server.schemas.admin import (
     AccessLogEntryOut,
     AccessLogPage,
@@ -85,12 +86,22 @@ class AuditService:
 
     async def search(self, user: CurrentUser, *, patient_id: str | None, user_id: str | None, unit_id: str | None,
                      period_from: datetime | None, period_to: datetime | None, limit: int,
-                     offset: int, patient_identity: str | None = None,
+                     cursor: str | None = None, action: str | None = None, patient_identity: str | None = None,
                      user_hsa_id: str | None = None) -> AccessLogPage:
+        """A page of the log of the reader's organisations' units, newest first by (at, id), after `cursor`.
+
+        Each filter is the leading column of an index on (filter, at, id) (migration 0012), so a page reads about
+        `limit` index entries whatever the log's size; `total` is counted on the first page only, up to 1 000
+        (`total_capped`: more than that)."""
         period_from, period_to = _utc(period_from), _utc(period_to)  # SQLite compares times as stored text
+        if action is not None and action not in ACTIONS:
+            raise Invalid("no such action in the access log", field="action")
         async with self._uow() as uow:
             g = await authz.grants(uow.directory, user)
             orgs = authz.log_organisations(g)
+            if (patient_id is not None or patient_identity is not None) and not authz.reveals_logged_patients(g):
+                raise Forbidden("only auditors search the access log by patient",
+                                field="patient_identity" if patient_identity is not None else "patient_id")
             if patient_identity is not None:
                 try:
                     identity = parse_patient_identity(patient_identity, today=self._clock().date())
@@ -98,7 +109,7 @@ class AuditService:
                     raise Invalid(str(exc), field="patient_identity") from None
                 patient = await uow.patients.by_identity(identity.value)
                 if patient is None or (patient_id is not None and patient_id != patient.id):
-                    return AccessLogPage(items=[], total=0, limit=limit, offset=offset)
+                    return AccessLogPage(items=[], total=0, total_capped=False, limit=limit, next_cursor=None)
                 patient_id = patient.id
             if unit_id is not None:
                 unit = await uow.directory.unit(unit_id)
@@ -111,7 +122,8 @@ class AuditService:
             query = select(AccessLogRow).where(AccessLogRow.unit_id.in_(in_scope))
             if patient_id is not None:  # the person: also under a reserve number merged into them, or the reverse
                 query = query.where(AccessLogRow.patient_id.in_(await _same_person(uow.session, patient_id)))
-            for column, value in ((AccessLogRow.user_id, user_id), (AccessLogRow.unit_id, unit_id)):
+            for column, value in ((AccessLogRow.user_id, user_id), (AccessLogRow.unit_id, unit_id),
+                                  (AccessLogRow.action, action)):
                 if value is not None:
                     query = query.where(column == value)
             if user_hsa_id is not None:
@@ -124,13 +136,20 @@ class AuditService:
                 query = query.where(AccessLogRow.at >= period_from)
             if period_to:
                 query = query.where(AccessLogRow.at < period_to)
-            total = int(await uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-            rows = list(await uow.session.scalars(query.order_by(AccessLogRow.id.desc()).limit(limit)
-                                                  .offset(offset)))
+            total, capped = await bounded_count(uow.session, query) if cursor is None else (None, False)
+            if unit_id is None and patient_id is None and user_id is None and user_hsa_id is None:
+                # The whole organisation: one short index walk per unit (unit_id, at, id), merged. Asked as one
+                # IN (units) the planner reads every row of the period and sorts them: work growing with history.
+                units = list(await uow.session.scalars(in_scope.order_by(UnitRow.id)))
+                rows, next_cursor = await _merged_units_page(uow.session, query, units, limit, cursor)
+            else:
+                rows, next_cursor = await keyset_page(
+                    uow.session, query, (AccessLogRow.at, AccessLogRow.id), limit=limit, cursor=cursor,
+                    shape=tuple[datetime, int], descending=True, key=lambda r: (as_utc(r.at), r.id))
             items = await readable_entries(uow.session, rows, reveal_patients=authz.reveals_logged_patients(g))
             await self._log_reading(uow.session, user, g, rows)
             await uow.commit()
-            return AccessLogPage(items=items, total=total, limit=limit, offset=offset)
+            return AccessLogPage(items=items, total=total, total_capped=capped, limit=limit, next_cursor=next_cursor)
 
     async def verify(self, user: CurrentUser) -> VerificationOut:
         async with self._uow() as uow:
@@ -320,6 +339,27 @@ def _csv_readable(x: AccessLogEntryOut | None) -> tuple[str, ...]:
             if x.case else "")
     return (action_text(x.action), purpose_text(x.purpose), _cell(x.user_name or ""), _cell(x.unit_name or ""),
             x.patient.identity if x.patient else "", _cell((x.patient.name or "") if x.patient else ""), _cell(case))
+
+
+async def _merged_units_page(session: AsyncSession, query: Select[AccessLogRow], units: list[str], limit: int,
+                             cursor: str | None) -> tuple[list[AccessLogRow], str | None]:
+    """A page of `query` newest first over `units`: each unit's next `limit + 1` positions (at, id) from its own
+    index, in one statement, merged here; then the page's rows by id."""
+    order = (AccessLogRow.at, AccessLogRow.id)
+    if cursor is not None:
+        at, entry = decode_cursor(cursor, tuple[datetime, int])
+        query = query.where(after(order, (at, entry), descending=True))
+    if not units:
+        return [], None
+    branches = [select(branch.c.at, branch.c.id) for branch in (
+        query.with_only_columns(*order).where(AccessLogRow.unit_id == unit)
+        .order_by(AccessLogRow.at.desc(), AccessLogRow.id.desc()).limit(limit + 1).subquery() for unit in units)]
+    positions = sorted(((as_utc(a), i) for a, i in (await session.execute(union_all(*branches))).tuples()),
+                       reverse=True)[:limit + 1]
+    ids = [i for _, i in positions[:limit]]
+    found = {r.id: r for r in await session.scalars(select(AccessLogRow).where(AccessLogRow.id.in_(ids)))}
+    rows = [found[i] for i in ids]
+    return rows, encode_cursor(positions[limit - 1]) if len(positions) > limit else None
 
 
 def _utc(moment: datetime | None) -> datetime | None:

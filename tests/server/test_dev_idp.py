@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from litestar import Litestar
+from sqlalchemy import event
 
 from server.api.app import create_app
 from server.auth.tokens import DevSigningKey, InvalidToken, TokenVerifier
@@ -214,6 +215,25 @@ async def test_login_page_lists_the_demo_users(http: httpx.AsyncClient) -> None:
     assert response.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_the_login_page_reads_its_users_in_one_query(http: httpx.AsyncClient, idp_app: Litestar) -> None:
+    """One query for every user with their assignments, not two per user (the page grows with the directory)."""
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if any(f"FROM {table}" in statement for table in ("users", "assignments", "units")):
+            statements.append(statement)
+
+    engine = idp_app.state.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = (await http.get(f"/dev-idp/authorize?{urlencode(Flow().params())}")).text
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1, statements
+    coordinator = page[page.index(">Per Lindqvist</h3>"):]
+    assert coordinator[:coordinator.index("</ul>")].count("<li>") == 2  # both of his assignments
 
 
 async def test_cancel_returns_access_denied_to_the_client(http: httpx.AsyncClient) -> None:

@@ -3,11 +3,13 @@ units, and who is refused."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
@@ -118,6 +120,29 @@ async def test_local_admin_finds_a_user_by_searching(user: User) -> None:
     await eventually(lambda: not row_text(user, "user-ward.coordinator"), "the search narrowing the list")
     assert "Sara Sjöberg" in row_text(user, "user-ward.nurse")
     await user.should_see("1 användare matchar sökningen.")
+
+
+async def test_the_user_list_pages_with_show_more(user: User, http: httpx.AsyncClient, auth: Auth,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page at a time (keyset, `X-Next-Cursor`): "Visa fler" adds the next page under the ones shown."""
+    # the module as the running UI has it (the simulated user's app may have imported the pages again)
+    monkeypatch.setattr(sys.modules["ui.pages.admin"], "USER_PAGE", 2)
+    await signed_in(user, "hospital.admin", "/admin")
+    await user.should_see(marker="more-users", retries=100)
+    await user.should_see("Visar de 2 första. Sök eller visa fler.")
+    user.find(marker="more-users").click()
+    await user.should_see("Visar de 4 första", retries=100)  # the demo organisation has five
+    total, shown = len(await users_of(http, auth("hospital.admin"), KAROLINSKA)), 4
+    while shown < total:
+        user.find(marker="more-users").click()
+        shown = min(shown + 2, total)
+        await user.should_see(f"Visar de {shown} första" if shown < total else f"{total} användare i organisationen",
+                              retries=100)
+    with user:
+        rows = [m for e in ui.context.client.elements.values() for m in e._markers
+                if m.startswith("user-") and m != "user-search"]
+    assert sorted(rows) == sorted(f"user-{u['username']}" for u in (await http.get(
+        f"/api/v1/admin/organisations/{KAROLINSKA}/users", headers=auth("hospital.admin"))).json())
 
 
 async def test_local_admin_gives_the_need_to_see_protected_identities_and_corrects_an_hsa_id(

@@ -3,6 +3,7 @@ personal identity number (in the body, never the URL), a review's sample, outcom
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -123,3 +124,24 @@ async def test_a_review_shows_its_period_as_entered(user: User, http: httpx.Asyn
     user.find(marker="create-review").click()
     await user.should_see(f"Granskning av Avd 12 Geriatrik, {first.isoformat()} – {today.isoformat()}", retries=100)
     assert (today + timedelta(days=1)).isoformat() not in texts(user)
+
+
+async def test_the_search_pages_forward_and_back_by_cursor(user: User, http: httpx.AsyncClient, auth: Auth,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # the module as the running UI has it (the simulated user's app may have imported the pages again)
+    monkeypatch.setattr(sys.modules["ui.pages.log_review"], "PAGE_SIZE", 2)
+    identity = new_identity()
+    nurse = auth("ward.nurse")
+    case = await register(http, nurse, identity)
+    for _ in range(3):
+        assert (await http.get(f"/api/v1/cases/{case['id']}", headers=nurse)).status_code == 200
+    await signed_in(user, "auditor", "/loggkontroll")
+    await user.should_see("Sök i åtkomstloggen", retries=100)
+    user.find(marker="search-identity").type(identity)
+    user.find(marker="search").click()
+    await user.should_see("Visar 1–2 av ", retries=100)  # registered and read three times: at least four
+    assert "Registrerade inskrivning" not in texts(user)  # the oldest is not on the first page
+    user.find(marker="next-page").click()
+    await user.should_see("Visar 3–4 av ", retries=100)
+    user.find(marker="previous-page").click()
+    await user.should_see("Visar 1–2 av ", retries=100)

@@ -77,6 +77,8 @@ class AdminPage:
         self.units_error = ui.element("div")
         self.dialog_host = ui.element("div")  # dialogs live here, outside the sections a reload rebuilds
         self.search_text = ""
+        self.shown_users: list[Json] = []
+        self.more_users: str | None = None  # the cursor of the next page of users (None: all shown)
         self.searches = 0  # a search's answer is shown only if no newer search was started meanwhile
 
     def notify(self, text: str) -> None:
@@ -96,7 +98,7 @@ class AdminPage:
     # ----- loading ----------------------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        self.organisations = await self.call("GET", "/admin/organisations")
+        self.organisations = await self.frame.api.every_page("/admin/organisations", await self.token())
         self.organisations.sort(key=lambda o: str(o["name"]))
         if not self.organisations:
             ui.label("Det finns ingen organisation som du administrerar.")
@@ -127,21 +129,33 @@ class AdminPage:
 
     # ----- users and assignments --------------------------------------------------------------------------------
 
-    async def fetch_users(self, org: str | None) -> list[Json]:
-        """The organisation's users by name, those matching the search (at most `USER_PAGE`)."""
+    async def fetch_users(self, org: str | None, cursor: str | None = None) -> tuple[list[Json], str | None]:
+        """A page of the organisation's users by name (those matching the search), and the next page's cursor."""
         params: dict[str, Any] = {"limit": USER_PAGE}
         if self.search_text:
             params["q"] = self.search_text
-        users: list[Json] = await self.frame.api.request("GET", f"/admin/organisations/{org}/users",
-                                                        await self.token(), params=params)
-        return users
+        if cursor:
+            params["cursor"] = cursor
+        users, following = await self.frame.api.page(f"/admin/organisations/{org}/users", await self.token(),
+                                                     params=params)
+        return list(users), following
+
+    async def show_more_users(self) -> None:
+        asked, org = self.searches, self.organisation_id
+        try:
+            users, following = await self.fetch_users(org, self.more_users)
+        except ApiError as exc:
+            problem(self.users_error, admin_message(exc))
+            return
+        if asked == self.searches and org == self.organisation_id:
+            self.show_users(self.shown_users + users, following)
 
     async def reload_users(self) -> None:
         box = self.users_box
         box.clear()
         org = self.organisation_id
         try:
-            users = await self.fetch_users(org)
+            users, following = await self.fetch_users(org)
             self.units = await self.frame.api.units(await self.token(), organisation_id=org)
         except ApiError as exc:
             if org != self.organisation_id:
@@ -164,25 +178,26 @@ class AdminPage:
                     'debounce=300 clearable type="search" hint="Namn, användarnamn, titel eller HSA-id"').classes(
                     "min-w-[18rem]").mark("user-search")
             self.users_table = ui.element("div").classes("w-full")
-        self.show_users(users)
+        self.show_users(users, following)
 
     async def search(self, event: Any) -> None:
         self.search_text = str(event.value or "").strip()
         self.searches += 1
         asked, org = self.searches, self.organisation_id
         try:
-            users = await self.fetch_users(org)
+            users, following = await self.fetch_users(org)
         except ApiError as exc:
             problem(self.users_error, admin_message(exc))
             return
         if asked == self.searches and org == self.organisation_id:  # an older answer never overwrites a newer
-            self.show_users(users)
+            self.show_users(users, following)
 
-    def show_users(self, users: list[Json]) -> None:
+    def show_users(self, users: list[Json], following: str | None) -> None:
+        self.shown_users, self.more_users = users, following
         self.users_table.clear()
         with self.users_table:
-            if len(users) >= USER_PAGE:
-                status = f"Visar de {USER_PAGE} första. Sök för att hitta fler."
+            if following:
+                status = f"Visar de {len(users)} första. Sök eller visa fler."
             elif self.search_text:
                 status = f"{fmt.plural(len(users), 'användare matchar', 'användare matchar')} sökningen."
             else:
@@ -192,6 +207,9 @@ class AdminPage:
                                                        "Behörigheter", "Åtgärder"), marker="users"):
                 for user in users:
                     self.user_row(user)
+            if following:
+                ui.button("Visa fler", icon="expand_more", on_click=self.show_more_users).props(
+                    "flat no-caps").mark("more-users")
 
     def user_row(self, user: Json) -> None:
         name = str(user["display_name"])
@@ -404,7 +422,7 @@ class AdminPage:
         box.clear()
         org = self.organisation_id
         try:
-            units: list[Json] = await self.call("GET", f"/admin/organisations/{org}/units")
+            units = await self.frame.api.every_page(f"/admin/organisations/{org}/units", await self.token())
         except ApiError as exc:
             if org != self.organisation_id:
                 return  # another organisation was chosen meanwhile: its reload draws the section

@@ -79,7 +79,8 @@ class LogReviewPage:
     def __init__(self, frame: Frame) -> None:
         self.frame = frame
         self.units: dict[str, str] = {}
-        self.offset = 0
+        self.cursors: list[str | None] = [None]  # the cursor of each page shown so far: back is a pop, never an offset
+        self.total = ""
         self.query: Json = {}
         self.results = ui.element("div")
         self.reviews_box = ui.element("div")
@@ -100,12 +101,18 @@ class LogReviewPage:
         with ui.element("section").props('aria-labelledby="sp-search-heading"').classes("w-full"):
             heading("Sök i åtkomstloggen", 2, "mt-2").props('id="sp-search-heading"')
             with ui.row().classes("items-end gap-4 flex-wrap"):
+                # Only an auditor searches by patient (the API refuses others: they would learn whose records were
+                # read).
                 self.identity = ui.input("Patientens personnummer", placeholder="ÅÅÅÅMMDD-NNNN").props(
                     'autocomplete="off" stack-label').classes("min-w-[15rem]").mark("search-identity")
+                self.identity.set_visibility(any(a["role"] == "auditor" for a in me["assignments"]))
                 self.user_hsa_id = ui.input("Användarens HSA-id", placeholder="SE2321000016-ABC1").props(
                     'autocomplete="off" stack-label').classes("min-w-[15rem]").mark("search-user")
                 self.unit = ui.select({"": "Alla enheter"} | self.units, value="", label="Enhet").classes(
                     "min-w-[16rem]").mark("search-unit")
+                self.action = ui.select({"": "Alla händelser"} | dict(sorted(audit_terms.ACTIONS.items(),
+                                                                             key=lambda kv: kv[1])),
+                                        value="", label="Händelse").classes("min-w-[16rem]").mark("search-action")
                 self.period_from = date_field("Från och med").mark("search-from")
                 self.period_to = date_field("Till och med").mark("search-to")
                 ui.button("Sök", icon="search", on_click=self.search).mark("search")
@@ -140,6 +147,8 @@ class LogReviewPage:
             query["user_hsa_id"] = user_hsa_id  # in the body, like the identity number: never in a URL
         if self.unit.value:
             query["unit_id"] = self.unit.value
+        if self.action.value:
+            query["action"] = self.action.value
         for key, value, convert in (("period_from", self.period_from.value, period_start),
                                     ("period_to", self.period_to.value, period_end)):
             if value:
@@ -149,35 +158,46 @@ class LogReviewPage:
                     return
                 query[key] = moment.isoformat()
         self.query = query
-        self.offset = 0
+        self.cursors = [None]
         await self.show_page()
 
     async def show_page(self) -> None:
+        cursor = self.cursors[-1]
         try:
-            page: Json = await self.call("POST", "/audit/access-log/search",
-                                         self.query | {"limit": PAGE_SIZE, "offset": self.offset})
+            page: Json = await self.call("POST", "/audit/access-log/search", self.query | {"limit": PAGE_SIZE} | (
+                {"cursor": cursor} if cursor else {}))
         except ApiError as exc:
             problem(self.results, admin_message(exc))
             return
         self.results.clear()
-        total, items = int(page["total"]), page["items"]
+        items, following_cursor = page["items"], page.get("next_cursor")
+        if page.get("total") is not None:  # counted on the first page only, up to 1 000
+            self.total = (f"fler än {fmt.thousands(int(page['total']))}" if page.get("total_capped")
+                          else fmt.thousands(int(page["total"])))
+        first = (len(self.cursors) - 1) * PAGE_SIZE + 1
         with self.results:
-            status = (f"Visar {self.offset + 1}–{self.offset + len(items)} av {total} loggrader"
+            status = (f"Visar {first}–{first + len(items) - 1} av {self.total} loggrader"
                       if items else "Inga loggrader matchar sökningen.")
             ui.label(status).props('role="status"').mark("search-status")
             if items:
                 self.entries_table("Träffar i åtkomstloggen, nyast först", items, marker="search-results")
             with ui.row().classes("gap-2"):
-                previous = ui.button("Föregående sida", on_click=lambda: self.turn(-PAGE_SIZE)).props(
+                previous = ui.button("Föregående sida", on_click=self.back).props(
                     "flat no-caps").mark("previous-page")
-                previous.set_enabled(self.offset > 0)
-                following = ui.button("Nästa sida", on_click=lambda: self.turn(PAGE_SIZE)).props(
+                previous.set_enabled(len(self.cursors) > 1)
+                following = ui.button("Nästa sida", on_click=lambda: self.forward(following_cursor)).props(
                     "flat no-caps").mark("next-page")
-                following.set_enabled(self.offset + len(items) < total)
+                following.set_enabled(bool(following_cursor))
 
-    async def turn(self, step: int) -> None:
-        self.offset = max(0, self.offset + step)
-        await self.show_page()
+    async def forward(self, cursor: str | None) -> None:
+        if cursor:
+            self.cursors.append(cursor)
+            await self.show_page()
+
+    async def back(self) -> None:
+        if len(self.cursors) > 1:
+            self.cursors.pop()
+            await self.show_page()
 
     def entry_cells(self, entry: Json | None) -> tuple[str, ...]:
         if entry is None:

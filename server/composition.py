@@ -20,6 +20,7 @@ from server.queries.directory import DirectoryQuery
 from server.queries.feeds import FeedQuery
 from server.queries.inbox import InboxQuery
 from server.queries.payment import PaymentQuery
+from server.queries.search import PatientSearchQuery
 from server.queries.staff import StaffQuery
 from server.services.admin import AdminService
 from server.services.audit import AuditService
@@ -50,6 +51,7 @@ class Queries:
     directory: DirectoryQuery
     feeds: FeedQuery
     payment: PaymentQuery
+    search: PatientSearchQuery
 
 
 def build_services(uow: Callable[[], UnitOfWork], settings: Settings, policy: PaymentPolicy,
@@ -71,4 +73,4 @@ def build_services(uow: Callable[[], UnitOfWork], settings: Settings, policy: Pa
 def build_queries(uow: Callable[[], UnitOfWork], policy: PaymentPolicy, clock: Callable[[], datetime]) -> Queries:
     return Queries(cases=CaseListQuery(uow, policy, clock), inbox=InboxQuery(uow, policy, clock),
                    staff=StaffQuery(uow), directory=DirectoryQuery(uow),
-                   feeds=FeedQuery(uow), payment=PaymentQuery(uow, policy))
+                   feeds=FeedQuery(uow), payment=PaymentQuery(uow, policy), search=PatientSearchQuery(uow, clock))

@@ -94,7 +94,7 @@ class CaseRepository:
             found.extend((await self.session.execute(
                 select(CaseRow, PatientRow).join(PatientRow, PatientRow.id == CaseRow.patient_id)
                 .where(CaseRow.id.in_(ids[start:start + GET_MANY_CHUNK])))).tuples())
-        found.sort(key=lambda rp: (rp[0].admitted_at.astimezone(UTC), rp[0].id))
+        found.sort(key=lambda rp: (rp[0].admitted_at, rp[0].id))
         return [(from_document(r.document, r.version, DischargeCase), Person.of(p, PersonDetails.of(r)))
                 for r, p in found]
 

@@ -60,7 +60,7 @@ class PatientSearchQuery:
         async with self._uow() as uow:
             now = self._clock()
             where: list[ColumnElement[bool]] = [p.unit_id.in_(sorted(units))]
-            if any(ch.isdigit() for ch in text):
+            if text.replace("-", "").replace("+", "").replace(" ", "").isdigit():  # a number, as people write it
                 by = "identity"
                 try:
                     identity = parse_patient_identity(text, today=now.astimezone(STOCKHOLM).date())

@@ -19,6 +19,7 @@ CASE_ACTIONS = {
     "read_case": "Läste ärendet",
     "list_cases": "Listade ärenden (utskrivningstavlan)",
     "list_inbox": "Listade inkorgen",
+    "search_patients": "Sökte patient (personnummer eller namn)",
     "replay_response": "Fick ett tidigare svar igen (upprepad begäran)",
     "send_admission_notice": "Skickade inskrivningsmeddelande",
     "record_needs_identified": "Registrerade att behov av insatser identifierats",

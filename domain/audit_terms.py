@@ -20,6 +20,7 @@ CASE_ACTIONS = {
     "live_update": "Såg ärendet uppdateras i en öppen vy",
     "list_cases": "Listade ärenden (utskrivningstavlan)",
     "list_inbox": "Listade inkorgen",
+    "search_patients": "Sökte patient (personnummer eller namn)",
     "replay_response": "Fick ett tidigare svar igen (upprepad begäran)",
     "send_admission_notice": "Skickade inskrivningsmeddelande",
     "record_needs_identified": "Registrerade att behov av insatser identifierats",

@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     reserve.add_argument("--to", required=True, help="the directory to write to (created 0700)")
     reserve.add_argument("--unit", action="append", default=None,
                          help="a unit id (repeat for several; default: every active unit)")
+    rebuild = sub.add_parser("rebuild-read-models",
+                             help="write every list's query rows again from the stored cases and SIP plans")
+    rebuild.add_argument("--batch", type=int, default=1000, help="aggregates per round trip (default 1000)")
     args = parser.parse_args(argv)
     if args.command == "dev" and not os.environ.get("SAMPLAN_DEV_MODE"):
         # `samplan dev` is how development mode is asked for (besides SAMPLAN_DEV_MODE=1); an explicit 0 wins.
@@ -69,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         "seal-access-log": lambda: seal_access_log(settings),
         "checkpoint-access-log": lambda: checkpoint_access_log(settings),
         "purge-access-log": lambda: purge_access_log(settings, getattr(args, "retention_days", None)),
-        "reserve-export": lambda: reserve_export(settings, args.to, args.unit)}
+        "reserve-export": lambda: reserve_export(settings, args.to, args.unit),
+        "rebuild-read-models": lambda: rebuild_read_models(settings, getattr(args, "batch", 1000))}
     return handlers[args.command]()
 
 
@@ -85,6 +89,29 @@ def seed(settings: Settings) -> int:
     migrate(settings)
     created = asyncio.run(_seed(settings))
     print("demo world created" if created else "the database already has data; nothing seeded")
+    return 0
+
+
+def rebuild_read_models(settings: Settings, batch: int) -> int:
+    """`samplan rebuild-read-models`: the query rows from the documents (server/persistence/read_models.py), in one
+    transaction, `batch` aggregates at a time; prints the counts and the time it took as one JSON line."""
+    import json
+    import time
+
+    from server.persistence.database import create_engine
+    from server.persistence.read_models import rebuild_read_models as rebuild
+    from server.runtime import payment_policy
+
+    async def run() -> dict[str, Any]:
+        engine = create_engine(settings.database_url)
+        try:
+            started = time.perf_counter()
+            done = await rebuild(engine, policy=payment_policy(settings.payment_policy), batch=max(1, batch))
+            return {**done.__dict__, "seconds": round(time.perf_counter() - started, 2)}
+        finally:
+            await engine.dispose()
+
+    print(json.dumps(asyncio.run(run())))
     return 0
 
 

@@ -21,6 +21,7 @@ from server.queries.feeds import FeedQuery
 from server.queries.inbox import InboxQuery
 from server.queries.payment import PaymentQuery
 from server.queries.reserve import ReserveQuery
+from server.queries.search import PatientSearchQuery
 from server.queries.staff import StaffQuery
 from server.services.admin import AdminService
 from server.services.audit import AuditService
@@ -52,6 +53,7 @@ class Queries:
     feeds: FeedQuery
     payment: PaymentQuery
     reserve: ReserveQuery
+    search: PatientSearchQuery
 
 
 def build_services(uow: Callable[[], UnitOfWork], settings: Settings, policy: PaymentPolicy,
@@ -74,4 +76,4 @@ def build_queries(uow: Callable[[], UnitOfWork], policy: PaymentPolicy, clock: C
     return Queries(cases=CaseListQuery(uow, policy, clock), inbox=InboxQuery(uow, policy, clock),
                    staff=StaffQuery(uow), directory=DirectoryQuery(uow),
                    feeds=FeedQuery(uow), payment=PaymentQuery(uow, policy),
-                   reserve=ReserveQuery(uow, policy, clock))
+                   reserve=ReserveQuery(uow, policy, clock), search=PatientSearchQuery(uow, clock))

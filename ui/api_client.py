@@ -325,12 +325,12 @@ class ApiClient:
         items: list[Json] = page["items"]
         return items
 
-    async def list_all_cases(self, token: str, unit_id: str, *, states: list[str],
-                             page_size: int = 500) -> list[Json]:
-        """Every case of the unit in `states` (newest admission first), page by page: what a board shows."""
+    async def list_open_cases(self, token: str, unit_id: str, *, page_size: int = 500) -> list[Json]:
+        """Every open case of the unit (the server decides what is open; newest admission first), page by page:
+        what a board shows."""
         items: list[Json] = []
         while True:
-            params: dict[str, Any] = {"unit_id": unit_id, "state": states, "limit": page_size, "offset": len(items)}
+            params: dict[str, Any] = {"unit_id": unit_id, "open": "true", "limit": page_size, "offset": len(items)}
             page: Json = await self.request("GET", "/cases", token, params=params)
             items.extend(page["items"])
             if not page["items"] or len(items) >= page["total"]:
@@ -348,8 +348,27 @@ class ApiClient:
                                           json={"unit_id": unit_id, "viewers": [{"token": t} for t in viewer_tokens]})
         return result
 
-    async def inbox(self, token: str, unit_id: str) -> Json:
-        result: Json = await self.request("GET", f"/units/{unit_id}/inbox", token)
+    async def ended_cases(self, token: str, unit_id: str, *, offset: int, limit: int = 50) -> Json:
+        """A page of the unit's ended cases, newest admission first (`total` counts them all): the board's history."""
+        params: dict[str, Any] = {"unit_id": unit_id, "open": "false", "limit": limit, "offset": offset}
+        page: Json = await self.request("GET", "/cases", token, params=params)
+        return page
+
+    async def inbox(self, token: str, unit_id: str, *, after: str | None = None, limit: int = 50) -> Json:
+        """A page of the unit's inbox; `next` in the answer asks for the following one."""
+        params: dict[str, Any] = {"limit": limit, **({"after": after} if after else {})}
+        result: Json = await self.request("GET", f"/units/{unit_id}/inbox", token, params=params)
+        return result
+
+    async def inbox_unread(self, token: str, unit_id: str) -> Json:
+        """The unit's unread counter (`{"unit_id", "unread"}`), counted by the server without rows."""
+        result: Json = await self.request("GET", f"/units/{unit_id}/inbox/unread", token)
+        return result
+
+    async def search_patients(self, token: str, query: str, unit_id: str | None) -> Json:
+        """"Sök patient": an exact personnummer or a name prefix, in the body (never the URL)."""
+        body: dict[str, Any] = {"query": query, **({"unit_id": unit_id} if unit_id else {})}
+        result: Json = await self.request("POST", "/patients/search", token, json=body)
         return result
 
     async def staff(self, token: str, unit_id: str) -> list[Json]:

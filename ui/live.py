@@ -122,7 +122,11 @@ class UserLive:
         self.views: dict[LiveView, Request | None] = {}  # view -> the request of the page that registered it
         self.cases: dict[tuple[str, str], Json] = {}  # (case id, unit id) -> newest detail fetched
         self.viewers: dict[str, list[protocol.Viewer]] = {}
-        self.unread_by_unit: dict[str, dict[str, int]] = {}  # receiving unit -> case -> unacknowledged count
+        # The unread counter per receiving unit: the API's total (`GET /units/{id}/inbox/unread`) split into the cases
+        # this process knows (case -> unacknowledged count, kept from the events) and the rest (`_unread_rest`).
+        self.unread_by_unit: dict[str, dict[str, int]] = {}
+        self._unread_rest: dict[str, int] = {}
+        self._recounting: dict[str, asyncio.Task[None]] = {}
         self.connected = False
         self.ever_connected = asyncio.Event()
         self._seen_events: OrderedDict[str, None] = OrderedDict()
@@ -233,20 +237,37 @@ class UserLive:
     # ----- unread notices (the badge) ---------------------------------------------------------------------------
 
     def unread(self, unit_id: str) -> int:
-        return sum(self.unread_by_unit.get(unit_id, {}).values())
+        return self._unread_rest.get(unit_id, 0) + sum(self.unread_by_unit.get(unit_id, {}).values())
 
     async def load_unread(self, unit_id: str) -> int:
-        """The unit's inbox count from the API, once; later kept up to date from the events."""
+        """The unit's unread counter from the API (a count, no rows), once; later kept up to date from the events."""
         if unit_id not in self._unread_loaded and unit_id in self.inbox_units:
-            box = await self.hub.api.inbox(self.token, unit_id)
-            self.unread_by_unit[unit_id] = {i["case"]["id"]: len(i["unacknowledged"]) for i in box["items"]}
+            total = (await self.hub.api.inbox_unread(self.token, unit_id))["unread"]
+            self.unread_by_unit[unit_id] = {}
+            self._unread_rest[unit_id] = int(total)
             self._unread_loaded.add(unit_id)
         return self.unread(unit_id)
 
-    def note_inbox(self, unit_id: str, items: Iterable[Json]) -> None:
-        """The inbox page read the inbox: take its counts (fresher than ours)."""
-        self.unread_by_unit[unit_id] = {i["case"]["id"]: len(i["unacknowledged"]) for i in items}
+    def note_inbox(self, unit_id: str, items: Iterable[Json], total: int) -> None:
+        """The inbox page read a page of the inbox and the counter (`total`): take them (fresher than ours)."""
+        counts = self.unread_by_unit.setdefault(unit_id, {}) if unit_id in self._unread_loaded else {}
+        counts.update({i["case"]["id"]: len(i["unacknowledged"]) for i in items})
+        self.unread_by_unit[unit_id] = counts
+        self._unread_rest[unit_id] = total - sum(counts.values())
         self._unread_loaded.add(unit_id)
+        self._tell_unread(unit_id)
+
+    async def _recount_unread(self, unit_id: str) -> None:
+        """A case this process did not know changed: its earlier count is unknown, so ask for the total again
+        (one request per unit at a time; the answer counts every change committed before it)."""
+        try:
+            total = int((await self.hub.api.inbox_unread(self.token, unit_id))["unread"])
+        except ApiError as exc:
+            log.warning("live: could not read the unread counter (%s)", exc.code)
+            return
+        finally:
+            self._recounting.pop(unit_id, None)
+        self._unread_rest[unit_id] = total - sum(self.unread_by_unit.get(unit_id, {}).values())
         self._tell_unread(unit_id)
 
     def _tell_unread(self, unit_id: str) -> None:
@@ -260,9 +281,14 @@ class UserLive:
             return
         counts = self.unread_by_unit.setdefault(unit_id, {})
         count = len(unacknowledged_for(case, unit_id)) if case is not None and in_inbox_of(case, unit_id) else 0
-        if counts.get(case_id, 0) != count:
+        known = case_id in counts
+        if counts.get(case_id) != count:
             counts[case_id] = count
-            self._tell_unread(unit_id)
+            if known:
+                self._tell_unread(unit_id)
+            elif unit_id not in self._recounting:
+                self._recounting[unit_id] = asyncio.create_task(self._recount_unread(unit_id),
+                                                                name="samplan-ui-unread")
 
     # ----- the stream -------------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from server.principal import CurrentUser
 from server.queries.cases import CaseOrder
 from server.runtime import Runtime
 from server.schemas import cases as s
-from server.views.cases import InboxOut, PersonOut
+from server.views.cases import InboxOut, PersonOut, UnreadOut
 
 IdempotencyHeader = Annotated[str | None, Parameter(
     header="Idempotency-Key", required=False, max_length=200,
@@ -41,8 +41,9 @@ def _json(result: CommandResult) -> Response[s.CaseDetail]:
 
 @get("/cases", operation_id="listCases", summary="List cases of my units",
      description="The cases of the units you work at (or one of them), with live deadlines, newest admission "
-                 "first (order=admitted_at: oldest first). Filter by state and by the most urgent open deadline "
-                 "state; page with limit and offset (total counts every matching case).",
+                 "first (order=admitted_at: oldest first). Filter by open/ended, by state and by the most urgent open "
+                 "deadline state; page with limit and offset (total, overdue and at_risk count every matching "
+                 "case).",
      responses=PROBLEMS, tags=["cases"])
 async def list_cases(
     current_user: CurrentUser, queries: Reads,
@@ -50,10 +51,14 @@ async def list_cases(
     states: Annotated[list[CaseState] | None, Parameter(query="state", required=False)] = None,
     deadline_state: Annotated[DeadlineState | None, Parameter(query="deadline_state", required=False)] = None,
     order: Annotated[CaseOrder, Parameter(query="order", required=False)] = CaseOrder.NEWEST,
+    open_: Annotated[bool | None, Parameter(
+        query="open", required=False,
+        description="true: only open cases (admitted, planning, ready for discharge; what the board shows); "
+                    "false: only ended ones (the board's history)")] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> s.CasePage:
-    return await queries.cases.list_cases(current_user, unit_id=unit_id, states=states,
+    return await queries.cases.list_cases(current_user, unit_id=unit_id, states=states, open_=open_,
                                           deadline_state=deadline_state, limit=limit, offset=offset, order=order)
 
 
@@ -290,12 +295,35 @@ PLANNING_ROUTES = [change_planning_fields, change_planning_field]
 
 @get("/units/{unit_id:str}/inbox", operation_id="getInbox", summary="The inbox of a receiving unit",
      description="The cases a municipal or primary care unit receives notices on (planning, ready for discharge, "
-                 "discharged), each with the notices the unit has not acknowledged yet; `unread` counts them. Cases "
-                 "with unread notices come first, newest notice first.",
+                 "discharged), each with the notices the unit has not acknowledged yet; `unread` counts them over "
+                 "the whole inbox. Cases with unread notices come first, newest notice first, then the others, "
+                 "newest admission first. Pages of `limit` cases: ask for the next with `after` = the answer's "
+                 "`next` (null after the last page).",
      responses=PROBLEMS, tags=["cases"])
 async def get_inbox(current_user: CurrentUser, queries: Reads,
-                    unit_id: Annotated[str, Parameter(max_length=64)]) -> InboxOut:
-    return await queries.inbox.inbox(current_user, unit_id)
+                    unit_id: Annotated[str, Parameter(max_length=64)],
+                    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+                    after: Annotated[str | None, Parameter(query="after", required=False, max_length=400)] = None,
+                    ) -> InboxOut:
+    return await queries.inbox.inbox(current_user, unit_id, limit=limit, after=after)
+
+
+@get("/units/{unit_id:str}/inbox/unread", operation_id="getInboxUnread", summary="The unread counter of an inbox",
+     description="How many notices the unit has not acknowledged, over the cases in its inbox (no patient data).",
+     responses=PROBLEMS, tags=["cases"])
+async def get_inbox_unread(current_user: CurrentUser, queries: Reads,
+                           unit_id: Annotated[str, Parameter(max_length=64)]) -> UnreadOut:
+    return await queries.inbox.unread(current_user, unit_id)
+
+
+@post("/patients/search", operation_id="searchPatients", summary="Find a patient among my units' cases",
+      description="An exact personnummer (samordningsnummer, reserve number) or the beginning of a name, in the body "
+                  "(never the URL). Answers the cases of the units you work at (or `unit_id`) whose patient matches, "
+                  "open ones first, newest admission first. A person with protected identity is found only through "
+                  "a unit where your assignment carries the explicit need. Every patient found is access-logged.",
+      status_code=200, responses=PROBLEMS, tags=["cases"])
+async def search_patients(current_user: CurrentUser, queries: Reads, data: s.PatientSearch) -> s.PatientSearchOut:
+    return await queries.search.search(current_user, data)
 
 
 @get("/units/{unit_id:str}/staff", operation_id="listUnitStaff", summary="Staff of my unit",
@@ -318,4 +346,4 @@ async def list_people(current_user: CurrentUser, queries: Reads,
 
 
 CASE_ROUTES = [list_cases, register_case, get_case, show_case_to_viewers, *COMMAND_ROUTES, *PLANNING_ROUTES,
-               get_inbox, list_unit_staff, list_people]
+               get_inbox, get_inbox_unread, search_patients, list_unit_staff, list_people]

@@ -101,10 +101,9 @@ def _sqlite_moment(value: Any) -> Any:
 
 
 async def write_query_rows(writer: Writer, participants: Sequence[tuple[Any, ...]]) -> None:
-    """EVERY write of query rows of the volume load (today: `case_participants`, the case list's query model,
-    computed by the generator with `server.persistence.repositories.listed`, as the repository does).
-
-    Merge note: when `rebuild_read_models` exists, call it once after the load instead of this per-chunk write."""
+    """EVERY write of query rows of the volume load: `case_participants`, computed by the generator with
+    `server.persistence.read_models.case_rows`, the one mapping the repositories use (the volume data set has no
+    SIP plans, so `sip_plan_units` stays empty)."""
     await writer.copy("case_participants", volume.PARTICIPANT_COLUMNS, participants)
 
 

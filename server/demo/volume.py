@@ -35,7 +35,7 @@ from realtime.envelope import AggregateType
 from server.demo import region
 from server.persistence.documents import to_document
 from server.persistence.event_log import event_data
-from server.persistence.repositories import listed
+from server.persistence.read_models import case_rows
 
 CASES_PER_YEAR = 60_000  # at scale 1: the county's discharges that need coordination, roughly
 CHUNK_SIZE = 250  # cases per unit of work (a worker's task); each case has its own random stream
@@ -359,7 +359,8 @@ def _information(rng: random.Random) -> DischargeInformation:
 PATIENT_COLUMNS = ("id", "identity_kind", "identity_value", "protected_identity", "created_at")
 CASE_COLUMNS = ("id", "patient_id", "ward_unit_id", "state", "care_type", "admitted_at", "updated_at", "version",
                 "document", "person_name", "person_address", "person_municipality_code", "person_listed_unit_id")
-PARTICIPANT_COLUMNS = ("case_id", "unit_id", "part", "state", "admitted_at", "at_risk_from", "overdue_from")
+PARTICIPANT_COLUMNS = ("case_id", "unit_id", "part", "state", "is_open", "admitted_at", "at_risk_from", "overdue_from",
+                       "in_inbox", "unread", "has_unread", "inbox_at", "name_key")
 EVENT_COLUMNS = ("event_id", "type", "aggregate_type", "aggregate_id", "aggregate_version", "occurred_at", "payload",
                  "published_at")
 ACCESS_COLUMNS = ("at", "user_id", "user_hsa_id", "unit_id", "patient_id", "case_id", "action", "purpose")
@@ -423,10 +424,9 @@ def generate_chunk(plan: Plan, chunk: int) -> Chunk:
                           case.admitted_at, h.updated_at, case.version, document_json(case, ids), person.name,
                           person.address,
                           person.municipality_code, listed_unit))
-        columns = listed(case, plan.policy)
-        for unit_id in case.visible_unit_ids():
-            out.participants.append((case.id, unit_id, str(case.part_of(unit_id)), columns["state"],
-                                     columns["admitted_at"], columns["at_risk_from"], columns["overdue_from"]))
+        # the case's query rows by the one mapping the repositories use (server/persistence/read_models.py)
+        out.participants.extend(tuple(row[c] for c in PARTICIPANT_COLUMNS)
+                                for row in case_rows(case, person.name, plan.policy))
         for n, (event, version) in enumerate(zip(h.events, h.versions, strict=True)):
             payload = msgspec.json.encode({"unit_ids": list(event.unit_ids), "data": event_data(event)}).decode()
             out.events.append((str(uuid.uuid5(namespace, f"event:{n}")), event.type,

@@ -22,6 +22,7 @@ from sqlalchemy import (
     event,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -224,20 +225,38 @@ class CaseRow(PersonSnapshot, Base):
 class CaseParticipantRow(Base):
     """Which units see a case: kept in step with the document on every save, for listing and access checks.
 
-    Also the case list's query model (`server/queries/cases.py`): per unit that sees the case, the case's state,
-    admission time and deadline thresholds (`domain.deadlines.deadline_thresholds`: the list decides the deadline
-    state from them and `now`), written in the same transaction as the document and rebuildable from it."""
+    Also the read side's query model of cases (`server/persistence/read_models.py` writes it, in the same
+    transaction as the document; `rebuild_read_models` rebuilds it from the documents): per unit that sees the
+    case, the case's state and whether it is open, admission time, the deadline thresholds
+    (`domain.deadlines.deadline_thresholds`: lists decide the deadline state from them and `now`, in SQL), the
+    unit's inbox state (in its inbox, notices it has not acknowledged, the order key) and the patient's name
+    search key (migrations 0008 and 0013)."""
 
     __tablename__ = "case_participants"
     __table_args__ = (Index("ix_case_participants_unit_admitted", "unit_id", "admitted_at", "case_id"),
-                      Index("ix_case_participants_unit_state_admitted", "unit_id", "state", "admitted_at"))
+                      Index("ix_case_participants_unit_state_admitted", "unit_id", "state", "admitted_at"),
+                      Index("ix_case_participants_unit_open_admitted", "unit_id", "is_open", "admitted_at", "case_id"),
+                      Index("ix_case_participants_unit_open_overdue", "unit_id", "is_open", "overdue_from"),
+                      Index("ix_case_participants_inbox", "unit_id", "in_inbox", "has_unread", "inbox_at", "case_id"),
+                      Index("ix_case_participants_unit_name", "unit_id", "name_key",
+                            postgresql_ops={"name_key": "text_pattern_ops"}))
     case_id: Mapped[str] = mapped_column(ForeignKey("discharge_cases.id"), primary_key=True)
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
     part: Mapped[str] = mapped_column(String(30))
     state: Mapped[str] = mapped_column(String(30))
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     admitted_at: Mapped[datetime] = mapped_column(Moment)
     at_risk_from: Mapped[datetime | None] = mapped_column(Moment)
     overdue_from: Mapped[datetime | None] = mapped_column(Moment)
+    # The unit's inbox (`DischargeCase.in_inbox_of`), its unacknowledged notices, and the inbox order: cases with
+    # unread notices first (`has_unread`), then by `inbox_at` (the newest unread notice, else the admission) newest
+    # first. Keyset pages walk the index (unit_id, in_inbox, has_unread, inbox_at, case_id) backwards.
+    in_inbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    unread: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    has_unread: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    inbox_at: Mapped[datetime | None] = mapped_column(Moment)
+    # The patient's name as the case records it, normalised (`read_models.name_key`): "Sök patient" by prefix.
+    name_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class EventRow(Base):

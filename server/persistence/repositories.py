@@ -6,13 +6,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from domain.deadlines import deadline_thresholds
 from domain.discharge_case import CaseState, DischargeCase
 from domain.payment import STOCKHOLM_2020, PaymentPolicy
+from server.persistence import read_models
 from server.persistence.documents import from_document, to_document
 from server.persistence.models import (
     AssignmentRow,
@@ -29,6 +29,8 @@ from server.persistence.models import (
 )
 from server.persistence.sip_models import SipPlanUnitRow
 
+GET_MANY_CHUNK = 1000  # ids per `IN (...)`: asyncpg refuses a statement with more than 32 767 parameters
+
 
 class ConcurrencyConflict(Exception):
     """The aggregate changed since it was read."""
@@ -40,13 +42,17 @@ class CaseRepository:
     def __init__(self, session: AsyncSession, policy: PaymentPolicy = STOCKHOLM_2020) -> None:
         self.session = session
         self.policy = policy
+        self._names: dict[str, str] = {}  # case id -> the person's name as the case records it (its search key)
 
     async def get(self, case_id: str, *, for_update: bool = False) -> DischargeCase | None:
         query = select(CaseRow).where(CaseRow.id == case_id)
         if for_update and self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         row = await self.session.scalar(query)
-        return from_document(row.document, row.version, DischargeCase) if row else None
+        if row is None:
+            return None
+        self._names[row.id] = row.person_name
+        return from_document(row.document, row.version, DischargeCase)
 
     async def add(self, case: DischargeCase, patient_id: str, person: PersonDetails, now: datetime) -> int:
         """Store a new case with its own copy of the person's details (`person`, as its ward registered them)."""
@@ -55,7 +61,8 @@ class CaseRepository:
             id=case.id, patient_id=patient_id, ward_unit_id=case.ward_unit_id, state=str(case.state),
             care_type=str(case.care_type), admitted_at=case.admitted_at.astimezone(UTC), updated_at=now, version=1,
             document=to_document(case), **person.columns()))
-        await self._sync_participants(case, fresh=True)
+        self._names[case.id] = person.name
+        await read_models.write_case(self.session, case, person.name, self.policy, fresh=True)
         return 1
 
     async def save(self, case: DischargeCase, now: datetime) -> int:
@@ -66,16 +73,11 @@ class CaseRepository:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyConflict(case.id)
         case.version += 1
-        await self._sync_participants(case)
+        name = self._names.get(case.id)
+        if name is None:
+            name = await self.session.scalar(select(CaseRow.person_name).where(CaseRow.id == case.id)) or ""
+        await read_models.write_case(self.session, case, name, self.policy)
         return case.version
-
-    async def _sync_participants(self, case: DischargeCase, *, fresh: bool = False) -> None:
-        if not fresh:
-            await self.session.execute(delete(CaseParticipantRow).where(CaseParticipantRow.case_id == case.id))
-        rows = [{"case_id": case.id, "unit_id": u, "part": str(case.part_of(u)), **listed(case, self.policy)}
-                for u in case.visible_unit_ids()]
-        if rows:
-            await self.session.execute(insert(CaseParticipantRow), rows)
 
     async def ids_for_units(self, unit_ids: Iterable[str], states: Sequence[CaseState] | None = None) -> list[str]:
         query = (select(CaseRow.id).join(CaseParticipantRow, CaseParticipantRow.case_id == CaseRow.id)
@@ -85,14 +87,17 @@ class CaseRepository:
         return list(await self.session.scalars(query))
 
     async def get_many(self, case_ids: Sequence[str]) -> list[tuple[DischargeCase, Person]]:
-        """Cases with their person (as each case records them), oldest admission first."""
-        if not case_ids:
-            return []
-        rows = (await self.session.execute(
-            select(CaseRow, PatientRow).join(PatientRow, PatientRow.id == CaseRow.patient_id)
-            .where(CaseRow.id.in_(list(case_ids))).order_by(CaseRow.admitted_at, CaseRow.id))).tuples()
+        """Cases with their person (as each case records them), oldest admission first. At most `GET_MANY_CHUNK`
+        ids per statement (asyncpg refuses more than 32 767 parameters)."""
+        ids = list(dict.fromkeys(case_ids))
+        found: list[tuple[CaseRow, PatientRow]] = []
+        for start in range(0, len(ids), GET_MANY_CHUNK):
+            found.extend((await self.session.execute(
+                select(CaseRow, PatientRow).join(PatientRow, PatientRow.id == CaseRow.patient_id)
+                .where(CaseRow.id.in_(ids[start:start + GET_MANY_CHUNK])))).tuples())
+        found.sort(key=lambda rp: (rp[0].admitted_at, rp[0].id))
         return [(from_document(r.document, r.version, DischargeCase), Person.of(p, PersonDetails.of(r)))
-                for r, p in rows]
+                for r, p in found]
 
     async def person_of(self, case_id: str) -> Person | None:
         """The case's person: the shared identity with the case's own details."""
@@ -105,13 +110,6 @@ class CaseRepository:
         open_states = [str(s) for s in CaseState if s.is_open]
         return await self.session.scalar(select(CaseRow.id).where(
             CaseRow.patient_id == patient_id, CaseRow.ward_unit_id == ward_unit_id, CaseRow.state.in_(open_states)))
-
-
-def listed(case: DischargeCase, policy: PaymentPolicy) -> dict[str, object]:
-    """The case list's columns of a case (`CaseParticipantRow`): the same for every unit that sees it."""
-    thresholds = deadline_thresholds(case, policy)
-    return {"state": str(case.state), "admitted_at": case.admitted_at.astimezone(UTC),
-            "at_risk_from": thresholds.at_risk_from, "overdue_from": thresholds.overdue_from}
 
 
 class PatientRepository:

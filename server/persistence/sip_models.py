@@ -16,6 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.persistence.models import Base, Id, Moment, PersonSnapshot
 
+FAR_DAY = date(9999, 12, 31)  # the follow-up order key of a plan without a follow-up date
+
 
 class SipPlanRow(PersonSnapshot, Base):
     __tablename__ = "sip_plans"
@@ -33,8 +35,16 @@ class SipPlanRow(PersonSnapshot, Base):
 
 
 class SipPlanUnitRow(Base):
-    """Which units see a plan now (owner plus the participating units the consent in force names)."""
+    """Which units see a plan now (owner plus the participating units the consent in force names), and the SIP
+    list's query model per unit (migration 0013): the plan's state, its follow-up date as an order key (`FAR_DAY`
+    when none, so plans without one come last) and its creation time, written with the plan by
+    `server/persistence/read_models.py`."""
 
     __tablename__ = "sip_plan_units"
+    __table_args__ = (Index("ix_sip_plan_units_unit_follow_up", "unit_id", "follow_up_key", "created_at", "plan_id"),
+                      Index("ix_sip_plan_units_unit_state_follow_up", "unit_id", "state", "follow_up_key"))
     plan_id: Mapped[str] = mapped_column(ForeignKey("sip_plans.id", ondelete="CASCADE"), primary_key=True)
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
+    state: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    follow_up_key: Mapped[date] = mapped_column(Date, default=FAR_DAY, server_default=FAR_DAY.isoformat())
+    created_at: Mapped[datetime | None] = mapped_column(Moment)

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain.sip import PlanState, SipPlan
+from server.persistence import read_models
 from server.persistence.documents import from_document, to_document
 from server.persistence.models import PatientRow, Person, PersonDetails
+from server.persistence.read_models import listing_follow_up
 from server.persistence.repositories import ConcurrencyConflict
 from server.persistence.sip_models import SipPlanRow, SipPlanUnitRow
-
-
-def listing_follow_up(plan: SipPlan) -> date | None:
-    """The follow-up date that applies now (the version in force's while it awaits follow-up, else the working
-    contents' date); None once closed."""
-    if not plan.state.is_open:
-        return None
-    due = plan.next_follow_up_due()
-    return due if due is not None else plan.contents.next_follow_up_on.value
 
 
 class SipPlanRepository:
@@ -58,7 +52,7 @@ class SipPlanRepository:
             id=plan.id, patient_id=patient_id, case_id=plan.case_id, owner_unit_id=plan.owner_unit_id,
             state=str(plan.state), next_follow_up_on=listing_follow_up(plan), created_at=plan.created_at,
             updated_at=now, version=1, document=to_document(plan), **person.columns()))
-        await self._sync_units(plan, fresh=True)
+        await read_models.write_plan(self.session, plan, None, fresh=True)
         self._seen_by[plan.id] = frozenset(plan.visible_unit_ids())
         return 1
 
@@ -72,41 +66,36 @@ class SipPlanRepository:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyConflict(plan.id)
         plan.version += 1
-        await self._sync_units(plan)
+        await read_models.write_plan(self.session, plan, self._seen_by.get(plan.id))
         self._seen_by[plan.id] = frozenset(plan.visible_unit_ids())
         return plan.version
-
-    async def _sync_units(self, plan: SipPlan, *, fresh: bool = False) -> None:
-        visible = set(plan.visible_unit_ids())
-        if not fresh:
-            loaded = self._seen_by.get(plan.id)
-            stored = set(loaded) if loaded is not None else set(await self.session.scalars(
-                select(SipPlanUnitRow.unit_id).where(SipPlanUnitRow.plan_id == plan.id)))
-            if stored == visible:
-                return
-            await self.session.execute(delete(SipPlanUnitRow).where(SipPlanUnitRow.plan_id == plan.id))
-        if visible:
-            await self.session.execute(insert(SipPlanUnitRow), [{"plan_id": plan.id, "unit_id": u}
-                                                                for u in sorted(visible)])
 
     async def page_for_units(self, unit_ids: Iterable[str], *, states: Sequence[PlanState] | None,
                              follow_up_before: date | None, limit: int, offset: int,
                              case_id: str | None = None) -> tuple[int, list[tuple[SipPlan, Person]]]:
-        """Plans seen by any of the units (with their person), soonest follow-up first (none last); with `case_id`
-        only the plans opened from that discharge case (an indexed column)."""
-        seen = select(SipPlanUnitRow.plan_id).where(SipPlanUnitRow.unit_id.in_(list(unit_ids)))
-        where: list[ColumnElement[bool]] = [SipPlanRow.id.in_(seen)]
+        """Plans seen by any of the units (with their person), soonest follow-up first (none last), from the query
+        rows in `sip_plan_units` (index: unit, follow-up key, creation); only the page's documents are loaded. With
+        `case_id` only the plans opened from that discharge case (an indexed column)."""
+        units = sorted(set(unit_ids))
+        u = SipPlanUnitRow
+        where: list[ColumnElement[bool]] = [u.unit_id.in_(units)]
         if case_id is not None:
-            where.append(SipPlanRow.case_id == case_id)
+            where.append(u.plan_id.in_(select(SipPlanRow.id).where(SipPlanRow.case_id == case_id)))
         if states:
-            where.append(SipPlanRow.state.in_([str(s) for s in states]))
+            where.append(u.state.in_([str(s) for s in states]))
         if follow_up_before is not None:
-            where.append(SipPlanRow.next_follow_up_on <= follow_up_before)
-        total = int(await self.session.scalar(select(func.count()).select_from(SipPlanRow).where(*where)) or 0)
-        rows = (await self.session.execute(
-            select(SipPlanRow, PatientRow).join(PatientRow, PatientRow.id == SipPlanRow.patient_id).where(*where)
-            .order_by(SipPlanRow.next_follow_up_on.is_(None), SipPlanRow.next_follow_up_on,
-                      SipPlanRow.created_at, SipPlanRow.id)
-            .limit(limit).offset(offset))).tuples()
+            where.append(u.follow_up_key <= follow_up_before)
+        ids: Any = select(u.plan_id, u.follow_up_key, u.created_at).where(*where)
+        counted: Any = u.plan_id
+        if len(units) > 1:
+            ids, counted = ids.distinct(), func.distinct(u.plan_id)
+        page = list(await self.session.scalars(
+            ids.order_by(u.follow_up_key, u.created_at, u.plan_id).limit(limit).offset(offset)))
+        total = int(await self.session.scalar(select(func.count(counted)).where(*where)) or 0)
+        if not page:
+            return total, []
+        rows = {r.id: (r, p) for r, p in (await self.session.execute(
+            select(SipPlanRow, PatientRow).join(PatientRow, PatientRow.id == SipPlanRow.patient_id)
+            .where(SipPlanRow.id.in_(page)))).tuples()}
         return total, [(from_document(r.document, r.version, SipPlan), Person.of(p, PersonDetails.of(r)))
-                       for r, p in rows]
+                       for r, p in (rows[i] for i in page if i in rows)]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, distinct, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 
 from domain.deadlines import DeadlineState
 from domain.discharge_case import CaseState
@@ -33,12 +33,14 @@ class CaseOrder(StrEnum):
     OLDEST = "admitted_at"
 
 
-def deadline_state_is(state: DeadlineState, now: datetime) -> ColumnElement[bool]:
+def deadline_state_is(state: DeadlineState, now: datetime, p: Any = CaseParticipantRow) -> ColumnElement[bool]:
     """The SQL condition `worst_open_state(case_deadlines(case, policy, now)) == state` over the stored
-    thresholds (`DeadlineThresholds.state`); a case without an unmet deadline has no state and matches none."""
-    p, now = CaseParticipantRow, now.astimezone(UTC)
+    thresholds (`DeadlineThresholds.state`) of `p` (the query rows, or a subquery's columns); a case without an
+    unmet deadline has no state and matches none."""
+    now = now.astimezone(UTC)
     if state is DeadlineState.OVERDUE:
-        return p.overdue_from <= now
+        overdue: ColumnElement[bool] = p.overdue_from <= now
+        return overdue
     if state is DeadlineState.AT_RISK:
         return and_(p.at_risk_from <= now, p.overdue_from > now)
     return and_(p.at_risk_from > now, p.overdue_from > now)
@@ -52,7 +54,8 @@ class CaseListQuery:
 
     async def list_cases(self, user: CurrentUser, *, unit_id: str | None, states: list[CaseState] | None,
                          deadline_state: DeadlineState | None, limit: int, offset: int,
-                         order: CaseOrder = CaseOrder.NEWEST) -> CasePage:
+                         order: CaseOrder = CaseOrder.NEWEST, open_: bool | None = None) -> CasePage:
+        """`open_`: only open cases (True: what the board shows), only ended ones (False: its history), or both."""
         units = authorization.listing_units(user, unit_id)
         p = CaseParticipantRow
         async with self._uow() as uow:
@@ -60,6 +63,8 @@ class CaseListQuery:
             where: list[ColumnElement[bool]] = [p.unit_id.in_(sorted(units))]
             if states:
                 where.append(p.state.in_(sorted({str(s) for s in states})))
+            if open_ is not None:
+                where.append(p.is_open.is_(open_))
             if deadline_state is not None:
                 where.append(deadline_state_is(deadline_state, now))
             # One row per case: with one unit, the (case, unit) key already is; with several, DISTINCT.
@@ -68,8 +73,7 @@ class CaseListQuery:
                 ids = ids.distinct()
             by = (p.admitted_at.desc(), p.case_id.desc()) if order is CaseOrder.NEWEST else (p.admitted_at, p.case_id)
             page_ids = list(await uow.session.scalars(ids.order_by(*by).limit(limit).offset(offset)))
-            counted = distinct(p.case_id) if len(units) > 1 else p.case_id
-            total = await uow.session.scalar(select(func.count(counted)).where(*where)) or 0
+            total, overdue, at_risk = await _counts(uow, where, now, distinct_cases=len(units) > 1)
             loaded = {c.id: (c, person) for c, person in await uow.cases.get_many(page_ids)}
             page = [loaded[i] for i in page_ids if i in loaded]
             through = [authorization.seen_through(units, c.visible_unit_ids()) for c, _ in page]
@@ -81,4 +85,21 @@ class CaseListQuery:
                              reveal=authorization.reveals_protected_identity(user, u), names=names)
                      for (c, person), u in zip(page, through, strict=True)]
             await uow.commit()
-        return CasePage(items=items, total=total, limit=limit, offset=offset)
+        return CasePage(items=items, total=total, limit=limit, offset=offset, overdue=overdue, at_risk=at_risk)
+
+
+async def _counts(uow: UnitOfWork, where: list[ColumnElement[bool]], now: datetime, *,
+                  distinct_cases: bool) -> tuple[int, int, int]:
+    """How many cases the filter matches, and how many of them are overdue and at risk at `now`: counted in SQL
+    (no rows loaded), so every count a board shows equals the rows its filter shows."""
+    p = CaseParticipantRow
+    rows: Any = select(p.case_id, p.at_risk_from, p.overdue_from).where(*where)
+    if distinct_cases:
+        rows = rows.distinct()
+    sub = rows.subquery()
+    overdue = deadline_state_is(DeadlineState.OVERDUE, now, sub.c)
+    at_risk = deadline_state_is(DeadlineState.AT_RISK, now, sub.c)
+    counted = (await uow.session.execute(select(
+        func.count(), func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((at_risk, 1), else_=0)), 0)).select_from(sub))).one()
+    return int(counted[0]), int(counted[1]), int(counted[2])

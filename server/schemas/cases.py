@@ -384,6 +384,7 @@ class CaseSummary(msgspec.Struct, kw_only=True):
     id: str
     version: int
     state: str
+    open: bool  # admitted, planning or ready for discharge: the server decides what is open (the board shows these)
     care_type: str
     patient: PatientOut
     ward_unit_id: str
@@ -428,9 +429,11 @@ class CaseDetail(CaseSummary, kw_only=True):
 
 class CasePage(msgspec.Struct, kw_only=True):
     items: list[CaseSummary]
-    total: int
+    total: int  # every case the filter matches (counted in SQL, no rows loaded)
     limit: int
     offset: int
+    overdue: int = 0  # of `total`, the cases whose most urgent unmet deadline is overdue now
+    at_risk: int = 0  # of `total`, the cases whose most urgent unmet deadline is at risk now
 
 
 class UnitPage(msgspec.Struct, kw_only=True):
@@ -503,3 +506,27 @@ class CaseViewsOut(msgspec.Struct, kw_only=True):
     case_id: str
     variants: list[CaseDetail]  # at most two: masked and unmasked protected identity
     viewers: list[ViewerOut]  # in the order of the request's viewers
+
+
+class PatientSearch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`POST /patients/search`: a personnummer (exact; any written form) or the beginning of a name."""
+
+    query: Annotated[str, msgspec.Meta(min_length=2, max_length=100)]
+    unit_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 20
+
+
+class PatientHitOut(msgspec.Struct, kw_only=True):
+    """A case whose patient matches, as the unit it is seen through shows it (no document decoded)."""
+
+    case_id: str
+    unit_id: str
+    state: str
+    open: bool
+    admitted_at: datetime
+    patient: PatientOut
+
+
+class PatientSearchOut(msgspec.Struct, kw_only=True):
+    by: str  # "identity" (the query was a personnummer) or "name" (a name prefix)
+    items: list[PatientHitOut]

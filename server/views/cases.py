@@ -81,7 +81,7 @@ def summary(case: DischargeCase, patient: Person, policy: PaymentPolicy, now: da
     worst = worst_open_state(deadlines)
     refusals = case.refusals(unit_id)
     return CaseSummary(
-        id=case.id, version=case.version, state=str(case.state), care_type=str(case.care_type),
+        id=case.id, version=case.version, state=str(case.state), open=case.state.is_open, care_type=str(case.care_type),
         patient=patient_out(patient, reveal=reveal), ward_unit_id=case.ward_unit_id, admitted_at=case.admitted_at,
         estimated_discharge_at=case.estimated_discharge_at, ready_for_discharge_at=case.ready_for_discharge_at,
         discharged_at=case.discharged_at, discharge_information=discharge_information_out(case.discharge_information),
@@ -176,9 +176,20 @@ class InboxItemOut(msgspec.Struct, kw_only=True):
 
 
 class InboxOut(msgspec.Struct, kw_only=True):
+    """One page of a unit's inbox (`GET /units/{unit_id}/inbox?limit=&after=`)."""
+
     unit_id: str
-    unread: int  # notices not yet acknowledged by the unit, over all its cases (the badge)
-    items: list[InboxItemOut]  # cases with unread notices first, newest notice first
+    unread: int  # notices not yet acknowledged by the unit, over all its cases (the badge), not only this page
+    # cases with unread notices first, newest notice first; then the others, newest admission first
+    items: list[InboxItemOut]
+    next: str | None = None  # the position of the following page (`after=`), None after the last
+
+
+class UnreadOut(msgspec.Struct, kw_only=True):
+    """The unread counter of a unit's inbox (`GET /units/{unit_id}/inbox/unread`)."""
+
+    unit_id: str
+    unread: int
 
 
 class PersonOut(msgspec.Struct, kw_only=True):
@@ -197,12 +208,3 @@ def inbox_item(case: DischargeCase, patient: Person, unit_id: str, policy: Payme
         part=str(part) if part else "",
         unacknowledged=[InboxNoticeOut(id=n.id, kind=str(n.kind), sent_at=n.sent_at)
                         for n in sorted(case.unacknowledged(unit_id), key=lambda n: n.sent_at, reverse=True)])
-
-
-def inbox(unit_id: str, items: list[InboxItemOut]) -> InboxOut:
-    def order(item: InboxItemOut) -> tuple[int, float]:
-        latest = item.unacknowledged[0].sent_at.timestamp() if item.unacknowledged else 0.0
-        return (0 if item.unacknowledged else 1, -latest)
-
-    ordered = sorted(items, key=order)
-    return InboxOut(unit_id=unit_id, unread=sum(len(i.unacknowledged) for i in ordered), items=ordered)

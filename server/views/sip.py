@@ -33,7 +33,7 @@ from domain.sip import (
     plan_deadlines,
 )
 from server.persistence.models import Person, PrincipalRow, UnitRow
-from server.persistence.sip_repository import listing_follow_up
+from server.persistence.read_models import listing_follow_up
 from server.schemas.cases import DeadlineOut
 from server.schemas.sip import (
     ApprovalOut,

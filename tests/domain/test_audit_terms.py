@@ -15,7 +15,7 @@ from domain.sip.commands import SipCommand
 ROOT = Path(__file__).resolve().parents[2]
 # The server names the access log's other actions as literals in these shapes (server/access_log.py's `record`,
 # the command runner's reads and lists, the kinds' `read_action`).
-VERBS = "read|list|export|diff|replay|register|create|clear|merge"
+VERBS = "read|list|search|export|diff|replay|register|create|clear|merge"
 LITERAL = re.compile(rf'(?:action=|action: str = |read_action = |[(,]\s*)"((?:{VERBS})_[a-z_]+)"')
 ADMIN_LOG_ONLY = {"create_unit", "create_user"}  # the admin log's actions, not the access log's
 
@@ -42,7 +42,7 @@ def test_every_command_has_a_swedish_action() -> None:
 def test_every_action_the_server_names_has_a_swedish_text() -> None:
     named = {m for path in (ROOT / "server").rglob("*.py") if "migrations" not in path.parts
              for m in LITERAL.findall(path.read_text(encoding="utf-8"))} - ADMIN_LOG_ONLY
-    assert {"read_case", "list_inbox", "export_sip_pdf", "read_access_log"} <= named
+    assert {"read_case", "list_inbox", "search_patients", "export_sip_pdf", "read_access_log"} <= named
     missing = sorted(named - audit_terms.ACTIONS.keys())
     assert not missing, f"add a Swedish text for these access-log actions to domain/audit_terms.py: {missing}"
 

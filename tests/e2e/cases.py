@@ -76,3 +76,45 @@ async def second_page(browser: Browser, stack: Stack) -> tuple[BrowserContext, P
 
 def row(page: Page, case_id: str) -> Any:
     return page.locator(f'[role="row"][data-case="{case_id}"]')
+
+
+async def insert_closed_cases(stack: Stack, count: int) -> None:
+    """`count` closed cases at the main ward, built through the domain and written in bulk (one executemany),
+    then every list's query rows rebuilt from the documents (`rebuild_read_models`): history, fast."""
+    import random
+    import uuid
+
+    from sqlalchemy import insert
+
+    from domain.discharge_case import CaseState
+    from server.demo.seed import MAIN_WARD, _build_case
+    from server.persistence.database import create_engine
+    from server.persistence.documents import to_document
+    from server.persistence.models import CaseRow, PatientRow, PersonDetails
+    from server.persistence.read_models import rebuild_read_models
+    from server.settings import normalise_database_url
+
+    rng, now = random.Random(count), datetime.now(UTC)
+    person = PersonDetails(name="Historik Avslutad", address="Provgatan 3", municipality_code="0184",
+                           listed_unit_id=stable_id("unit", "aleris-vc-ronnviken"))
+    patient = PatientRow(id=str(uuid.uuid4()), identity_kind="personnummer",
+                         identity_value=invented_identity().replace("-", ""), protected_identity=False, created_at=now)
+    rows = []
+    for _ in range(count):
+        built = now - timedelta(days=rng.uniform(20, 700))
+        case = _build_case(rng, built, MAIN_WARD, patient, person, CaseState.CLOSED)
+        case.id = str(uuid.uuid4())
+        rows.append({"id": case.id, "patient_id": patient.id, "ward_unit_id": case.ward_unit_id,
+                     "state": str(case.state), "care_type": str(case.care_type), "admitted_at": case.admitted_at,
+                     "updated_at": built, "version": 1, "document": to_document(case), **person.columns()})
+    url = normalise_database_url(f"sqlite+aiosqlite:///{stack.data_dir / 'samplan.db'}")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(PatientRow).values(
+                id=patient.id, identity_kind=patient.identity_kind, identity_value=patient.identity_value,
+                protected_identity=False, created_at=now))
+            await connection.execute(insert(CaseRow), rows)
+            await rebuild_read_models(connection)
+    finally:
+        await engine.dispose()

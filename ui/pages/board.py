@@ -19,22 +19,23 @@ from ui.components import cells
 from ui.components.actions import actions_for, perform
 from ui.components.cellcast import CELLCAST
 from ui.components.countdown import Countdown
+from ui.components.patient_search import PatientSearch
 from ui.components.register_case import register_button
 from ui.components.reserve import reserve_list_button
 from ui.frame import Frame, frame
 from ui.live import LiveView
 
 BOARD_DEADLINES = ("admission_notice", "sip_invitation", "payment_liability")
-OPEN_STATES = ("admitted", "planning", "ready_for_discharge")
 STATE_ORDER = {s: i for i, s in enumerate(("ready_for_discharge", "planning", "admitted", "discharged",
                                             "interrupted", "closed", "cancelled"))}
 FILTERS = {
-    "open": "Pågående (inskrivna, planering, utskrivningsklara)",
+    "open": "Alla pågående",
     "admitted": "Inskrivna (utkast)",
     "planning": "Planering",
     "ready_for_discharge": "Utskrivningsklara",
-    "all": "Alla, även avslutade",
+    "ended": "Avslutade (senast inskrivna först)",
 }
+HISTORY_PAGE = 50  # ended cases per page of the board's history
 SORTS = {
     "deadline": "Närmaste tidsfrist",
     "eta": "Beräknad utskrivning",
@@ -69,9 +70,9 @@ SORT_KEYS: dict[str, Callable[[Json], Any]] = {
 
 
 async def board_cases(api: ApiClient, token: str, unit_id: str) -> list[Json]:
-    """What the board shows of a unit: its open cases, all of them, page by page (never a first page of its
-    whole history, which a long history fills with closed cases)."""
-    return await api.list_all_cases(token, unit_id, states=list(OPEN_STATES))
+    """What the board shows of a unit: its open cases (the server decides what is open), all of them, page by page
+    (never a first page of its whole history, which a long history fills with ended cases)."""
+    return await api.list_open_cases(token, unit_id)
 
 class BoardRow:
     """One case on the board: a grid row of cells, each updated only when its HTML changes."""
@@ -148,12 +149,15 @@ class Board(LiveView):
         self.empty: ui.label | None = None
         self.pending: list[tuple[str, Json | None]] = []
         self.loaded = False
+        self.history_loaded = 0  # ended cases fetched so far (the history is paged, never loaded whole)
+        self.history_total: int | None = None  # how many ended cases the unit has (None: not asked yet)
+        self.more: ui.button | None = None
 
     # ----- building ---------------------------------------------------------------------------------------------
 
     def build_controls(self) -> None:
         with ui.row().classes("items-end gap-4 w-full flex-wrap").props('role="search" aria-label="Filtrera tavlan"'):
-            ui.input("Sök patient (namn eller personnummer)", on_change=lambda e: self.set_search(e.value)).props(
+            ui.input("Filtrera tavlan (namn eller personnummer)", on_change=lambda e: self.set_search(e.value)).props(
                 "clearable dense outlined").classes("min-w-[18rem]")
             ui.select(FILTERS, value=self.filter, label="Visa", on_change=lambda e: self.set_filter(e.value)).props(
                 "dense outlined").classes("min-w-[16rem]")
@@ -171,6 +175,9 @@ class Board(LiveView):
                     ui.label(title).props('role="columnheader"')
             self.body = ui.element("div").props('role="rowgroup"')
         self.empty = ui.label("Inga patienter matchar urvalet.").classes("p-4 sp-muted")
+        self.more = ui.button("Visa fler avslutade", icon="expand_more", on_click=self.load_history).props(
+            "no-caps flat")
+        self.more.set_visibility(False)
         if self.summary is not None:
             self.summary.props('id="sp-board-summary"')
 
@@ -197,10 +204,10 @@ class Board(LiveView):
     # ----- filtering and sorting --------------------------------------------------------------------------------
 
     def shown(self, case: Json) -> bool:
-        state = case["state"]
-        if self.filter == "open" and state not in OPEN_STATES:
-            return False
-        if self.filter not in ("open", "all") and state != self.filter:
+        if self.filter == "ended":
+            if case["open"]:
+                return False
+        elif not case["open"] or (self.filter != "open" and case["state"] != self.filter):
             return False
         if self.search:
             needle = self.search.casefold().replace("-", "")
@@ -225,6 +232,33 @@ class Board(LiveView):
     def set_filter(self, value: str) -> None:
         self.filter = value
         self.render_all()
+        if value == "ended" and self.history_total is None:
+            background_tasks.create(self.load_history(), name="board-history")
+        self._show_more()
+
+    async def load_history(self) -> None:
+        """The next page of the unit's ended cases (newest admission first, `HISTORY_PAGE` at a time)."""
+        assert self.frame.acting_unit is not None
+        token = await self.frame.fresh_token()
+        try:
+            page = await self.frame.api.ended_cases(token, self.frame.acting_unit, offset=self.history_loaded,
+                                                    limit=HISTORY_PAGE)
+        except ApiError as exc:
+            ui.notify(exc.message, type="negative")
+            return
+        unit = self.frame.acting_unit
+        for case in page["items"]:
+            self.cases.setdefault(case["id"], self.frame.live.intern(case, unit))
+        self.history_loaded += len(page["items"])
+        self.history_total = page["total"] if page["items"] else self.history_loaded
+        self.render_all()
+        self._show_more()
+
+    def _show_more(self) -> None:
+        if self.more is not None:
+            left = (self.history_total or 0) - self.history_loaded
+            self.more.set_text(f"Visa {min(left, HISTORY_PAGE)} till av {left} avslutade")
+            self.more.set_visibility(self.filter == "ended" and left > 0)
 
     def set_sort(self, value: str) -> None:
         self.sort = value
@@ -346,6 +380,7 @@ async def board_page(path: str = "/tavla") -> None:
         with new_case:  # the answer shows the new row at once (its live event then changes nothing)
             reserve_list_button(shell, unit)
             register_button(shell, lambda case: shell.live.apply_result(case, unit))
+        PatientSearch(shell).build()
         board.build_controls()
         board.build_table()
         shell.watch(board)  # before the snapshot: what changes meanwhile is applied after it

@@ -35,6 +35,7 @@ INBOX_CSS = (".sp-inbox { grid-template-columns: 2.5rem minmax(13rem,2fr) minmax
              "gap: 4px 12px; align-items: start; } .sp-inbox > * { min-width: 0; overflow-wrap: anywhere; } "
              ".sp-inbox > :nth-child(4) { grid-column: 2; } .sp-inbox > :nth-child(5) { grid-column: 3; } "
              ".sp-inbox > :nth-child(6) { grid-column: 2 / span 2; } }")
+PAGE = 50  # inbox cases per page (the API answers keyset pages)
 COLUMNS = ("", "Patient", "Nya meddelanden", "Status", "Tidsfrister", "Åtgärder")
 
 
@@ -124,6 +125,8 @@ class Inbox(LiveView):
         self.empty: ui.label | None = None
         self.loaded = False
         self.pending: list[tuple[str, Json | None]] = []
+        self.more: ui.button | None = None
+        self.next: str | None = None  # the position of the inbox's next page (None: every page is shown)
 
     def build(self) -> None:
         with ui.row().classes("items-center gap-4 w-full"):
@@ -137,15 +140,19 @@ class Inbox(LiveView):
                     ui.label(title).props('role="columnheader"')
             self.body = ui.element("div").props('role="rowgroup"')
         self.empty = ui.label("Inkorgen är tom.").classes("p-4 sp-muted")
+        self.more = ui.button("Visa fler", icon="expand_more", on_click=self.load_more).props("no-caps flat")
+        self.more.set_visibility(False)
 
     async def load(self) -> None:
+        """The first page of the inbox (unread first, newest first) and the counter; more pages on request."""
         token = await self.frame.fresh_token()
         assert self.frame.acting_unit is not None
-        box = await self.frame.api.inbox(token, self.frame.acting_unit)
-        self.frame.live.note_inbox(self.frame.acting_unit, box["items"])
+        box = await self.frame.api.inbox(token, self.frame.acting_unit, limit=PAGE)
+        self.frame.live.note_inbox(self.frame.acting_unit, box["items"], box["unread"])
         unit = self.frame.acting_unit
         self.items = {i["case"]["id"]: (self.frame.live.intern(i["case"], unit), i["unacknowledged"])
                       for i in box["items"]}
+        self._show_next(box.get("next"))
         self.loaded = True
         for case_id, row in self.rows.items():  # a reload (resync): rows already shown take the new snapshot
             if case_id in self.items:
@@ -154,6 +161,29 @@ class Inbox(LiveView):
         for case_id, case in self.pending:
             self.apply(case_id, case)
         self.pending.clear()
+
+    def _show_next(self, position: str | None) -> None:
+        self.next = position
+        if self.more is not None:
+            self.more.set_visibility(position is not None)
+
+    async def load_more(self) -> None:
+        """The following page of the inbox, after the rows shown (keyset: no row twice, none skipped)."""
+        if self.next is None or self.frame.acting_unit is None:
+            return
+        unit = self.frame.acting_unit
+        token = await self.frame.fresh_token()
+        try:
+            box = await self.frame.api.inbox(token, unit, after=self.next, limit=PAGE)
+        except ApiError as exc:
+            ui.notify(exc.message, type="negative")
+            return
+        self.frame.live.note_inbox(unit, box["items"], box["unread"])
+        for item in box["items"]:
+            self.items.setdefault(item["case"]["id"], (self.frame.live.intern(item["case"], unit),
+                                                       item["unacknowledged"]))
+        self._show_next(box.get("next"))
+        self.render_all()
 
     def shown(self, case_id: str) -> bool:
         return case_id in self.items and (not self.only_unread or bool(self.items[case_id][1]))

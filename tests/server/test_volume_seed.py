@@ -27,7 +27,7 @@ from server.persistence.database import create_engine, session_factory
 from server.persistence.documents import from_document
 from server.persistence.migrate import upgrade
 from server.persistence.models import CaseParticipantRow, CaseRow, EventRow, FeedEntryRow
-from server.persistence.repositories import listed
+from server.persistence.read_models import case_rows
 from server.runtime import build_runtime
 from tests.conftest import Backend, _create_pg_database, _drop_pg_database
 from tests.server.conftest import AUDIENCE, ISSUER
@@ -90,11 +90,13 @@ async def test_every_case_replays_valid_through_the_domain(loaded: tuple[Backend
         assert events[(row.id, "CaseRegistered")] == 1
         assert per_case[row.id] == len(history.events)
         assert next(e.type for e in history.events) == "CaseRegistered"
-        # the query rows are the repository's for this case
+        # the query rows are the repository's for this case (server/persistence/read_models.py)
+        expected = {r["unit_id"]: r for r in case_rows(stored, row.person_name, STOCKHOLM_2020)}
         for unit_id in stored.visible_unit_ids():
-            p = participants[(row.id, unit_id)]
-            columns = listed(stored, STOCKHOLM_2020)
-            assert p.state == columns["state"]
+            p, columns = participants[(row.id, unit_id)], expected[unit_id]
+            assert (p.state, p.is_open, p.in_inbox, p.unread, p.has_unread, p.name_key) == (
+                columns["state"], columns["is_open"], columns["in_inbox"], columns["unread"], columns["has_unread"],
+                columns["name_key"])
             assert (_utc(p.at_risk_from), _utc(p.overdue_from)) == (columns["at_risk_from"], columns["overdue_from"])
     states = Counter(r.state for r in rows)
     assert states[str(CaseState.CLOSED)] > len(rows) // 2  # a year of history: most cases are over

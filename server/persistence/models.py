@@ -208,8 +208,8 @@ class CaseParticipantRow(Base):
     part: Mapped[str] = mapped_column(String(30))
     state: Mapped[str] = mapped_column(String(30))
     admitted_at: Mapped[datetime] = mapped_column(Moment)
-    at_risk_from: Mapped[datetime | None] = mapped_column(Moment)
-    overdue_from: Mapped[datetime | None] = mapped_column(Moment)
+    at_risk_from: Mapped[datetime | None] = mapped_column(Moment, index=True)  # indexed for the escalation scan
+    overdue_from: Mapped[datetime | None] = mapped_column(Moment, index=True)  # (migration 0012)
 
 
 class EventRow(Base):
@@ -369,4 +369,5 @@ class PaymentAmountRow(Base):
     entered_at: Mapped[datetime] = mapped_column(Moment)
 
 
-from server.persistence import sip_models  # noqa: E402, F401  (SIP tables on the same metadata, for Alembic)
+# SIP tables and e-mail notice tables (migration 0012) on the same metadata, for Alembic
+from server.persistence import mail_models, sip_models  # noqa: E402, F401

@@ -4,9 +4,11 @@ runs the deadline escalation scan.
 Every round it claims due rows with a lease (`server/persistence/mail_outbox.py`; `FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so dispatchers on several instances share the work), renders them (`server/views/mail.py`: unit, kind
 and link only), sends them over one SMTP connection (aiosmtplib) and marks each row sent right after the server
-accepted it. Delivery is at least once: a process killed between the server's acceptance and that mark sends the
-row again when its lease runs out; the Message-ID (`<samplan-mail-<row id>@…>`) is the same, so the copy is
-recognisable. A graceful stop finishes the message in hand and releases the rest of its rows at once.
+accepted it. Every write after the claim is fenced by the lease's token, and the lease is extended before a
+message once half of it has passed, so a message always leaves well within the lease: a slow dispatcher never
+races another over one row. Delivery is at least once only for a process killed between the server's acceptance
+and that mark: the row goes again when its lease runs out, with the same Message-ID (`<samplan-mail-<row id>@…>`),
+so the copy is recognisable. A graceful stop finishes the message in hand and releases the rest at once.
 
 Errors: a recipient the server refuses for good (5xx) fails the row and is reported to the user (their settings
 show it); anything else (server away, 4xx) retries with backoff until `max_attempts`, then fails.
@@ -131,7 +133,7 @@ class MailDispatcher:
             return 0
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            rows = await mail_outbox.claim(session, now, self._lease, self._settings.mail_batch_size)
+            lease, rows = await mail_outbox.claim(session, now, self._lease, self._settings.mail_batch_size)
             if not rows:
                 oldest = await mail_outbox.oldest_queued(session)
                 MAIL_LAG.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
@@ -141,32 +143,52 @@ class MailDispatcher:
             units = dict((await session.execute(select(UnitRow.id, UnitRow.name).where(
                 UnitRow.id.in_({r.unit_id for r in rows})))).tuples().all())
         mails = _group(rows)
-        smtp = self._smtp.client()
+        smtp = self._smtp.client(timeout=min(30.0, self._lease.total_seconds() / 4))
         try:
             await smtp.connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
-            await self._retry(rows, f"connect: {type(exc).__name__}")
+            await self._retry(lease, rows, f"connect: {type(exc).__name__}")
             return len(rows)
         try:
             for index, group in enumerate(mails):
+                if not group:  # another dispatcher claimed it (found when the lease was extended)
+                    continue
                 if self._stopping.is_set():
-                    await self._release([r for g in mails[index:] for r in g])
+                    await self._release(lease, [r for g in mails[index:] for r in g])
                     break
+                if not await self._still_held(lease, mails[index:]):
+                    continue  # another dispatcher has this group now
                 try:
-                    await self._send(smtp, group, settings.get(group[0].user_id), units)
+                    await self._send(smtp, lease, group, settings.get(group[0].user_id), units)
                 except (aiosmtplib.SMTPException, OSError):  # the connection broke: the rest go next round
-                    await self._release([r for g in mails[index + 1:] for r in g])
+                    await self._release(lease, [r for g in mails[index + 1:] for r in g])
                     break
         finally:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                 await smtp.quit()
         return len(rows)
 
-    async def _send(self, smtp: aiosmtplib.SMTP, group: list[MailOutboxRow],
+    async def _still_held(self, lease: mail_outbox.Lease, remaining: list[list[MailOutboxRow]]) -> bool:
+        """Before a message: if half the lease has passed, extend it on the rows still to send (one update) and
+        drop those another dispatcher claimed meanwhile. A message then always goes out well within the lease,
+        so two dispatchers never send one row (SMTP's timeout is a quarter of the lease)."""
+        now = self._clock()
+        if lease.until - now > self._lease / 2:
+            return True
+        ids = [r.id for g in remaining for r in g]
+        until = now + self._lease
+        async with self._sessions() as session, session.begin():
+            held = await mail_outbox.renew(session, lease, ids, until)
+        lease.until = until
+        for group in remaining:
+            group[:] = [r for r in group if r.id in held]
+        return bool(remaining[0])
+
+    async def _send(self, smtp: aiosmtplib.SMTP, lease: mail_outbox.Lease, group: list[MailOutboxRow],
                     settings: NotificationSettingsRow | None, units: dict[str, str]) -> None:
         ids = [r.id for r in group]
         if settings is None or not settings.email or not settings.email_enabled:
-            await self._finish(lambda s: mail_outbox.mark_failed(s, ids, "no address: e-mail switched off"))
+            await self._finish(lambda s: mail_outbox.mark_failed(s, lease, ids, "no address: e-mail switched off"))
             return
         items = [MailItem(r.kind, r.event_type, units.get(r.unit_id, "din enhet"), r.aggregate_type, r.aggregate_id)
                  for r in group]
@@ -181,23 +203,23 @@ class MailDispatcher:
             code = min((r.code for r in exc.recipients), default=0)
             if code >= 500:
                 failure = f"{code} {exc.recipients[0].message}"[:200] if exc.recipients else str(code)
-                await self._finish(lambda s: _refused(s, ids, settings.user_id, now, failure))
+                await self._finish(lambda s: _refused(s, lease, ids, settings.user_id, now, failure))
                 MAILS_FAILED.inc(len(ids))
             else:
-                await self._retry(group, f"recipient {code}")
+                await self._retry(lease, group, f"recipient {code}")
             return
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code >= 500:
                 error = f"{exc.code} {exc.message}"
-                await self._finish(lambda s: mail_outbox.mark_failed(s, ids, error))
+                await self._finish(lambda s: mail_outbox.mark_failed(s, lease, ids, error))
                 MAILS_FAILED.inc(len(ids))
             else:
-                await self._retry(group, f"{exc.code}")
+                await self._retry(lease, group, f"{exc.code}")
             return
         except (aiosmtplib.SMTPException, OSError) as exc:
-            await self._retry(group, type(exc).__name__)
+            await self._retry(lease, group, type(exc).__name__)
             raise
-        await self._finish(lambda s: mail_outbox.mark_sent(s, ids, now))
+        await self._finish(lambda s: mail_outbox.mark_sent(s, lease, ids, now))
         MAILS_SENT.inc(len(ids))
         self.sent += len(ids)
 
@@ -205,25 +227,26 @@ class MailDispatcher:
         async with self._sessions() as session, session.begin():
             await change(session)
 
-    async def _retry(self, rows: Sequence[MailOutboxRow], error: str) -> None:
+    async def _retry(self, lease: mail_outbox.Lease, rows: Sequence[MailOutboxRow], error: str) -> None:
         now = self._clock()
         give_up = [r.id for r in rows if r.attempts >= self._settings.mail_max_attempts]
         again = [r for r in rows if r.attempts < self._settings.mail_max_attempts]
         async with self._sessions() as session, session.begin():
             if give_up:
-                await mail_outbox.mark_failed(session, give_up, error)
+                await mail_outbox.mark_failed(session, lease, give_up, error)
                 MAILS_FAILED.inc(len(give_up))
             for row in again:
                 backoff = timedelta(seconds=min(3600, 15 * 2 ** max(0, row.attempts - 1)))
-                await mail_outbox.retry_later(session, [row.id], now + backoff, error)
+                await mail_outbox.retry_later(session, lease, [row.id], now + backoff, error)
 
-    async def _release(self, rows: Sequence[MailOutboxRow]) -> None:
+    async def _release(self, lease: mail_outbox.Lease, rows: Sequence[MailOutboxRow]) -> None:
         async with self._sessions() as session, session.begin():
-            await mail_outbox.release(session, [r.id for r in rows])
+            await mail_outbox.release(session, lease, [r.id for r in rows])
 
 
-async def _refused(session: AsyncSession, ids: list[int], user_id: str, at: datetime, failure: str) -> None:
-    await mail_outbox.mark_failed(session, ids, failure)
+async def _refused(session: AsyncSession, lease: mail_outbox.Lease, ids: list[int], user_id: str, at: datetime,
+                   failure: str) -> None:
+    await mail_outbox.mark_failed(session, lease, ids, failure)
     await mail_outbox.report_address_failure(session, user_id, at, failure)
 
 

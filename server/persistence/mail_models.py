@@ -56,6 +56,7 @@ class MailOutboxRow(Base):
     status: Mapped[str] = mapped_column(String(10), default="queued")  # queued / sent / failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(Moment)
+    lease_token: Mapped[str | None] = mapped_column(String(36))  # whose lease: every later write checks it
     sent_at: Mapped[datetime | None] = mapped_column(Moment)
     error: Mapped[str | None] = mapped_column(String(200))
 

@@ -13,12 +13,13 @@ dispatcher (`server/mail_dispatcher.py`).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import and_, func, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,32 +114,64 @@ async def enqueue_for_events(session: AsyncSession, stored: Sequence[StoredEvent
 
 # ----- the dispatcher's side ------------------------------------------------------------------------------------
 
-async def claim(session: AsyncSession, now: datetime, lease: timedelta, limit: int) -> list[MailOutboxRow]:
+@dataclass
+class Lease:
+    """A dispatcher's hold on claimed rows: every later write is fenced by `token`, so a dispatcher whose lease ran
+    out (and whose rows another one claimed) changes nothing of them."""
+
+    token: str
+    until: datetime
+
+
+async def claim(session: AsyncSession, now: datetime, lease: timedelta,
+                limit: int) -> tuple[Lease, list[MailOutboxRow]]:
     """Lease up to `limit` due rows (oldest first) in the caller's transaction; commit to hold the lease."""
     m = MailOutboxRow
+    held = Lease(str(uuid.uuid4()), now + lease)
     free = or_(m.lease_until.is_(None), m.lease_until < now)
     ids = list(await session.scalars(
         select(m.id).where(m.status == "queued", m.due_at <= now, free).order_by(m.due_at, m.id).limit(limit)
         .with_for_update(skip_locked=True)))
     if not ids:
-        return []
-    await session.execute(update(m).where(m.id.in_(ids)).values(lease_until=now + lease, attempts=m.attempts + 1))
-    return list(await session.scalars(select(m).where(m.id.in_(ids)).order_by(m.id)))
+        return held, []
+    await session.execute(update(m).where(m.id.in_(ids))
+                          .values(lease_until=held.until, lease_token=held.token, attempts=m.attempts + 1))
+    return held, list(await session.scalars(select(m).where(m.id.in_(ids)).order_by(m.id)))
 
 
-async def mark_sent(session: AsyncSession, ids: Sequence[int], at: datetime) -> None:
-    await session.execute(update(MailOutboxRow).where(MailOutboxRow.id.in_(list(ids)))
-                          .values(status="sent", sent_at=at, lease_until=None, error=None))
+def _mine(lease: Lease, ids: Sequence[int]) -> Any:
+    m = MailOutboxRow
+    return and_(m.id.in_(list(ids)), m.lease_token == lease.token, m.status == "queued")
 
 
-async def mark_failed(session: AsyncSession, ids: Sequence[int], error: str) -> None:
-    await session.execute(update(MailOutboxRow).where(MailOutboxRow.id.in_(list(ids)))
+async def renew(session: AsyncSession, lease: Lease, ids: Sequence[int], until: datetime) -> set[int]:
+    """Extend the lease on those of `ids` still held by it; returns them (the others went to another dispatcher)."""
+    m = MailOutboxRow
+    await session.execute(update(m).where(_mine(lease, ids)).values(lease_until=until))
+    return set(await session.scalars(select(m.id).where(_mine(lease, ids))))
+
+
+async def mark_sent(session: AsyncSession, lease: Lease, ids: Sequence[int], at: datetime) -> int:
+    if session.get_bind().dialect.name == "postgresql":  # no fsync wait: a database crash can only cause a resend
+        await session.execute(text("SET LOCAL synchronous_commit = off"))
+    result = await session.execute(update(MailOutboxRow).where(_mine(lease, ids))
+                                   .values(status="sent", sent_at=at, lease_until=None, error=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_failed(session: AsyncSession, lease: Lease, ids: Sequence[int], error: str) -> None:
+    await session.execute(update(MailOutboxRow).where(_mine(lease, ids))
                           .values(status="failed", lease_until=None, error=error[:200]))
 
 
-async def retry_later(session: AsyncSession, ids: Sequence[int], at: datetime, error: str) -> None:
-    await session.execute(update(MailOutboxRow).where(MailOutboxRow.id.in_(list(ids)))
+async def retry_later(session: AsyncSession, lease: Lease, ids: Sequence[int], at: datetime, error: str) -> None:
+    await session.execute(update(MailOutboxRow).where(_mine(lease, ids))
                           .values(lease_until=None, due_at=at, error=error[:200]))
+
+
+async def release(session: AsyncSession, lease: Lease, ids: Sequence[int]) -> None:
+    """Give claimed rows back at once (a dispatcher stopping): another may send them without waiting for the lease."""
+    await session.execute(update(MailOutboxRow).where(_mine(lease, ids)).values(lease_until=None))
 
 
 async def report_address_failure(session: AsyncSession, user_id: str, at: datetime, failure: str) -> None:
@@ -177,8 +210,3 @@ async def escalated_case_ids(session: AsyncSession, case_ids: Sequence[str],
             if (due := current.get(case_id)) is not None and as_utc(threshold) == as_utc(due)}
 
 
-
-async def release(session: AsyncSession, ids: Sequence[int]) -> None:
-    """Give claimed rows back at once (a dispatcher stopping): another may send them without waiting for the lease."""
-    await session.execute(update(MailOutboxRow).where(MailOutboxRow.id.in_(list(ids)), MailOutboxRow.status == "queued")
-                          .values(lease_until=None))

@@ -88,7 +88,7 @@ async def smtp_server(inbox: Inbox) -> AsyncIterator[SmtpServer]:
 
 def dispatcher(runtime: Runtime, smtp: SmtpServer, *, escalation: EscalationScan | None = None,
                clock: Callable[[], datetime] = lambda: datetime.now(UTC), **settings: Any) -> MailDispatcher:
-    configured = replace(runtime.settings, smtp_url=smtp.url, mail_poll_seconds=0.05, mail_lease_seconds=2,
-                         ui_base_url="https://samplan.region.test", mail_from="Samplan <noreply@samplan.test>",
-                         **settings)
+    chosen = {"smtp_url": smtp.url, "mail_poll_seconds": 0.05, "mail_lease_seconds": 2,
+              "ui_base_url": "https://samplan.region.test", "mail_from": "Samplan <noreply@samplan.test>", **settings}
+    configured = replace(runtime.settings, **chosen)
     return MailDispatcher(runtime.sessions, configured, clock, escalation)

@@ -161,7 +161,7 @@ async def test_a_dispatcher_restart_loses_none_and_duplicates_none(client: httpx
         await notified_case(client, auth)
     # A dispatcher that claimed rows and died without a word (killed): its lease (2 s) runs out, then they go.
     async with runtime.sessions() as session, session.begin():
-        abandoned = await mail_outbox.claim(session, datetime.now(UTC), timedelta(seconds=2), 3)
+        _, abandoned = await mail_outbox.claim(session, datetime.now(UTC), timedelta(seconds=2), 3)
     assert len(abandoned) == 3
     async for smtp in smtp_server(Inbox(delay=0.05)):
         first = dispatcher(runtime, smtp, mail_batch_size=4)
@@ -179,6 +179,47 @@ async def test_a_dispatcher_restart_loses_none_and_duplicates_none(client: httpx
     assert len(ids) == 12
     assert len(set(ids)) == 12
     assert {r.status for r in await outbox(runtime)} == {"sent"}
+
+
+async def test_two_slow_dispatchers_never_send_one_row_twice(client: httpx.AsyncClient, auth: Auth,
+                                                              app: Litestar) -> None:
+    """A batch takes longer than the lease: the dispatcher extends its lease before each message, so the other one
+    (claiming whatever is free) never takes a row the first will still send."""
+    await choose(client, auth("needs.assessor"), email=PLANNER, email_enabled=True)
+    runtime = runtime_of(app)
+    for _ in range(12):
+        await notified_case(client, auth)
+    async for smtp in smtp_server(Inbox(delay=0.3)):  # 12 x 0.3 s: well over the 2-second lease
+        slow = [dispatcher(runtime, smtp, mail_batch_size=12, mail_lease_seconds=2) for _ in range(2)]
+        for d in slow:
+            d.start()
+        try:
+            received = await smtp.inbox.wait_for(12, within=20)
+        finally:
+            for d in slow:
+                await d.stop()
+        received = list(smtp.inbox.messages)  # everything, also what came after the twelfth
+    ids = [m.message["X-Samplan-Outbox-Id"] for m in received]
+    assert len(ids) == 12
+    assert len(set(ids)) == 12
+    assert {r.status for r in await outbox(runtime)} == {"sent"}
+
+
+async def test_a_lease_taken_over_fences_the_first_dispatcher(client: httpx.AsyncClient, auth: Auth,
+                                                              app: Litestar) -> None:
+    await choose(client, auth("needs.assessor"), email=PLANNER, email_enabled=True)
+    runtime = runtime_of(app)
+    await notified_case(client, auth)
+    now = datetime.now(UTC)
+    async with runtime.sessions() as session, session.begin():
+        first, [row] = await mail_outbox.claim(session, now, timedelta(seconds=1), 10)
+    async with runtime.sessions() as session, session.begin():  # its lease ran out: another claims the row
+        second, [again] = await mail_outbox.claim(session, now + timedelta(seconds=2), timedelta(seconds=60), 10)
+    assert again.id == row.id
+    async with runtime.sessions() as session, session.begin():
+        assert await mail_outbox.renew(session, first, [row.id], now + timedelta(seconds=60)) == set()
+        assert await mail_outbox.mark_sent(session, first, [row.id], now) == 0
+        assert await mail_outbox.mark_sent(session, second, [row.id], now) == 1
 
 
 async def test_quiet_hours_hold_a_notice_and_a_digest_gathers_them(client: httpx.AsyncClient, auth: Auth,

@@ -31,6 +31,7 @@ from ui.components.admin_table import (
     table,
 )
 from ui.components.confirm import confirm
+from ui.components.mail_health import mail_health_section
 from ui.frame import Frame, frame
 from ui.pages.admin_identity import IdentityMergeSection
 
@@ -112,6 +113,7 @@ class AdminPage:
         if can(self.frame.live.me, "merge_identities"):
             IdentityMergeSection(self.frame, self.dialog_host, self.notify)
         await self.reload()
+        await mail_health_section(self.frame)
 
     async def change_organisation(self, event: Any) -> None:
         if event.value and event.value != self.organisation_id:

@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("lease_until", MOMENT, nullable=True),
+        sa.Column("lease_token", sa.String(length=36), nullable=True),
         sa.Column("sent_at", MOMENT, nullable=True),
         sa.Column("error", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_mail_outbox_user_id_users")),

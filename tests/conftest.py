@@ -25,8 +25,8 @@ from xdist.scheduler import LoadScopeScheduling
 
 from server.demo.seed import seed
 from server.persistence.database import create_engine, session_factory
-from server.persistence.migrate import upgrade
 from server.persistence.mail_models import DeadlineEscalationRow, MailOutboxRow, NotificationSettingsRow
+from server.persistence.migrate import upgrade
 from server.persistence.models import (
     CaseParticipantRow,
     CaseRow,

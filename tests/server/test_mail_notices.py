@@ -20,7 +20,7 @@ from server.persistence.mail_models import DeadlineEscalationRow, MailOutboxRow
 from server.runtime import Runtime
 from server.services.escalation import EscalationRules, EscalationScan
 from server.views.mail import KIND_NAMES, TEMPLATES, MailItem, render, render_digest
-from tests.server.conftest import SOLNA_INTAKE, WARD, iso, now_utc, patient, register
+from tests.server.conftest import RONNVIKEN, SOLNA_INTAKE, WARD, iso, now_utc, patient, register
 from tests.server.mail_support import Inbox, SmtpServer, dispatcher, smtp_server
 from tests.server.test_api_cases_flow import act
 
@@ -315,6 +315,29 @@ async def test_an_unmet_deadline_notifies_the_unit_then_escalates(client: httpx.
     async with runtime.sessions() as session:
         levels = sorted(await session.scalars(select(DeadlineEscalationRow.level)))
     assert levels == [1, 2]
+
+
+async def test_an_unmet_sip_invitation_deadline_escalates_to_primary_care(
+        client: httpx.AsyncClient, auth: Auth, app: Litestar, smtp: SmtpServer) -> None:
+    await choose(client, auth("care.contact"), email="vc@ronnviken.test", email_enabled=True)
+    runtime = runtime_of(app)
+    nurse, contact = auth("ward.nurse"), auth("care.contact")
+    case = await notified_case(client, auth)
+    case = await act(client, contact, case, "sip-applicability", applies=True)
+    case = await act(client, nurse, case, "ready-for-discharge")
+    clock = [datetime.now(UTC) + timedelta(days=3, hours=1)]  # the SIP invitation was due 3 days after ready
+    scan = EscalationScan(runtime.uow, runtime.policy, lambda: clock[0],
+                          EscalationRules(escalate_after=timedelta(hours=4)))
+    assert await scan.run_once() >= 1
+    await dispatcher(runtime, smtp, clock=lambda: clock[0]).run_once()
+    # (besides the notices to Rönnviken: the admission notice, ready for discharge)
+    [mail] = [m for m in smtp.inbox.to("vc@ronnviken.test") if "passerats" in m.text]  # primary care calls SIP
+    assert f"/arende/{case['id']}" in mail.text
+    async with runtime.sessions() as session:
+        units = await session.scalar(select(DeadlineEscalationRow.unit_ids).where(
+            DeadlineEscalationRow.case_id == case["id"], DeadlineEscalationRow.level == 1))
+    assert units is not None
+    assert RONNVIKEN in units
 
 
 # ----- no personal data in any template ---------------------------------------------------------------------------

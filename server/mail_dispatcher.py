@@ -113,6 +113,7 @@ class MailDispatcher:
         loop = asyncio.get_running_loop()
         next_scan = loop.time()
         while not self._stopping.is_set():
+            self._wake.clear()  # a wake during the round below makes the wait after it return at once
             try:
                 if self._escalation is not None and loop.time() >= next_scan:
                     next_scan = loop.time() + self._settings.escalation_scan_seconds
@@ -123,7 +124,6 @@ class MailDispatcher:
                 raise
             except Exception as exc:  # the database or the SMTP server away: try again next round
                 log.warning("mail dispatch round failed: %s", type(exc).__name__)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.mail_poll_seconds)
 

@@ -3,7 +3,7 @@ and queries on it are composed by `server/composition.py`, called from `build_ru
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +18,7 @@ from server.composition import Queries, Services, build_queries, build_services
 from server.live import LivePipeline
 from server.mail_dispatcher import MailDispatcher
 from server.persistence.database import create_engine, session_factory
+from server.persistence.event_log import StoredEvent
 from server.persistence.unit_of_work import UnitOfWork
 from server.services.escalation import EscalationRules, EscalationScan
 from server.settings import Settings
@@ -42,7 +43,12 @@ class Runtime:
     mail: MailDispatcher  # e-mail notices and deadline escalation (server/mail_dispatcher.py)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.live.publish, self.policy)
+        return UnitOfWork(self.sessions, self.publish, self.policy)
+
+    async def publish(self, stored: Sequence[StoredEvent]) -> None:
+        """After a commit: the events to the broker, and the mail dispatcher looks at once (mail they queued)."""
+        await self.live.publish(stored)
+        self.mail.wake()
 
     async def start(self) -> None:
         await self.live.start()
@@ -95,11 +101,17 @@ def build_runtime(settings: Settings) -> Runtime:
     sealer = Sealer(sessions, keyring(settings), interval=settings.access_log_seal_interval_seconds)
 
     def uow() -> UnitOfWork:
-        return UnitOfWork(sessions, live.publish, policy)
+        return UnitOfWork(sessions, publish, policy)
+
+    async def publish(stored: Sequence[StoredEvent]) -> None:
+        await live.publish(stored)
+        mail.wake()  # the commit may have queued mail: no need to wait for the next poll
+
+    mail = mail_dispatcher(settings, sessions, uow, policy)
 
     return Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
                    policy=policy, live=live, sealer=sealer, revocations=revocations(settings.redis_url),
-                   mail=mail_dispatcher(settings, sessions, uow, policy),
+                   mail=mail,
                    services=build_services(uow, settings, policy, utc_now, seal=sealer.run_once,
                                            keyring=sealer.keyring),
                    queries=build_queries(uow, policy, utc_now))

@@ -151,6 +151,10 @@ async def test_the_mail_is_written_with_the_event_and_not_without_it(client: htt
     assert event_id.startswith("event:")
     assert (row.kind, row.event_type, row.unit_id, row.status) == ("notice", "AdmissionNoticeSent", SOLNA_INTAKE,
                                                                    "queued")
+    health = (await client.get("/api/v1/admin/mail-health", headers=auth("municipal.admin"))).json()
+    [solna] = [u for u in health["units"] if u["unit_id"] == SOLNA_INTAKE]
+    assert (solna["queued"], solna["sent"], solna["failed"]) == (1, 0, 0)
+    assert solna["oldest_queued_at"] is not None
 
 
 async def test_a_dispatcher_restart_loses_none_and_duplicates_none(client: httpx.AsyncClient, auth: Auth,

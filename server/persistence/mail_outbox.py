@@ -156,7 +156,12 @@ async def mark_sent(session: AsyncSession, lease: Lease, ids: Sequence[int], at:
         await session.execute(text("SET LOCAL synchronous_commit = off"))
     result = await session.execute(update(MailOutboxRow).where(_mine(lease, ids))
                                    .values(status="sent", sent_at=at, lease_until=None, error=None))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    marked = int(result.rowcount)  # type: ignore[attr-defined]
+    if marked < len(ids):  # the lease ran out while the server accepted it: still sent (no later resend)
+        m = MailOutboxRow
+        await session.execute(update(m).where(m.id.in_(list(ids)), m.status == "queued")
+                              .values(status="sent", sent_at=at, lease_until=None, error=None))
+    return marked
 
 
 async def mark_failed(session: AsyncSession, lease: Lease, ids: Sequence[int], error: str) -> None:

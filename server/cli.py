@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     rebuild = sub.add_parser("rebuild-read-models",
                              help="write every list's query rows again from the stored cases and SIP plans")
     rebuild.add_argument("--batch", type=int, default=1000, help="aggregates per round trip (default 1000)")
+    sub.add_parser("mail-dispatcher", help="send the e-mail outbox through SMTP_URL and run the deadline "
+                                           "escalation scan, until SIGTERM (the API runs one itself unless "
+                                           "SAMPLAN_MAIL_DISPATCHER=0)")
     args = parser.parse_args(argv)
     if args.command == "dev" and not os.environ.get("SAMPLAN_DEV_MODE"):
         # `samplan dev` is how development mode is asked for (besides SAMPLAN_DEV_MODE=1); an explicit 0 wins.
@@ -73,8 +76,42 @@ def main(argv: list[str] | None = None) -> int:
         "checkpoint-access-log": lambda: checkpoint_access_log(settings),
         "purge-access-log": lambda: purge_access_log(settings, getattr(args, "retention_days", None)),
         "reserve-export": lambda: reserve_export(settings, args.to, args.unit),
-        "rebuild-read-models": lambda: rebuild_read_models(settings, getattr(args, "batch", 1000))}
+        "rebuild-read-models": lambda: rebuild_read_models(settings, getattr(args, "batch", 1000)),
+        "mail-dispatcher": lambda: mail_dispatcher(settings)}
     return handlers[args.command]()
+
+
+def mail_dispatcher(settings: Settings) -> int:
+    """The mail dispatcher on its own (for an operator who runs API instances with SAMPLAN_MAIL_DISPATCHER=0).
+    SIGTERM/SIGINT: finish the message in hand, give the other claimed rows back, exit 0."""
+    from server.persistence.database import create_engine, session_factory
+    from server.persistence.unit_of_work import UnitOfWork
+    from server.runtime import mail_dispatcher as build
+    from server.runtime import payment_policy
+
+    if not settings.smtp_url:
+        print("SMTP_URL is not set: nothing can be sent", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        policy = payment_policy(settings.payment_policy)
+        dispatcher = build(settings, sessions, lambda: UnitOfWork(sessions, None, policy), policy)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        dispatcher.start()
+        print("mail dispatcher running", flush=True)
+        try:
+            await stopping.wait()
+        finally:
+            await dispatcher.stop()
+            await engine.dispose()
+
+    asyncio.run(run())
+    return 0
 
 
 def migrate(settings: Settings) -> int:

@@ -26,6 +26,7 @@ from server.queries.staff import StaffQuery
 from server.services.admin import AdminService
 from server.services.audit import AuditService
 from server.services.cases import CaseService
+from server.services.notifications import NotificationService
 from server.services.payment import PaymentService
 from server.services.sip import SipService
 from server.settings import Settings
@@ -40,6 +41,7 @@ class Services:
     admin: AdminService
     audit: AuditService
     payment: PaymentService
+    notifications: NotificationService  # e-mail notice settings and health
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ def build_services(uow: Callable[[], UnitOfWork], settings: Settings, policy: Pa
                            unsealed_grace=timedelta(seconds=settings.access_log_unsealed_warning_seconds),
                            limits=settings.time_limits),
         payment=PaymentService(uow, clock),
+        notifications=NotificationService(uow, clock, smtp_configured=bool(settings.smtp_url)),
     )
 
 

@@ -3,8 +3,9 @@ and queries on it are composed by `server/composition.py`, called from `build_ru
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -15,8 +16,11 @@ from server.auth.revocation import RevocationList, revocations
 from server.auth.tokens import DevSigningKey, TokenVerifier
 from server.composition import Queries, Services, build_queries, build_services
 from server.live import LivePipeline
+from server.mail_dispatcher import MailDispatcher
 from server.persistence.database import create_engine, session_factory
+from server.persistence.event_log import StoredEvent
 from server.persistence.unit_of_work import UnitOfWork
+from server.services.escalation import EscalationRules, EscalationScan
 from server.settings import Settings
 
 
@@ -36,15 +40,24 @@ class Runtime:
     live: LivePipeline
     sealer: Sealer
     revocations: RevocationList  # access tokens revoked at sign-out (server/auth/revocation.py)
+    mail: MailDispatcher  # e-mail notices and deadline escalation (server/mail_dispatcher.py)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.live.publish, self.policy)
+        return UnitOfWork(self.sessions, self.publish, self.policy)
+
+    async def publish(self, stored: Sequence[StoredEvent]) -> None:
+        """After a commit: the events to the broker, and the mail dispatcher looks at once (mail they queued)."""
+        await self.live.publish(stored)
+        self.mail.wake()
 
     async def start(self) -> None:
         await self.live.start()
         self.sealer.start()
+        if self.settings.mail_dispatcher:
+            self.mail.start()
 
     async def close(self) -> None:
+        await self.mail.stop()
         await self.sealer.stop()
         await self.live.stop()
         await self.revocations.close()
@@ -69,6 +82,15 @@ def token_verifier(settings: Settings) -> TokenVerifier:
                          algorithms=settings.oidc_algorithms, jwks=key.jwks())
 
 
+def mail_dispatcher(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                    uow: Callable[[], UnitOfWork], policy: PaymentPolicy) -> MailDispatcher:
+    """The e-mail dispatcher with the escalation scan (started by `Runtime.start` unless SAMPLAN_MAIL_DISPATCHER=0;
+    `samplan mail-dispatcher` runs one on its own)."""
+    rules = EscalationRules(escalate_after=timedelta(hours=settings.escalation_after_hours),
+                            lookback=timedelta(days=settings.escalation_lookback_days))
+    return MailDispatcher(sessions, settings, utc_now, EscalationScan(uow, policy, utc_now, rules))
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Everything of one API process; `start()` connects the live pipeline (broker, relay) and starts the
     access-log sealer. Outside development mode it needs OIDC_JWKS_URL and SAMPLAN_ACCESS_LOG_KEY (ValueError)."""
@@ -79,10 +101,17 @@ def build_runtime(settings: Settings) -> Runtime:
     sealer = Sealer(sessions, keyring(settings), interval=settings.access_log_seal_interval_seconds)
 
     def uow() -> UnitOfWork:
-        return UnitOfWork(sessions, live.publish, policy)
+        return UnitOfWork(sessions, publish, policy)
+
+    async def publish(stored: Sequence[StoredEvent]) -> None:
+        await live.publish(stored)
+        mail.wake()  # the commit may have queued mail: no need to wait for the next poll
+
+    mail = mail_dispatcher(settings, sessions, uow, policy)
 
     return Runtime(settings=settings, engine=engine, sessions=sessions, verifier=token_verifier(settings),
                    policy=policy, live=live, sealer=sealer, revocations=revocations(settings.redis_url),
+                   mail=mail,
                    services=build_services(uow, settings, policy, utc_now, seal=sealer.run_once,
                                            keyring=sealer.keyring),
                    queries=build_queries(uow, policy, utc_now))

@@ -108,6 +108,24 @@ class Settings:
     max_body_bytes: int = field(default_factory=lambda: int(_env("SAMPLAN_MAX_BODY_BYTES", "1048576")))
     max_json_depth: int = field(default_factory=lambda: int(_env("SAMPLAN_MAX_JSON_DEPTH", "32")))
 
+    # E-mail notices (docs/operations.md, "E-mail notices"). SMTP_URL: smtp://[user:password@]host[:port] (STARTTLS
+    # when the server offers it; ?starttls=require to insist) or smtps://... (TLS from the start); empty: no mail is
+    # sent (notices still queue). The dispatcher runs in every API process unless SAMPLAN_MAIL_DISPATCHER=0.
+    smtp_url: str = field(default_factory=lambda: _env("SMTP_URL", ""), repr=False)
+    mail_from: str = field(default_factory=lambda: _env("SAMPLAN_MAIL_FROM", "Samplan <noreply@samplan.invalid>"))
+    mail_dispatcher: bool = field(default_factory=lambda: _flag("SAMPLAN_MAIL_DISPATCHER", True))
+    mail_poll_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_MAIL_POLL_SECONDS", "0.5")))
+    mail_lease_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_MAIL_LEASE_SECONDS", "60")))
+    mail_batch_size: int = field(default_factory=lambda: int(_env("SAMPLAN_MAIL_BATCH_SIZE", "100")))
+    mail_max_attempts: int = field(default_factory=lambda: int(_env("SAMPLAN_MAIL_MAX_ATTEMPTS", "8")))
+    # Escalation: a scan every ESCALATION_SCAN_SECONDS notifies the responsible unit's users when a deadline is at
+    # risk or has passed unmet; still unmet ESCALATION_AFTER_HOURS later, the unit's super users (samordnare) and
+    # local access administrators. Thresholds older than ESCALATION_LOOKBACK_DAYS are not notified any more.
+    escalation_scan_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_ESCALATION_SCAN_SECONDS", "60")))
+    escalation_after_hours: float = field(default_factory=lambda: float(_env("SAMPLAN_ESCALATION_AFTER_HOURS", "4")))
+    escalation_lookback_days: float = field(
+        default_factory=lambda: float(_env("SAMPLAN_ESCALATION_LOOKBACK_DAYS", "7")))
+
     def __post_init__(self) -> None:
         try:  # out-of-range windows fail at startup, not on the first request
             self.time_limits  # noqa: B018

@@ -25,6 +25,7 @@ from xdist.scheduler import LoadScopeScheduling
 
 from server.demo.seed import seed
 from server.persistence.database import create_engine, session_factory
+from server.persistence.mail_models import DeadlineEscalationRow, MailOutboxRow, NotificationSettingsRow
 from server.persistence.migrate import upgrade
 from server.persistence.models import (
     CaseParticipantRow,
@@ -122,7 +123,8 @@ async def clean_cases(backend: Backend) -> None:
     The access log stays: the database refuses to delete its rows (append-only); tests find theirs by ids."""
     engine = create_engine(backend.url)
     async with session_factory(engine)() as session, session.begin():
-        for table in (IdempotencyRow, FeedEntryRow, EventRow, CaseParticipantRow, CaseRow, PatientRow):
+        for table in (IdempotencyRow, MailOutboxRow, NotificationSettingsRow, DeadlineEscalationRow, FeedEntryRow,
+                      EventRow, CaseParticipantRow, CaseRow, PatientRow):
             await session.execute(delete(table))
         await session.execute(update(FeedRow).values(last_position=0))
     await engine.dispose()

@@ -20,6 +20,7 @@ from server.api.feeds import FEED_ROUTES
 from server.api.hardening import rate_limit, rate_limit_stores, security_headers
 from server.api.limits import depth_limited_request
 from server.api.log_review import LOG_REVIEW_ROUTES
+from server.api.notifications import NOTIFICATION_ROUTES
 from server.api.openapi import openapi_config
 from server.api.payment import PAYMENT_ROUTES
 from server.api.problems import EXCEPTION_HANDLERS, problem
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     api = Router("/api/v1", route_handlers=[*CASE_ROUTES, *DIRECTORY_ROUTES, *FEED_ROUTES, *PAYMENT_ROUTES,
                                             *ADMIN_ROUTES, *LOG_REVIEW_ROUTES, *SIP_ROUTES, *RESERVE_ROUTES,
+                                            *NOTIFICATION_ROUTES,
                                             event_stream],
                  dependencies=dependencies(),
                  guards=[require_authentication],

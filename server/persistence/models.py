@@ -246,8 +246,8 @@ class CaseParticipantRow(Base):
     state: Mapped[str] = mapped_column(String(30))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     admitted_at: Mapped[datetime] = mapped_column(Moment)
-    at_risk_from: Mapped[datetime | None] = mapped_column(Moment)
-    overdue_from: Mapped[datetime | None] = mapped_column(Moment)
+    at_risk_from: Mapped[datetime | None] = mapped_column(Moment, index=True)  # indexed for the escalation scan
+    overdue_from: Mapped[datetime | None] = mapped_column(Moment, index=True)  # (migration 0014)
     # The unit's inbox (`DischargeCase.in_inbox_of`), its unacknowledged notices, and the inbox order: cases with
     # unread notices first (`has_unread`), then by `inbox_at` (the newest unread notice, else the admission) newest
     # first. Keyset pages walk the index (unit_id, in_inbox, has_unread, inbox_at, case_id) backwards.
@@ -423,4 +423,5 @@ class PaymentAmountRow(Base):
     entered_at: Mapped[datetime] = mapped_column(Moment)
 
 
-from server.persistence import sip_models  # noqa: E402, F401  (SIP tables on the same metadata, for Alembic)
+# SIP tables and e-mail notice tables (migration 0014) on the same metadata, for Alembic
+from server.persistence import mail_models, sip_models  # noqa: E402, F401

@@ -1,13 +1,14 @@
 """Unit of work: one transaction for the new state, its events and the access-log rows.
 
 Every repository (cases, SIP plans, patients, the directory) works in the one session. The events written in the
-transaction are handed to the publisher only after commit.
+transaction are handed to the publisher only after commit; the e-mail notices they cause are written to the mail
+outbox in the same transaction (`server/persistence/mail_outbox.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol, TypeVar
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.payment import STOCKHOLM_2020, PaymentPolicy
 from realtime.envelope import AggregateType
 from realtime.feeds import unit_feed
-from server.persistence import event_log
+from server.persistence import event_log, mail_outbox
 from server.persistence.models import FeedRow
 from server.persistence.repositories import CaseRepository, DirectoryRepository, PatientRepository
 from server.persistence.sip_repository import SipPlanRepository
@@ -67,8 +68,9 @@ class UnitOfWork:
     async def record_events(self, aggregate: Recorded[E], aggregate_type: AggregateType) -> None:
         """Append the aggregate's pending events at its (new) version to the log and the feeds of the units
         concerned (`aggregate_type`: `AggregateType.DISCHARGE_CASE`, `AggregateType.SIP_PLAN`)."""
-        self._outbox.extend(await event_log.append(self.session, aggregate.pending_events, aggregate.version,
-                                                   aggregate_type))
+        stored = await event_log.append(self.session, aggregate.pending_events, aggregate.version, aggregate_type)
+        await mail_outbox.enqueue_for_events(self.session, stored, datetime.now(UTC))  # e-mail notices, same tx
+        self._outbox.extend(stored)
         aggregate.pending_events.clear()
 
     async def record_access_change(self, user_id: str, change: str, actor_user_id: str, at: datetime) -> None:

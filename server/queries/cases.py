@@ -13,16 +13,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, and_, case, func, select
 
 from domain.deadlines import DeadlineState
 from domain.discharge_case import CaseState
 from domain.payment import PaymentPolicy
 from server import access_log, authorization
+from server.persistence import mail_outbox
 from server.persistence.models import CaseParticipantRow
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
-from server.schemas.cases import CasePage
+from server.schemas.cases import CasePage, CaseSummary
 from server.views.cases import summary
 
 
@@ -84,8 +86,19 @@ class CaseListQuery:
             items = [summary(c, person, self._policy, now, unit_id=u,
                              reveal=authorization.reveals_protected_identity(user, u), names=names)
                      for (c, person), u in zip(page, through, strict=True)]
+            items = await self._mark_escalated(uow, items)
             await uow.commit()
         return CasePage(items=items, total=total, limit=limit, offset=offset, overdue=overdue, at_risk=at_risk)
+
+    @staticmethod
+    async def _mark_escalated(uow: UnitOfWork, items: list[CaseSummary]) -> list[CaseSummary]:
+        """`escalated` for the cases whose current overdue threshold was escalated (server/services/escalation.py)."""
+        p = CaseParticipantRow
+        ids = [i.id for i in items]
+        current = dict((await uow.session.execute(select(p.case_id, p.overdue_from).where(p.case_id.in_(ids))
+                                                  .distinct())).tuples().all()) if ids else {}
+        escalated = await mail_outbox.escalated_case_ids(uow.session, ids, current)
+        return [msgspec.structs.replace(i, escalated=True) if i.id in escalated else i for i in items]
 
 
 async def _counts(uow: UnitOfWork, where: list[ColumnElement[bool]], now: datetime, *,

@@ -404,6 +404,8 @@ class CaseSummary(msgspec.Struct, kw_only=True):
     refused_actions: dict[str, str]  # every other action -> why its command would be refused now (a reason code)
     inbox_unit_ids: list[str]  # the receiving units that have the case in their inbox now
     context: CaseContextOut | None = None  # names of the hospital, ward, municipality, units and named care contact
+    # a deadline still unmet after the escalation time: its unit's coordinator / local admin was told (board chip)
+    escalated: bool = False
 
 
 class CaseDetail(CaseSummary, kw_only=True):

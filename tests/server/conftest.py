@@ -42,7 +42,7 @@ VITSIPPSDALEN = unit("slso-vc-vitsippsdalen")
 def test_settings(backend: Backend) -> Settings:
     return Settings(data_dir=backend.data_dir, database_url=backend.url, dev_mode=True, oidc_issuer=ISSUER,
                     oidc_audience=AUDIENCE, oidc_jwks_url="", oidc_algorithms=("RS256",), user_claim="hsa_id",
-                    payment_policy="stockholm_2020")
+                    payment_policy="stockholm_2020", mail_dispatcher=False)  # mail tests start their own
 
 
 @pytest.fixture(scope="session")

@@ -189,6 +189,10 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
     # signing out revokes the very token the matrix goes on with: covered by tests/server/test_auth_hardening.py
     "logout": (anyone, None, None),
     "getPaymentPolicy": (anyone, lambda t, s: ("GET", "/payment/policy", None), {200}),
+    # e-mail notices: one's own settings (no target: the same for both sides); counts per unit for administrators
+    "getMyNotificationSettings": (anyone, lambda t, s: ("GET", "/me/notification-settings", None), {200}),
+    "putMyNotificationSettings": (anyone, lambda t, s: ("PUT", "/me/notification-settings", {}), {200}),
+    "adminMailHealth": (any_administrator, lambda t, s: ("GET", "/admin/mail-health", None), {200}),
     "setPaymentAmount": (central, lambda t, s: ("PUT", "/payment/amounts/2099", {"amount_sek": 9999}), {200}),
     # administration
     "adminListOrganisations": (any_administrator, lambda t, s: ("GET", "/admin/organisations", None), {200}),

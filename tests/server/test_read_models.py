@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from sqlalchemy import literal, select, update
 
-from domain.deadlines import DeadlineState, case_deadlines, deadline_thresholds, worst_open_state
+from domain.deadlines import NEVER, DeadlineState, case_deadlines, deadline_thresholds, worst_open_state
 from domain.discharge_case import Actor, CaseState, DischargeCase
 from server.demo.seed import MAIN_WARD, _build_case, stable_id
 from server.persistence.models import CaseParticipantRow, Moment, PatientRow
@@ -107,7 +107,9 @@ async def test_the_sql_deadline_state_is_the_domains_for_any_case_and_now(
     case = _build_case(random.Random(seed), built, MAIN_WARD, row, PERSON, target)
     thresholds = deadline_thresholds(case, runtime.policy)
     base = {"built": built, "at_risk_from": thresholds.at_risk_from, "overdue_from": thresholds.overdue_from}[anchor]
-    now = (base or built) + shift
+    if base is None or base >= NEVER:  # the sentinel of "never overdue" (only estimates open) is not a moment
+        base = built
+    now = base + shift
     expected = worst_open_state(case_deadlines(case, runtime.policy, now))
     [stored] = case_rows(case, PERSON.name, runtime.policy)[:1]
     columns = select(literal(stored["at_risk_from"], Moment).label("at_risk_from"),

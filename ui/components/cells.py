@@ -75,6 +75,9 @@ def state_html(case: Json) -> str:
     chips = f'<span class="sp-chip" style="background:{colour}">{escape(fmt.label(fmt.STATES, state))}</span>'
     if case.get("on_leave"):
         chips += ' <span class="sp-chip" style="background:#6b21a8">Permission</span>'
+    if case.get("escalated"):  # a deadline still unmet after the escalation time (docs/operations.md)
+        chips += (' <span class="sp-chip" style="background:#991b1b" title="En tidsfrist är fortfarande inte '
+                  'uppfylld; samordnaren eller den lokala administratören har fått besked">Eskalerad</span>')
     return chips
 
 

@@ -31,6 +31,7 @@ from ui.components.admin_table import (
     table,
 )
 from ui.components.confirm import confirm
+from ui.components.mail_health import mail_health_section
 from ui.frame import Frame, frame
 from ui.pages.admin_identity import IdentityMergeSection
 from ui.pages.admin_payment import PaymentAmountsSection
@@ -117,6 +118,7 @@ class AdminPage:
         if can(self.frame.live.me, "enter_payment_amounts"):
             await PaymentAmountsSection(self.frame, self.notify).load()
         await self.reload()
+        await mail_health_section(self.frame)
 
     async def change_organisation(self, event: Any) -> None:
         if event.value and event.value != self.organisation_id:

@@ -16,6 +16,8 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
+from ui import fmt
+from ui.api_client import ApiError, Json
 from ui.components.admin_table import heading
 from ui.frame import Frame, frame
 
@@ -92,7 +94,86 @@ class SettingsPage:
         ui.notify("Inställningen är sparad", type="positive", position="top", timeout=1500)
 
 
+FIELD_PROBLEMS = {  # the API's field-level refusals of `PUT /me/notification-settings`, in Swedish
+    "email": "Skriv en giltig e-postadress för att få notiser via e-post.",
+    "quiet_from": "Ange både när tiden utan mejl börjar och när den slutar (tt:mm), eller ingen av dem.",
+    "quiet_to": "Ange både när tiden utan mejl börjar och när den slutar (tt:mm), eller ingen av dem.",
+    "digest_at": "Ange när sammanfattningen ska skickas som tt:mm.",
+}
+
+
+class EmailSettings:
+    """E-mail notices (`/me/notification-settings`): which unit events reach the user by e-mail, immediately or as a
+    daily digest, and quiet hours. Kept by the API (they apply wherever the user signs in)."""
+
+    def __init__(self, shell: Frame) -> None:
+        self.frame = shell
+        heading("E-post när du inte är inloggad", 2, "mt-6")
+        ui.label("Samplan kan mejla dig när något händer vid dina enheter. Mejlet säger vilken enhet och vad som "
+                 "hänt, med en länk. Det innehåller aldrig patientens namn eller personnummer.").classes("sp-muted")
+        self.failure = ui.label("").classes("text-negative").props('role="alert"').mark("email-failure")
+        self.failure.set_visibility(False)
+        self.enabled = ui.switch("Skicka notiser till min e-post").mark("email-enabled")
+        self.email = ui.input("E-postadress (arbetsadress)").props("type=email autocomplete=email").classes(
+            "min-w-[20rem]").mark("email-address")
+        ui.label("Vad vill du få mejl om?").classes("font-semibold mt-2")
+        self.notices = ui.checkbox("Nya meddelanden till min enhet (inskrivning, utskrivningsklar, utskrivning …)")
+        self.deadlines = ui.checkbox("Tidsfrister som snart går ut eller har passerats")
+        self.sip_meetings = ui.checkbox("SIP-möten som kallas eller flyttas")
+        ui.label("Hur ofta?").classes("font-semibold mt-2")
+        self.delivery = ui.radio({"immediate": "Direkt", "digest": "En sammanfattning om dagen"},
+                                 value="immediate").props("inline").mark("email-delivery")
+        with ui.row().classes("items-center gap-4"):
+            self.digest_at = ui.input("Sammanfattningen skickas kl.", value="07:00").props("type=time")
+            self.quiet_from = ui.input("Inga mejl från kl.").props("type=time").mark("email-quiet-from")
+            self.quiet_to = ui.input("till kl.").props("type=time").mark("email-quiet-to")
+        self.error = ui.label("").classes("text-negative").props('role="alert"').mark("email-error")
+        ui.button("Spara e-postinställningar", icon="save", on_click=self.save).props("no-caps").mark("email-save")
+
+    def show(self, chosen: Json) -> None:
+        self.enabled.set_value(bool(chosen.get("email_enabled")))
+        self.email.set_value(chosen.get("email") or "")
+        for name in ("notices", "deadlines", "sip_meetings"):
+            getattr(self, name).set_value(bool(chosen.get(name)))
+        self.delivery.set_value(chosen.get("delivery") or "immediate")
+        self.digest_at.set_value(chosen.get("digest_at") or "07:00")
+        self.quiet_from.set_value(chosen.get("quiet_from") or "")
+        self.quiet_to.set_value(chosen.get("quiet_to") or "")
+        failed = chosen.get("address_failed_at")
+        self.failure.set_text(f"E-postservern tog inte emot mejl till din adress ({fmt.date_time(str(failed))}: "
+                              f"{chosen.get('address_failure') or 'okänt fel'}). Kontrollera adressen och spara."
+                              if failed else "")
+        self.failure.set_visibility(bool(failed))
+
+    async def load(self) -> None:
+        try:
+            self.show(await self.frame.api.request("GET", "/me/notification-settings",
+                                                   await self.frame.fresh_token()))
+        except ApiError as exc:
+            self.error.set_text(exc.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"email": str(self.email.value or "").strip() or None, "email_enabled": bool(self.enabled.value),
+                "notices": bool(self.notices.value), "deadlines": bool(self.deadlines.value),
+                "sip_meetings": bool(self.sip_meetings.value), "delivery": self.delivery.value,
+                "digest_at": self.digest_at.value or "07:00", "quiet_from": self.quiet_from.value or None,
+                "quiet_to": self.quiet_to.value or None}
+
+    async def save(self) -> None:
+        try:
+            saved = await self.frame.api.request("PUT", "/me/notification-settings", await self.frame.fresh_token(),
+                                                 json=self.body())
+        except ApiError as exc:
+            named = [FIELD_PROBLEMS[f] for f in exc.fields if f in FIELD_PROBLEMS]
+            self.error.set_text(named[0] if named else exc.message)
+            return
+        self.error.set_text("")
+        self.show(saved)
+        ui.notify("E-postinställningarna är sparade", type="positive", position="top", timeout=1500)
+
+
 async def settings_page() -> None:
     async with frame("/installningar", "Inställningar") as shell:
         heading("Inställningar", 1)
         SettingsPage(shell)
+        await EmailSettings(shell).load()

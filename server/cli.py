@@ -83,6 +83,12 @@ async def _seed(settings: Settings) -> bool:
         await engine.dispose()
 
 
+# An idle HTTP connection stays open this long. Longer than our clients keep idle connections (httpx: 5 s, the
+# UI's API client and scripts), so a client never sends a request on a connection the server is just closing: with
+# uvicorn's default (also 5 s) that race answered a POST with a dropped connection (httpx.ReadError) under load.
+KEEP_ALIVE_SECONDS = 30
+
+
 def api(settings: Settings) -> int:
     if problem := settings.identity_provider_problem():  # fail closed: no passwordless login by accident
         print(f"samplan api: refusing to start: {problem}", file=sys.stderr)
@@ -96,7 +102,8 @@ def api(settings: Settings) -> int:
     frame_limit = settings.stream_max_frame_bytes
     ws_max_size = max(2 * frame_limit, 65536) if frame_limit else 16 * 2**20
     uvicorn.run("server.api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                timeout_graceful_shutdown=5, log_config=log_config(), access_log=False, ws_max_size=ws_max_size)
+                timeout_graceful_shutdown=5, log_config=log_config(), access_log=False, ws_max_size=ws_max_size,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS)
     return 0
 
 

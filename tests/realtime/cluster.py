@@ -177,11 +177,11 @@ class Cluster:
             if proc.poll() is not None:
                 raise RuntimeError(f"api {name} exited with {proc.returncode}:\n{api.log_tail()}")
             try:
-                return httpx.get(f"{api.http}/ready", timeout=1).status_code == 200
+                return httpx.get(f"{api.http}/ready", timeout=5).status_code == 200
             except httpx.HTTPError:
                 return False
 
-        wait_until(ready, 45, f"api {name} to be ready", interval=0.1)
+        wait_until(ready, 90, f"api {name} to be ready", interval=0.1)  # a loaded 2-core machine: slow imports
         return api
 
     async def unpublished(self) -> int:

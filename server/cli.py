@@ -103,7 +103,8 @@ def api(settings: Settings) -> int:
     ws_max_size = max(2 * frame_limit, 65536) if frame_limit else 16 * 2**20
     uvicorn.run("server.api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
                 timeout_graceful_shutdown=5, log_config=log_config(), access_log=False, ws_max_size=ws_max_size,
-                timeout_keep_alive=KEEP_ALIVE_SECONDS)
+                timeout_keep_alive=KEEP_ALIVE_SECONDS, ws_ping_interval=settings.stream_ping_seconds,
+                ws_ping_timeout=settings.stream_ping_seconds)
     return 0
 
 

@@ -314,7 +314,9 @@ async def metric(client: httpx.AsyncClient, name: str) -> float:
 
 async def test_a_subscriber_that_stops_reading_is_told_to_resync_instead_of_losing_events_silently(
         cluster: Cluster, http: dict[str, httpx.AsyncClient]) -> None:
-    slow = cluster.start_api("slow", SAMPLAN_STREAM_QUEUE_SIZE="5")
+    # It pings rarely: this client reads nothing (so answers no ping) for as long as the writes take on a loaded
+    # machine, longer than the default ping window (20 s + 20 s), after which the server rightly closes it.
+    slow = cluster.start_api("slow", SAMPLAN_STREAM_QUEUE_SIZE="5", SAMPLAN_STREAM_PING_SECONDS="600")
     nurse = cluster.headers("ward.nurse")
     raw: RawStream | None = None
     try:

@@ -156,6 +156,16 @@ PLANNING_STATES = (CaseState.PLANNING, CaseState.READY)
 INBOX_STATES = (CaseState.PLANNING, CaseState.READY, CaseState.DISCHARGED)
 
 
+def forward_target_kinds(acting: UnitKind) -> frozenset[UnitKind]:
+    """The kinds of unit a unit of kind `acting` may forward its part of a case to: the receiving kinds that take
+    the same part (a municipality's unit to another municipal unit, e.g. the right municipality; a primary care
+    unit to another primary care unit or a psychiatric outpatient clinic). None for a ward. The forward command
+    and the list of targets offered (`GET /units?forward_from=`) both follow this rule (the target active, not
+    the acting unit itself, and, checked by `DischargeCase.forward`, not already taking part in the case)."""
+    part = RECEIVING_PART_OF_KIND.get(acting)
+    return frozenset(k for k, p in RECEIVING_PART_OF_KIND.items() if part is not None and p is part)
+
+
 def part_of_kind(kind: UnitKind) -> Part:
     """The part a unit of this kind takes in a discharge case: a ward registers it, the others receive it."""
     return Part.WARD if kind.is_inpatient else RECEIVING_PART_OF_KIND[kind]

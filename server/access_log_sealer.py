@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import access_log
 from server.persistence import event_log
+from server.persistence.database import read_only
 from server.persistence.models import AccessLogRow
 
 log = logging.getLogger("samplan.access_log.sealer")
@@ -32,6 +33,7 @@ class Sealer:
         if interval <= 0:
             raise ValueError("SAMPLAN_ACCESS_LOG_SEAL_INTERVAL_SECONDS must be above 0")
         self._sessions = sessions
+        self._reads = read_only(sessions)
         self.keyring = keyring
         self._interval = interval
         self._batch = batch
@@ -43,14 +45,21 @@ class Sealer:
         self._task = asyncio.create_task(self._run_forever(), name="access-log-sealer")
 
     async def run_once(self) -> int:
-        """Seal everything committed so far; returns how many rows."""
-        sealed = await access_log.seal_pending(self._sessions, self.keyring, self._batch)
-        SEALED.inc(sealed)
-        async with self._sessions() as session:
-            oldest = await session.scalar(select(func.min(AccessLogRow.at)).where(AccessLogRow.seq.is_(None)))
-        oldest = event_log.as_utc(oldest) if oldest is not None else None
+        """Seal everything committed so far; returns how many rows. Looks first in a read-only transaction, so a
+        round with nothing to seal never takes SQLite's write lock."""
+        sealed = 0
+        oldest = await self._oldest_unsealed()
+        if oldest is not None:
+            sealed = await access_log.seal_pending(self._sessions, self.keyring, self._batch)
+            SEALED.inc(sealed)
+            oldest = await self._oldest_unsealed()
         SEAL_LAG.set(max(0.0, (datetime.now(UTC) - oldest).total_seconds()) if oldest else 0.0)
         return sealed
+
+    async def _oldest_unsealed(self) -> datetime | None:
+        async with self._reads() as session:
+            oldest = await session.scalar(select(func.min(AccessLogRow.at)).where(AccessLogRow.seq.is_(None)))
+        return event_log.as_utc(oldest) if oldest is not None else None
 
     async def _run_forever(self) -> None:
         while True:

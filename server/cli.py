@@ -164,6 +164,12 @@ async def _seed(settings: Settings) -> bool:
         await engine.dispose()
 
 
+# An idle HTTP connection stays open this long. Longer than our clients keep idle connections (httpx: 5 s, the
+# UI's API client and scripts), so a client never sends a request on a connection the server is just closing: with
+# uvicorn's default (also 5 s) that race answered a POST with a dropped connection (httpx.ReadError) under load.
+KEEP_ALIVE_SECONDS = 30
+
+
 def seed_volume(settings: Settings, args: argparse.Namespace) -> int:
     """`samplan seed --volume stockholm`: migrate, then load a generated case history (server/demo/bulk.py)."""
     from server.demo import bulk, volume
@@ -215,7 +221,9 @@ def api(settings: Settings) -> int:
     frame_limit = settings.stream_max_frame_bytes
     ws_max_size = max(2 * frame_limit, 65536) if frame_limit else 16 * 2**20
     uvicorn.run("server.api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                timeout_graceful_shutdown=5, log_config=log_config(), access_log=False, ws_max_size=ws_max_size)
+                timeout_graceful_shutdown=5, log_config=log_config(), access_log=False, ws_max_size=ws_max_size,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS, ws_ping_interval=settings.stream_ping_seconds,
+                ws_ping_timeout=settings.stream_ping_seconds)
     return 0
 
 

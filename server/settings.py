@@ -57,6 +57,9 @@ class Settings:
     stream_max_connections_per_user: int = field(
         default_factory=lambda: int(_env("SAMPLAN_STREAM_MAX_CONNECTIONS_PER_USER", "20")))
     heartbeat_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_HEARTBEAT_SECONDS", "15")))
+    # Websocket protocol pings (uvicorn): sent this often, and a connection whose client does not answer within as
+    # long again is closed (1011). uvicorn's default, 20 s.
+    stream_ping_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_STREAM_PING_SECONDS", "20")))
     presence_ttl_seconds: float = field(default_factory=lambda: float(_env("SAMPLAN_PRESENCE_TTL_SECONDS", "30")))
     publish_timeout_seconds: float = field(
         default_factory=lambda: float(_env("SAMPLAN_PUBLISH_TIMEOUT_SECONDS", "0.5")))

@@ -302,8 +302,10 @@ class ApiClient:
 
     async def units(self, token: str, *, kind: str | None = None, municipality_code: str | None = None,
                     organisation_id: str | None = None, receiving: bool | None = None,
-                    limit: int = 500) -> list[Json]:
+                    forward_from: str | None = None, limit: int = 500) -> list[Json]:
         params: dict[str, Any] = {"limit": limit}
+        if forward_from:
+            params["forward_from"] = forward_from
         if kind:
             params["kind"] = kind
         if receiving is not None:

@@ -27,7 +27,8 @@ async def get_me(current_user: CurrentUser, queries: Reads) -> MeOut:
 
 
 @get("/units", operation_id="listUnits", summary="List units", responses=PROBLEMS, tags=["directory"],
-     description="Active units, for choosing receivers and forwarding targets. Filter by kind and municipality.")
+     description="Active units, for choosing receivers and forwarding targets (`forward_from`). Filter by kind "
+                 "and municipality.")
 async def list_units(
     current_user: CurrentUser, queries: Reads,
     kind: Annotated[UnitKind | None, Parameter(query="kind", required=False)] = None,
@@ -38,12 +39,17 @@ async def list_units(
         query="receiving", required=False,
         description="true: only units that receive discharge cases (can be added to one or forwarded to); "
                     "false: only the others (wards)")] = None,
+    forward_from: Annotated[str | None, Parameter(
+        query="forward_from", required=False, max_length=64,
+        description="Only the units this unit may forward a case to: the rule the forward command enforces "
+                    "(receiving units of the same part, not the unit itself)")] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
 ) -> UnitPage:
     kinds = None if receiving is None else [str(k) for k in UnitKind if (k in RECEIVING_PART_OF_KIND) is receiving]
     return await queries.directory.units(kind=kind, municipality_code=municipality_code,
-                                         organisation_id=organisation_id, kinds=kinds, limit=limit, offset=offset)
+                                         organisation_id=organisation_id, kinds=kinds, forward_from=forward_from,
+                                         limit=limit, offset=offset)
 
 
 @get("/routing", operation_id="previewRouting", summary="Which units a new case's notice would reach",

@@ -10,14 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from realtime.envelope import Envelope
 from server.persistence import event_log
+from server.persistence.database import read_only
 from server.persistence.models import EventRow, FeedEntryRow
 
 
 class LogEventSource:
-    """`realtime.hub.EventSource` on the database."""
+    """`realtime.hub.EventSource` on the database (read-only transactions)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+        self._sessions = read_only(sessions)
 
     async def read_feed(self, feed: str, after: int, limit: int) -> list[Envelope]:
         async with self._sessions() as session:
@@ -38,9 +39,10 @@ class LogOutbox:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._reads = read_only(sessions)
 
     async def unpublished(self, older_than: datetime, limit: int) -> list[tuple[int, list[Envelope]]]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             pks = list(await session.scalars(
                 select(EventRow.id).where(EventRow.published_at.is_(None), EventRow.occurred_at < older_than)
                 .order_by(EventRow.id).limit(limit)))
@@ -49,7 +51,7 @@ class LogOutbox:
             return [(pk, await event_log.envelopes_of(session, pk)) for pk in pks]
 
     async def oldest_unpublished(self) -> datetime | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             oldest = await session.scalar(select(func.min(EventRow.occurred_at)).where(EventRow.published_at.is_(None)))
             return event_log.as_utc(oldest) if oldest else None  # SQLite gives it back naive
 

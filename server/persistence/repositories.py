@@ -179,8 +179,10 @@ class DirectoryRepository:
 
     async def list_units(self, *, kind: str | None = None, municipality_code: str | None = None,
                          organisation_id: str | None = None, kinds: Collection[str] | None = None,
-                         limit: int = 100, offset: int = 0) -> list[UnitRow]:
+                         exclude_id: str | None = None, limit: int = 100, offset: int = 0) -> list[UnitRow]:
         query = select(UnitRow).where(UnitRow.active.is_(True)).order_by(UnitRow.name, UnitRow.id)
+        if exclude_id:
+            query = query.where(UnitRow.id != exclude_id)
         if kind:
             query = query.where(UnitRow.kind == kind)
         if kinds is not None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
+from domain.discharge_case import forward_target_kinds
 from domain.organisation import UnitKind
 from server import authorization
-from server.errors import NotVisible
+from server.errors import Invalid, NotVisible
 from server.persistence.models import UnitRow
 from server.persistence.unit_of_work import UnitOfWork
 from server.principal import CurrentUser
@@ -53,11 +54,21 @@ class DirectoryQuery:
                          enter_payment_amounts=can.enter_payment_amounts))
 
     async def units(self, *, kind: UnitKind | None, municipality_code: str | None, organisation_id: str | None,
-                    kinds: Collection[str] | None = None, limit: int, offset: int) -> UnitPage:
+                    kinds: Collection[str] | None = None, forward_from: str | None = None, limit: int,
+                    offset: int) -> UnitPage:
+        """Active units by the filters. `forward_from`: only the units that unit may forward a case to, by the rule
+        the forward command enforces (`domain.discharge_case.forward_target_kinds`; itself excluded)."""
         async with self._uow() as uow:
+            exclude = None
+            if forward_from is not None:
+                acting = await uow.directory.unit(forward_from)
+                if acting is None:
+                    raise Invalid("no such unit", field="forward_from")
+                allowed = {str(k) for k in forward_target_kinds(UnitKind(acting.kind))}
+                kinds, exclude = (allowed if kinds is None else allowed & set(kinds)), acting.id
             rows = await uow.directory.list_units(kind=kind, municipality_code=municipality_code,
-                                                  organisation_id=organisation_id, kinds=kinds, limit=limit,
-                                                  offset=offset)
+                                                  organisation_id=organisation_id, kinds=kinds, exclude_id=exclude,
+                                                  limit=limit, offset=offset)
         return UnitPage(items=[unit_out(r) for r in rows], limit=limit, offset=offset)
 
     async def routing(self, *, municipality_code: str, district: str | None,

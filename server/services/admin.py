@@ -399,18 +399,8 @@ class AdminService:
         """Give or take away the explicit need to see protected identities at the assignment's unit. Decided by
         those who may grant the assignment itself (the user's organisation's administrators, central)."""
         async with self._uow() as uow:
-            row = await self._user(uow, user_id)
-            g = await authz.grants(uow.directory, user)
-            authz.require_user_admin(g, row.organisation_id)
-            assignment = await uow.session.get(AssignmentRow, assignment_id)
-            if assignment is None or assignment.user_id != row.id:
-                raise NotVisible("no such assignment")
-            unit = await uow.directory.unit(assignment.unit_id)
-            assert unit is not None
-            role = Role(assignment.role)
-            authz.require_assignment(g, user_organisation_id=row.organisation_id,
-                                     unit_organisation_id=unit.organisation_id, role=role)
-            check_protected_identity_access(role, data.protected_identity_access)
+            row, assignment = await self._assignment_in_reach(uow, user, user_id, assignment_id)
+            check_protected_identity_access(Role(assignment.role), data.protected_identity_access)
             if assignment.protected_identity_access != data.protected_identity_access:
                 assignment.protected_identity_access = data.protected_identity_access
                 await self._log(uow, user, row.organisation_id, "change_assignment", "user", row.id,
@@ -421,18 +411,25 @@ class AdminService:
             await uow.commit()
             return user_out(row, assignments)
 
+    async def _assignment_in_reach(self, uow: UnitOfWork, user: CurrentUser, user_id: str,
+                                   assignment_id: int) -> tuple[UserRow, AssignmentRow]:
+        """The user and one of their assignments, if `user` may administer that user and grant that assignment
+        (the user's organisation's administrators, central); else refused (404 for an assignment not theirs)."""
+        row = await self._user(uow, user_id)
+        g = await authz.grants(uow.directory, user)
+        authz.require_user_admin(g, row.organisation_id)
+        assignment = await uow.session.get(AssignmentRow, assignment_id)
+        if assignment is None or assignment.user_id != row.id:
+            raise NotVisible("no such assignment")
+        unit = await uow.directory.unit(assignment.unit_id)
+        assert unit is not None
+        authz.require_assignment(g, user_organisation_id=row.organisation_id,
+                                 unit_organisation_id=unit.organisation_id, role=Role(assignment.role))
+        return row, assignment
+
     async def remove_assignment(self, user: CurrentUser, user_id: str, assignment_id: int) -> AdminUserOut:
         async with self._uow() as uow:
-            row = await self._user(uow, user_id)
-            g = await authz.grants(uow.directory, user)
-            authz.require_user_admin(g, row.organisation_id)
-            assignment = await uow.session.get(AssignmentRow, assignment_id)
-            if assignment is None or assignment.user_id != row.id:
-                raise NotVisible("no such assignment")
-            unit = await uow.directory.unit(assignment.unit_id)
-            assert unit is not None
-            authz.require_assignment(g, user_organisation_id=row.organisation_id,
-                                     unit_organisation_id=unit.organisation_id, role=Role(assignment.role))
+            row, assignment = await self._assignment_in_reach(uow, user, user_id, assignment_id)
             await uow.session.execute(delete(AssignmentRow).where(AssignmentRow.id == assignment_id))
             await self._log(uow, user, row.organisation_id, "revoke_assignment", "user", row.id,
                             {"unit_id": assignment.unit_id, "role": assignment.role,

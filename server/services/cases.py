@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.commands import AddParticipant, AppointNamedCareContact, CaseCommand, Forward
-from domain.discharge_case import RECEIVING_PART_OF_KIND, Actor, DischargeCase, Part
+from domain.discharge_case import RECEIVING_PART_OF_KIND, Actor, DischargeCase, Part, forward_target_kinds
 from domain.organisation import UnitKind
 from domain.payment import PaymentPolicy
 from domain.time_limits import DEFAULT_LIMITS, TimeLimits, check_command, check_times
@@ -164,7 +164,7 @@ class CaseService:
             if isinstance(command, AddParticipant):
                 return replace(command, part=part)
             acting = await uow.directory.unit(unit_id)
-            if acting is not None and PART_OF_KIND.get(UnitKind(acting.kind)) is not part:
+            if acting is not None and UnitKind(target.kind) not in forward_target_kinds(UnitKind(acting.kind)):
                 raise Invalid("a case can only be forwarded to a unit of the same kind", field=field)
         if isinstance(command, AppointNamedCareContact):
             assignments = await uow.directory.assignments(command.contact_user_id)

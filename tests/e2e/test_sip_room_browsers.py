@@ -127,9 +127,17 @@ async def test_three_participants_edit_one_plan_live(browser: Browser, stack: St
 
         await primary.get_by_text("Lägg till mål").click()
         adder = editor(primary, "new-goals")
+        add = adder.get_by_role("button", name="Lägg till mål")
+        # The form slides open: act once it is open and its button shown whole, not clipped mid-animation (a click
+        # then could land on what lies under the clipped button and never reach the save).
+        await expect(primary.get_by_role("button", name="Lägg till mål", expanded=True)).to_be_visible()
+        await add.scroll_into_view_if_needed()
+        await expect(add).to_be_in_viewport(ratio=1)
         await adder.get_by_label("Vad är viktigt för dig", exact=True).fill("Bo kvar hemma")
-        await adder.get_by_role("button", name="Lägg till mål").click()
-        for page in (ward, municipality):
+        await add.click()
+        # The save ran: the form is emptied and the goal shows in this room too.
+        await expect(adder.get_by_label("Vad är viktigt för dig", exact=True)).to_have_value("", timeout=LIVE)
+        for page in (primary, ward, municipality):
             goal = page.locator('[data-editor^="item-goals-"]').get_by_label("Vad är viktigt för dig", exact=True)
             await expect(goal).to_have_value("Bo kvar hemma", timeout=LIVE)
 

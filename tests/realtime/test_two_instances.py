@@ -314,7 +314,9 @@ async def metric(client: httpx.AsyncClient, name: str) -> float:
 
 async def test_a_subscriber_that_stops_reading_is_told_to_resync_instead_of_losing_events_silently(
         cluster: Cluster, http: dict[str, httpx.AsyncClient]) -> None:
-    slow = cluster.start_api("slow", SAMPLAN_STREAM_QUEUE_SIZE="5")
+    # It pings rarely: this client reads nothing (so answers no ping) for as long as the writes take on a loaded
+    # machine, longer than the default ping window (20 s + 20 s), after which the server rightly closes it.
+    slow = cluster.start_api("slow", SAMPLAN_STREAM_QUEUE_SIZE="5", SAMPLAN_STREAM_PING_SECONDS="600")
     nurse = cluster.headers("ward.nurse")
     raw: RawStream | None = None
     try:
@@ -329,7 +331,9 @@ async def test_a_subscriber_that_stops_reading_is_told_to_resync_instead_of_losi
             written = 0
             while await metric(metrics, "samplan_subscriber_overflows_total") == 0:
                 assert written < 1500, f"the writer never blocked after {written} events:\n{cluster.logs()}"
-                await asyncio.gather(*(register(http["ab"[i % 2]], nurse) for i in range(20)))
+                async with asyncio.TaskGroup() as writes:  # a failure cancels the rest: none left in flight
+                    for i in range(20):
+                        writes.create_task(register(http["ab"[i % 2]], nurse))
                 written += 20
             assert written - await metric(metrics, "samplan_events_delivered_total") > 5  # more than the queue
             assert await metric(metrics, "samplan_subscriber_overflows_total") == 1
@@ -382,3 +386,25 @@ async def test_a_stream_that_cannot_read_the_log_is_closed_not_left_silent_and_t
     await resumed.wait_position(WARD_FEED, start + 3, within=10)
     await resumed.ping()
     assert_gapless(first.positions(WARD_FEED) + resumed.positions(WARD_FEED), start + 1, start + 3, "resumed")
+
+
+# ----- 8. idle HTTP connections ------------------------------------------------------------------------------
+
+
+async def test_an_idle_connection_stays_open_longer_than_a_client_keeps_it(cluster: Cluster) -> None:
+    """Regression: uvicorn closed idle connections after 5 s, exactly when httpx (idle expiry 5 s) may still send a
+    request on one; under load a POST then met the closing socket (httpx.ReadError in test 6 above)."""
+    client_expiry = httpx.Limits().keepalive_expiry or 5.0
+    reader, writer = await asyncio.open_connection("127.0.0.1", cluster.a.port)
+    try:
+        for _ in range(2):  # a request, the connection idle past the client's expiry, a request on it again
+            writer.write(b"GET /ready HTTP/1.1\r\nHost: api.test\r\n\r\n")
+            await writer.drain()
+            head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode().lower()
+            assert head.startswith("http/1.1 200"), head
+            length = next(int(line.split(":")[1]) for line in head.splitlines() if line.startswith("content-length"))
+            await reader.readexactly(length)
+            with pytest.raises(TimeoutError):  # the server does not close it meanwhile (b"" would be its close)
+                await asyncio.wait_for(reader.read(1), client_expiry + 1)
+    finally:
+        writer.close()

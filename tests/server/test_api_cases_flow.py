@@ -273,6 +273,36 @@ async def test_cancellation_voids_every_notice(client: Client, auth: Auth) -> No
     await read(client, assessor, draft["id"], status=404)
 
 
+async def test_the_forward_targets_offered_are_exactly_the_units_the_forward_command_accepts(
+        client: Client, auth: Auth) -> None:
+    """One rule (`domain.discharge_case.forward_target_kinds`): `GET /units?forward_from=` lists what the command
+    takes, for a municipal and a primary care unit, tried against every unit of the directory."""
+    nurse = auth("ward.nurse")
+    everything = (await client.get("/api/v1/units", params={"limit": 500}, headers=nurse)).json()["items"]
+    for username, acting in (("needs.assessor", SOLNA_INTAKE), ("care.contact", RONNVIKEN)):
+        headers = auth(username)
+        response = await client.get("/api/v1/units", params={"forward_from": acting, "limit": 500}, headers=headers)
+        assert response.status_code == 200, response.text
+        offered = {u["id"] for u in response.json()["items"]}
+        assert offered
+        assert acting not in offered
+        accepted: set[str] = set()
+        case = await act(client, nurse, await register(client, nurse), "admission-notice")
+        for target in everything:
+            answer = await client.post(f"/api/v1/cases/{case['id']}/forwarding", headers=headers, json={
+                "expected_version": case["version"], "to_unit_id": target["id"]})
+            if answer.status_code == 200:
+                accepted.add(target["id"])
+                case = await act(client, nurse, await register(client, nurse), "admission-notice")  # a fresh one
+            else:
+                assert answer.status_code == 422, answer.text
+                assert answer.json()["errors"][0]["field"] == "to_unit_id"
+        assert accepted == offered, (username, accepted ^ offered)
+    unknown = await client.get("/api/v1/units", params={"forward_from": "no-such-unit"}, headers=nurse)
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "forward_from"
+
+
 async def test_forward_moves_access_to_the_new_unit(client: Client, auth: Auth) -> None:
     nurse, assessor, home_care = auth("ward.nurse"), auth("needs.assessor"), auth("municipal.nurse")
     case = await act(client, nurse, await register(client, nurse), "admission-notice")

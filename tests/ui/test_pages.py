@@ -9,7 +9,7 @@ import httpx
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.server.conftest import SOLNA_INTAKE, register
+from tests.server.conftest import SODERMALM, SOLNA_HOME_CARE, SOLNA_INTAKE, register
 from tests.ui.conftest import eventually, signed_in
 
 Auth = Callable[[str], dict[str, str]]
@@ -247,7 +247,7 @@ async def test_inbox_answers_not_ours_with_a_reason(user: User, http: httpx.Asyn
                for t in response.json()["timeline"])
 
 
-async def test_inbox_forwards_within_the_organisation(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
+async def test_inbox_forwards_to_a_unit_the_api_offers(user: User, http: httpx.AsyncClient, auth: Auth) -> None:
     nurse = auth("ward.nurse")
     case = await act(http, nurse, await register(http, nurse), "admission-notice")
     await signed_in(user, "needs.assessor", "/inkorg")
@@ -256,7 +256,13 @@ async def test_inbox_forwards_within_the_organisation(user: User, http: httpx.As
     user.find(marker="action-forward").click()
     await user.should_see("Till enhet", retries=100)
     target = next(e for e in user.find(kind=ui.select).elements if e.props.get("label") == "Till enhet")
-    home_care = next(k for k, v in target.options.items() if "emsjukvård" in v)
+    # Exactly the API's list (the rule the command enforces): another municipality's unit too, not only Solna's.
+    offered = await http.get("/api/v1/units", params={"forward_from": SOLNA_INTAKE, "limit": 500},
+                             headers=auth("needs.assessor"))
+    assert offered.status_code == 200, offered.text
+    assert set(target.options) == {u["id"] for u in offered.json()["items"]}
+    assert SODERMALM in target.options
+    home_care = SOLNA_HOME_CARE
     target.set_value(home_care)
     user.find(kind=ui.button, content="Vidarebefordra").click()
     await eventually(lambda: row_html(user, case["id"]) == "", "the case to leave the inbox")

@@ -174,6 +174,8 @@ async def test_the_room_shows_who_is_in_it_and_who_edits_which_section(
     await open_room(other, OWNER_USER, plan)
     await eventually(lambda: "Maria Nyström" in str(element(user, "room-presence").content),
                      "the other participant in the room")
+    # Named with her unit, of another organisation than the user's (the plan's units name it): not "Okänd enhet".
+    assert "(Vårdcentral Rönnviken, tittar)" in str(element(user, "room-presence").content)
     assert element(user, "presence-services").text == ""
 
     service = plan["contents"]["services"][0]

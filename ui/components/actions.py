@@ -157,7 +157,7 @@ async def _ask(frame: Frame, case: Json, action: Action) -> dict[str, Any] | Non
         elif action.kind == "forward":
             options = await _forward_targets(frame)
             if not options:
-                ui.label("Det finns ingen annan enhet i er organisation att vidarebefordra till.")
+                ui.label("Det finns ingen annan enhet att vidarebefordra till.")
             values["input"] = ui.select(options, label="Till enhet", with_input=True)
         elif action.kind == "contact":
             token = await frame.fresh_token()
@@ -205,8 +205,10 @@ def _stockholm_time(value: str | None) -> str | None:
 
 
 async def _forward_targets(frame: Frame) -> dict[str, str]:
+    """The units the acting unit may forward to, as the API's rule answers (the same rule the command enforces)."""
+    if not frame.acting_unit:
+        return {}
     token = await frame.fresh_token()
-    unit = await frame.api.unit(token, frame.acting_unit or "")
-    units = await frame.api.units(token, kind=unit["kind"], organisation_id=unit["organisation_id"])
+    units = await frame.api.units(token, forward_from=frame.acting_unit)
     frame.hub.remember_units(units)
-    return {u["id"]: u["name"] for u in units if u["id"] != frame.acting_unit}
+    return {u["id"]: u["name"] for u in units}

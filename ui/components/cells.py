@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, TypeVar
 
 from nicegui import ui
@@ -118,17 +118,26 @@ def acks_html(case: Json, hub: LiveHub) -> str:
     return "".join(parts) or '<span class="sp-muted">–</span>'
 
 
-def presence_html(viewers: list[Viewer], me: str, hub: LiveHub) -> str:
+def presence_html(viewers: list[Viewer], me: str, hub: LiveHub, units: Mapping[str, str] | None = None) -> str:
+    """Who else looks at (or edits) a case or plan. `units`: the names the page knows of the units taking part
+    (a case's participants, a plan's units), so a viewer from another organisation, whose unit the user's own
+    directory may not show, is named by unit rather than "Okänd enhet"; other units by the hub's directory."""
     others = [v for v in viewers if v.user_id != me]
     if not others:
         return ""
     names = []
     for viewer in others:
         doing = "redigerar" if viewer.state == "editing" else "tittar"
+        unit = presence_unit_name(viewer.unit_id, hub, units)
         names.append(f'<div class="sp-presence"><span aria-hidden="true">👁 </span>'
                      f'{escape(hub.person_name(viewer.user_id))} '
-                     f'<span class="sp-muted">({escape(hub.unit_name(viewer.unit_id))}, {doing})</span></div>')
+                     f'<span class="sp-muted">({escape(unit)}, {doing})</span></div>')
     return "".join(names)
+
+
+def presence_unit_name(unit_id: str, hub: LiveHub, units: Mapping[str, str] | None = None) -> str:
+    """A viewer's unit: by the page's own names of the units taking part first, else the hub's directory."""
+    return (units or {}).get(unit_id) or hub.unit_name(unit_id)
 
 
 _ROW_CACHE: dict[tuple[object, ...], tuple[str, str, str]] = {}

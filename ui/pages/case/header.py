@@ -63,7 +63,8 @@ class PresenceLine:
 
     def show(self, viewers: list[Viewer]) -> None:
         frame = self.host.frame
-        content = cells.presence_html(viewers, frame.user_id, frame.hub)
+        units = {p["unit_id"]: p["unit_name"] for p in self.host.case.get("participants", [])}
+        content = cells.presence_html(viewers, frame.user_id, frame.hub, units)
         content = f'<div class="font-bold">Tittar på ärendet nu:</div>{content}' if content else ""
         if content != self.label.content:
             self.label.set_content(content)

@@ -169,13 +169,14 @@ class SipRoom(LiveView):
 
     def show_presence(self, viewers: list[Viewer]) -> None:
         """Who is in the room, and on each section: "Anna (Solna kommun) redigerar" for whoever edits it."""
-        content = cells.presence_html(viewers, self.frame.user_id, self.frame.hub)
+        units = sip.unit_names(self.plan)
+        content = cells.presence_html(viewers, self.frame.user_id, self.frame.hub, units)
         self.presence_label.set_content(f'<div class="font-bold">I mötesrummet nu:</div>{content}' if content
                                         else "")
         editing: dict[str, list[str]] = {}
         for viewer in viewers:
             if viewer.user_id != self.frame.user_id and viewer.state == "editing" and viewer.field:
-                unit = sip.unit_names(self.plan).get(viewer.unit_id) or self.frame.hub.unit_name(viewer.unit_id)
+                unit = cells.presence_unit_name(viewer.unit_id, self.frame.hub, units)
                 who = f"{self.frame.hub.person_name(viewer.user_id)} ({unit})"
                 editing.setdefault(viewer.field, []).append(who)
         for section, label in self.section_presence.items():

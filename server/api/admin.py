@@ -38,7 +38,8 @@ T = TypeVar("T")
 NEXT_CURSOR = "X-Next-Cursor"
 PAGED = (f"the `{NEXT_CURSOR}` header of the answer is the `cursor` of the next page (absent on the last); a cursor "
          "the list did not give out is 400 with field `cursor`.")
-PAGE_HEADERS = [ResponseHeader(name=NEXT_CURSOR, documentation_only=True, required=False,
+# documentation only (each answer sets it itself); `value` gives the documented header its schema (a string)
+PAGE_HEADERS = [ResponseHeader(name=NEXT_CURSOR, documentation_only=True, required=False, value="",
                                description="The `cursor` of the next page; absent on the last page.")]
 ListLimit = Annotated[int, Parameter(ge=1, le=LIST_MAX, description="Rows per page.")]
 CursorQuery = Annotated[str | None, Parameter(required=False, min_length=1, max_length=1000,

@@ -5,7 +5,6 @@ a long list never holds up the event loop."""
 from __future__ import annotations
 
 import asyncio
-from enum import StrEnum
 from typing import Annotated
 
 from litestar import Response, get
@@ -21,29 +20,31 @@ TAGS = ["reserve routine"]
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 
-class ReserveFormat(StrEnum):
-    PDF = "pdf"
-    CSV = "csv"
+_LIST_DESCRIPTION = ("The open cases of one of your units (admitted, planning, ready for discharge), each with its "
+                     "next unmet deadline and who owns it, the counterpart units with their phone numbers and the "
+                     "named care contact: the list to work from when Samplan is unavailable. Access-logged per "
+                     "patient (`export_reserve_list`).")
+UnitId = Annotated[str, Parameter(max_length=64)]
 
 
-@get("/units/{unit_id:str}/reserve-list", operation_id="exportReserveList",
-     summary="A unit's reserve list: every open case, printable (PDF) or as a spreadsheet (CSV)",
-     description="The open cases of one of your units (admitted, planning, ready for discharge), each with its next "
-                 "unmet deadline and who owns it, the counterpart units and the named care contact: the list to work "
-                 "from when Samplan is unavailable. Access-logged per patient (`export_reserve_list`).",
+@get("/units/{unit_id:str}/reserve-list/pdf", operation_id="exportReserveListPdf",
+     summary="A unit's reserve list, printable (PDF)", media_type="application/pdf", description=_LIST_DESCRIPTION,
      responses=PROBLEMS, tags=TAGS)
-async def export_reserve_list(
-    current_user: CurrentUser, queries: Reads, unit_id: Annotated[str, Parameter(max_length=64)],
-    format: Annotated[ReserveFormat, Parameter(query="format", required=False)] = ReserveFormat.PDF,
-) -> Response[bytes]:
+async def export_reserve_list_pdf(current_user: CurrentUser, queries: Reads, unit_id: UnitId) -> Response[bytes]:
     reserve = await queries.reserve.unit_list(current_user, unit_id)
-    if format is ReserveFormat.CSV:
-        content = await asyncio.to_thread(render_csv, reserve)
-        return Response(content, media_type=CSV_MEDIA_TYPE,
-                        headers={"Content-Disposition": 'attachment; filename="reservlista.csv"'})
     content = await asyncio.to_thread(render_list_pdf, reserve)
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": 'attachment; filename="reservlista.pdf"'})
+
+
+@get("/units/{unit_id:str}/reserve-list/csv", operation_id="exportReserveListCsv",
+     summary="A unit's reserve list for a spreadsheet (CSV: semicolons, UTF-8 with a byte-order mark)",
+     media_type=CSV_MEDIA_TYPE, description=_LIST_DESCRIPTION, responses=PROBLEMS, tags=TAGS)
+async def export_reserve_list_csv(current_user: CurrentUser, queries: Reads, unit_id: UnitId) -> Response[bytes]:
+    reserve = await queries.reserve.unit_list(current_user, unit_id)
+    content = await asyncio.to_thread(render_csv, reserve)
+    return Response(content, media_type=CSV_MEDIA_TYPE,
+                    headers={"Content-Disposition": 'attachment; filename="reservlista.csv"'})
 
 
 @get("/cases/{case_id:str}/sheet", operation_id="exportCaseSheet", summary="One case as a printable page (PDF)",
@@ -59,4 +60,4 @@ async def export_case_sheet(current_user: CurrentUser, cases: Cases, case_id: Ca
                     headers={"Content-Disposition": 'attachment; filename="arende.pdf"'})
 
 
-RESERVE_ROUTES = [export_reserve_list, export_case_sheet]
+RESERVE_ROUTES = [export_reserve_list_pdf, export_reserve_list_csv, export_case_sheet]

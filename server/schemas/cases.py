@@ -505,7 +505,7 @@ class ViewerOut(msgspec.Struct, kw_only=True):
 
 
 class CaseViewsOut(msgspec.Struct, kw_only=True):
-    case_id: str
+    # Nothing of the case outside `variants` (not even its id): a call whose viewers are all refused returns none
     variants: list[CaseDetail]  # at most two: masked and unmasked protected identity
     viewers: list[ViewerOut]  # in the order of the request's viewers
 

@@ -145,7 +145,7 @@ class CaseService:
                     unit_id: str) -> CaseViewsOut:
         """The case for every viewer of one live update (`POST /cases/{id}/views`), logged as `live_update`."""
         variants, answers = await self._runner.read_for_viewers(viewers, case_id, unit_id, LIVE_UPDATE)
-        return CaseViewsOut(case_id=case_id, variants=variants, viewers=[
+        return CaseViewsOut(variants=variants, viewers=[
             ViewerOut(variant=a, status=200) if isinstance(a, int) else ViewerOut(variant=None, status=a.status,
                                                                                   code=a.code)
             for a in answers])

@@ -99,7 +99,7 @@ async def test_a_command_through_rest_arrives_live_and_the_draft_only_at_the_war
             "discharge_case", case["id"], 1)
         assert registered.unit_ids == (WARD,)  # the ward's draft: nobody else is told
         assert registered.data["care_type"] == "somatic"
-        assert set(registered.data) == {"actor_user_id", "actor_unit_id", "care_type"}
+        assert set(registered.data) == {"actor_user_id", "actor_unit_id", "care_type", "routed_by_hand"}
         assert ward.positions == {WARD_FEED: 1}
 
         await act(http, nurse, case, "admission-notice")

@@ -170,6 +170,13 @@ RULES: dict[str, tuple[Rule, Build | None, set[int] | None]] = {
     "getInboxUnread": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/inbox/unread", None), {200}),
     "searchPatients": (case_worker, lambda t, s: ("POST", "/patients/search", {"query": "Te", "unit_id": t.unit[s]}),
                        {200}),
+    # any signed-in caller may ask; each viewer in the body is authorised alone (a made-up token: 401 for it, and
+    # nothing of the case in the answer)
+    "showCaseToViewers": (anyone, lambda t, s: ("POST", f"/cases/{t.case[s]}/views",
+                                                {"unit_id": t.unit[s], "viewers": [{"token": "not-a-token"}]}), {200}),
+    "exportReserveListPdf": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/reserve-list/pdf", None), {200}),
+    "exportReserveListCsv": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/reserve-list/csv", None), {200}),
+    "exportCaseSheet": (case_worker, lambda t, s: ("GET", f"/cases/{t.case[s]}/sheet", None), {200}),
     "listUnitStaff": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/staff", None), {200}),
     "listUnitEvents": (case_worker, lambda t, s: ("GET", f"/units/{t.unit[s]}/events", None), {200}),
     # planning edits guarded per field: the own case is the ward's draft, so a permitted caller reaches the domain,

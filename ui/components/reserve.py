@@ -31,7 +31,7 @@ def reserve_list_button(frame: Frame, unit_id: str) -> None:
             ui.menu().props('aria-label="Reservlista" role="menu"'):
         for fmt, (label, media_type) in LIST_FORMATS.items():
             ui.menu_item(label, on_click=lambda f=fmt, m=media_type: _download(
-                frame, f"/units/{unit_id}/reserve-list?format={f}", f"reservlista.{f}", m)).props('role="menuitem"')
+                frame, f"/units/{unit_id}/reserve-list/{f}", f"reservlista.{f}", m)).props('role="menuitem"')
 
 
 def case_sheet_button(frame: Frame, case_id: str) -> None:

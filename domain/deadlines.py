@@ -47,6 +47,22 @@ RESPONSIBLE_PART = {DeadlineKind.ADMISSION_NOTICE: Part.WARD, DeadlineKind.DISCH
                     DeadlineKind.NAMED_CARE_CONTACT: Part.PRIMARY_CARE, DeadlineKind.SIP_INVITATION: Part.PRIMARY_CARE,
                     DeadlineKind.PAYMENT_LIABILITY: Part.MUNICIPAL}
 
+# The deadlines a receiving part follows in its inbox, in the order shown: those it must meet itself, the payment
+# liability (the municipality pays it; primary care's outpatient services decide whether it runs) and, for the
+# municipality, the discharge information it receives. The inbox shows these and no others.
+WATCHED_BY: dict[Part, tuple[DeadlineKind, ...]] = {
+    Part.MUNICIPAL: (DeadlineKind.PAYMENT_LIABILITY, DeadlineKind.DISCHARGE_INFORMATION),
+    Part.PRIMARY_CARE: (DeadlineKind.NAMED_CARE_CONTACT, DeadlineKind.SIP_INVITATION, DeadlineKind.PAYMENT_LIABILITY),
+}
+
+
+def watched_by(part: str | None) -> tuple[str, ...]:
+    """`WATCHED_BY` of a part given by its code (as the API names it); none for a part that receives no notices."""
+    try:
+        return tuple(str(k) for k in WATCHED_BY.get(Part(part or ""), ()))
+    except ValueError:
+        return ()
+
 
 class DeadlineState(StrEnum):
     OK = "ok"

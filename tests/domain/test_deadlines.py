@@ -12,6 +12,7 @@ from domain.deadlines import (
     DEFAULT_RULES,
     NEVER,
     STOCKHOLM,
+    WATCHED_BY,
     Deadline,
     DeadlineKind,
     DeadlineRules,
@@ -24,9 +25,10 @@ from domain.deadlines import (
     liability_conditions,
     responsible_unit_ids,
     sip_invitation_due,
+    watched_by,
     worst_open_state,
 )
-from domain.discharge_case import CaseState, DischargeCase, InterruptionReason
+from domain.discharge_case import RECEIVING_PARTS, CaseState, DischargeCase, InterruptionReason
 from domain.payment import STATUTORY, STOCKHOLM_2020, NotLiableReason, PaymentPolicy
 from tests.domain.builders import (
     ADMITTED_AT,
@@ -668,3 +670,17 @@ def test_the_units_responsible_for_each_deadline() -> None:
         DeadlineKind.ADMISSION_NOTICE: (WARD,), DeadlineKind.NAMED_CARE_CONTACT: (PRIMARY,),
         DeadlineKind.SIP_INVITATION: (PRIMARY,), DeadlineKind.DISCHARGE_INFORMATION: (WARD,),
         DeadlineKind.PAYMENT_LIABILITY: (MUNICIPAL,)}
+
+
+def test_each_receiving_part_follows_the_deadlines_it_must_meet_and_the_payment() -> None:
+    """The inbox's deadlines (`WATCHED_BY`, the one rule the UI reads): every deadline a receiving part is
+    responsible for, and the payment liability, for both; none of the ward's own but the information it sends."""
+    for part in RECEIVING_PARTS:
+        own = {k for k in DeadlineKind if k.responsible_part is part}
+        assert own <= set(WATCHED_BY[part]), part
+        assert DeadlineKind.PAYMENT_LIABILITY in WATCHED_BY[part]
+        assert DeadlineKind.ADMISSION_NOTICE not in WATCHED_BY[part]
+    assert watched_by("municipal_unit") == ("payment_liability", "discharge_information")
+    assert watched_by("inpatient_unit") == ()
+    assert watched_by(None) == ()
+    assert watched_by("no-such-part") == ()

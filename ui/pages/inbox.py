@@ -13,6 +13,7 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
+from domain.deadlines import watched_by
 from ui import fmt
 from ui.api_client import ApiError, Json
 from ui.components import cells
@@ -23,10 +24,6 @@ from ui.components.sections import facts_html
 from ui.frame import Frame, frame
 from ui.live import LiveView, in_inbox_of, unacknowledged_for
 
-PART_DEADLINES = {
-    "municipal_unit": ("payment_liability", "discharge_information"),
-    "primary_care_unit": ("named_care_contact", "sip_invitation", "payment_liability"),
-}
 INBOX_CSS = (".sp-inbox { grid-template-columns: 2.5rem minmax(13rem,2fr) minmax(14rem,2fr) 10rem "
              "minmax(14rem,2fr) 13rem; }"
              # A tablet (768 px): each row a card (select | patient | new notices, then status | deadlines, then
@@ -67,7 +64,7 @@ class InboxRow:
             self.patient = ui.html(patient, sanitize=False).props('role="cell"')
             self.notices = ui.html(notices_html(unread, case), sanitize=False).props('role="cell"')
             self.state = ui.html(state, sanitize=False).props('role="cell"')
-            self.deadlines = Countdown(case["deadlines"], kinds=PART_DEADLINES.get(inbox.frame.part or "", ()),
+            self.deadlines = Countdown(case["deadlines"], kinds=watched_by(inbox.frame.part),
                                        short=True, open_only=True,
                                        on_change=lambda kind, old, new: inbox.frame.deadline_changed(
                                            self.case, kind, new)).props('role="cell"')

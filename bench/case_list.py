@@ -23,15 +23,17 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.api import percentile, pg_database  # noqa: E402 - pg_database also for bench/rebuild.py
 from domain.discharge_case import CaseState  # noqa: E402
 from domain.identity import generate_test_personnummer  # noqa: E402
 from server.api.app import create_app  # noqa: E402
@@ -41,28 +43,13 @@ from server.persistence.database import create_engine, session_factory  # noqa: 
 from server.persistence.migrate import upgrade  # noqa: E402
 from server.persistence.models import PatientRow, PersonDetails  # noqa: E402
 from server.runtime import build_runtime  # noqa: E402
-from server.settings import Settings, normalise_database_url  # noqa: E402
+from server.settings import Settings  # noqa: E402
 
 POSTGRES = os.environ.get("SAMPLAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ISSUER, AUDIENCE = "http://127.0.0.1/bench-idp", "samplan"
 OPEN = ("admitted", "planning", "ready_for_discharge")
 PERSON = PersonDetails(name="Bench Bänksson", address="Provgatan 1", municipality_code="0184",
                        listed_unit_id=stable_id("unit", "aleris-vc-ronnviken"))
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-async def pg_database(action: str, name: str) -> str:
-    admin = normalise_database_url(POSTGRES.rsplit("/", 1)[0] + "/postgres")
-    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        sql = f'CREATE DATABASE "{name}"' if action == "create" else f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        await conn.exec_driver_sql(sql)
-    await engine.dispose()
-    return normalise_database_url(POSTGRES.rsplit("/", 1)[0] + f"/{name}")
 
 
 async def insert_cases(settings: Settings, size: int) -> None:
@@ -120,32 +107,39 @@ async def measure(settings: Settings, token: str, n: int) -> dict[str, list[floa
     return results
 
 
-def run(backend: str, size: int, n: int) -> None:
+@contextmanager
+def bench_database(backend: str) -> Iterator[Settings]:
+    """A fresh database at the newest schema (SQLite in a temporary folder, or a new PostgreSQL database dropped
+    afterwards) and the API's settings for it, with the bench's development identity provider."""
     with tempfile.TemporaryDirectory() as tmp:
         db_name = f"samplan_bench_{uuid.uuid4().hex[:8]}"
         url = (f"sqlite+aiosqlite:///{tmp}/bench.db" if backend == "sqlite"
                else asyncio.run(pg_database("create", db_name)))
         try:
             upgrade(url)
-            settings = Settings(data_dir=Path(tmp), database_url=url, dev_mode=True, oidc_issuer=ISSUER,
-                                oidc_audience=AUDIENCE, oidc_jwks_url="", oidc_algorithms=("RS256",),
-                                user_claim="hsa_id", payment_policy="stockholm_2020")
-            asyncio.run(insert_cases(settings, size))
-            key = DevSigningKey.load_or_create(settings.dev_key_path)
-            nurse = next(u for u in DEMO_USERS if u.username == "ward.nurse")
-            token = key.issue(subject=nurse.id, issuer=ISSUER, audience=AUDIENCE, claims={"hsa_id": nurse.hsa_id})
-            results = asyncio.run(measure(settings, token, n))
-            for operation, samples in results.items():
-                print(json.dumps({
-                    "bench": "case_list", "backend": backend, "cases_on_ward": size, "operation": operation,
-                    "requests": len(samples), "p50_ms": round(statistics.median(samples), 2),
-                    "p99_ms": round(percentile(samples, 0.99), 2), "max_ms": round(max(samples), 2),
-                    "setup": {"closed_share": 0.85, "page_limit": 100, "clients": 1, "sequential": True,
-                              "in_process": True, "cpus": os.cpu_count(), "python": platform.python_version()},
-                }), flush=True)
+            yield Settings(data_dir=Path(tmp), database_url=url, dev_mode=True, oidc_issuer=ISSUER,
+                           oidc_audience=AUDIENCE, oidc_jwks_url="", oidc_algorithms=("RS256",),
+                           user_claim="hsa_id", payment_policy="stockholm_2020")
         finally:
             if backend == "postgresql":
                 asyncio.run(pg_database("drop", db_name))
+
+
+def run(backend: str, size: int, n: int) -> None:
+    with bench_database(backend) as settings:
+        asyncio.run(insert_cases(settings, size))
+        key = DevSigningKey.load_or_create(settings.dev_key_path)
+        nurse = next(u for u in DEMO_USERS if u.username == "ward.nurse")
+        token = key.issue(subject=nurse.id, issuer=ISSUER, audience=AUDIENCE, claims={"hsa_id": nurse.hsa_id})
+        results = asyncio.run(measure(settings, token, n))
+        for operation, samples in results.items():
+            print(json.dumps({
+                "bench": "case_list", "backend": backend, "cases_on_ward": size, "operation": operation,
+                "requests": len(samples), "p50_ms": round(statistics.median(samples), 2),
+                "p99_ms": round(percentile(samples, 0.99), 2), "max_ms": round(max(samples), 2),
+                "setup": {"closed_share": 0.85, "page_limit": 100, "clients": 1, "sequential": True,
+                          "in_process": True, "cpus": os.cpu_count(), "python": platform.python_version()},
+            }), flush=True)
 
 
 def main() -> None:

@@ -24,9 +24,7 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,12 +34,11 @@ import httpx
 ROOT = Path(os.environ.get("SAMPLAN_BENCH_ROOT") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
 
-from bench.case_list import ISSUER, AUDIENCE, insert_cases, percentile, pg_database  # noqa: E402, I001
+from bench.case_list import ISSUER, AUDIENCE, bench_database, insert_cases, percentile  # noqa: E402, I001
 from domain.identity import generate_test_personnummer  # noqa: E402
 from server.api.app import create_app  # noqa: E402
 from server.auth.tokens import DevSigningKey  # noqa: E402
 from server.demo.seed import DEMO_USERS, MAIN_WARD, stable_id  # noqa: E402
-from server.persistence.migrate import upgrade  # noqa: E402
 from server.runtime import build_runtime  # noqa: E402
 from server.settings import Settings  # noqa: E402
 
@@ -99,37 +96,26 @@ async def measure(settings: Settings, tokens: dict[str, str], n: int) -> dict[st
 
 
 def run(backend: str, size: int, n: int, label: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        db_name = f"samplan_bench_{uuid.uuid4().hex[:8]}"
-        url = (f"sqlite+aiosqlite:///{tmp}/bench.db" if backend == "sqlite"
-               else asyncio.run(pg_database("create", db_name)))
-        try:
-            upgrade(url)
-            settings = Settings(data_dir=Path(tmp), database_url=url, dev_mode=True, oidc_issuer=ISSUER,
-                                oidc_audience=AUDIENCE, oidc_jwks_url="", oidc_algorithms=("RS256",),
-                                user_claim="hsa_id", payment_policy="stockholm_2020")
-            started = time.perf_counter()
-            asyncio.run(insert_cases(settings, size))
-            insert_seconds = time.perf_counter() - started
-            key = DevSigningKey.load_or_create(settings.dev_key_path)
-            tokens = {u.username: key.issue(subject=u.id, issuer=ISSUER, audience=AUDIENCE,
-                                            claims={"hsa_id": u.hsa_id}) for u in DEMO_USERS}
-            for operation, samples in asyncio.run(measure(settings, tokens, n)).items():
-                line: dict[str, Any] = {"bench": "lists", "label": label, "backend": backend, "cases_on_ward": size,
-                                        "operation": operation}
-                if samples is None:
-                    line["absent"] = True
-                else:
-                    line.update({"requests": len(samples), "p50_ms": round(statistics.median(samples), 2),
-                                 "p99_ms": round(percentile(samples, 0.99), 2), "max_ms": round(max(samples), 2)})
-                line["setup"] = {"closed_share": 0.85, "clients": 1, "sequential": True, "in_process": True,
-                                 "insert_seconds": round(insert_seconds, 1), "cpus": os.cpu_count(),
-                                 "loadavg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
-                                 "code": str(ROOT)}
-                print(json.dumps(line), flush=True)
-        finally:
-            if backend == "postgresql":
-                asyncio.run(pg_database("drop", db_name))
+    with bench_database(backend) as settings:
+        started = time.perf_counter()
+        asyncio.run(insert_cases(settings, size))
+        insert_seconds = time.perf_counter() - started
+        key = DevSigningKey.load_or_create(settings.dev_key_path)
+        tokens = {u.username: key.issue(subject=u.id, issuer=ISSUER, audience=AUDIENCE,
+                                        claims={"hsa_id": u.hsa_id}) for u in DEMO_USERS}
+        for operation, samples in asyncio.run(measure(settings, tokens, n)).items():
+            line: dict[str, Any] = {"bench": "lists", "label": label, "backend": backend, "cases_on_ward": size,
+                                    "operation": operation}
+            if samples is None:
+                line["absent"] = True
+            else:
+                line.update({"requests": len(samples), "p50_ms": round(statistics.median(samples), 2),
+                             "p99_ms": round(percentile(samples, 0.99), 2), "max_ms": round(max(samples), 2)})
+            line["setup"] = {"closed_share": 0.85, "clients": 1, "sequential": True, "in_process": True,
+                             "insert_seconds": round(insert_seconds, 1), "cpus": os.cpu_count(),
+                             "loadavg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
+                             "code": str(ROOT)}
+            print(json.dumps(line), flush=True)
 
 
 def main() -> None:
